@@ -1,0 +1,3 @@
+from mcos.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""The control-plane ASGI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse
+
+from mcos import __version__
+from mcos.api.errors import install_error_handlers
+from mcos.api.limits import BodyLimit
+from mcos.api.responses import JSON
+from mcos.api.routes import agents, events, messages, tasks
+from mcos.fleet.loader import load_fleet
+from mcos.fleet.schema import Fleet
+from mcos.services import agents as agent_service
+from mcos.services.store import Store
+from mcos.services.tokens import TokenCache
+from mcos.settings import Settings
+from mcos.storage.database import Database, sqlite_url
+from mcos.storage.writer import Writer, write_once
+from mcos.stream import Broker
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings, fleet: Fleet, fleet_path: Path) -> str:
+    if settings.database_url:
+        return settings.database_url
+    if fleet.control_plane.database_url:
+        return fleet.control_plane.database_url
+    folder = fleet_path if fleet_path.is_dir() else fleet_path.parent
+    return sqlite_url(folder.resolve() / "mcos.db")
+
+
+def open_database(settings: Settings) -> tuple[Fleet, Database]:
+    """Load the fleet file, open its database and migrate it to the newest schema."""
+    fleet = load_fleet(settings.fleet)
+    db = Database(
+        database_url(settings, fleet, settings.fleet),
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    db.migrate()
+    return fleet, db
+
+
+async def _sweep_liveness(store: Store, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await store.write(agent_service.sweep_liveness, store.fleet)
+        except Exception:
+            log.exception("liveness sweep failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    fleet, db = open_database(settings)
+    write_once(db, lambda ctx: agent_service.sync_fleet(ctx, fleet))
+    broker = Broker(max_pending=settings.stream_max_pending)
+    writer = Writer(db, broker.publish_threadsafe, max_batch=settings.write_batch_max)
+    store = Store(db, writer, fleet)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        broker.bind(asyncio.get_running_loop())
+        broker.last_seq = db.read(lambda conn: db.last_seq(conn))
+        writer.start()
+        sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await asyncio.to_thread(writer.stop)
+            db.dispose()
+
+    app = FastAPI(
+        title="Mission Control OS",
+        version=__version__,
+        summary="Control plane for a fleet of autonomous LLM agents.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN; the product works offline.
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.broker = broker
+    app.state.token_cache = TokenCache()
+    install_error_handlers(app)
+    for router in (agents.router, tasks.router, messages.router, events.router):
+        app.include_router(router)
+
+    @app.get("/api/v1/health", tags=["meta"], summary="Liveness of the control plane itself")
+    async def health() -> JSON:
+        return JSON(
+            {
+                "status": "ok",
+                "version": __version__,
+                "fleet": fleet.fleet.name,
+                "database": "sqlite" if db.is_sqlite else "postgresql",
+                "last_seq": broker.last_seq,
+                "agents": len(fleet.agents),
+            }
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(_INDEX.format(fleet=fleet.fleet.name, version=__version__))
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app
+
+
+_INDEX = """<!doctype html><meta charset="utf-8"><title>Mission Control OS</title>
+<h1>Mission Control OS {version}</h1><p>Fleet: {fleet}</p>
+<p>The control plane is running. The REST API is under <code>/api/v1</code>, described by
+<a href="/openapi.json">/openapi.json</a>; the live event stream is <code>/api/v1/stream</code>.
+Use <code>mcos agents ls</code> and <code>mcos events tail</code> from a terminal.</p>
+"""

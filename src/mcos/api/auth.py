@@ -1,0 +1,45 @@
+"""Bearer-token authentication: one token per agent, operator tokens for people."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mcos.errors import Unauthorized
+from mcos.services.access import Principal
+from mcos.services.store import Store
+from mcos.services.tokens import TokenCache, resolve_token
+
+bearer = HTTPBearer(auto_error=False, description="An agent token or an operator token.")
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized(
+            "missing bearer token: send 'Authorization: Bearer <token>' "
+            "(`mcos agents token NAME` issues an agent token)",
+            field="Authorization",
+        )
+    token = credentials.credentials
+    cache: TokenCache = request.app.state.token_cache
+    principal = cache.get(token)
+    if principal is None:
+        principal = await store_of(request).read(resolve_token, token)
+        if principal is None:
+            raise Unauthorized("unknown or revoked token", field="Authorization")
+        cache.put(token, principal)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+CurrentStore = Annotated[Store, Depends(store_of)]

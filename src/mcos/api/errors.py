@@ -1,0 +1,90 @@
+"""Every error answer has one shape, ``{"error": {"code", "message", "field"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mcos.api.responses import JSON
+from mcos.errors import McosError, error_body
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSON:
+    return JSON(error_body(code, message, field), status_code=status, headers=headers)
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or None
+
+
+def validation_response(errors: list[Any]) -> JSON:
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return error_response(
+            400,
+            "malformed_json",
+            f"the body is not valid JSON: {first.get('ctx', {}).get('error')}",
+        )
+    if first.get("type") == "model_attributes_type" and isinstance(first.get("input"), bytes):
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with 'Content-Type: application/json'",
+            "Content-Type",
+        )
+    field = field_path(first.get("loc", ()))
+    message = str(first.get("msg", "invalid value"))
+    if first.get("type") == "extra_forbidden":
+        message = "unknown field"
+    elif first.get("type") == "missing":
+        message = "this field is required"
+    elif "input" in first and len(repr(first["input"])) <= 80:
+        message = f"{message} (got {first['input']!r})"
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return error_response(422, "invalid", message, field)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(McosError)
+    async def _mcos(_: Request, exc: McosError) -> JSON:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSON:
+        return validation_response(list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSON:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSON:
+        log.exception("unexpected error")
+        return error_response(
+            500, "internal_error", "the control plane failed; the error is in its log"
+        )

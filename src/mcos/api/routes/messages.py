@@ -1,0 +1,43 @@
+"""/api/v1/messages: agent to agent, to a channel, to the fleet."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.responses import JSON
+from mcos.schemas import AgentName, MessageIn, MessageKind
+from mcos.services import messages
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+
+
+@router.post("", status_code=201, summary="Send a message")
+async def send_message(body: MessageIn, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+    view = await store.write(messages.send_message, store.fleet, principal, body)
+    return JSON(view, status_code=201)
+
+
+@router.get("", summary="The message log, newest last")
+async def list_messages(
+    store: CurrentStore,
+    _: CurrentPrincipal,
+    agent: AgentName | None = None,
+    channel: str | None = None,
+    kind: MessageKind | None = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5_000)] = 200,
+) -> JSON:
+    items = await store.read(
+        lambda conn: messages.list_messages(
+            conn,
+            agent=agent,
+            channel=channel,
+            kind=kind.value if kind else None,
+            after_id=after_id,
+            limit=limit,
+        )
+    )
+    return JSON({"messages": items})

@@ -1,0 +1,33 @@
+"""The ``mcos`` command line: grouped by noun; everything but setup talks to the HTTP API."""
+
+from __future__ import annotations
+
+import click
+
+from mcos import __version__
+from mcos.cli._context import make_client
+from mcos.cli.agents import agents
+from mcos.cli.events import events
+from mcos.cli.messages import messages
+from mcos.cli.setup import fleet, init, serve
+from mcos.cli.tasks import tasks
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mcos")
+@click.option("--fleet", "fleet_dir", envvar="MCOS_FLEET", help="Fleet file or its folder.")
+@click.option("--url", envvar="MCOS_URL", help="Control plane URL (default: the fleet's).")
+@click.option("--token", envvar="MCOS_TOKEN", help="Bearer token (default: the operator's).")
+@click.pass_context
+def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str | None) -> None:
+    """Mission Control OS: run and watch a fleet of LLM agents."""
+    if ctx.invoked_subcommand in {"agents", "tasks", "messages", "events"}:
+        ctx.obj = make_client(fleet_dir, url, token)
+
+
+for command in (init, serve, fleet, agents, tasks, messages, events):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,144 @@
+"""``mcos init``, ``mcos serve`` and ``mcos fleet check``: the commands that need no server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from mcos.cli._context import TOKEN_FILE, emit_json, fail, find_fleet_dir, remember_fleet
+from mcos.errors import McosError
+from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
+from mcos.settings import Settings
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--database-url", help="Use this database instead of SQLite (sets MCOS_DATABASE_URL)."
+)
+def init(directory: Path, database_url: str | None) -> None:
+    """Write a working fleet (the seed's 23 agents) to DIRECTORY and issue the operator token."""
+    from mcos.api.app import open_database
+    from mcos.services.agents import sync_fleet
+    from mcos.services.tokens import issue_token
+    from mcos.storage.writer import write_once
+
+    fleet_file = directory / FLEET_FILENAME
+    if fleet_file.exists():
+        fail(f"{fleet_file} already exists; edit it, or choose another directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    fleet_file.write_text(template_text(), encoding="utf-8")
+    settings = Settings(fleet=fleet_file)
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    try:
+        fleet, db = open_database(settings)
+        write_once(db, lambda ctx: sync_fleet(ctx, fleet))
+        token = write_once(db, lambda ctx: issue_token(ctx, "operator", label="operator"))
+        db.dispose()
+    except McosError as exc:
+        fail(exc.message)
+    token_path = directory / TOKEN_FILE
+    token_path.parent.mkdir(exist_ok=True)
+    token_path.touch(mode=0o600)
+    token_path.write_text(token + "\n")
+    remember_fleet(directory)
+    click.echo(
+        f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
+    )
+    click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
+    click.echo(f"Next: mcos serve --fleet {directory}")
+
+
+@click.command()
+@click.option("--fleet", "fleet_path", envvar="MCOS_FLEET", help="Fleet file or its folder.")
+@click.option("--host", help="Address to listen on (default: from control_plane.url).")
+@click.option("--port", type=int, help="Port to listen on (default: from control_plane.url).")
+def serve(fleet_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the control plane: the API, the live stream and (later) the dashboard."""
+    import uvicorn
+    from httpx import URL
+
+    folder = find_fleet_dir(fleet_path)
+    if folder is None:
+        fail("no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`")
+    settings = Settings(fleet=folder / FLEET_FILENAME)
+    try:
+        fleet = load_fleet(settings.fleet)
+    except FleetFileError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(2) from None
+    url = URL(fleet.control_plane.url)
+    host = host or settings.host or url.host
+    port = port if port is not None else settings.port if settings.port is not None else url.port
+    from mcos.api.app import create_app
+
+    try:
+        app = create_app(settings)
+    except McosError as exc:
+        fail(exc.message)
+    shown = f"http://{host}:{port}"
+    click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {len(fleet.agents)} agents")
+    click.echo(f"  dashboard  {shown}/")
+    click.echo(f"  API        {shown}/api/v1   (OpenAPI: {shown}/openapi.json)")
+    token_path = folder / TOKEN_FILE
+    if token_path.is_file() and os.environ.get("MCOS_PRINT_TOKEN", "1") != "0":
+        click.echo(f"  operator token  {token_path.read_text().strip()}   (from {token_path})")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port or 8750,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@click.group()
+def fleet() -> None:
+    """The fleet file."""
+
+
+@fleet.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def check(path: Path | None, as_json: bool) -> None:
+    """Validate a fleet file and explain each problem with the key and the fix."""
+    if path is None:
+        folder = find_fleet_dir(None)
+        if folder is None:
+            fail("no fleet.toml here or above; give its path")
+        path = folder / FLEET_FILENAME
+    try:
+        loaded = load_fleet(path)
+    except FleetFileError as exc:
+        if as_json:
+            emit_json(
+                {
+                    "ok": False,
+                    "file": str(exc.path),
+                    "problems": [
+                        {"key": p.key, "line": p.line, "message": p.message, "fix": p.fix}
+                        for p in exc.problems
+                    ],
+                }
+            )
+        else:
+            click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "file": str(path),
+                "agents": len(loaded.agents),
+                "machines": len(loaded.machines),
+            }
+        )
+    else:
+        click.echo(
+            f"{path}: ok — {len(loaded.agents)} agents on {len(loaded.machines)} "
+            f"machines, {len(loaded.channels)} channels"
+        )

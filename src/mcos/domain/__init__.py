@@ -1,0 +1,1 @@
+"""Pure domain types and state machines: no storage, no HTTP."""

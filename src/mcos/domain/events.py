@@ -1,0 +1,74 @@
+"""Event types: every change is one of these, appended to the log with a sequence number."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+AGENT_SYNCED = "agent.synced"
+AGENT_REMOVED = "agent.removed"
+AGENT_HEARTBEAT = "agent.heartbeat"
+AGENT_LIVENESS_CHANGED = "agent.liveness_changed"
+TOKEN_ISSUED = "token.issued"
+TASK_CREATED = "task.created"
+TASK_UPDATED = "task.updated"
+TASK_ASSIGNED = "task.assigned"
+TASK_MOVED = "task.moved"
+TASK_COMMENTED = "task.commented"
+MESSAGE_SENT = "message.sent"
+
+# Namespaces only the control plane writes; a client posting an event cannot forge one.
+RESERVED_NAMESPACES = frozenset(
+    {
+        "agent",
+        "token",
+        "task",
+        "message",
+        "fleet",
+        "policy",
+        "incident",
+        "approval",
+        "usage",
+        "budget",
+        "memory",
+        "operator",
+        "stream",
+    }
+)
+CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
+
+
+def client_type_problem(event_type: str) -> str | None:
+    """Why a client may not post an event of this type, or ``None``."""
+    if not CLIENT_EVENT_TYPE.match(event_type):
+        return f"{event_type!r} is not a dotted lowercase event type such as 'runtime.tool_called'"
+    namespace = event_type.split(".", 1)[0]
+    if namespace in RESERVED_NAMESPACES:
+        return f"the {namespace!r} namespace is written by the control plane only"
+    return None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One committed entry of the log."""
+
+    seq: int
+    ts: datetime
+    type: str
+    actor: str
+    """``agent:NAME``, ``operator:LABEL`` or ``system``."""
+    subject: str | None
+    """What changed, such as ``agent:donna`` or ``task:42``."""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts.isoformat(),
+            "type": self.type,
+            "actor": self.actor,
+            "subject": self.subject,
+            "data": self.data,
+        }

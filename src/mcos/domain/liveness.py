@@ -1,0 +1,47 @@
+"""Liveness derived on the server from heartbeat times: the server notices silence itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class Liveness(StrEnum):
+    WORKING = "working"
+    IDLE = "idle"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+    SUSPENDED = "suspended"
+    COOLING_DOWN = "cooling_down"
+    COMPACTING = "compacting"
+
+
+class ReportedStatus(StrEnum):
+    """What an agent may say of itself in a heartbeat."""
+
+    WORKING = "working"
+    IDLE = "idle"
+    COMPACTING = "compacting"
+
+
+def derive_liveness(
+    *,
+    now: datetime,
+    last_heartbeat_at: datetime | None,
+    reported: str | None,
+    stalled_after_seconds: int,
+    offline_after_seconds: int,
+) -> Liveness:
+    """Liveness at ``now``: silence beats whatever the agent last said of itself."""
+    if last_heartbeat_at is None:
+        return Liveness.OFFLINE
+    silence = (now - last_heartbeat_at).total_seconds()
+    if silence >= offline_after_seconds:
+        return Liveness.OFFLINE
+    if silence >= stalled_after_seconds:
+        return Liveness.STALLED
+    if reported == ReportedStatus.WORKING:
+        return Liveness.WORKING
+    if reported == ReportedStatus.COMPACTING:
+        return Liveness.COMPACTING
+    return Liveness.IDLE

@@ -1,0 +1,224 @@
+"""The ``fleet.toml`` schema: machines, agents, channels, the escalation table, the value ledger.
+
+Pure pydantic models for single values and sections; checks that span sections (an agent's
+machine, a channel's members, a credential used twice) live in
+:func:`mcos.fleet.loader.cross_check`, so a bad fleet file fails when ``mcos`` starts, with
+the key and the fix, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
+HUMAN = "human"
+OPERATOR = "operator"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+KNOWN_CAPABILITIES = frozenset(
+    {"read", "plan", "write", "exec", "network", "email.send", "broadcast", "spend"}
+)
+CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FleetInfo(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    """Shown in the dashboard header and the briefing."""
+    timezone: str = "UTC"
+    """IANA time zone for schedules and "today" in budgets and memory notes."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Africa/Johannesburg'"
+            ) from None
+        return value
+
+
+class ControlPlane(_Strict):
+    url: str = "http://127.0.0.1:8750"
+    """Where runners and the CLI reach the control plane; ``mcos serve`` listens on its port."""
+    database_url: str | None = None
+    """SQLAlchemy URL; unset means the SQLite file ``mcos.db`` beside the fleet file."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(:\d+)?/?$", value):
+            raise ValueError(f"{value!r} is not an http(s) URL such as 'http://127.0.0.1:8750'")
+        return value.rstrip("/")
+
+
+class Liveness(_Strict):
+    """How the server turns heartbeat times into liveness; every agent may override."""
+
+    heartbeat_seconds: int = Field(300, ge=5, le=86_400)
+    """How often an agent is expected to heartbeat."""
+    stalled_after_seconds: int = Field(900, ge=10, le=7 * 86_400)
+    """Silence longer than this makes an agent ``stalled``."""
+    offline_after_seconds: int = Field(3_600, ge=20, le=30 * 86_400)
+    """Silence longer than this makes an agent ``offline``."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Liveness:
+        if not self.heartbeat_seconds < self.stalled_after_seconds < self.offline_after_seconds:
+            raise ValueError(
+                "need heartbeat_seconds < stalled_after_seconds < offline_after_seconds "
+                f"(got {self.heartbeat_seconds}, {self.stalled_after_seconds}, "
+                f"{self.offline_after_seconds})"
+            )
+        return self
+
+
+class Machine(_Strict):
+    name: Name
+    description: str = ""
+
+
+class Budget(_Strict):
+    """Spend limits per agent; ``None`` means no limit of that kind."""
+
+    daily_usd: float | None = Field(None, ge=0)
+    monthly_usd: float | None = Field(None, ge=0)
+    daily_tokens: int | None = Field(None, ge=0)
+    monthly_tokens: int | None = Field(None, ge=0)
+
+
+class ContextPolicy(_Strict):
+    """Where the memory flush happens: at ``window - reserve_floor - soft_threshold`` tokens."""
+
+    reserve_floor: int = Field(20_000, ge=0)
+    """Tokens kept free for the compaction summary and the reply."""
+    soft_threshold: int = Field(4_000, ge=0)
+    """Tokens before the floor at which the memory flush turn runs."""
+
+
+class Agent(_Strict):
+    name: Name
+    """Stable identifier used in URLs, tokens and the CLI (lowercase)."""
+    display_name: str = ""
+    """Shown in the dashboard; defaults to the name, capitalised."""
+    role: Name
+    """What the agent is for (``orchestrator``, ``security``, ``communications``, ...)."""
+    title: str = ""
+    """A human title, such as "Executive Assistant & Orchestrator"."""
+    machine: Name
+    provider: Literal["anthropic", "openai", "simulated"]
+    model: str = Field(min_length=1, max_length=200)
+    credential: str = Field(pattern=ENV_VAR_PATTERN)
+    """Name of the environment variable holding this agent's one API key, never the key."""
+    capabilities: tuple[str, ...] = ()
+    context_window: int = Field(ge=1_000, le=10_000_000)
+    context: ContextPolicy = ContextPolicy()
+    budget: Budget = Budget()
+    liveness: Liveness | None = None
+    """Overrides the fleet's ``[liveness]`` for this agent."""
+    supervisor: str = OPERATOR
+    """Agent name or ``operator``: who hears when this agent stalls or misbehaves."""
+    channels: tuple[Name, ...] = ()
+
+    @field_validator("capabilities")
+    @classmethod
+    def _capabilities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for capability in value:
+            if not re.match(CAPABILITY_PATTERN, capability):
+                raise ValueError(
+                    f"capability {capability!r} is not a dotted lowercase name; known ones are "
+                    + ", ".join(sorted(KNOWN_CAPABILITIES))
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a capability is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_window(self) -> Agent:
+        if self.flush_line <= 0:
+            raise ValueError(
+                f"context.reserve_floor + context.soft_threshold "
+                f"({self.context.reserve_floor + self.context.soft_threshold}) must be below "
+                f"context_window ({self.context_window})"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name.capitalize()
+
+    @property
+    def flush_line(self) -> int:
+        return self.context_window - self.context.reserve_floor - self.context.soft_threshold
+
+
+class Channel(_Strict):
+    name: Name
+    description: str = ""
+    members: tuple[Name, ...] = ()
+
+
+class EscalationRule(_Strict):
+    confirm_by: tuple[str, ...] = ()
+    """Roles (``security``, ``orchestrator``) and/or ``human`` who confirm before it spreads."""
+    reach: Literal["self", "supervisor", "fleet"] = "fleet"
+    """Who hears of it once confirmed: the reporter only, its supervisor, or the whole fleet."""
+
+
+def _seed_escalation() -> dict[str, EscalationRule]:
+    return {
+        "P0": EscalationRule(confirm_by=("orchestrator", HUMAN), reach="fleet"),
+        "P1": EscalationRule(confirm_by=("orchestrator",), reach="fleet"),
+        "P2": EscalationRule(confirm_by=("security",), reach="fleet"),
+        "P3": EscalationRule(confirm_by=(), reach="self"),
+    }
+
+
+class ValueRate(_Strict):
+    kind: Name
+    """A kind of work, matched against a task's ``kind``."""
+    minutes_saved: float = Field(gt=0)
+    hourly_rate: float = Field(gt=0)
+    currency: str = Field("ZAR", pattern=r"^[A-Z]{3}$")
+    description: str = ""
+
+
+class Fleet(_Strict):
+    fleet: FleetInfo
+    control_plane: ControlPlane = ControlPlane()
+    liveness: Liveness = Liveness()
+    machines: tuple[Machine, ...] = Field(min_length=1)
+    agents: tuple[Agent, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...] = ()
+    escalation: dict[str, EscalationRule] = Field(default_factory=_seed_escalation)
+    value_ledger: tuple[ValueRate, ...] = ()
+
+    @field_validator("escalation")
+    @classmethod
+    def _all_severities(cls, value: dict[str, EscalationRule]) -> dict[str, EscalationRule]:
+        unknown = sorted(set(value) - set(SEVERITIES))
+        if unknown:
+            raise ValueError(f"unknown severity {unknown[0]!r}; severities are P0, P1, P2, P3")
+        missing = [s for s in SEVERITIES if s not in value]
+        if missing:
+            raise ValueError(f"severity {missing[0]} has no rule; give P0, P1, P2 and P3 each one")
+        return value
+
+    def agent(self, name: str) -> Agent | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def liveness_for(self, agent: Agent) -> Liveness:
+        return agent.liveness or self.liveness

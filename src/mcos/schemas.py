@@ -1,0 +1,146 @@
+"""Request bodies of the public API, validated by pydantic; shared by routes, services and batch.
+
+Every model forbids unknown keys, so a typo is an error that names the field rather than a
+silently ignored value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from mcos.domain.kanban import TaskStatus
+from mcos.domain.liveness import ReportedStatus
+from mcos.fleet.schema import NAME_PATTERN
+
+ClientId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$")]
+AgentName = Annotated[str, Field(pattern=NAME_PATTERN)]
+MAX_EVENT_DATA_CHARS = 64_000
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class MessageKind(StrEnum):
+    DIRECTIVE = "directive"
+    REPORT = "report"
+    QUESTION = "question"
+    CHAT = "chat"
+
+
+class HeartbeatIn(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried heartbeat with the same id is recorded once."""
+    status: ReportedStatus = ReportedStatus.IDLE
+    context_tokens: int | None = Field(None, ge=0, le=100_000_000)
+    """Tokens in the latest prompt (the fuel gauge), not cumulative usage."""
+    context_window: int | None = Field(None, ge=1_000, le=100_000_000)
+    """Defaults to the agent's window in the fleet file."""
+    current_task: int | None = Field(None, ge=1)
+    note: str | None = Field(None, max_length=2_000)
+    ack_messages_through: int | None = Field(None, ge=0)
+    """Messages up to this id have been handled and are not delivered again."""
+
+
+class BatchHeartbeat(HeartbeatIn):
+    id: ClientId
+    agent: AgentName | None = None
+    """Defaults to the agent of the token; required with an operator token."""
+
+
+class TaskCreate(_Input):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field("", max_length=20_000)
+    kind: str | None = Field(None, pattern=NAME_PATTERN)
+    """Kind of work, matched against the value ledger (``email-triage``, ...)."""
+    priority: Priority = Priority.NORMAL
+    assignee: AgentName | None = None
+    parent_id: int | None = Field(None, ge=1)
+    depends_on: list[int] = Field(default_factory=list, max_length=50)
+    due_at: AwareDatetime | None = None
+
+
+class TaskUpdate(_Input):
+    title: str | None = Field(None, min_length=1, max_length=300)
+    description: str | None = Field(None, max_length=20_000)
+    kind: str | None = Field(None, pattern=NAME_PATTERN)
+    priority: Priority | None = None
+    due_at: AwareDatetime | None = None
+
+
+class TaskMove(_Input):
+    status: TaskStatus
+    reason: str | None = Field(None, max_length=2_000)
+
+
+class TaskAssign(_Input):
+    assignee: AgentName | None
+    """``null`` unassigns (only from ``assigned``, which sends the card back to the inbox)."""
+
+
+class TaskComment(_Input):
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class MessageIn(_Input):
+    id: ClientId | None = None
+    to: AgentName | None = None
+    """A direct message to one agent."""
+    channel: str | None = Field(None, pattern=NAME_PATTERN)
+    fleet: bool = False
+    """To every agent: needs the ``broadcast`` capability."""
+    kind: MessageKind = MessageKind.CHAT
+    body: str = Field(min_length=1, max_length=20_000)
+    task_id: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> MessageIn:
+        chosen = [x for x in (self.to is not None, self.channel is not None, self.fleet) if x]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of 'to', 'channel' or 'fleet': true")
+        return self
+
+    @property
+    def scope(self) -> str:
+        return "agent" if self.to else "channel" if self.channel else "fleet"
+
+
+class BatchMessage(MessageIn):
+    id: ClientId
+
+
+class EventIn(_Input):
+    id: ClientId | None = None
+    type: str = Field(min_length=3, max_length=64)
+    """Dotted, lowercase, outside the control plane's own namespaces: ``runtime.tool_called``."""
+    subject: str | None = Field(None, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchEvent(EventIn):
+    id: ClientId
+
+
+class BatchIn(_Input):
+    heartbeats: list[BatchHeartbeat] = Field(default_factory=list, max_length=1_000)
+    messages: list[BatchMessage] = Field(default_factory=list, max_length=1_000)
+    events: list[BatchEvent] = Field(default_factory=list, max_length=10_000)
+
+
+class TokenCreate(_Input):
+    label: str = Field("", max_length=100)
+
+
+def isoformat(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,39 @@
+"""Who is calling, and the few access rules of the core: an agent acts only as itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mcos.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["agent", "operator"]
+    name: str
+
+    @property
+    def actor(self) -> str:
+        """How this caller appears in the event log: ``agent:donna``, ``operator:admin``."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+
+SYSTEM = "system"
+
+
+def require_operator(principal: Principal, what: str) -> None:
+    if not principal.is_operator:
+        raise Forbidden(f"only an operator may {what}; this is agent {principal.name!r}'s token")
+
+
+def require_self(principal: Principal, agent: str, *, field: str = "agent") -> None:
+    """An agent token acts only as its own agent; operators may act for any."""
+    if principal.kind == "agent" and principal.name != agent:
+        raise Forbidden(
+            f"agent {principal.name!r}'s token cannot act as agent {agent!r}", field=field
+        )

@@ -1,0 +1,296 @@
+"""Agents: synced from the fleet file, heartbeats in, liveness derived on the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+
+from mcos.domain import events as ev
+from mcos.domain.gauge import ContextGauge
+from mcos.domain.kanban import TaskStatus
+from mcos.domain.liveness import Liveness, derive_liveness
+from mcos.errors import Conflict, InvalidInput, NotFound
+from mcos.fleet.schema import Agent, Fleet
+from mcos.schemas import HeartbeatIn, MessageKind, isoformat
+from mcos.services.access import SYSTEM
+from mcos.services.events import is_duplicate
+from mcos.services.messages import message_view
+from mcos.services.tasks import task_summary
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+A = tables.agents
+WAITING_STATUSES = (TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value)
+
+
+def _config_row(agent: Agent) -> dict[str, Any]:
+    return {
+        "display_name": agent.label,
+        "role": agent.role,
+        "title": agent.title,
+        "machine": agent.machine,
+        "provider": agent.provider,
+        "model": agent.model,
+        "credential_env": agent.credential,
+        "capabilities": list(agent.capabilities),
+        "channels": list(agent.channels),
+        "supervisor": agent.supervisor,
+        "context_window": agent.context_window,
+        "flush_line": agent.flush_line,
+        "active": True,
+    }
+
+
+def sync_fleet(ctx: WriteContext, fleet: Fleet) -> dict[str, int]:
+    """Make the agents table match the fleet file; one event per agent that changed."""
+    existing = {row.name: row._mapping for row in ctx.conn.execute(select(A))}
+    added = changed = removed = 0
+    for agent in fleet.agents:
+        config = _config_row(agent)
+        old = existing.get(agent.name)
+        if old is None:
+            ctx.conn.execute(
+                insert(A).values(
+                    name=agent.name,
+                    **config,
+                    liveness=Liveness.OFFLINE.value,
+                    message_cursor=0,
+                    heartbeats=0,
+                    created_at=ctx.now,
+                    updated_at=ctx.now,
+                )
+            )
+            added += 1
+        elif any(old[key] != value for key, value in config.items()):
+            ctx.conn.execute(
+                update(A).where(A.c.name == agent.name).values(**config, updated_at=ctx.now)
+            )
+            changed += 1
+        else:
+            continue
+        ctx.append(ev.AGENT_SYNCED, SYSTEM, f"agent:{agent.name}", {"agent": agent.name, **config})
+    for name, old in existing.items():
+        if old["active"] and fleet.agent(name) is None:
+            ctx.conn.execute(
+                update(A).where(A.c.name == name).values(active=False, updated_at=ctx.now)
+            )
+            ctx.append(ev.AGENT_REMOVED, SYSTEM, f"agent:{name}", {"agent": name})
+            removed += 1
+    return {"added": added, "changed": changed, "removed": removed}
+
+
+def _active_agent(conn: Connection, name: str, field: str | None = None) -> Any:
+    row = conn.execute(select(A).where(A.c.name == name)).first()
+    if row is None or not row.active:
+        raise NotFound(f"no agent named {name!r} in the fleet", field=field)
+    return row
+
+
+def record_heartbeat(
+    ctx: WriteContext,
+    fleet: Fleet,
+    name: str,
+    heartbeat: HeartbeatIn,
+    actor: str,
+    *,
+    answer: bool = True,
+    field: str | None = None,
+) -> dict[str, Any] | None:
+    """Record one heartbeat; with ``answer``, return the work waiting for the agent."""
+    prefix = f"{field}." if field else ""
+    if is_duplicate(ctx.conn, actor, heartbeat.id):
+        raise Conflict(
+            f"heartbeat id {heartbeat.id!r} was already recorded",
+            field=f"{prefix}id",
+            code="duplicate_id",
+        )
+    row = _active_agent(ctx.conn, name, field)
+    if heartbeat.current_task is not None:
+        task = ctx.conn.execute(
+            select(tables.tasks.c.id).where(tables.tasks.c.id == heartbeat.current_task)
+        ).first()
+        if task is None:
+            raise InvalidInput(f"no task #{heartbeat.current_task}", field=f"{prefix}current_task")
+    window = heartbeat.context_window or row.context_window
+    config = fleet.agent(name)
+    thresholds = fleet.liveness_for(config) if config else fleet.liveness
+    liveness = derive_liveness(
+        now=ctx.now,
+        last_heartbeat_at=ctx.now,
+        reported=heartbeat.status.value,
+        stalled_after_seconds=thresholds.stalled_after_seconds,
+        offline_after_seconds=thresholds.offline_after_seconds,
+    )
+    cursor = row.message_cursor
+    if heartbeat.ack_messages_through is not None and heartbeat.ack_messages_through > cursor:
+        cursor = heartbeat.ack_messages_through
+    ctx.conn.execute(
+        update(A)
+        .where(A.c.name == name)
+        .values(
+            reported_status=heartbeat.status.value,
+            last_heartbeat_at=ctx.now,
+            context_tokens=heartbeat.context_tokens,
+            current_task_id=heartbeat.current_task,
+            note=heartbeat.note,
+            liveness=liveness.value,
+            message_cursor=cursor,
+            heartbeats=A.c.heartbeats + 1,
+            updated_at=ctx.now,
+        )
+    )
+    if liveness.value != row.liveness:
+        ctx.append(
+            ev.AGENT_LIVENESS_CHANGED,
+            SYSTEM,
+            f"agent:{name}",
+            {"agent": name, "from": row.liveness, "to": liveness.value, "reason": "heartbeat"},
+        )
+    flush_line = window - (row.context_window - row.flush_line)
+    gauge = (
+        ContextGauge(heartbeat.context_tokens, window, flush_line).as_dict()
+        if heartbeat.context_tokens is not None
+        else None
+    )
+    event = ctx.append(
+        ev.AGENT_HEARTBEAT,
+        actor,
+        f"agent:{name}",
+        {
+            "agent": name,
+            "status": heartbeat.status.value,
+            "liveness": liveness.value,
+            "gauge": gauge,
+            "current_task": heartbeat.current_task,
+            "note": heartbeat.note,
+        },
+        client_id=heartbeat.id,
+    )
+    if not answer:
+        return None
+    tasks = ctx.conn.execute(
+        select(tables.tasks)
+        .where(tables.tasks.c.assignee == name, tables.tasks.c.status.in_(WAITING_STATUSES))
+        .order_by(tables.tasks.c.id)
+        .limit(50)
+    ).all()
+    pending = pending_messages(ctx.conn, name, list(row.channels), cursor)
+    return {
+        "agent": name,
+        "seq": event.seq,
+        "liveness": liveness.value,
+        "gauge": gauge,
+        "tasks": [task_summary(t) for t in tasks],
+        "directives": [m for m in pending if m["kind"] == MessageKind.DIRECTIVE],
+        "messages": [m for m in pending if m["kind"] != MessageKind.DIRECTIVE],
+        "message_cursor": cursor,
+    }
+
+
+def pending_messages(
+    conn: Connection, name: str, channels: list[str], cursor: int, limit: int = 100
+) -> list[dict[str, Any]]:
+    M = tables.messages
+    audience = [M.c.recipient == name, M.c.scope == "fleet"]
+    if channels:
+        audience.append(M.c.channel.in_(channels))
+    rows = conn.execute(
+        select(M)
+        .where(M.c.id > cursor, or_(*audience), M.c.sender != f"agent:{name}")
+        .order_by(M.c.id)
+        .limit(limit)
+    ).all()
+    return [message_view(r) for r in rows]
+
+
+def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
+    """Notice silence: move agents whose heartbeats stopped to stalled or offline."""
+    changed = 0
+    rows = ctx.conn.execute(
+        select(A.c.name, A.c.liveness, A.c.last_heartbeat_at, A.c.reported_status).where(
+            A.c.active.is_(True)
+        )
+    ).all()
+    for row in rows:
+        now_liveness = current_liveness(
+            fleet, row.name, row.last_heartbeat_at, row.reported_status, ctx.now
+        )
+        if now_liveness.value == row.liveness:
+            continue
+        ctx.conn.execute(update(A).where(A.c.name == row.name).values(liveness=now_liveness.value))
+        silent = (
+            (ctx.now - row.last_heartbeat_at).total_seconds() if row.last_heartbeat_at else None
+        )
+        ctx.append(
+            ev.AGENT_LIVENESS_CHANGED,
+            SYSTEM,
+            f"agent:{row.name}",
+            {
+                "agent": row.name,
+                "from": row.liveness,
+                "to": now_liveness.value,
+                "reason": "silence",
+                "silent_seconds": silent,
+            },
+        )
+        changed += 1
+    return changed
+
+
+def current_liveness(
+    fleet: Fleet, name: str, last: datetime | None, reported: str | None, now: datetime
+) -> Liveness:
+    config = fleet.agent(name)
+    thresholds = fleet.liveness_for(config) if config else fleet.liveness
+    return derive_liveness(
+        now=now,
+        last_heartbeat_at=last,
+        reported=reported,
+        stalled_after_seconds=thresholds.stalled_after_seconds,
+        offline_after_seconds=thresholds.offline_after_seconds,
+    )
+
+
+def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
+    liveness = current_liveness(fleet, row.name, row.last_heartbeat_at, row.reported_status, now)
+    gauge = (
+        ContextGauge(row.context_tokens, row.context_window, row.flush_line).as_dict()
+        if row.context_tokens is not None
+        else None
+    )
+    since = (now - row.last_heartbeat_at).total_seconds() if row.last_heartbeat_at else None
+    return {
+        "name": row.name,
+        "display_name": row.display_name,
+        "role": row.role,
+        "title": row.title,
+        "machine": row.machine,
+        "provider": row.provider,
+        "model": row.model,
+        "liveness": liveness.value,
+        "reported_status": row.reported_status,
+        "last_heartbeat_at": isoformat(row.last_heartbeat_at),
+        "seconds_since_heartbeat": round(since, 3) if since is not None else None,
+        "gauge": gauge,
+        "context_window": row.context_window,
+        "flush_line": row.flush_line,
+        "current_task": row.current_task_id,
+        "note": row.note,
+        "capabilities": row.capabilities,
+        "channels": row.channels,
+        "supervisor": row.supervisor,
+        "credential_env": row.credential_env,
+        "heartbeats": row.heartbeats,
+        "message_cursor": row.message_cursor,
+    }
+
+
+def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
+    return [agent_view(r, fleet, now) for r in rows]
+
+
+def get_agent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
+    return agent_view(_active_agent(conn, name), fleet, now)

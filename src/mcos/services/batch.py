@@ -1,0 +1,84 @@
+"""The batch endpoint: many heartbeats, messages and events in one atomic, idempotent write.
+
+Every item carries a client-chosen id. A retried batch records nothing twice: items whose id was
+already recorded for the same actor come back as ``duplicate``. The batch is all or nothing: if
+any new item is refused, nothing of it is written and the error names that item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcos.errors import InvalidInput
+from mcos.fleet.schema import Fleet
+from mcos.schemas import BatchIn
+from mcos.services.access import Principal, require_self
+from mcos.services.agents import record_heartbeat
+from mcos.services.events import check_client_event, seen_client_ids
+from mcos.services.messages import send_message
+from mcos.storage.writer import WriteContext
+
+
+def check_batch(principal: Principal, batch: BatchIn) -> None:
+    """Checks that need no database: unique ids, acting only as oneself, event types."""
+    for name in ("heartbeats", "messages", "events"):
+        seen: set[str] = set()
+        for index, item in enumerate(getattr(batch, name)):
+            if item.id in seen:
+                raise InvalidInput(
+                    f"id {item.id!r} appears twice in this batch", field=f"{name}[{index}].id"
+                )
+            seen.add(item.id)
+    for index, heartbeat in enumerate(batch.heartbeats):
+        field = f"heartbeats[{index}].agent"
+        if heartbeat.agent is None and principal.is_operator:
+            raise InvalidInput(
+                "an operator token must name the agent of each heartbeat", field=field
+            )
+        if heartbeat.agent is not None:
+            require_self(principal, heartbeat.agent, field=field)
+    for index, event in enumerate(batch.events):
+        check_client_event(event, f"events[{index}].")
+
+
+def apply_batch(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, batch: BatchIn
+) -> dict[str, Any]:
+    result: dict[str, list[dict[str, Any]]] = {"heartbeats": [], "messages": [], "events": []}
+    for index, heartbeat in enumerate(batch.heartbeats):
+        agent = heartbeat.agent or principal.name
+        actor = principal.actor
+        if seen_client_ids(ctx.conn, actor, [heartbeat.id]):
+            result["heartbeats"].append({"id": heartbeat.id, "status": "duplicate"})
+            continue
+        record_heartbeat(
+            ctx, fleet, agent, heartbeat, actor, answer=False, field=f"heartbeats[{index}]"
+        )
+        result["heartbeats"].append({"id": heartbeat.id, "status": "created", "seq": ctx.seq})
+    for index, message in enumerate(batch.messages):
+        view = send_message(
+            ctx, fleet, principal, message, field=f"messages[{index}]", duplicate_ok=True
+        )
+        status = (
+            {"id": message.id, "status": "duplicate"}
+            if view is None
+            else {"id": message.id, "status": "created", "message_id": view["id"], "seq": ctx.seq}
+        )
+        result["messages"].append(status)
+    seen = seen_client_ids(ctx.conn, principal.actor, [e.id for e in batch.events])
+    for event in batch.events:
+        if event.id in seen:
+            result["events"].append({"id": event.id, "status": "duplicate"})
+            continue
+        appended = ctx.append(
+            event.type, principal.actor, event.subject, event.data, client_id=event.id
+        )
+        result["events"].append({"id": event.id, "status": "created", "seq": appended.seq})
+    counts = {
+        name: {
+            "created": sum(1 for r in rows if r["status"] == "created"),
+            "duplicate": sum(1 for r in rows if r["status"] == "duplicate"),
+        }
+        for name, rows in result.items()
+    }
+    return {"counts": counts, **result}

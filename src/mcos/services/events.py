@@ -1,0 +1,88 @@
+"""The event log: reading it, and events that clients post themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from mcos.domain.events import Event, client_type_problem
+from mcos.errors import Conflict, InvalidInput
+from mcos.schemas import MAX_EVENT_DATA_CHARS, EventIn
+from mcos.services.access import Principal
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+E = tables.events
+
+
+def is_duplicate(conn: Connection, actor: str, client_id: str | None) -> bool:
+    if client_id is None:
+        return False
+    found = conn.execute(
+        select(E.c.seq).where(E.c.actor == actor, E.c.client_id == client_id)
+    ).first()
+    return found is not None
+
+
+def seen_client_ids(conn: Connection, actor: str, client_ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for start in range(0, len(client_ids), 500):
+        chunk = client_ids[start : start + 500]
+        seen.update(
+            r.client_id
+            for r in conn.execute(
+                select(E.c.client_id).where(E.c.actor == actor, E.c.client_id.in_(chunk))
+            )
+        )
+    return seen
+
+
+def check_client_event(body: EventIn, field: str) -> None:
+    problem = client_type_problem(body.type)
+    if problem:
+        raise InvalidInput(problem, field=f"{field}type")
+    import orjson
+
+    if len(orjson.dumps(body.data)) > MAX_EVENT_DATA_CHARS:
+        raise InvalidInput(
+            f"data is larger than {MAX_EVENT_DATA_CHARS} bytes as JSON", field=f"{field}data"
+        )
+
+
+def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[str, Any]:
+    check_client_event(body, "")
+    if is_duplicate(ctx.conn, principal.actor, body.id):
+        raise Conflict(
+            f"event id {body.id!r} was already recorded", field="id", code="duplicate_id"
+        )
+    event = ctx.append(body.type, principal.actor, body.subject, body.data, client_id=body.id)
+    return event.as_dict()
+
+
+def row_event(row: Any) -> Event:
+    return Event(row.seq, row.ts, row.type, row.actor, row.subject, row.data)
+
+
+def read_events(
+    conn: Connection,
+    *,
+    after: int = 0,
+    limit: int = 1_000,
+    types: list[str] | None = None,
+    subject: str | None = None,
+) -> list[Event]:
+    query = select(E).where(E.c.seq > after).order_by(E.c.seq).limit(limit)
+    if subject is not None:
+        query = query.where(E.c.subject == subject)
+    if types:
+        exact = [t for t in types if not t.endswith(".*")]
+        prefixes = [t[:-1] for t in types if t.endswith(".*")]
+        from sqlalchemy import or_
+
+        query = query.where(or_(E.c.type.in_(exact), *(E.c.type.startswith(p) for p in prefixes)))
+    return [row_event(r) for r in conn.execute(query)]
+
+
+def list_events(conn: Connection, **filters: Any) -> list[dict[str, Any]]:
+    return [e.as_dict() for e in read_events(conn, **filters)]

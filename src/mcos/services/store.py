@@ -1,0 +1,43 @@
+"""The store: the database, the writer, the fleet and the broker a request works with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection
+
+from mcos.fleet.schema import Fleet
+from mcos.storage.database import Database
+from mcos.storage.writer import WriteContext, Writer
+
+T = TypeVar("T")
+
+
+class Store:
+    def __init__(self, db: Database, writer: Writer, fleet: Fleet) -> None:
+        self.db = db
+        self.writer = writer
+        self.fleet = fleet
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(ctx, *args)`` as one unit of the writer; returns after the commit."""
+
+        def unit(ctx: WriteContext) -> T:
+            return fn(ctx, *args)
+
+        return await self.writer.submit(unit)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on a read connection in a worker thread."""
+
+        def run() -> T:
+            with self.db.reading() as conn:
+                return fn(conn, *args)
+
+        return await anyio.to_thread.run_sync(run)
+
+    def read_now(self, fn: Callable[[Connection], T]) -> T:
+        with self.db.reading() as conn:
+            return fn(conn)

@@ -1,0 +1,64 @@
+"""Settings of the control plane, from ``MCOS_*`` environment variables (pydantic-settings).
+
+The fleet file says what the fleet is; these say how this process runs. Every field is
+documented: a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MCOS_", extra="ignore")
+
+    fleet: Path = Field(
+        Path("fleet.toml"),
+        description="The fleet file (or its folder) that `mcos serve` loads.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; overrides the fleet file's "
+        "control_plane.database_url. Unset: the SQLite file mcos.db beside the fleet file.",
+    )
+    host: str | None = Field(
+        None, description="Address to listen on; defaults to the host of control_plane.url."
+    )
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65_535,
+        description="Port to listen on; defaults to the port of control_plane.url.",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1_024,
+        description="Largest request body accepted; larger ones get 413 payload_too_large.",
+    )
+    stream_max_pending: int = Field(
+        10_000,
+        ge=10,
+        description="Events buffered per live-stream subscriber before it is told to resync.",
+    )
+    stream_keepalive_seconds: float = Field(
+        15.0, gt=0, description="Idle time after which the stream sends a keep-alive comment."
+    )
+    write_batch_max: int = Field(
+        512, ge=1, description="Most writes the writer commits in one transaction."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description="SQLite's synchronous pragma: FULL survives power loss, NORMAL only a "
+        "crash of the process.",
+    )
+    liveness_sweep_seconds: float = Field(
+        5.0, gt=0, description="How often the server checks for agents that went silent."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the server and uvicorn."
+    )
+    access_log: bool = Field(False, description="Log every HTTP request (costly under load).")

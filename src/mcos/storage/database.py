@@ -1,0 +1,101 @@
+"""Engines for SQLite and PostgreSQL, and the few places where the two backends differ.
+
+SQLite: one file, WAL, and one writer connection (owned by :class:`mcos.storage.writer.Writer`)
+that takes the write lock up front with ``BEGIN IMMEDIATE``. PostgreSQL: the same code, with an
+advisory lock around appends to the event log so that sequence numbers commit in order even with
+several control-plane replicas writing at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool, QueuePool
+
+from mcos.storage import tables
+
+T = TypeVar("T")
+
+# Any constant; identifies "the event log append lock" among PostgreSQL advisory locks.
+EVENT_LOG_LOCK = 0x6D636F73
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+pysqlite:///{path}"
+
+
+class Database:
+    """Engines and dialect differences for one database URL."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.read_engine = self._sqlite_engine(sqlite_synchronous, immediate=False)
+            self.write_engine = self._sqlite_engine(sqlite_synchronous, immediate=True)
+        else:
+            self.read_engine = create_engine(
+                self.url, poolclass=QueuePool, pool_size=8, max_overflow=8, pool_pre_ping=True
+            )
+            self.write_engine = create_engine(self.url, poolclass=NullPool)
+
+    def _sqlite_engine(self, synchronous: str, *, immediate: bool) -> Engine:
+        engine = create_engine(
+            self.url,
+            poolclass=QueuePool,
+            pool_size=8 if not immediate else 1,
+            max_overflow=0,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's BEGIN below be the only transaction control.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    def lock_event_log(self, conn: Connection) -> None:
+        """Serialise appends to the event log for the rest of this transaction."""
+        if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the only write lock.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+
+    def last_seq(self, conn: Connection) -> int:
+        value = conn.execute(select(func.max(tables.events.c.seq))).scalar()
+        return int(value or 0)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.read_engine.connect() as conn:
+            yield conn
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.reading() as conn:
+            return fn(conn, *args)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (creates it on an empty database)."""
+        from mcos.storage.migrations import upgrade
+
+        upgrade(self.write_engine)
+
+    def dispose(self) -> None:
+        self.read_engine.dispose()
+        self.write_engine.dispose()

@@ -1,0 +1,159 @@
+"""Every table, in SQLAlchemy Core. Migrations in ``migrations/`` must match this exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only makes a rowid alias of INTEGER PRIMARY KEY, not BIGINT.
+SeqInt = BigInteger().with_variant(Integer(), "sqlite")
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("machine", String(32), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("credential_env", String(128), nullable=False),
+    Column("capabilities", JSONDoc, nullable=False),
+    Column("channels", JSONDoc, nullable=False),
+    Column("supervisor", String(32), nullable=False),
+    Column("context_window", Integer, nullable=False),
+    Column("flush_line", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("reported_status", String(16)),
+    Column("last_heartbeat_at", UTCDateTime()),
+    Column("context_tokens", Integer),
+    Column("current_task_id", Integer),
+    Column("note", Text),
+    Column("liveness", String(16), nullable=False, default="offline"),
+    Column("message_cursor", SeqInt, nullable=False, default=0),
+    Column("heartbeats", SeqInt, nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(24), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("agent", String(32), ForeignKey("agents.name")),
+    Column("label", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("kind", String(32)),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("assignee", String(32), ForeignKey("agents.name")),
+    Column("creator", String(120), nullable=False),
+    Column("parent_id", Integer, ForeignKey("tasks.id")),
+    Column("due_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "assignee", "status"),
+    Index(None, "status"),
+)
+
+task_dependencies = Table(
+    "task_dependencies",
+    metadata,
+    Column("task_id", Integer, ForeignKey("tasks.id"), primary_key=True),
+    Column("depends_on_id", Integer, ForeignKey("tasks.id"), primary_key=True),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", SeqInt, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("sender", String(120), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("recipient", String(32)),
+    Column("channel", String(32)),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Index(None, "recipient", "id"),
+    Index(None, "channel", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SeqInt, primary_key=True, autoincrement=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("subject", String(64)),
+    Column("data", JSONDoc, nullable=False),
+    Column("client_id", String(100)),
+    UniqueConstraint("actor", "client_id"),
+    Index(None, "subject", "seq"),
+    Index(None, "type", "seq"),
+)

@@ -1,0 +1,211 @@
+"""The one writer: a thread that owns the write connection and commits work in batches.
+
+Every write in the control plane is a *unit*: a function of a :class:`WriteContext` that reads,
+checks, writes rows and appends events. Units submitted while a batch is being committed are
+gathered into the next batch, so under load one commit carries hundreds of writes (group commit).
+Each unit runs inside its own savepoint: a unit that raises leaves no trace and does not disturb
+the others. Events get their sequence numbers here, are inserted in the same transaction as the
+rows they describe, and are handed to ``on_commit`` only after the commit has succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, insert
+
+from mcos.domain.events import Event
+from mcos.errors import McosError, ServiceUnavailable
+from mcos.storage import tables
+from mcos.storage.database import Database
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+Unit = Callable[["WriteContext"], T]
+
+
+class WriteContext:
+    """What a unit sees: the connection, the batch's clock, and the event log to append to."""
+
+    def __init__(self, conn: Connection, now: datetime, last_seq: int) -> None:
+        self.conn = conn
+        self.now = now
+        self.seq = last_seq
+        self.events: list[Event] = []
+        self._rows: list[dict[str, Any]] = []
+
+    def append(
+        self,
+        type: str,
+        actor: str,
+        subject: str | None,
+        data: dict[str, Any],
+        *,
+        client_id: str | None = None,
+        ts: datetime | None = None,
+    ) -> Event:
+        """Append an event; it is written with the unit and published after the commit."""
+        self.seq += 1
+        event = Event(self.seq, ts or self.now, type, actor, subject, data)
+        self.events.append(event)
+        self._rows.append(
+            {
+                "seq": event.seq,
+                "ts": event.ts,
+                "type": type,
+                "actor": actor,
+                "subject": subject,
+                "data": data,
+                "client_id": client_id,
+            }
+        )
+        return event
+
+    def flush(self) -> None:
+        if self._rows:
+            self.conn.execute(insert(tables.events), self._rows)
+            self._rows = []
+
+
+class _Job(Generic[T]):
+    __slots__ = ("future", "unit")
+
+    def __init__(self, unit: Unit[T]) -> None:
+        self.unit = unit
+        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+
+_STOP = object()
+
+
+def run_batch(
+    db: Database, conn: Connection, jobs: list[_Job[Any]]
+) -> tuple[list[Event], list[tuple[_Job[Any], Any]]]:
+    """Run ``jobs`` in one transaction; failed jobs get their exception set right away."""
+    events: list[Event] = []
+    done: list[tuple[_Job[Any], Any]] = []
+    now = datetime.now(UTC)
+    with conn.begin():
+        db.lock_event_log(conn)
+        seq = db.last_seq(conn)
+        for job in jobs:
+            savepoint = conn.begin_nested()
+            ctx = WriteContext(conn, now, seq)
+            try:
+                result = job.unit(ctx)
+                ctx.flush()
+            except BaseException as exc:
+                savepoint.rollback()
+                if not isinstance(exc, McosError):
+                    log.exception("write failed")
+                job.future.set_exception(exc)
+                continue
+            savepoint.commit()
+            seq = ctx.seq
+            events.extend(ctx.events)
+            done.append((job, result))
+    return events, done
+
+
+class Writer:
+    """Owns the write connection; ``submit`` a unit and await its result after commit."""
+
+    def __init__(
+        self,
+        db: Database,
+        on_commit: Callable[[list[Event]], None] = lambda events: None,
+        *,
+        max_batch: int = 512,
+    ) -> None:
+        self.db = db
+        self.on_commit = on_commit
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.batches = 0
+        self.units = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="mcos-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit what was submitted, then stop; later submissions are refused."""
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join()
+
+    def submit_nowait(self, unit: Unit[T]) -> concurrent.futures.Future[T]:
+        if self._closed:
+            raise ServiceUnavailable("the control plane is shutting down; retry shortly")
+        job = _Job(unit)
+        self._queue.put(job)
+        return job.future
+
+    async def submit(self, unit: Unit[T]) -> T:
+        return await asyncio.wrap_future(self.submit_nowait(unit))
+
+    def run(self, unit: Unit[T]) -> T:
+        """Submit from a plain thread and wait (CLI commands, tests)."""
+        return self.submit_nowait(unit).result()
+
+    def _loop(self) -> None:
+        with self.db.write_engine.connect() as conn:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                jobs: list[_Job[Any]] = []
+                if first is _STOP:
+                    stopping = True
+                else:
+                    jobs.append(first)
+                while len(jobs) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stopping = True
+                        continue
+                    jobs.append(item)
+                if jobs:
+                    self._commit(conn, jobs)
+
+    def _commit(self, conn: Connection, jobs: list[_Job[Any]]) -> None:
+        try:
+            events, done = run_batch(self.db, conn, jobs)
+        except Exception as exc:
+            log.exception("commit failed; %d writes refused", len(jobs))
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(
+                        ServiceUnavailable(f"the database refused the write ({type(exc).__name__})")
+                    )
+            return
+        self.batches += 1
+        self.units += len(jobs)
+        for job, result in done:
+            job.future.set_result(result)
+        if events:
+            try:
+                self.on_commit(events)
+            except Exception:
+                log.exception("publishing %d committed events failed", len(events))
+
+
+def write_once(db: Database, unit: Unit[T]) -> T:
+    """Run one unit in its own transaction without a writer thread (before ``serve`` starts)."""
+    job = _Job(unit)
+    with db.write_engine.connect() as conn:
+        _, done = run_batch(db, conn, [job])
+    return job.future.result() if not done else done[0][1]
