@@ -101,6 +101,10 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
     names = [a.name for a in fleet.agents]
     roles = {a.role for a in fleet.agents}
     channels = {c.name for c in fleet.channels}
+    # Membership is written twice (agent.channels, channel.members); services read the agent's
+    # list, so a name edited in one place only would silently do nothing.
+    members_of = {c.name: set(c.members) for c in fleet.channels}
+    channels_of = {a.name: set(a.channels) for a in reversed(fleet.agents)}
 
     for i, count in _duplicates([m.name for m in fleet.machines]):
         problems.append(
@@ -171,6 +175,16 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                         _did_you_mean(channel, channels, "add a [[channels]] entry for it"),
                     )
                 )
+            elif agent.name not in members_of[channel]:
+                problems.append(
+                    FleetProblem(
+                        f"{key}.channels[{j}]",
+                        f"agent {agent.name!r} lists channel {channel!r}, whose members do not "
+                        "include it",
+                        f"add {agent.name!r} to the members of channel {channel!r}, or remove "
+                        "the channel here (membership is written in both places)",
+                    )
+                )
     for i, chan in enumerate(fleet.channels):
         for j, member in enumerate(chan.members):
             if member not in names:
@@ -179,6 +193,15 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                         f"channels[{i}].members[{j}]",
                         f"channel {chan.name!r} lists unknown agent {member!r}",
                         _did_you_mean(member, set(names), "remove it"),
+                    )
+                )
+            elif chan.name not in channels_of[member]:
+                problems.append(
+                    FleetProblem(
+                        f"channels[{i}].members[{j}]",
+                        f"channel {chan.name!r} lists {member!r}, whose channels do not include it",
+                        f"add {chan.name!r} to the channels of agent {member!r}, or remove "
+                        "the member here (membership is written in both places)",
                     )
                 )
     for severity, rule in fleet.escalation.items():
@@ -257,10 +280,22 @@ def _from_pydantic(err: Any, data: dict[str, Any], locator: _KeyLocator) -> Flee
             "instead of helping, since both keys hit their limits together"
         )
     elif loc and loc[-1] == "credential" and kind == "string_pattern_mismatch":
+        # Never echo the value: it may be the secret itself.
+        message = message.replace(
+            str(err["msg"]),
+            "the credential is not an environment-variable name (capitals, digits and _, such as "
+            "MCOS_DONNA_ANTHROPIC_KEY); it may be a key pasted in by mistake",
+        )
         fix = (
             "name the environment variable that holds the key (such as MCOS_DONNA_ANTHROPIC_KEY), "
             "never the key itself"
         )
+    elif kind == "value_error":
+        # The schema's own checks say "what is wrong; how to fix it" and name the bad value.
+        message = message.replace("Value error, ", "", 1)
+        wrong, _, how = message.rpartition("; ")
+        if wrong:
+            message, fix = wrong, how
     elif value is not None and kind not in {"missing", "extra_forbidden"} and len(repr(value)) < 80:
         message = f"{message} (got {value!r})"
     return FleetProblem(key, message, fix, locator.line(key))
@@ -328,7 +363,9 @@ class _KeyLocator:
             if position:
                 found = self._nth_header(f"[[{table}]]", int(position), start, end)
                 if found is None:
-                    return None
+                    # An index into an array of values (``members[3]``): the assignment's line.
+                    assignment = self._find(rf"^\s*{re.escape(name)}\s*=", start, end)
+                    return None if assignment is None else assignment + 1
                 start, end = found, self._next_array_item(f"[[{table}]]", found, end)
                 if index == len(parts) - 1:
                     return start + 1
@@ -342,6 +379,11 @@ class _KeyLocator:
                 return assignment + 1
             if header is not None:
                 return header + 1
+            if index == len(parts) - 1:
+                # A table given only as sub-tables (``[escalation.P0]``): its first one.
+                sub = self._find(rf"^\s*\[{re.escape(table)}\.", start, end)
+                if sub is not None:
+                    return sub + 1
         return start + 1 if start else None
 
     def _find(self, pattern: str, start: int, end: int) -> int | None:

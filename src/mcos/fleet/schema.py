@@ -3,7 +3,8 @@
 Pure pydantic models for single values and sections; checks that span sections (an agent's
 machine, a channel's members, a credential used twice) live in
 :func:`mcos.fleet.loader.cross_check`, so a bad fleet file fails when ``mcos`` starts, with
-the key and the fix, not at 3 a.m.
+the key and the fix, not at 3 a.m. A validator's message reads "what is wrong; how to fix it":
+the loader shows the part after the last "; " as the fix.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class ControlPlane(_Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+(:\d+)?/?$", value):
-            raise ValueError(f"{value!r} is not an http(s) URL such as 'http://127.0.0.1:8750'")
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; use one such as 'http://127.0.0.1:8750'"
+            )
         return value.rstrip("/")
 
 
@@ -79,9 +82,10 @@ class Liveness(_Strict):
     def _ordered(self) -> Liveness:
         if not self.heartbeat_seconds < self.stalled_after_seconds < self.offline_after_seconds:
             raise ValueError(
-                "need heartbeat_seconds < stalled_after_seconds < offline_after_seconds "
-                f"(got {self.heartbeat_seconds}, {self.stalled_after_seconds}, "
-                f"{self.offline_after_seconds})"
+                f"thresholds out of order (heartbeat_seconds={self.heartbeat_seconds}, "
+                f"stalled_after_seconds={self.stalled_after_seconds}, "
+                f"offline_after_seconds={self.offline_after_seconds}); make "
+                "heartbeat_seconds < stalled_after_seconds < offline_after_seconds"
             )
         return self
 
@@ -143,7 +147,7 @@ class Agent(_Strict):
                     + ", ".join(sorted(KNOWN_CAPABILITIES))
                 )
         if len(set(value)) != len(value):
-            raise ValueError("a capability is listed twice")
+            raise ValueError("a capability is listed twice; list each capability once")
         return value
 
     @model_validator(mode="after")
@@ -152,7 +156,8 @@ class Agent(_Strict):
             raise ValueError(
                 f"context.reserve_floor + context.soft_threshold "
                 f"({self.context.reserve_floor + self.context.soft_threshold}) must be below "
-                f"context_window ({self.context_window})"
+                f"context_window ({self.context_window}); lower context.reserve_floor or "
+                "context.soft_threshold, or raise context_window"
             )
         return self
 
@@ -214,7 +219,10 @@ class Fleet(_Strict):
             raise ValueError(f"unknown severity {unknown[0]!r}; severities are P0, P1, P2, P3")
         missing = [s for s in SEVERITIES if s not in value]
         if missing:
-            raise ValueError(f"severity {missing[0]} has no rule; give P0, P1, P2 and P3 each one")
+            raise ValueError(
+                f"severity {missing[0]} has no rule; add an [escalation.{missing[0]}] table "
+                "(P0, P1, P2 and P3 each need one)"
+            )
         return value
 
     def agent(self, name: str) -> Agent | None:

@@ -1,0 +1,110 @@
+"""The one writer: group commit, a savepoint per unit, sequence numbers without gaps."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from mcos.domain.events import Event
+from mcos.errors import InvalidInput, ServiceUnavailable
+from mcos.storage import tables
+from mcos.storage.database import Database
+from mcos.storage.writer import WriteContext, Writer
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def _event_unit(n: int) -> Callable[[WriteContext], int]:
+    def unit(ctx: WriteContext) -> int:
+        return ctx.append("test.written", "system", None, {"n": n}).seq
+
+    return unit
+
+
+def test_concurrent_writes_share_commits_and_get_gapless_seqs(db: Database) -> None:
+    published: list[Event] = []
+    lock = threading.Lock()
+
+    def on_commit(events: list[Event]) -> None:
+        with lock:
+            published.extend(events)
+
+    writer = Writer(db, on_commit)
+    gate = threading.Event()
+
+    def blocker(ctx: WriteContext) -> None:
+        gate.wait(10)
+
+    writer.start()
+    first = writer.submit_nowait(blocker)
+    # While the writer is stuck in the first batch, these pile up and go out in one commit.
+    futures = [writer.submit_nowait(_event_unit(n)) for n in range(200)]
+    gate.set()
+    first.result(10)
+    seqs = [f.result(10) for f in futures]
+    writer.stop()
+    assert seqs == list(range(seqs[0], seqs[0] + 200))
+    assert writer.batches < 10, f"{writer.batches} commits for 201 writes: not batched"
+    assert [e.seq for e in published] == seqs
+    with db.reading() as conn:
+        assert conn.execute(select(func.count()).select_from(tables.events)).scalar() == 200
+
+
+def test_a_failing_unit_leaves_no_trace_and_spares_the_others(db: Database) -> None:
+    writer = Writer(db)
+    gate = threading.Event()
+    writer.start()
+    hold = writer.submit_nowait(lambda ctx: gate.wait(10))
+
+    def failing(ctx: WriteContext) -> None:
+        ctx.append("test.doomed", "system", None, {})
+        ctx.conn.execute(
+            insert(tables.messages).values(
+                ts=ctx.now, sender="system", scope="fleet", kind="chat", body="doomed"
+            )
+        )
+        raise InvalidInput("refused on purpose", field="x")
+
+    good_before = writer.submit_nowait(_event_unit(1))
+    bad = writer.submit_nowait(failing)
+    good_after = writer.submit_nowait(_event_unit(2))
+    gate.set()
+    hold.result(10)
+    with pytest.raises(InvalidInput, match="refused on purpose"):
+        bad.result(10)
+    assert good_after.result(10) == good_before.result(10) + 1
+    writer.stop()
+    with db.reading() as conn:
+        types = [r.type for r in conn.execute(select(tables.events.c.type))]
+        bodies = conn.execute(select(func.count()).select_from(tables.messages)).scalar()
+    assert types == ["test.written", "test.written"]
+    assert bodies == 0
+
+
+def test_stopped_writer_refuses_new_work_but_finishes_what_it_took(db: Database) -> None:
+    writer = Writer(db)
+    writer.start()
+    pending = [writer.submit_nowait(_event_unit(n)) for n in range(50)]
+    writer.stop()
+    assert all(f.done() and f.exception() is None for f in pending)
+    with pytest.raises(ServiceUnavailable):
+        writer.submit_nowait(_event_unit(99))
+
+
+def test_threads_writing_at_once_lose_nothing(db: Database) -> None:
+    writer = Writer(db)
+    writer.start()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        seqs = list(pool.map(lambda n: writer.run(_event_unit(n)), range(400)))
+    writer.stop()
+    assert sorted(seqs) == list(range(1, 401))
