@@ -18,6 +18,7 @@ from mcos.api.responses import JSON
 from mcos.api.routes import agents, events, messages, tasks
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
+from mcos.replication import PostgresFanout
 from mcos.services import agents as agent_service
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache
@@ -63,7 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     fleet, db = open_database(settings)
     write_once(db, lambda ctx: agent_service.sync_fleet(ctx, fleet))
     broker = Broker(max_pending=settings.stream_max_pending)
-    writer = Writer(db, broker.publish_threadsafe, max_batch=settings.write_batch_max)
+    # SQLite has one process: publish straight from the writer. PostgreSQL may have several
+    # replicas: every replica publishes from the log, woken by NOTIFY (see mcos.replication).
+    fanout = None if db.is_sqlite else PostgresFanout(db, broker)
+    on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
+    writer = Writer(db, on_commit, max_batch=settings.write_batch_max)
     store = Store(db, writer, fleet)
 
     @contextlib.asynccontextmanager
@@ -71,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broker.bind(asyncio.get_running_loop())
         broker.last_seq = db.read(lambda conn: db.last_seq(conn))
         writer.start()
+        if fanout is not None:
+            fanout.start(broker.last_seq)
         sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
         try:
             yield
@@ -79,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await asyncio.to_thread(writer.stop)
+            if fanout is not None:
+                await asyncio.to_thread(fanout.stop)
             db.dispose()
 
     app = FastAPI(

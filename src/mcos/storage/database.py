@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 # Any constant; identifies "the event log append lock" among PostgreSQL advisory locks.
 EVENT_LOG_LOCK = 0x6D636F73
+EVENTS_CHANNEL = "mcos_events"
 
 
 def sqlite_url(path: Path) -> str:
@@ -76,6 +77,18 @@ class Database:
         """Serialise appends to the event log for the rest of this transaction."""
         if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the only write lock.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+
+    def announce(self, conn: Connection, seq: int) -> None:
+        """Tell other replicas, on commit, that the log grew to ``seq`` (PostgreSQL only)."""
+        if not self.is_sqlite:
+            conn.execute(
+                text("SELECT pg_notify(:channel, :seq)"),
+                {"channel": EVENTS_CHANNEL, "seq": str(seq)},
+            )
+
+    def libpq_url(self) -> str:
+        """The URL for a plain psycopg connection (no SQLAlchemy driver suffix)."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def last_seq(self, conn: Connection) -> int:
         value = conn.execute(select(func.max(tables.events.c.seq))).scalar()

@@ -112,6 +112,8 @@ def run_batch(
             seq = ctx.seq
             events.extend(ctx.events)
             done.append((job, result))
+        if events:
+            db.announce(conn, events[-1].seq)
     return events, done
 
 
