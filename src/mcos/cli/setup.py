@@ -13,6 +13,14 @@ from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, templa
 from mcos.settings import Settings
 
 
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read, whatever mode an older copy had."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -38,12 +46,14 @@ def init(directory: Path, database_url: str | None) -> None:
         write_once(db, lambda ctx: sync_fleet(ctx, fleet))
         token = write_once(db, lambda ctx: issue_token(ctx, "operator", label="operator"))
         db.dispose()
-    except McosError as exc:
-        fail(exc.message)
+    except Exception as exc:
+        # Leave nothing half-made behind, so running `mcos init` again just works.
+        fleet_file.unlink(missing_ok=True)
+        message = exc.message if isinstance(exc, McosError) else f"{type(exc).__name__}: {exc}"
+        fail(f"could not set up the database: {message}")
     token_path = directory / TOKEN_FILE
     token_path.parent.mkdir(exist_ok=True)
-    token_path.touch(mode=0o600)
-    token_path.write_text(token + "\n")
+    write_secret(token_path, token + "\n")
     remember_fleet(directory)
     click.echo(
         f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
