@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
 from mcos.domain.gauge import ContextGauge
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness, derive_liveness
-from mcos.errors import Conflict, InvalidInput, NotFound
+from mcos.errors import NotFound
 from mcos.fleet.schema import Agent, Fleet
-from mcos.schemas import HeartbeatIn, MessageKind, isoformat
+from mcos.schemas import isoformat
 from mcos.services.access import SYSTEM
-from mcos.services.events import is_duplicate
-from mcos.services.messages import message_view
-from mcos.services.tasks import task_summary
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -86,123 +83,6 @@ def _active_agent(conn: Connection, name: str, field: str | None = None) -> Any:
     if row is None or not row.active:
         raise NotFound(f"no agent named {name!r} in the fleet", field=field)
     return row
-
-
-def record_heartbeat(
-    ctx: WriteContext,
-    fleet: Fleet,
-    name: str,
-    heartbeat: HeartbeatIn,
-    actor: str,
-    *,
-    answer: bool = True,
-    field: str | None = None,
-) -> dict[str, Any] | None:
-    """Record one heartbeat; with ``answer``, return the work waiting for the agent."""
-    prefix = f"{field}." if field else ""
-    if is_duplicate(ctx.conn, actor, heartbeat.id):
-        raise Conflict(
-            f"heartbeat id {heartbeat.id!r} was already recorded",
-            field=f"{prefix}id",
-            code="duplicate_id",
-        )
-    row = _active_agent(ctx.conn, name, field)
-    if heartbeat.current_task is not None:
-        task = ctx.conn.execute(
-            select(tables.tasks.c.id).where(tables.tasks.c.id == heartbeat.current_task)
-        ).first()
-        if task is None:
-            raise InvalidInput(f"no task #{heartbeat.current_task}", field=f"{prefix}current_task")
-    window = heartbeat.context_window or row.context_window
-    config = fleet.agent(name)
-    thresholds = fleet.liveness_for(config) if config else fleet.liveness
-    liveness = derive_liveness(
-        now=ctx.now,
-        last_heartbeat_at=ctx.now,
-        reported=heartbeat.status.value,
-        stalled_after_seconds=thresholds.stalled_after_seconds,
-        offline_after_seconds=thresholds.offline_after_seconds,
-    )
-    cursor = row.message_cursor
-    if heartbeat.ack_messages_through is not None and heartbeat.ack_messages_through > cursor:
-        cursor = heartbeat.ack_messages_through
-    ctx.conn.execute(
-        update(A)
-        .where(A.c.name == name)
-        .values(
-            reported_status=heartbeat.status.value,
-            last_heartbeat_at=ctx.now,
-            context_tokens=heartbeat.context_tokens,
-            current_task_id=heartbeat.current_task,
-            note=heartbeat.note,
-            liveness=liveness.value,
-            message_cursor=cursor,
-            heartbeats=A.c.heartbeats + 1,
-            updated_at=ctx.now,
-        )
-    )
-    if liveness.value != row.liveness:
-        ctx.append(
-            ev.AGENT_LIVENESS_CHANGED,
-            SYSTEM,
-            f"agent:{name}",
-            {"agent": name, "from": row.liveness, "to": liveness.value, "reason": "heartbeat"},
-        )
-    flush_line = window - (row.context_window - row.flush_line)
-    gauge = (
-        ContextGauge(heartbeat.context_tokens, window, flush_line).as_dict()
-        if heartbeat.context_tokens is not None
-        else None
-    )
-    event = ctx.append(
-        ev.AGENT_HEARTBEAT,
-        actor,
-        f"agent:{name}",
-        {
-            "agent": name,
-            "status": heartbeat.status.value,
-            "liveness": liveness.value,
-            "gauge": gauge,
-            "current_task": heartbeat.current_task,
-            "note": heartbeat.note,
-        },
-        client_id=heartbeat.id,
-    )
-    if not answer:
-        return None
-    tasks = ctx.conn.execute(
-        select(tables.tasks)
-        .where(tables.tasks.c.assignee == name, tables.tasks.c.status.in_(WAITING_STATUSES))
-        .order_by(tables.tasks.c.id)
-        .limit(50)
-    ).all()
-    pending = pending_messages(ctx.conn, name, list(row.channels), cursor)
-    return {
-        "agent": name,
-        "seq": event.seq,
-        "liveness": liveness.value,
-        "gauge": gauge,
-        "tasks": [task_summary(t) for t in tasks],
-        "directives": [m for m in pending if m["kind"] == MessageKind.DIRECTIVE],
-        "messages": [m for m in pending if m["kind"] != MessageKind.DIRECTIVE],
-        "message_cursor": cursor,
-    }
-
-
-def pending_messages(
-    conn: Connection, name: str, channels: list[str], cursor: int, limit: int = 100
-) -> list[dict[str, Any]]:
-    M = tables.messages
-    audience = [M.c.recipient == name, M.c.scope == "fleet"]
-    if channels:
-        audience.append(M.c.channel.in_(channels))
-    rows = conn.execute(
-        select(M)
-        .where(M.c.id > cursor, or_(*audience), M.c.sender != f"agent:{name}")
-        .order_by(M.c.id)
-        .limit(limit)
-    ).all()
-    return [message_view(r) for r in rows]
 
 
 def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:

@@ -13,16 +13,18 @@ from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
 from mcos.schemas import BatchIn
 from mcos.services.access import Principal, require_self
-from mcos.services.agents import record_heartbeat
 from mcos.services.events import check_client_event, seen_client_ids
+from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
 from mcos.services.messages import send_message
 from mcos.storage.writer import WriteContext
 
 
 def check_batch(principal: Principal, batch: BatchIn) -> None:
     """Checks that need no database: unique ids, acting only as oneself, event types."""
+    # Heartbeats, messages and events share one id space per actor (the event log's
+    # (actor, client_id) key), so an id may appear only once in the whole batch.
+    seen: set[str] = set()
     for name in ("heartbeats", "messages", "events"):
-        seen: set[str] = set()
         for index, item in enumerate(getattr(batch, name)):
             if item.id in seen:
                 raise InvalidInput(
@@ -45,16 +47,25 @@ def apply_batch(
     ctx: WriteContext, fleet: Fleet, principal: Principal, batch: BatchIn
 ) -> dict[str, Any]:
     result: dict[str, list[dict[str, Any]]] = {"heartbeats": [], "messages": [], "events": []}
-    for index, heartbeat in enumerate(batch.heartbeats):
-        agent = heartbeat.agent or principal.name
-        actor = principal.actor
-        if seen_client_ids(ctx.conn, actor, [heartbeat.id]):
-            result["heartbeats"].append({"id": heartbeat.id, "status": "duplicate"})
-            continue
-        record_heartbeat(
-            ctx, fleet, agent, heartbeat, actor, answer=False, field=f"heartbeats[{index}]"
+    seen_heartbeats = seen_client_ids(ctx.conn, principal.actor, [h.id for h in batch.heartbeats])
+    new_heartbeats = [
+        HeartbeatItem(
+            h.agent or principal.name,
+            h,
+            principal.actor,
+            answer=False,
+            field=f"heartbeats[{index}]",
         )
-        result["heartbeats"].append({"id": heartbeat.id, "status": "created", "seq": ctx.seq})
+        for index, h in enumerate(batch.heartbeats)
+        if h.id not in seen_heartbeats
+    ]
+    recorded = iter(record_heartbeats(ctx, fleet, new_heartbeats) if new_heartbeats else [])
+    for heartbeat in batch.heartbeats:
+        if heartbeat.id in seen_heartbeats:
+            result["heartbeats"].append({"id": heartbeat.id, "status": "duplicate"})
+        else:
+            seq = next(recorded)["seq"]
+            result["heartbeats"].append({"id": heartbeat.id, "status": "created", "seq": seq})
     for index, message in enumerate(batch.messages):
         view = send_message(
             ctx, fleet, principal, message, field=f"messages[{index}]", duplicate_ok=True

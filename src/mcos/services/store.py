@@ -9,6 +9,7 @@ import anyio.to_thread
 from sqlalchemy import Connection
 
 from mcos.fleet.schema import Fleet
+from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, Writer
 
@@ -20,6 +21,16 @@ class Store:
         self.db = db
         self.writer = writer
         self.fleet = fleet
+
+        # One function object for every heartbeat, so the writer groups them (submit_bulk).
+        def heartbeats(ctx: WriteContext, items: list[HeartbeatItem]) -> list[Any]:
+            return record_heartbeats(ctx, self.fleet, items)
+
+        self._heartbeats = heartbeats
+
+    async def record_heartbeat(self, item: HeartbeatItem) -> Any:
+        """Record a heartbeat together with the others that arrive meanwhile."""
+        return await self.writer.submit_bulk(self._heartbeats, item)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(ctx, *args)`` as one unit of the writer; returns after the commit."""

@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, insert
@@ -30,6 +31,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Unit = Callable[["WriteContext"], T]
+BulkUnit = Callable[["WriteContext", list[Any]], list[Any]]
+"""Does the work of many like jobs at once: one result per item, in order."""
 
 
 class WriteContext:
@@ -76,10 +79,14 @@ class WriteContext:
 
 
 class _Job(Generic[T]):
-    __slots__ = ("future", "unit")
+    __slots__ = ("bulk", "future", "item", "unit")
 
-    def __init__(self, unit: Unit[T]) -> None:
+    def __init__(
+        self, unit: Unit[T] | None, bulk: BulkUnit | None = None, item: Any = None
+    ) -> None:
         self.unit = unit
+        self.bulk = bulk
+        self.item = item
         self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
 
@@ -89,32 +96,92 @@ _STOP = object()
 def run_batch(
     db: Database, conn: Connection, jobs: list[_Job[Any]]
 ) -> tuple[list[Event], list[tuple[_Job[Any], Any]]]:
-    """Run ``jobs`` in one transaction; failed jobs get their exception set right away."""
+    """Run ``jobs`` in one transaction; failed jobs get their exception set right away.
+
+    Jobs submitted with the same bulk function (``Writer.submit_bulk``) run together, at the
+    place of the first of them, in one call: a handful of statements for the whole group
+    instead of a handful per job. If the group fails, each of its jobs is retried alone, so
+    a bad item is refused on its own and its neighbours still succeed.
+    """
     events: list[Event] = []
     done: list[tuple[_Job[Any], Any]] = []
     now = datetime.now(UTC)
+    groups: dict[BulkUnit, list[_Job[Any]]] = {}
+    for job in jobs:
+        if job.bulk is not None:
+            groups.setdefault(job.bulk, []).append(job)
     with conn.begin():
         db.lock_event_log(conn)
         seq = db.last_seq(conn)
         for job in jobs:
-            savepoint = conn.begin_nested()
-            ctx = WriteContext(conn, now, seq)
-            try:
-                result = job.unit(ctx)
-                ctx.flush()
-            except BaseException as exc:
-                savepoint.rollback()
-                if not isinstance(exc, McosError):
-                    log.exception("write failed")
-                job.future.set_exception(exc)
+            if job.bulk is None:
+                seq = _run_one(conn, now, seq, job, job.unit, events, done)
                 continue
-            savepoint.commit()
-            seq = ctx.seq
-            events.extend(ctx.events)
-            done.append((job, result))
+            group = groups.pop(job.bulk, None)
+            if group is None:
+                continue  # already run with the first job of its group
+            seq = _run_group(conn, now, seq, job.bulk, group, events, done)
         if events:
             db.announce(conn, events[-1].seq)
     return events, done
+
+
+def _run_group(
+    conn: Connection,
+    now: datetime,
+    seq: int,
+    bulk: BulkUnit,
+    group: list[_Job[Any]],
+    events: list[Event],
+    done: list[tuple[_Job[Any], Any]],
+) -> int:
+    if len(group) > 1:
+        savepoint = conn.begin_nested()
+        ctx = WriteContext(conn, now, seq)
+        try:
+            results = bulk(ctx, [job.item for job in group])
+            ctx.flush()
+        except BaseException:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            events.extend(ctx.events)
+            done.extend(zip(group, results, strict=True))
+            return ctx.seq
+    for job in group:
+        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events, done)
+    return seq
+
+
+def _alone(bulk: BulkUnit, item: Any, ctx: WriteContext) -> Any:
+    return bulk(ctx, [item])[0]
+
+
+def _run_one(
+    conn: Connection,
+    now: datetime,
+    seq: int,
+    job: _Job[Any],
+    unit: Unit[Any] | None,
+    events: list[Event],
+    done: list[tuple[_Job[Any], Any]],
+) -> int:
+    assert unit is not None
+    savepoint = conn.begin_nested()
+    ctx = WriteContext(conn, now, seq)
+    try:
+        result = unit(ctx)
+        ctx.flush()
+    except BaseException as exc:
+        savepoint.rollback()
+        if not isinstance(exc, McosError):
+            log.exception("write failed")
+        job.future.set_exception(exc)
+        return seq
+    savepoint.commit()
+    events.extend(ctx.events)
+    done.append((job, result))
+    return ctx.seq
 
 
 class Writer:
@@ -148,9 +215,18 @@ class Writer:
             self._thread.join()
 
     def submit_nowait(self, unit: Unit[T]) -> concurrent.futures.Future[T]:
+        return self._put(_Job(unit))
+
+    def submit_bulk_nowait(self, bulk: BulkUnit, item: Any) -> concurrent.futures.Future[Any]:
+        """Submit one item for ``bulk``, run together with the other items of its batch."""
+        return self._put(_Job(None, bulk, item))
+
+    async def submit_bulk(self, bulk: BulkUnit, item: Any) -> Any:
+        return await asyncio.wrap_future(self.submit_bulk_nowait(bulk, item))
+
+    def _put(self, job: _Job[T]) -> concurrent.futures.Future[T]:
         if self._closed:
             raise ServiceUnavailable("the control plane is shutting down; retry shortly")
-        job = _Job(unit)
         self._queue.put(job)
         return job.future
 

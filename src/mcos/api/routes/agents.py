@@ -12,6 +12,7 @@ from mcos.api.responses import JSON
 from mcos.schemas import AgentName, HeartbeatIn, TokenCreate
 from mcos.services import agents, tokens
 from mcos.services.access import require_operator, require_self
+from mcos.services.heartbeats import HeartbeatItem
 from mcos.storage.writer import WriteContext
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -38,7 +39,7 @@ async def heartbeat(
     name: AgentName, body: HeartbeatIn, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     require_self(principal, name)
-    answer = await store.write(agents.record_heartbeat, store.fleet, name, body, principal.actor)
+    answer = await store.record_heartbeat(HeartbeatItem(name, body, principal.actor))
     return JSON(answer)
 
 

@@ -1,0 +1,244 @@
+"""Heartbeats: the hottest write. Recorded in bulk, a handful of statements per batch.
+
+The writer gathers the heartbeats that arrive while it commits and hands them here together
+(``Writer.submit_bulk``), so a thousand agents reporting at once cost a few queries, not a few
+thousand. Statements are built once, at import.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, or_, select, update
+
+from mcos.domain import events as ev
+from mcos.domain.gauge import ContextGauge
+from mcos.domain.kanban import TaskStatus
+from mcos.domain.liveness import derive_liveness
+from mcos.errors import Conflict, InvalidInput, NotFound
+from mcos.fleet.schema import Fleet
+from mcos.schemas import HeartbeatIn, MessageKind
+from mcos.services.access import SYSTEM
+from mcos.services.messages import message_view
+from mcos.services.tasks import task_summary
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+A, E, T, M = tables.agents, tables.events, tables.tasks, tables.messages
+WAITING_STATUSES = (TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value)
+TASKS_PER_ANSWER = 50
+MESSAGES_PER_ANSWER = 100
+
+_AGENT_STATE = select(
+    A.c.name,
+    A.c.active,
+    A.c.liveness,
+    A.c.message_cursor,
+    A.c.context_window,
+    A.c.flush_line,
+    A.c.channels,
+).where(A.c.name.in_(bindparam("names", expanding=True)))
+_SEEN_IDS = select(E.c.actor, E.c.client_id).where(
+    E.c.client_id.in_(bindparam("ids", expanding=True))
+)
+_TASK_IDS = select(T.c.id).where(T.c.id.in_(bindparam("ids", expanding=True)))
+_RECORD = (
+    update(A)
+    .where(A.c.name == bindparam("b_name"))
+    .values(
+        reported_status=bindparam("b_status"),
+        last_heartbeat_at=bindparam("b_at"),
+        context_tokens=bindparam("b_tokens"),
+        current_task_id=bindparam("b_task"),
+        note=bindparam("b_note"),
+        liveness=bindparam("b_liveness"),
+        message_cursor=bindparam("b_cursor"),
+        heartbeats=A.c.heartbeats + 1,
+        updated_at=bindparam("b_at"),
+    )
+)
+_WAITING_TASKS = (
+    select(T)
+    .where(T.c.assignee.in_(bindparam("names", expanding=True)), T.c.status.in_(WAITING_STATUSES))
+    .order_by(T.c.id)
+)
+
+
+@dataclass(frozen=True)
+class HeartbeatItem:
+    agent: str
+    heartbeat: HeartbeatIn
+    actor: str
+    """Who sent it: ``agent:NAME`` or ``operator:LABEL``; idempotency ids are per actor."""
+    answer: bool = True
+    """Whether to return the work waiting; without, only the agent and the event's seq."""
+    field: str | None = None
+    """Where the item sits in the request (``heartbeats[2]``), for error fields."""
+
+
+def record_heartbeats(
+    ctx: WriteContext, fleet: Fleet, items: list[HeartbeatItem]
+) -> list[dict[str, Any]]:
+    """Record heartbeats; return, for each, the work waiting for its agent (or ``None``)."""
+    conn = ctx.conn
+    names = sorted({item.agent for item in items})
+    state = {row.name: row._asdict() for row in conn.execute(_AGENT_STATE, {"names": names})}
+    client_ids = [item.heartbeat.id for item in items if item.heartbeat.id]
+    seen = (
+        {(r.actor, r.client_id) for r in conn.execute(_SEEN_IDS, {"ids": client_ids})}
+        if client_ids
+        else set()
+    )
+    task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
+    known_tasks = {r.id for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else set()
+    updates: list[dict[str, Any]] = []
+    recorded: list[tuple[HeartbeatItem, int, dict[str, Any] | None, str]] = []
+    for item in items:
+        prefix = f"{item.field}." if item.field else ""
+        heartbeat = item.heartbeat
+        if heartbeat.id is not None:
+            if (item.actor, heartbeat.id) in seen:
+                raise Conflict(
+                    f"heartbeat id {heartbeat.id!r} was already recorded",
+                    field=f"{prefix}id",
+                    code="duplicate_id",
+                )
+            seen.add((item.actor, heartbeat.id))
+        row = state.get(item.agent)
+        if row is None or not row["active"]:
+            message = f"no agent named {item.agent!r} in the fleet"
+            # In a URL it is a missing resource; in a request body, an invalid field.
+            if item.field:
+                raise InvalidInput(message, field=f"{prefix}agent")
+            raise NotFound(message)
+        if heartbeat.current_task is not None and heartbeat.current_task not in known_tasks:
+            raise InvalidInput(f"no task #{heartbeat.current_task}", field=f"{prefix}current_task")
+        config = fleet.agent(item.agent)
+        thresholds = fleet.liveness_for(config) if config else fleet.liveness
+        liveness = derive_liveness(
+            now=ctx.now,
+            last_heartbeat_at=ctx.now,
+            reported=heartbeat.status.value,
+            stalled_after_seconds=thresholds.stalled_after_seconds,
+            offline_after_seconds=thresholds.offline_after_seconds,
+        ).value
+        ack = heartbeat.ack_messages_through
+        if ack is not None and ack > row["message_cursor"]:
+            row["message_cursor"] = ack
+        if liveness != row["liveness"]:
+            ctx.append(
+                ev.AGENT_LIVENESS_CHANGED,
+                SYSTEM,
+                f"agent:{item.agent}",
+                {
+                    "agent": item.agent,
+                    "from": row["liveness"],
+                    "to": liveness,
+                    "reason": "heartbeat",
+                },
+            )
+            row["liveness"] = liveness
+        window = heartbeat.context_window or row["context_window"]
+        gauge = None
+        if heartbeat.context_tokens is not None:
+            flush_line = window - (row["context_window"] - row["flush_line"])
+            gauge = ContextGauge(heartbeat.context_tokens, window, flush_line).as_dict()
+        event = ctx.append(
+            ev.AGENT_HEARTBEAT,
+            item.actor,
+            f"agent:{item.agent}",
+            {
+                "agent": item.agent,
+                "status": heartbeat.status.value,
+                "liveness": liveness,
+                "gauge": gauge,
+                "current_task": heartbeat.current_task,
+                "note": heartbeat.note,
+            },
+            client_id=heartbeat.id,
+        )
+        updates.append(
+            {
+                "b_name": item.agent,
+                "b_status": heartbeat.status.value,
+                "b_at": ctx.now,
+                "b_tokens": heartbeat.context_tokens,
+                "b_task": heartbeat.current_task,
+                "b_note": heartbeat.note,
+                "b_liveness": liveness,
+                "b_cursor": row["message_cursor"],
+            }
+        )
+        recorded.append((item, event.seq, gauge, liveness))
+    conn.execute(_RECORD, updates)
+    wanted = sorted({item.agent for item, *_ in recorded if item.answer})
+    tasks = _waiting_tasks(conn, wanted) if wanted else {}
+    inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
+    answers: list[dict[str, Any]] = []
+    for item, seq, gauge, liveness in recorded:
+        if not item.answer:
+            answers.append({"agent": item.agent, "seq": seq})
+            continue
+        pending = inbox[item.agent]
+        answers.append(
+            {
+                "agent": item.agent,
+                "seq": seq,
+                "liveness": liveness,
+                "gauge": gauge,
+                "tasks": tasks[item.agent],
+                "directives": [m for m in pending if m["kind"] == MessageKind.DIRECTIVE],
+                "messages": [m for m in pending if m["kind"] != MessageKind.DIRECTIVE],
+                "message_cursor": state[item.agent]["message_cursor"],
+            }
+        )
+    return answers
+
+
+def _waiting_tasks(conn: Connection, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in conn.execute(_WAITING_TASKS, {"names": names}):
+        if len(waiting[row.assignee]) < TASKS_PER_ANSWER:
+            waiting[row.assignee].append(task_summary(row))
+    return waiting
+
+
+def _pending_messages(
+    conn: Connection, agents: dict[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Messages after each agent's cursor addressed to it, its channels, or the fleet."""
+    channels = sorted({c for row in agents.values() for c in row["channels"]})
+    audience = [M.c.recipient.in_(list(agents)), M.c.scope == "fleet"]
+    if channels:
+        audience.append(M.c.channel.in_(channels))
+    since = min(row["message_cursor"] for row in agents.values())
+    # Ordered by id, so whatever the cap leaves out comes after what is delivered: acking the
+    # highest id delivered never skips a message.
+    rows = conn.execute(
+        select(M)
+        .where(M.c.id > since, or_(*audience))
+        .order_by(M.c.id)
+        .limit(MESSAGES_PER_ANSWER * len(agents))
+    )
+    pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        for name, agent in agents.items():
+            if (
+                row.id > agent["message_cursor"]
+                and row.sender != f"agent:{name}"
+                and (
+                    row.recipient == name
+                    or row.scope == "fleet"
+                    or (row.channel is not None and row.channel in agent["channels"])
+                )
+                and len(pending[name]) < MESSAGES_PER_ANSWER
+            ):
+                pending[name].append(message_view(row))
+    return pending
+
+
+def record_heartbeat(ctx: WriteContext, fleet: Fleet, item: HeartbeatItem) -> dict[str, Any] | None:
+    """One heartbeat on its own (a bulk of one)."""
+    return record_heartbeats(ctx, fleet, [item])[0]
