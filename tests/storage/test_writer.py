@@ -108,3 +108,43 @@ def test_threads_writing_at_once_lose_nothing(db: Database) -> None:
         seqs = list(pool.map(lambda n: writer.run(_event_unit(n)), range(400)))
     writer.stop()
     assert sorted(seqs) == list(range(1, 401))
+
+
+def test_bulk_jobs_run_together_and_a_bad_item_is_refused_alone(db: Database) -> None:
+    calls: list[int] = []
+
+    def bulk(ctx: WriteContext, items: list[object]) -> list[object]:
+        calls.append(len(items))
+        out = []
+        for item in items:
+            if item == "bad":
+                raise InvalidInput("bad item", field="item")
+            out.append(ctx.append("test.bulk", "system", None, {"item": item}).seq)
+        return out
+
+    writer = Writer(db)
+    gate = threading.Event()
+    writer.start()
+    hold = writer.submit_nowait(lambda ctx: gate.wait(10))
+    good = [writer.submit_bulk_nowait(bulk, f"item-{n}") for n in range(20)]
+    together = writer.submit_bulk_nowait(bulk, "last")
+    gate.set()
+    hold.result(10)
+    seqs = [f.result(10) for f in good] + [together.result(10)]
+    assert calls == [21], "twenty-one like jobs in one batch should make one bulk call"
+    assert seqs == list(range(seqs[0], seqs[0] + 21))
+
+    calls.clear()
+    gate2 = threading.Event()
+    hold = writer.submit_nowait(lambda ctx: gate2.wait(10))
+    mixed = [writer.submit_bulk_nowait(bulk, item) for item in ("a", "bad", "b")]
+    gate2.set()
+    hold.result(10)
+    assert calls[0] == 3 and calls[1:] == [1, 1, 1], "after a failed group, each item alone"
+    assert isinstance(mixed[0].result(10), int) and isinstance(mixed[2].result(10), int)
+    with pytest.raises(InvalidInput, match="bad item"):
+        mixed[1].result(10)
+    writer.stop()
+    with db.reading() as conn:
+        items = [r.data["item"] for r in conn.execute(select(tables.events.c.data))]
+    assert items == [f"item-{n}" for n in range(20)] + ["last", "a", "b"]
