@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
+
 from tests.fixtures.server import Server, error_of
 
 
@@ -26,3 +30,76 @@ def test_agent_token_cannot_act_as_another_agent(server: Server) -> None:
         response = sentinel.post("/api/v1/agents/jarvis/heartbeat", json={})
     assert response.status_code == 403
     assert error_of(response)["code"] == "forbidden"
+
+
+def test_heartbeat_answers_with_the_work_waiting(server: Server) -> None:
+    with (
+        server.client() as operator,
+        server.agent("donna") as donna,
+        server.agent("jarvis") as jarvis,
+        server.agent("apex") as apex,
+        server.agent("elon") as elon,
+    ):
+
+        def send(client: httpx.Client, **body: Any) -> int:
+            response = client.post("/api/v1/messages", json=body)
+            assert response.status_code == 201, response.text
+            message_id: int = response.json()["id"]
+            return message_id
+
+        def task(title: str, assignee: str) -> int:
+            response = operator.post("/api/v1/tasks", json={"title": title, "assignee": assignee})
+            assert response.status_code == 201, response.text
+            task_id: int = response.json()["id"]
+            return task_id
+
+        waiting = task("Answer the landlord", "donna")
+        started = task("Draft the board pack", "donna")
+        finished = task("Book the flights", "donna")
+        task("Patch the router", "elon")
+        for status in ("in_progress", "review", "done"):
+            operator.post(f"/api/v1/tasks/{finished}/move", json={"status": status})
+        operator.post(f"/api/v1/tasks/{started}/move", json={"status": "in_progress"})
+
+        directive = send(jarvis, to="donna", kind="directive", body="Chase the VAT return")
+        chat = send(operator, to="donna", body="Lunch at one?")
+        fleet_wide = send(jarvis, fleet=True, kind="report", body="Board meets Friday")
+        legal = send(apex, channel="legal", kind="question", body="Who signs the NDA?")
+        send(elon, channel="ops", body="Deploy at five")  # donna is not in ops
+        send(jarvis, to="flow", body="Not for donna")
+        send(donna, channel="legal", body="I will")  # her own: not echoed back
+
+        first = donna.post("/api/v1/agents/donna/heartbeat", json={"status": "working"})
+        assert first.status_code == 200, first.text
+        work = first.json()
+        assert [t["id"] for t in work["tasks"]] == [waiting, started]
+        assert [t["status"] for t in work["tasks"]] == ["assigned", "in_progress"]
+        assert [m["id"] for m in work["directives"]] == [directive]
+        assert work["directives"][0]["sender"] == "agent:jarvis"
+        assert [m["id"] for m in work["messages"]] == [chat, fleet_wide, legal]
+
+        # Until acknowledged, the same messages come again.
+        again = donna.post("/api/v1/agents/donna/heartbeat", json={}).json()
+        assert [m["id"] for m in again["directives"] + again["messages"]] == [
+            directive,
+            chat,
+            fleet_wide,
+            legal,
+        ]
+        acked = donna.post("/api/v1/agents/donna/heartbeat", json={"ack_messages_through": legal})
+        assert acked.status_code == 200, acked.text
+        assert (acked.json()["directives"], acked.json()["messages"]) == ([], [])
+        assert acked.json()["message_cursor"] == legal
+
+        later = send(jarvis, to="donna", body="One more thing")
+        after_ack = donna.post("/api/v1/agents/donna/heartbeat", json={}).json()
+        assert [m["id"] for m in after_ack["messages"]] == [later]
+        assert after_ack["directives"] == []
+        # A stale acknowledgement does not bring old messages back.
+        stale = donna.post("/api/v1/agents/donna/heartbeat", json={"ack_messages_through": 1})
+        assert [m["id"] for m in stale.json()["messages"]] == [later]
+
+        # elon hears the fleet-wide message only: not legal, not donna's, not his own.
+        elon_work = elon.post("/api/v1/agents/elon/heartbeat", json={}).json()
+    assert [m["id"] for m in elon_work["messages"]] == [fleet_wide]
+    assert [t["title"] for t in elon_work["tasks"]] == ["Patch the router"]

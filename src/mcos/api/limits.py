@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcos.errors import PayloadTooLarge, error_body
+from mcos.errors import PayloadTooLarge
 
 
 class BodyLimit:
@@ -27,28 +27,37 @@ class BodyLimit:
                     await self._refuse(send)
                     return
         seen = 0
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # A body without Content-Length (chunked) is counted as it arrives. Past the limit
+            # the 413 is sent from here, and the app is told the client went away: raising
+            # instead would reach the app as a body-parsing failure (a 400).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # the 413 has been sent; whatever the app answers is dropped
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            error_body(
-                "payload_too_large", f"the request body is larger than {self.max_bytes} bytes"
-            )
-        )
+        error = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+        body = orjson.dumps(error.body())
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -192,8 +192,9 @@ def update_task(
     if not changes:
         raise InvalidInput("nothing to change: give at least one field", field=None)
     values = body.model_dump(exclude_unset=True)
-    if "title" in values and values["title"] is None:
-        raise InvalidInput("title cannot be empty", field="title")
+    for required in ("title", "description", "priority"):
+        if required in values and values[required] is None:
+            raise InvalidInput(f"{required} cannot be null", field=required)
     ctx.conn.execute(update(T).where(T.c.id == task_id).values(**values, updated_at=ctx.now))
     ctx.append(
         ev.TASK_UPDATED, principal.actor, f"task:{task_id}", {"task": task_id, "changes": changes}
