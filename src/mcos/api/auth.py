@@ -15,7 +15,7 @@ from mcos.services.tokens import TokenCache, resolve_token
 bearer = HTTPBearer(auto_error=False, description="An agent token or an operator token.")
 
 
-def store_of(request: Request) -> Store:
+async def store_of(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
@@ -34,7 +34,7 @@ async def authenticate(
     cache: TokenCache = request.app.state.token_cache
     principal = cache.get(token)
     if principal is None:
-        principal = await store_of(request).read(resolve_token, token)
+        principal = await request.app.state.store.read(resolve_token, token)
         if principal is None:
             raise Unauthorized("unknown or revoked token", field="Authorization")
         cache.put(token, principal)
