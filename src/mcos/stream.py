@@ -1,9 +1,18 @@
-"""Fan-out of committed events to live subscribers, each with a bounded buffer.
+"""Fan-out of committed events to live subscribers, each with a bounded buffer, and the SSE body.
 
-The writer publishes after every commit, from its own thread, with one hop onto the event loop
-per batch. A subscriber that falls more than ``max_pending`` events behind is not waited for: its
-buffer is dropped and it is told to resync, which an SSE client does by reconnecting with
-``Last-Event-ID`` and replaying from the database. Writers never block on readers.
+Events are published after every commit, from the writer's thread (or the replication thread),
+with one hop onto the event loop per batch. ``publish`` never waits for a reader: a subscriber
+that falls more than ``max_pending`` events behind has its buffer dropped and is told to resync,
+which an SSE client does by reconnecting with ``Last-Event-ID`` and replaying from the database.
+
+Invariants of :func:`event_stream`:
+
+- it subscribes *before* it reads the log, so an event committed while the replay runs reaches
+  it live if the replay missed it; events seen twice are dropped by sequence number;
+- every event frame carries ``id: <seq>``, and the opening frame carries the starting position,
+  so a client that reconnects with ``Last-Event-ID`` loses nothing and sees nothing twice;
+- the events that piled up while the client was busy go out in one write;
+- whatever ends the generator (the client leaving, a resync, an error), it unsubscribes.
 """
 
 from __future__ import annotations
@@ -11,13 +20,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import orjson
 
 from mcos.domain.events import Event
 
 EventFilter = Callable[[Event], bool]
+Replay = Callable[[int], Awaitable[list[Event]]]
+"""Reads the next page of the log after a sequence number (already filtered by type)."""
+
+RESYNC = "stream.resync"
+"""Sent, without an id, to a subscriber that fell behind; the stream then ends."""
+RETRY_MILLISECONDS = 2_000
 
 
 def sse_frame(event: Event) -> bytes:
@@ -25,16 +40,29 @@ def sse_frame(event: Event) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), data)
 
 
+def type_filter(types: list[str] | None) -> EventFilter | None:
+    """Exact types and ``namespace.*`` patterns, as the log's ``types`` query reads them."""
+    if not types:
+        return None
+    exact = frozenset(t for t in types if not t.endswith(".*"))
+    prefixes = tuple(t[:-1] for t in types if t.endswith(".*"))
+    return lambda e: e.type in exact or e.type.startswith(prefixes)
+
+
 class Subscription:
+    """One live reader's buffer: frames offered by the broker, taken by the reader in bulk."""
+
     def __init__(self, broker: Broker, accepts: EventFilter | None, max_pending: int) -> None:
         self.broker = broker
         self.accepts = accepts
         self.max_pending = max_pending
         self.pending: deque[tuple[int, bytes]] = deque()
         self.overflowed = False
+        """Set when more than ``max_pending`` events waited; nothing more is buffered."""
         self._wakeup = asyncio.Event()
 
     def offer(self, frames: list[tuple[Event, bytes]]) -> None:
+        """Buffer the accepted frames, or give up on this reader; never waits."""
         if self.overflowed:
             return
         accepted = [(e.seq, f) for e, f in frames if self.accepts is None or self.accepts(e)]
@@ -66,11 +94,14 @@ class Subscription:
 
 
 class Broker:
+    """Hands each published batch to every subscriber; lives on the server's event loop."""
+
     def __init__(self, max_pending: int = 10_000) -> None:
         self.max_pending = max_pending
         self.subscribers: set[Subscription] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.last_seq = 0
+        """The newest sequence number published: where a stream without ``after`` starts."""
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -86,6 +117,7 @@ class Broker:
             self.loop.call_soon_threadsafe(self.publish, events)
 
     def publish(self, events: list[Event]) -> None:
+        """Offer committed events (in sequence order) to every subscriber, on the loop."""
         if not events:
             return
         self.last_seq = max(self.last_seq, events[-1].seq)
@@ -94,3 +126,48 @@ class Broker:
         frames = [(e, sse_frame(e)) for e in events]
         for subscription in list(self.subscribers):
             subscription.offer(frames)
+
+
+async def event_stream(
+    broker: Broker,
+    replay: Replay,
+    *,
+    after: int | None,
+    accepts: EventFilter | None,
+    keepalive_seconds: float,
+    page_size: int,
+) -> AsyncGenerator[bytes, None]:
+    """The body of ``GET /stream``: the log after ``after`` (default: now), then live events.
+
+    ``replay`` and ``accepts`` must select the same types. Each yielded chunk is one write.
+    """
+    subscription = broker.subscribe(accepts)
+    try:
+        last = broker.last_seq if after is None else after
+        # A frame with an id and no data moves the client's Last-Event-ID without an event, so
+        # a client that reconnects before any event arrives still resumes from here.
+        yield b"retry: %d\nid: %d\n: connected at seq %d\n\n" % (RETRY_MILLISECONDS, last, last)
+        while True:
+            page = await replay(last)
+            if page:
+                last = page[-1].seq
+                yield b"".join(sse_frame(e) for e in page)
+            if len(page) < page_size:
+                break
+        while True:
+            await subscription.wait(keepalive_seconds)
+            if subscription.overflowed:
+                payload = orjson.dumps({"last_seq": last, "reason": "subscriber fell behind"})
+                yield b"event: %s\ndata: %s\n\n" % (RESYNC.encode(), payload)
+                return
+            taken = subscription.take()
+            if not taken:
+                yield b": keep-alive\n\n"
+                continue
+            # Events the replay already sent come again from the broker; they are dropped.
+            fresh = [(seq, frame) for seq, frame in taken if seq > last]
+            if fresh:
+                last = fresh[-1][0]
+                yield b"".join(frame for _, frame in fresh)
+    finally:
+        subscription.close()

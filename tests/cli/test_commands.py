@@ -33,9 +33,20 @@ def test_agents_ls_shows_a_live_agent_with_its_gauge(server: Server) -> None:
 
 
 def test_tasks_walk_the_board_from_the_cli(server: Server) -> None:
-    created = json.loads(server.mcos("tasks", "add", "Draft IC agreement", "--assignee", "apex",
-                                     "--priority", "high", "--kind", "legal-document",
-                                     "--json").stdout)
+    created = json.loads(
+        server.mcos(
+            "tasks",
+            "add",
+            "Draft IC agreement",
+            "--assignee",
+            "apex",
+            "--priority",
+            "high",
+            "--kind",
+            "legal-document",
+            "--json",
+        ).stdout
+    )
     task = str(created["id"])
     assert created["status"] == "assigned"
     server.mcos("tasks", "move", task, "in_progress")
@@ -59,9 +70,7 @@ def test_messages_send_and_list(server: Server) -> None:
     server.mcos("messages", "send", "Deploy window tonight", "--channel", "ops")
     both = server.mcos("messages", "send", "x", "--to", "donna", "--channel", "ops", check=False)
     assert both.returncode == 2 and "exactly one of" in both.stderr
-    directives = json.loads(
-        server.mcos("messages", "ls", "--kind", "directive", "--json").stdout
-    )
+    directives = json.loads(server.mcos("messages", "ls", "--kind", "directive", "--json").stdout)
     assert [(m["to"], m["body"]) for m in directives] == [("donna", "Digest by 07:00")]
     assert "Deploy window tonight" in server.mcos("messages", "ls", "--channel", "ops").stdout
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import click
 import httpx
 import orjson
 
 from mcos.cli._context import Client, fail, json_option, pass_client
+from mcos.stream import RESYNC
+
+IDLE_TIMEOUT_SECONDS = 90.0
+"""The server sends a keep-alive every 15 s by default; this much silence means a dead link."""
 
 
 def summary(event: dict[str, Any]) -> str:
@@ -33,18 +39,26 @@ def events() -> None:
 
 
 @events.command("tail")
-@click.option("--after", type=int, help="Start after this sequence number (0: from the start).")
+@click.option(
+    "--after",
+    type=click.IntRange(min=0),
+    help="Start after this sequence number (0: from the start; default: now).",
+)
 @click.option("--types", help="Comma-separated types; 'task.*' matches a namespace.")
-@click.option("--count", type=int, help="Stop after this many events.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
 @json_option
 @pass_client
 def tail(
     client: Client, after: int | None, types: str | None, count: int | None, as_json: bool
 ) -> None:
-    """Follow events as they happen; reconnects and resumes where it left off."""
+    """Follow events as they happen; reconnects and resumes where it left off.
+
+    Events go to stdout, one line each; notes on the connection go to stderr.
+    """
     last: int | None = after
     seen = 0
     failures = 0
+    connections = 0
     while True:
         headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
         if last is not None:
@@ -56,20 +70,23 @@ def tail(
                 client.url + "/api/v1/stream",
                 headers=headers,
                 params=params,
-                timeout=httpx.Timeout(10, read=None),
+                timeout=httpx.Timeout(10, read=IDLE_TIMEOUT_SECONDS),
             ) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    error = response.json().get("error", {})
-                    fail(
-                        error.get("message", f"HTTP {response.status_code}"),
-                        field=error.get("field"),
-                    )
+                    _fail_with(response)
                 failures = 0
-                for event in _parse(response.iter_lines()):
-                    if event is None:
+                connections += 1
+                for frame in parse_frames(response.iter_lines()):
+                    if frame.id is not None:
+                        last = frame.id
+                    if frame.event == RESYNC:
+                        click.echo(f"-- fell behind; resuming after seq {last}", err=True)
+                        break
+                    if frame.data is None:  # the opening frame: where this connection starts
+                        verb = "following" if connections == 1 else "resumed"
+                        click.echo(f"-- {verb} the event log after seq {last}", err=True)
                         continue
-                    last = event["seq"]
+                    event = orjson.loads(frame.data)
                     if as_json:
                         click.echo(orjson.dumps(event).decode())
                     else:
@@ -83,19 +100,49 @@ def tail(
         except httpx.TransportError:
             failures += 1
             if failures == 1:
-                click.echo(f"-- lost the stream; reconnecting after seq {last}", err=True)
+                where = "" if last is None else f" after seq {last}"
+                click.echo(f"-- lost the stream; reconnecting to resume{where}", err=True)
             if failures > 30:
                 fail(f"cannot reach the control plane at {client.url}")
             time.sleep(min(2.0, 0.2 * failures))
 
 
-def _parse(lines: Any) -> Any:
+@dataclass
+class Frame:
+    """One Server-Sent Events message; ``data`` is ``None`` for a frame without data lines."""
+
+    id: int | None
+    event: str | None
+    data: str | None
+
+
+def parse_frames(lines: Iterable[str]) -> Iterator[Frame]:
+    """Frames of an SSE stream, by the WHATWG rules this stream uses (comments skipped)."""
+    seq: int | None = None
+    kind: str | None = None
     data: list[str] = []
     for line in lines:
         if line == "":
-            if data:
-                yield orjson.loads("\n".join(data))
-                data = []
+            if seq is not None or data:
+                yield Frame(seq, kind, "\n".join(data) if data else None)
+            seq, kind, data = None, None, []
             continue
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            kind = value
+        elif name == "id" and value.isdigit():
+            seq = int(value)
+
+
+def _fail_with(response: httpx.Response) -> NoReturn:
+    response.read()
+    try:
+        error = response.json()["error"]
+        fail(error["message"], field=error.get("field"))
+    except (ValueError, KeyError, TypeError):
+        fail(f"HTTP {response.status_code} from /api/v1/stream: {response.text[:200]}")

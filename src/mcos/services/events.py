@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from mcos.domain.events import Event, client_type_problem
 from mcos.errors import Conflict, InvalidInput
@@ -78,9 +78,9 @@ def read_events(
     if types:
         exact = [t for t in types if not t.endswith(".*")]
         prefixes = [t[:-1] for t in types if t.endswith(".*")]
-        from sqlalchemy import or_
-
-        query = query.where(or_(E.c.type.in_(exact), *(E.c.type.startswith(p) for p in prefixes)))
+        # autoescape: '_' and '%' in a type are literal, not LIKE wildcards.
+        matches = [E.c.type.startswith(p, autoescape=True) for p in prefixes]
+        query = query.where(or_(E.c.type.in_(exact), *matches))
     return [row_event(r) for r in conn.execute(query)]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import Connection
 from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
@@ -16,10 +16,12 @@ from mcos.domain.events import Event
 from mcos.errors import InvalidInput
 from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
-from mcos.stream import Broker, EventFilter, sse_frame
+from mcos.stream import event_stream, type_filter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 REPLAY_PAGE = 1_000
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number a BIGINT column holds."""
 
 
 def _types(types: str | None) -> list[str] | None:
@@ -30,7 +32,7 @@ def _types(types: str | None) -> list[str] | None:
 async def list_events(
     store: CurrentStore,
     _: CurrentPrincipal,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     types: Annotated[
         str | None, Query(description="Comma-separated; 'task.*' matches a namespace")
@@ -60,75 +62,82 @@ def _replay_page(conn: Connection, after: int, types: list[str] | None) -> list[
     return events.read_events(conn, after=after, limit=REPLAY_PAGE, types=types)
 
 
-def _matcher(types: list[str] | None) -> EventFilter | None:
-    if not types:
-        return None
-    exact = {t for t in types if not t.endswith(".*")}
-    prefixes = tuple(t[:-1] for t in types if t.endswith(".*"))
-    return lambda e: e.type in exact or e.type.startswith(prefixes)
+def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
+    """``Last-Event-ID`` wins over ``?after=``: a browser reconnects to the same URL with it."""
+    if last_event_id is None:
+        return after
+    try:
+        seq = int(last_event_id)
+    except ValueError:
+        raise InvalidInput(
+            f"Last-Event-ID must be a sequence number, got {last_event_id!r}",
+            field="Last-Event-ID",
+        ) from None
+    if not 0 <= seq <= MAX_SEQ:
+        raise InvalidInput(
+            f"Last-Event-ID must be between 0 and {MAX_SEQ}, got {seq}", field="Last-Event-ID"
+        )
+    return seq
+
+
+class EventStreamResponse(StreamingResponse):
+    """Closes its generator however the response ends, so the subscription never outlives it.
+
+    Starlette stops iterating when the client leaves but leaves a generator parked at ``yield``
+    to the garbage collector; this closes it at once.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncGenerator[bytes, None]) -> None:
+        super().__init__(body, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self._body = body
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            await self._body.aclose()
 
 
 @router.get(
     "/stream",
     summary="Server-Sent Events of the event log, resumable with Last-Event-ID",
-    response_class=StreamingResponse,
+    description="Each event is sent with `id` = its sequence number and `event` = its type. "
+    "Without `Last-Event-ID` or `after` the stream starts now; the first frame carries only the "
+    "`id` it starts after. A subscriber that falls behind "
+    "gets a `stream.resync` event and the stream ends; reconnecting with `Last-Event-ID` "
+    "resumes without loss. Comments (`: keep-alive`) are sent when idle.",
+    status_code=200,
+    response_class=EventStreamResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream(
     request: Request,
     store: CurrentStore,
     _: CurrentPrincipal,
-    last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[
-        int | None, Query(ge=0, description="Replay from here (as Last-Event-ID)")
+    last_event_id: Annotated[
+        str | None, Header(description="Resume after this sequence number")
     ] = None,
-    types: str | None = None,
-) -> StreamingResponse:
-    if last_event_id is not None:
-        try:
-            after = int(last_event_id)
-        except ValueError:
-            raise InvalidInput(
-                f"Last-Event-ID must be a sequence number, got {last_event_id!r}",
-                field="Last-Event-ID",
-            ) from None
-        if after < 0:
-            raise InvalidInput("Last-Event-ID cannot be negative", field="Last-Event-ID")
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="Replay from here (as Last-Event-ID)")
+    ] = None,
+    types: Annotated[
+        str | None, Query(description="Comma-separated; 'task.*' matches a namespace")
+    ] = None,
+) -> EventStreamResponse:
+    start = _resume_point(last_event_id, after)
     wanted = _types(types)
-    broker: Broker = request.app.state.broker
-    keepalive = request.app.state.settings.stream_keepalive_seconds
-    # Subscribe before replaying so nothing committed in between is missed.
-    subscription = broker.subscribe(_matcher(wanted))
-    start = after if after is not None else broker.last_seq
 
-    async def body() -> AsyncIterator[bytes]:
-        last = start
-        try:
-            yield b"retry: 2000\n: connected at seq %d\n\n" % last
-            while True:
-                page = await store.read(_replay_page, last, wanted)
-                if page:
-                    last = page[-1].seq
-                    yield b"".join(sse_frame(e) for e in page)
-                if len(page) < REPLAY_PAGE:
-                    break
-            while True:
-                await subscription.wait(keepalive)
-                if subscription.overflowed:
-                    payload = orjson.dumps({"last_seq": last, "reason": "subscriber fell behind"})
-                    yield b"event: stream.resync\ndata: %s\n\n" % payload
-                    return
-                fresh = [(seq, frame) for seq, frame in subscription.take() if seq > last]
-                if fresh:
-                    last = fresh[-1][0]
-                    yield b"".join(frame for _, frame in fresh)
-                else:
-                    yield b": keep-alive\n\n"
-        finally:
-            subscription.close()
+    async def replay(last: int) -> list[Event]:
+        return await store.read(_replay_page, last, wanted)
 
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    body = event_stream(
+        request.app.state.broker,
+        replay,
+        after=start,
+        accepts=type_filter(wanted),
+        keepalive_seconds=request.app.state.settings.stream_keepalive_seconds,
+        page_size=REPLAY_PAGE,
     )
+    return EventStreamResponse(body)
