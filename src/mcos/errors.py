@@ -73,6 +73,11 @@ class PayloadTooLarge(UserError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(UserError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ServiceUnavailable(McosError):
     """Not the caller's fault and worth retrying later (the writer is shutting down, say)."""
 

@@ -138,6 +138,21 @@ class BatchIn(_Input):
     events: list[BatchEvent] = Field(default_factory=list, max_length=10_000)
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    """Stable, machine-readable: ``invalid``, ``not_found``, ``illegal_transition``, ..."""
+    message: str
+    """What is wrong and, where it helps, how to fix it."""
+    field: str | None
+    """The input at fault, as a path such as ``heartbeats[2].agent``; null if none."""
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error answer."""
+
+    error: ErrorDetail
+
+
 class TokenCreate(_Input):
     label: str = Field("", max_length=100)
 

@@ -7,8 +7,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
 from mcos import __version__
@@ -19,6 +21,7 @@ from mcos.api.routes import agents, events, messages, tasks
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
+from mcos.schemas import ErrorBody, HeartbeatIn
 from mcos.services import agents as agent_service
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache
@@ -28,6 +31,16 @@ from mcos.storage.writer import Writer, write_once
 from mcos.stream import Broker
 
 log = logging.getLogger(__name__)
+ERROR_STATUSES: dict[int | str, str] = {
+    400: "Malformed JSON",
+    401: "Missing, unknown or revoked token",
+    403: "The token may not do this (an agent acts only as itself)",
+    404: "No such agent, task or endpoint",
+    409: "Refused by the rules (an illegal Kanban move) or an id used before",
+    413: "The request body is too large",
+    415: "The body is not JSON",
+    422: "A field is invalid; `field` names it",
+}
 
 
 def database_url(settings: Settings, fleet: Fleet, fleet_path: Path) -> str:
@@ -95,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Control plane for a fleet of autonomous LLM agents.",
         lifespan=lifespan,
+        responses={
+            status: {"model": ErrorBody, "description": description}
+            for status, description in ERROR_STATUSES.items()
+        },
         docs_url=None,  # Swagger UI loads from a CDN; the product works offline.
         redoc_url=None,
     )
@@ -124,7 +141,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(_INDEX.format(fleet=fleet.fleet.name, version=__version__))
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    finish_openapi(app, [HeartbeatIn])
     return app
+
+
+def finish_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Finish the OpenAPI document: models that routes parse by hand, and JSON errors."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+            # Errors are JSON even from routes whose success is another type (the stream).
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for status, response in operation["responses"].items():
+                        if int(status) >= 400:
+                            response["content"] = {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                                }
+                            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 _INDEX = """<!doctype html><meta charset="utf-8"><title>Mission Control OS</title>

@@ -24,13 +24,22 @@ async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    if credentials is None:
+    return await principal_for(request, credentials.credentials if credentials else None)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, for routes that skip dependencies."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def principal_for(request: Request, token: str | None) -> Principal:
+    if token is None:
         raise Unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' "
             "(`mcos agents token NAME` issues an agent token)",
             field="Authorization",
         )
-    token = credentials.credentials
     cache: TokenCache = request.app.state.token_cache
     principal = cache.get(token)
     if principal is None:

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcos.api.responses import JSON
-from mcos.errors import McosError, error_body
+from mcos.errors import McosError, UnsupportedMediaType, error_body
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,10 @@ def validation_response(errors: list[Any]) -> JSON:
             f"the body is not valid JSON: {first.get('ctx', {}).get('error')}",
         )
     if first.get("type") == "model_attributes_type" and isinstance(first.get("input"), bytes):
-        return error_response(
-            415,
-            "unsupported_media_type",
-            "send the body as JSON with 'Content-Type: application/json'",
-            "Content-Type",
+        error = UnsupportedMediaType(
+            "send the body as JSON with 'Content-Type: application/json'", field="Content-Type"
         )
+        return error_response(error.status, error.code, error.message, error.field)
     field = field_path(first.get("loc", ()))
     message = str(first.get("msg", "invalid value"))
     if first.get("type") == "extra_forbidden":
