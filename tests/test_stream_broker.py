@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 
 from mcos.domain.events import Event
-from mcos.stream import RESYNC, Broker, event_stream, sse_frame, type_filter
+from mcos.stream import RESYNC, Broker, Segment, event_stream, sse_frame, type_filter
 
 T0 = datetime(2026, 5, 1, 7, 0, tzinfo=UTC)
 
@@ -19,8 +19,8 @@ def event(seq: int, type: str = "runtime.step") -> Event:
     return Event(seq, T0, type, "agent:donna", "agent:donna", {"n": seq})
 
 
-def seqs_of(frames: list[tuple[int, bytes]]) -> list[int]:
-    return [seq for seq, _ in frames]
+def seqs_of(segments: list[Segment]) -> list[int]:
+    return [seq for segment in segments for seq, _ in segment.frames]
 
 
 def test_a_subscriber_that_falls_behind_is_dropped_and_the_others_get_everything() -> None:
@@ -282,3 +282,20 @@ def test_the_subscription_ends_with_the_generator_however_it_ends() -> None:
         return counts
 
     assert asyncio.run(scenario()) == [1, 0, 1, 0, 0]
+
+
+def test_a_published_batch_the_replay_half_sent_goes_out_from_where_the_replay_stopped() -> None:
+    async def scenario() -> list[bytes]:
+        broker = Broker()
+        # A replica's fan-out page (10-15) spans commits the replay (1-12) partly saw.
+        log = Log([event(s) for s in range(1, 13)])
+        log.broker = broker
+        log.on_read = [event(s) for s in range(10, 16)]
+        body = stream_of(broker, log, after=0)
+        chunks = [await anext(body) for _ in range(3)]
+        await body.aclose()
+        return chunks
+
+    chunks = asyncio.run(scenario())
+    assert ids_of(chunks[1]) == list(range(1, 13))
+    assert chunks[2] == b"".join(sse_frame(event(s)) for s in (13, 14, 15))

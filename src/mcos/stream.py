@@ -18,9 +18,9 @@ Invariants of :func:`event_stream`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import NamedTuple
 
 import orjson
 
@@ -49,48 +49,94 @@ def type_filter(types: list[str] | None) -> EventFilter | None:
     return lambda e: e.type in exact or e.type.startswith(prefixes)
 
 
+class Segment(NamedTuple):
+    """Frames of one published batch, joined once and shared by every subscriber that wants all."""
+
+    first: int
+    last: int
+    frames: tuple[tuple[int, bytes], ...]
+    """(seq, frame) per event, for the rare reader that needs only part of the segment."""
+    chunk: bytes
+    """All the frames, ready for one write."""
+
+    @classmethod
+    def of(cls, frames: tuple[tuple[int, bytes], ...]) -> Segment:
+        return cls(frames[0][0], frames[-1][0], frames, b"".join(f for _, f in frames))
+
+    def after(self, seq: int) -> bytes:
+        """The frames of events after ``seq`` (all of them, usually)."""
+        if seq < self.first:
+            return self.chunk
+        return b"".join(frame for s, frame in self.frames if s > seq)
+
+
 class Subscription:
-    """One live reader's buffer: frames offered by the broker, taken by the reader in bulk."""
+    """One live reader's buffer: segments offered by the broker, taken by the reader in bulk."""
 
     def __init__(self, broker: Broker, accepts: EventFilter | None, max_pending: int) -> None:
         self.broker = broker
         self.accepts = accepts
         self.max_pending = max_pending
-        self.pending: deque[tuple[int, bytes]] = deque()
+        self.pending: deque[Segment] = deque()
+        self.pending_events = 0
         self.overflowed = False
         """Set when more than ``max_pending`` events waited; nothing more is buffered."""
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
-    def offer(self, frames: list[tuple[Event, bytes]]) -> None:
-        """Buffer the accepted frames, or give up on this reader; never waits."""
+    def offer(self, events: list[Event], everything: Segment) -> None:
+        """Buffer what this reader wants of a published batch, or give up on it; never waits."""
         if self.overflowed:
             return
-        accepted = [(e.seq, f) for e, f in frames if self.accepts is None or self.accepts(e)]
-        if not accepted:
-            return
-        if len(self.pending) + len(accepted) > self.max_pending:
+        if self.accepts is None:
+            segment = everything
+        else:
+            wanted = tuple(
+                frame
+                for event, frame in zip(events, everything.frames, strict=True)
+                if self.accepts(event)
+            )
+            if not wanted:
+                return
+            segment = Segment.of(wanted)
+        count = len(segment.frames)
+        if self.pending_events + count > self.max_pending:
             self.overflowed = True
             self.pending.clear()
+            self.pending_events = 0
         else:
-            self.pending.extend(accepted)
-        self._wakeup.set()
+            self.pending.append(segment)
+            self.pending_events += count
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait(self, seconds: float) -> None:
         """Until there is something to take, or ``seconds`` pass (time for a keep-alive)."""
         if self.pending or self.overflowed:
             return
-        self._wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wakeup.wait()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
-    def take(self) -> list[tuple[int, bytes]]:
+    def take(self) -> list[Segment]:
         taken = list(self.pending)
         self.pending.clear()
+        self.pending_events = 0
         return taken
 
     def close(self) -> None:
         self.broker.subscribers.discard(self)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Broker:
@@ -117,15 +163,19 @@ class Broker:
             self.loop.call_soon_threadsafe(self.publish, events)
 
     def publish(self, events: list[Event]) -> None:
-        """Offer committed events (in sequence order) to every subscriber, on the loop."""
+        """Offer committed events (in sequence order) to every subscriber, on the loop.
+
+        Each event is encoded once and the batch joined once; readers that want everything
+        share that one segment, so a publish costs little more per reader than a deque append.
+        """
         if not events:
             return
         self.last_seq = max(self.last_seq, events[-1].seq)
         if not self.subscribers:
             return
-        frames = [(e, sse_frame(e)) for e in events]
+        everything = Segment.of(tuple((e.seq, sse_frame(e)) for e in events))
         for subscription in list(self.subscribers):
-            subscription.offer(frames)
+            subscription.offer(events, everything)
 
 
 async def event_stream(
@@ -165,9 +215,9 @@ async def event_stream(
                 yield b": keep-alive\n\n"
                 continue
             # Events the replay already sent come again from the broker; they are dropped.
-            fresh = [(seq, frame) for seq, frame in taken if seq > last]
+            fresh = [segment.after(last) for segment in taken if segment.last > last]
             if fresh:
-                last = fresh[-1][0]
-                yield b"".join(frame for _, frame in fresh)
+                last = taken[-1].last
+                yield b"".join(fresh)
     finally:
         subscription.close()

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
 from mcos import __version__
+from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
@@ -21,7 +22,7 @@ from mcos.api.routes import agents, events, messages, tasks
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
-from mcos.schemas import ErrorBody, HeartbeatIn
+from mcos.schemas import ErrorBody
 from mcos.services import agents as agent_service
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(_INDEX.format(fleet=fleet.fleet.name, version=__version__))
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    finish_openapi(app, [HeartbeatIn])
+    finish_openapi(app, HAND_PARSED)
     return app
 
 

@@ -10,7 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcos.api.responses import JSON
-from mcos.errors import McosError, UnsupportedMediaType, error_body
+from mcos.errors import (
+    InvalidInput,
+    MalformedJSON,
+    McosError,
+    UnsupportedMediaType,
+    error_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +44,16 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return out or None
 
 
-def validation_response(errors: list[Any]) -> JSON:
+NOT_JSON = "send the body as JSON with 'Content-Type: application/json'"
+
+
+def error_from_validation(errors: list[Any]) -> McosError:
+    """The first of pydantic's complaints, as our error: field path, value, what is wrong."""
     first = errors[0]
     if first.get("type") == "json_invalid":
-        return error_response(
-            400,
-            "malformed_json",
-            f"the body is not valid JSON: {first.get('ctx', {}).get('error')}",
-        )
+        return MalformedJSON(f"the body is not valid JSON: {first.get('ctx', {}).get('error')}")
     if first.get("type") == "model_attributes_type" and isinstance(first.get("input"), bytes):
-        error = UnsupportedMediaType(
-            "send the body as JSON with 'Content-Type: application/json'", field="Content-Type"
-        )
-        return error_response(error.status, error.code, error.message, error.field)
+        return UnsupportedMediaType(NOT_JSON, field="Content-Type")
     field = field_path(first.get("loc", ()))
     message = str(first.get("msg", "invalid value"))
     if first.get("type") == "extra_forbidden":
@@ -62,7 +65,12 @@ def validation_response(errors: list[Any]) -> JSON:
     more = len(errors) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return error_response(422, "invalid", message, field)
+    return InvalidInput(message, field=field)
+
+
+def validation_response(errors: list[Any]) -> JSON:
+    error = error_from_validation(errors)
+    return error_response(error.status, error.code, error.message, error.field)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -40,10 +40,18 @@ class Database:
             self.read_engine = self._sqlite_engine(sqlite_synchronous, immediate=False)
             self.write_engine = self._sqlite_engine(sqlite_synchronous, immediate=True)
         else:
+            # No server-side prepared statements: PostgreSQL would keep a plan made while the
+            # log was empty (a full read of an actor's events for every duplicate-id check).
+            unprepared = {"prepare_threshold": None}
             self.read_engine = create_engine(
-                self.url, poolclass=QueuePool, pool_size=8, max_overflow=8, pool_pre_ping=True
+                self.url,
+                poolclass=QueuePool,
+                pool_size=8,
+                max_overflow=8,
+                pool_pre_ping=True,
+                connect_args=unprepared,
             )
-            self.write_engine = create_engine(self.url, poolclass=NullPool)
+            self.write_engine = create_engine(self.url, poolclass=NullPool, connect_args=unprepared)
 
     def _sqlite_engine(self, synchronous: str, *, immediate: bool) -> Engine:
         engine = create_engine(
