@@ -79,24 +79,34 @@ class WriteContext:
 
 
 class _Job(Generic[T]):
-    __slots__ = ("bulk", "future", "item", "unit")
+    """One submitted write, and its outcome once the batch has run."""
+
+    __slots__ = ("bulk", "error", "future", "item", "loop", "outcome", "unit")
 
     def __init__(
-        self, unit: Unit[T] | None, bulk: BulkUnit | None = None, item: Any = None
+        self,
+        unit: Unit[T] | None,
+        bulk: BulkUnit | None = None,
+        item: Any = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.unit = unit
         self.bulk = bulk
         self.item = item
-        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self.loop = loop
+        """Set for jobs awaited on an event loop: settled there, a whole batch per hop."""
+        self.future: concurrent.futures.Future[T] | asyncio.Future[T] = (
+            loop.create_future() if loop is not None else concurrent.futures.Future()
+        )
+        self.outcome: Any = None
+        self.error: BaseException | None = None
 
 
 _STOP = object()
 
 
-def run_batch(
-    db: Database, conn: Connection, jobs: list[_Job[Any]]
-) -> tuple[list[Event], list[tuple[_Job[Any], Any]]]:
-    """Run ``jobs`` in one transaction; failed jobs get their exception set right away.
+def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event]:
+    """Run ``jobs`` in one transaction, recording each one's outcome or error on it.
 
     Jobs submitted with the same bulk function (``Writer.submit_bulk``) run together, at the
     place of the first of them, in one call: a handful of statements for the whole group
@@ -104,7 +114,6 @@ def run_batch(
     a bad item is refused on its own and its neighbours still succeed.
     """
     events: list[Event] = []
-    done: list[tuple[_Job[Any], Any]] = []
     now = datetime.now(UTC)
     groups: dict[BulkUnit, list[_Job[Any]]] = {}
     for job in jobs:
@@ -115,15 +124,15 @@ def run_batch(
         seq = db.last_seq(conn)
         for job in jobs:
             if job.bulk is None:
-                seq = _run_one(conn, now, seq, job, job.unit, events, done)
+                seq = _run_one(conn, now, seq, job, job.unit, events)
                 continue
             group = groups.pop(job.bulk, None)
             if group is None:
                 continue  # already run with the first job of its group
-            seq = _run_group(conn, now, seq, job.bulk, group, events, done)
+            seq = _run_group(conn, now, seq, job.bulk, group, events)
         if events:
             db.announce(conn, events[-1].seq)
-    return events, done
+    return events
 
 
 def _run_group(
@@ -133,7 +142,6 @@ def _run_group(
     bulk: BulkUnit,
     group: list[_Job[Any]],
     events: list[Event],
-    done: list[tuple[_Job[Any], Any]],
 ) -> int:
     if len(group) > 1:
         savepoint = conn.begin_nested()
@@ -146,10 +154,11 @@ def _run_group(
         else:
             savepoint.commit()
             events.extend(ctx.events)
-            done.extend(zip(group, results, strict=True))
+            for job, result in zip(group, results, strict=True):
+                job.outcome = result
             return ctx.seq
     for job in group:
-        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events, done)
+        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events)
     return seq
 
 
@@ -164,7 +173,6 @@ def _run_one(
     job: _Job[Any],
     unit: Unit[Any] | None,
     events: list[Event],
-    done: list[tuple[_Job[Any], Any]],
 ) -> int:
     assert unit is not None
     savepoint = conn.begin_nested()
@@ -176,11 +184,11 @@ def _run_one(
         savepoint.rollback()
         if not isinstance(exc, McosError):
             log.exception("write failed")
-        job.future.set_exception(exc)
+        job.error = exc
         return seq
     savepoint.commit()
     events.extend(ctx.events)
-    done.append((job, result))
+    job.outcome = result
     return ctx.seq
 
 
@@ -214,28 +222,39 @@ class Writer:
         if self._thread is not None:
             self._thread.join()
 
-    def submit_nowait(self, unit: Unit[T]) -> concurrent.futures.Future[T]:
-        return self._put(_Job(unit))
-
-    def submit_bulk_nowait(self, bulk: BulkUnit, item: Any) -> concurrent.futures.Future[Any]:
-        """Submit one item for ``bulk``, run together with the other items of its batch."""
-        return self._put(_Job(None, bulk, item))
+    async def submit(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in the next batch; returns its result once that batch has committed."""
+        return await self._put_async(_Job(unit, loop=asyncio.get_running_loop()))
 
     async def submit_bulk(self, bulk: BulkUnit, item: Any) -> Any:
-        return await asyncio.wrap_future(self.submit_bulk_nowait(bulk, item))
+        """Run ``item`` through ``bulk`` together with the other items of its batch."""
+        return await self._put_async(_Job(None, bulk, item, loop=asyncio.get_running_loop()))
 
-    def _put(self, job: _Job[T]) -> concurrent.futures.Future[T]:
+    def submit_nowait(self, unit: Unit[T]) -> concurrent.futures.Future[T]:
+        """From a plain thread: a future to wait on (CLI commands, tests)."""
+        return self._put_threaded(_Job(unit))
+
+    def submit_bulk_nowait(self, bulk: BulkUnit, item: Any) -> concurrent.futures.Future[Any]:
+        return self._put_threaded(_Job(None, bulk, item))
+
+    def run(self, unit: Unit[T]) -> T:
+        """Submit from a plain thread and wait."""
+        return self.submit_nowait(unit).result()
+
+    def _put_async(self, job: _Job[T]) -> asyncio.Future[T]:
+        self._put(job)
+        assert isinstance(job.future, asyncio.Future)
+        return job.future
+
+    def _put_threaded(self, job: _Job[T]) -> concurrent.futures.Future[T]:
+        self._put(job)
+        assert isinstance(job.future, concurrent.futures.Future)
+        return job.future
+
+    def _put(self, job: _Job[Any]) -> None:
         if self._closed:
             raise ServiceUnavailable("the control plane is shutting down; retry shortly")
         self._queue.put(job)
-        return job.future
-
-    async def submit(self, unit: Unit[T]) -> T:
-        return await asyncio.wrap_future(self.submit_nowait(unit))
-
-    def run(self, unit: Unit[T]) -> T:
-        """Submit from a plain thread and wait (CLI commands, tests)."""
-        return self.submit_nowait(unit).result()
 
     def _loop(self) -> None:
         with self.db.write_engine.connect() as conn:
@@ -261,19 +280,18 @@ class Writer:
 
     def _commit(self, conn: Connection, jobs: list[_Job[Any]]) -> None:
         try:
-            events, done = run_batch(self.db, conn, jobs)
+            events = run_batch(self.db, conn, jobs)
         except Exception as exc:
             log.exception("commit failed; %d writes refused", len(jobs))
+            refused = ServiceUnavailable(f"the database refused the write ({type(exc).__name__})")
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(
-                        ServiceUnavailable(f"the database refused the write ({type(exc).__name__})")
-                    )
-            return
-        self.batches += 1
-        self.units += len(jobs)
-        for job, result in done:
-            job.future.set_result(result)
+                if job.error is None:
+                    job.error = refused
+            events = []
+        else:
+            self.batches += 1
+            self.units += len(jobs)
+        _settle(jobs)
         if events:
             try:
                 self.on_commit(events)
@@ -281,9 +299,41 @@ class Writer:
                 log.exception("publishing %d committed events failed", len(events))
 
 
+def _settle(jobs: list[_Job[Any]]) -> None:
+    """Hand each job its outcome: thread futures at once, loop futures one hop per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
+    for job in jobs:
+        if job.loop is None:
+            _resolve(job)
+        else:
+            by_loop.setdefault(job.loop, []).append(job)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, group)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+
+def _resolve_all(jobs: list[_Job[Any]]) -> None:
+    for job in jobs:
+        _resolve(job)
+
+
+def _resolve(job: _Job[Any]) -> None:
+    if job.future.done():  # an awaiting request that was cancelled (its client went away)
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.outcome)
+
+
 def write_once(db: Database, unit: Unit[T]) -> T:
     """Run one unit in its own transaction without a writer thread (before ``serve`` starts)."""
     job = _Job(unit)
     with db.write_engine.connect() as conn:
-        _, done = run_batch(db, conn, [job])
-    return job.future.result() if not done else done[0][1]
+        run_batch(db, conn, [job])
+    if job.error is not None:
+        raise job.error
+    result: T = job.outcome
+    return result
