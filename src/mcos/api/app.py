@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status: {"model": ErrorBody, "description": description}
             for status, description in ERROR_STATUSES.items()
         },
+        telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
         docs_url=None,  # Swagger UI loads from a CDN; the product works offline.
         redoc_url=None,
     )
