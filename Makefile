@@ -36,6 +36,8 @@ lint: install
 bench: install
 	@scripts/ensure-postgres
 	$(BIN)/python bench/ingest.py
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  $(BIN)/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/; fi
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

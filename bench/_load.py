@@ -1,0 +1,627 @@
+"""The load generator of ``bench/ingest.py``: raw asyncio sockets, one process per phase.
+
+It speaks HTTP/1.1 with keep-alive over plain asyncio protocols (uvloop when installed), builds
+requests as bytes ahead of time and parses responses with httptools (uvicorn's own parser), so a
+request costs the client a few microseconds and the server stays the bottleneck. Run it as
+``python bench/_load.py '<json config>'``; it prints one JSON line of results. Modes:
+
+- ``closed``: C connections, each sends its next request as soon as the last one is answered.
+- ``open``: requests scheduled at a fixed rate over a pool of connections; latency counts from
+  the scheduled time, so a server that falls behind cannot hide its queue (no coordinated
+  omission).
+- ``subscribe``: N Server-Sent-Events subscribers; prints ``ready`` once all are connected, then
+  waits for ``drain EXPECTED SECONDS`` on stdin and reports delivery latency (receive time minus
+  the ``bench_sent`` time.time() the producer put in each event).
+- ``produce``: posts events at a fixed rate, stamped with ``bench_sent`` (``bench_warm`` during
+  the warm-up, which subscribers ignore).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import json
+import re
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httptools
+
+try:
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value)
+except ImportError:  # pragma: no cover - orjson is a dependency of mcos
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+# SSE delivery latencies go to a histogram of 0.1 ms buckets: 500 subscribers at 1,000 events/s
+# are 500,000 samples a second, too many to keep and sort.
+BUCKETS_PER_SECOND = 10_000
+MAX_BUCKET = 30 * BUCKETS_PER_SECOND
+SENT = re.compile(rb'"bench_sent":([0-9.eE+\-]+)')
+perf = time.perf_counter
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    """p50/p90/p99/max in milliseconds (nearest rank)."""
+    if not samples:
+        return {"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(samples)
+    n = len(ordered)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(n - 1, max(0, int(q * n + 0.5) - 1))] * 1000, 3)
+
+    return {"p50_ms": rank(0.50), "p90_ms": rank(0.90), "p99_ms": rank(0.99), "max_ms": rank(1.0)}
+
+
+def histogram_percentiles(hist: list[int]) -> dict[str, float | None]:
+    total = sum(hist)
+    result: dict[str, float | None] = {}
+    for name, q in (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99), ("max_ms", 1.0)):
+        if total == 0:
+            result[name] = None
+            continue
+        wanted = max(1, int(q * total + 0.5))
+        seen = 0
+        for bucket, count in enumerate(hist):
+            seen += count
+            if seen >= wanted:
+                # Report the bucket's upper edge: never flatter than the truth.
+                result[name] = round((bucket + 1) * 1000 / BUCKETS_PER_SECOND, 3)
+                break
+    return result
+
+
+def http_request(method: str, path: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if method != "GET":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+# --- request/response clients ------------------------------------------------------------------
+
+
+class Client(asyncio.Protocol):
+    """One keep-alive connection with at most one request in flight."""
+
+    def __init__(self, run: Run, next_request: Callable[[], bytes]) -> None:
+        self.run = run
+        self.next_request = next_request
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.busy = False
+        self.started = 0.0
+        self.scheduled = 0.0
+        self.status = 0
+        self.error_body = b""
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.run.note_error(f"unparseable response: {exc}")
+            assert self.transport is not None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.run.lost(self)
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.status = 0
+        self.error_body = b""
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        if self.status >= 400 and len(self.error_body) < 400:
+            self.error_body += body
+
+    def on_message_complete(self) -> None:
+        self.busy = False
+        if self.status >= 400:
+            self.run.note_error(
+                f"HTTP {self.status}: {self.error_body[:300].decode(errors='replace')}"
+            )
+        self.run.completed(self, perf())
+
+    def send(self, scheduled: float) -> None:
+        assert self.transport is not None
+        self.busy = True
+        self.scheduled = scheduled
+        request = self.next_request()
+        self.started = perf()
+        self.transport.write(request)
+
+
+class Run:
+    """What the clients of one phase report to."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.duration = float(config["duration"])
+        self.warmup = float(config["warmup"])
+        self.latencies: list[float] = []
+        self.in_window = 0
+        self.total = 0
+        self.errors = 0
+        self.error_samples: collections.Counter[str] = collections.Counter()
+        self.lost_in_flight = 0
+        self.measure_from = 0.0
+        self.end = 0.0
+        self.finished: asyncio.Future[None] | None = None
+        self.clients: list[Client] = []
+
+    def note_error(self, text: str) -> None:
+        if perf() >= self.measure_from:
+            self.errors += 1
+        if len(self.error_samples) < 5 or text in self.error_samples:
+            self.error_samples[text] += 1
+
+    def record(self, client: Client, now: float, since: float) -> None:
+        if since >= self.measure_from and since < self.end:
+            self.latencies.append(now - since)
+        self.total += 1
+        if self.measure_from <= now < self.end:
+            self.in_window += 1
+
+    def lost(self, client: Client) -> None:
+        if client.busy:
+            self.lost_in_flight += 1
+            self.note_error("connection closed with a request in flight")
+            client.busy = False
+        self.check_finished()
+
+    def completed(self, client: Client, now: float) -> None:
+        raise NotImplementedError
+
+    def check_finished(self) -> None:
+        if self.finished is None or self.finished.done() or perf() < self.end:
+            return
+        if not any(c.busy and c.transport is not None for c in self.clients):
+            self.finished.set_result(None)
+
+
+class ClosedRun(Run):
+    def completed(self, client: Client, now: float) -> None:
+        self.record(client, now, client.started)
+        if now < self.end:
+            client.send(now)
+        else:
+            self.check_finished()
+
+    def begin(self) -> None:
+        for client in self.clients:
+            client.send(perf())
+
+
+class OpenRun(Run):
+    """Fixed arrival rate; a request with no free connection waits in a client-side backlog."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.rate = float(config["rate"])
+        self.idle: collections.deque[Client] = collections.deque()
+        self.backlog: collections.deque[float] = collections.deque()
+        self.max_backlog = 0
+        self.unsent = 0
+        self.issued = 0
+        self.t0 = 0.0
+
+    def dispatch(self, scheduled: float) -> None:
+        while self.idle:
+            client = self.idle.popleft()  # FIFO: every connection stays warm
+            if client.transport is not None:
+                client.send(scheduled)
+                return
+        self.backlog.append(scheduled)
+        self.max_backlog = max(self.max_backlog, len(self.backlog))
+
+    def completed(self, client: Client, now: float) -> None:
+        self.record(client, now, client.scheduled)
+        if now >= self.end:
+            self.drop_backlog()
+        if self.backlog:
+            client.send(self.backlog.popleft())
+        else:
+            self.idle.append(client)
+            self.check_finished()
+
+    def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = perf()
+        while True:
+            scheduled = self.t0 + self.issued / self.rate
+            if scheduled > now or scheduled >= self.end:
+                break
+            self.issued += 1
+            self.dispatch(scheduled)
+        if now < self.end:
+            loop.call_later(0.001, self.tick)
+        else:
+            self.drop_backlog()
+            self.check_finished()
+
+    def drop_backlog(self) -> None:
+        """At the end, requests still waiting for a connection are counted, not sent."""
+        self.unsent += len(self.backlog)
+        self.backlog.clear()
+
+    def check_finished(self) -> None:
+        if self.backlog:
+            return
+        super().check_finished()
+
+    def begin(self) -> None:
+        self.idle.extend(self.clients)
+        self.t0 = perf()
+        self.tick()
+
+
+# --- what is requested --------------------------------------------------------------------------
+
+
+def request_factories(config: dict[str, Any], count: int) -> list[Callable[[], bytes]]:
+    """One factory per connection; each returns the bytes of the next request."""
+    host = f"127.0.0.1:{config['port']}"
+    kind = config["kind"]
+    agents: list[list[str]] = config["agents"]  # [name, token] pairs
+    factories: list[Callable[[], bytes]] = []
+    for index in range(count):
+        name, token = agents[index % len(agents)]
+        headers = {"Authorization": f"Bearer {token}"}
+        if kind == "heartbeat" and config.get("ids"):
+            factories.append(_heartbeat_with_ids(config, index, name, host, headers))
+        elif kind == "heartbeat":
+            body = dumps({"status": "working", "context_tokens": 20_000 + index, "note": "bench"})
+            request = http_request("POST", f"/api/v1/agents/{name}/heartbeat", host, headers, body)
+            factories.append(_constant(request))
+        elif kind == "batch":
+            factories.append(_batch_factory(config, index, host, headers))
+        else:
+            raise SystemExit(f"unknown request kind {kind!r}")
+    return factories
+
+
+def _constant(request: bytes) -> Callable[[], bytes]:
+    return lambda: request
+
+
+def _heartbeat_with_ids(
+    config: dict[str, Any], index: int, name: str, host: str, headers: dict[str, str]
+) -> Callable[[], bytes]:
+    """Each heartbeat with its own client id, as a client that retries safely sends them."""
+    path = f"/api/v1/agents/{name}/heartbeat"
+    prefix = f"{config['run_id']}-{index}-"
+    counter = iter(range(10**9))
+
+    def build() -> bytes:
+        body = {"id": f"{prefix}{next(counter)}", "status": "working", "context_tokens": 20_000}
+        return http_request("POST", path, host, headers, dumps(body))
+
+    return build
+
+
+def _batch_factory(
+    config: dict[str, Any], index: int, host: str, headers: dict[str, str]
+) -> Callable[[], bytes]:
+    size = int(config["batch_size"])
+    prefix = f"{config['run_id']}-{index}-"
+    path = config.get("path", "/api/v1/batch")
+    counter = iter(range(10**9))
+
+    def build() -> bytes:
+        n = next(counter)
+        events = [
+            {
+                "id": f"{prefix}{n}-{i}",
+                "type": "bench.tool_called",
+                "subject": "bench",
+                "data": {"tool": "web.search", "ms": 120 + i % 50, "i": i},
+            }
+            for i in range(size)
+        ]
+        return http_request("POST", path, host, headers, dumps({"events": events}))
+
+    return build
+
+
+async def connect_all(run: Run, factories: list[Callable[[], bytes]], port: int) -> None:
+    loop = asyncio.get_running_loop()
+    for factory in factories:
+        _, client = await loop.create_connection(
+            functools.partial(Client, run, factory), "127.0.0.1", port
+        )
+        run.clients.append(client)
+
+
+async def http_phase(config: dict[str, Any]) -> dict[str, Any]:
+    run: ClosedRun | OpenRun = OpenRun(config) if config["mode"] == "open" else ClosedRun(config)
+    await connect_all(run, request_factories(config, int(config["connections"])), config["port"])
+    loop = asyncio.get_running_loop()
+    run.finished = loop.create_future()
+    start = perf()
+    run.measure_from = start + run.warmup
+    run.end = run.measure_from + run.duration
+    run.begin()
+    await asyncio.sleep(run.warmup)
+    cpu_at = cpu_seconds()
+    await asyncio.sleep(run.duration)
+    cpu = cpu_seconds() - cpu_at
+    try:
+        await asyncio.wait_for(run.finished, timeout=float(config.get("drain_seconds", 30)))
+        timed_out = 0
+    except TimeoutError:
+        timed_out = sum(1 for c in run.clients if c.busy)
+        run.errors += timed_out
+    for client in run.clients:
+        if client.transport is not None:
+            client.transport.close()
+    result: dict[str, Any] = {
+        "requests_per_s": round(run.in_window / run.duration, 1),
+        "requests": len(run.latencies),
+        "completed_total": run.total,
+        "errors": run.errors,
+        "timed_out": timed_out,
+        "error_samples": dict(run.error_samples),
+        "connections": len(run.clients),
+        "loadgen_cpu_pct": round(100 * cpu / run.duration, 1),
+        **percentiles(run.latencies),
+    }
+    if isinstance(run, OpenRun):
+        result["target_rate"] = run.rate
+        result["max_backlog"] = run.max_backlog
+        result["unsent"] = run.unsent
+    return result
+
+
+# --- Server-Sent Events -------------------------------------------------------------------------
+
+
+class Subscriber(asyncio.Protocol):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.now = 0.0
+        self.status = 0
+        self.connected = False
+        self.received = 0
+        self.resyncs = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        transport.write(self.hub.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.now = time.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.hub.errors[f"unparseable stream: {exc}"] += 1
+            assert self.transport is not None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.hub.closing:
+            self.hub.errors["stream closed by the server"] += 1
+        self.hub.changed()
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        if self.status != 200:
+            self.hub.errors[f"stream answered HTTP {self.status}"] += 1
+
+    def on_body(self, body: bytes) -> None:
+        buffer = self.buffer + body
+        cut = buffer.rfind(b"\n\n")
+        if cut < 0:
+            self.buffer = buffer
+            return
+        complete, self.buffer = buffer[:cut], buffer[cut + 2 :]
+        if not self.connected:
+            self.connected = True
+            self.hub.changed()
+        hist = self.hub.hist
+        now = self.now
+        n = 0
+        for sent in SENT.findall(complete):
+            bucket = int((now - float(sent)) * BUCKETS_PER_SECOND)
+            hist[bucket if 0 <= bucket < MAX_BUCKET else (0 if bucket < 0 else MAX_BUCKET)] += 1
+            n += 1
+        if n:
+            self.received += n
+            if self.hub.expected and self.received >= self.hub.expected:
+                self.hub.changed()
+        if b"event: stream.resync" in complete:
+            self.resyncs += 1
+
+
+class Hub:
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.hist = [0] * (MAX_BUCKET + 1)
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.subscribers: list[Subscriber] = []
+        self.expected = 0
+        self.closing = False
+        self.event = asyncio.Event()
+
+    def changed(self) -> None:
+        self.event.set()
+
+    async def until(self, condition: Callable[[], bool], seconds: float) -> bool:
+        deadline = perf() + seconds
+        while not condition():
+            remaining = deadline - perf()
+            if remaining <= 0:
+                return False
+            self.event.clear()
+            try:
+                await asyncio.wait_for(self.event.wait(), timeout=min(remaining, 0.5))
+            except TimeoutError:
+                pass
+        return True
+
+
+async def read_line() -> str:
+    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+
+async def subscribe_phase(config: dict[str, Any]) -> dict[str, Any]:
+    port = config["port"]
+    headers = {"Accept": "text/event-stream"}
+    if config.get("token"):
+        headers["Authorization"] = f"Bearer {config['token']}"
+    hub = Hub(http_request("GET", config["path"], f"127.0.0.1:{port}", headers, b""))
+    loop = asyncio.get_running_loop()
+    count = int(config["subscribers"])
+    for start in range(0, count, 50):  # in waves, as a fleet of dashboards would arrive
+        made = await asyncio.gather(
+            *(
+                loop.create_connection(lambda: Subscriber(hub), "127.0.0.1", port)
+                for _ in range(start, min(count, start + 50))
+            )
+        )
+        hub.subscribers.extend(protocol for _, protocol in made)
+    connected = await hub.until(lambda: all(s.connected for s in hub.subscribers), 60)
+    print(f"ready {sum(s.connected for s in hub.subscribers)}", flush=True)
+    if not connected:
+        hub.errors["not every subscriber connected within 60 s"] += 1
+    cpu_at = cpu_seconds()
+    started = perf()
+    command = (await read_line()).split()
+    if not command or command[0] != "drain":
+        raise SystemExit(f"expected 'drain EXPECTED SECONDS' on stdin, got {command!r}")
+    hub.expected = int(command[1])
+    drained = await hub.until(
+        lambda: all(s.received >= hub.expected or s.closed for s in hub.subscribers),
+        float(command[2]),
+    )
+    busy = perf() - started
+    cpu = cpu_seconds() - cpu_at
+    hub.closing = True
+    for subscriber in hub.subscribers:
+        if subscriber.transport is not None:
+            subscriber.transport.close()
+    delivered = sum(s.received for s in hub.subscribers)
+    return {
+        "subscribers": count,
+        "connected": sum(s.connected for s in hub.subscribers),
+        "expected_per_subscriber": hub.expected,
+        "delivered": delivered,
+        "missing": max(0, hub.expected * count - delivered),
+        "drained": drained,
+        "resyncs": sum(s.resyncs for s in hub.subscribers),
+        "errors": sum(hub.errors.values()),
+        "error_samples": dict(hub.errors),
+        "loadgen_cpu_pct": round(100 * cpu / busy, 1) if busy else None,
+        **histogram_percentiles(hub.hist),
+    }
+
+
+async def produce_phase(config: dict[str, Any]) -> dict[str, Any]:
+    """Post ``rate`` events/s in posts of ``batch_size``, each stamped at the moment it is sent."""
+    port = config["port"]
+    host = f"127.0.0.1:{port}"
+    size = int(config["batch_size"])
+    headers = {"Authorization": f"Bearer {config['token']}"} if config.get("token") else {}
+    warmup = float(config["warmup"])
+    state = {"n": 0, "measured": 0, "phase_end_warm": 0.0}
+
+    def build() -> bytes:
+        now = time.time()
+        key = "bench_warm" if perf() < state["phase_end_warm"] else "bench_sent"
+        first = state["n"]
+        state["n"] += size
+        if key == "bench_sent":
+            state["measured"] += size
+        events = [
+            {
+                "id": f"{config['run_id']}-{first + i}",
+                "type": "bench.stream_probe",
+                "subject": "bench",
+                "data": {key: now, "n": first + i},
+            }
+            for i in range(size)
+        ]
+        return http_request("POST", config["path"], host, headers, dumps({"events": events}))
+
+    interval = size / float(config["rate"])
+    run = OpenRun(config | {"rate": 1 / interval, "duration": config["duration"]})
+    await connect_all(run, [build] * int(config.get("connections", 4)), port)
+    run.finished = asyncio.get_running_loop().create_future()
+    start = perf()
+    state["phase_end_warm"] = start + warmup
+    run.measure_from = start + warmup
+    run.end = run.measure_from + float(config["duration"])
+    run.begin()
+    try:
+        await asyncio.wait_for(run.finished, timeout=run.end - perf() + 30)
+    except TimeoutError:
+        run.errors += sum(1 for c in run.clients if c.busy)
+    for client in run.clients:
+        if client.transport is not None:
+            client.transport.close()
+    return {
+        "events_sent": state["n"],
+        "events_measured": state["measured"],
+        "posts_per_s": round(run.in_window / run.duration, 1),
+        "errors": run.errors,
+        "error_samples": dict(run.error_samples),
+        "max_backlog": run.max_backlog,
+        "unsent_posts": run.unsent,
+        "post_latency": percentiles(run.latencies),
+    }
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65_536)), hard))
+    except (ValueError, OSError):
+        pass
+    phases = {
+        "closed": http_phase,
+        "open": http_phase,
+        "subscribe": subscribe_phase,
+        "produce": produce_phase,
+    }
+    runner = phases[config["mode"]]
+    try:
+        import uvloop
+
+        result = uvloop.run(runner(config))
+    except ImportError:
+        result = asyncio.run(runner(config))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
