@@ -234,6 +234,13 @@ def test_types_filter_live_and_in_replay_and_bad_resume_points(server: Server) -
         response = operator.get("/api/v1/stream", params={"after": -1})
         assert response.status_code == 422
         assert error_of(response)["field"] == "after"
+        # A resume point the log never reached (a client that remembers another database).
+        beyond = operator.get("/api/v1/stream", headers={"Last-Event-ID": str(marker + 1000)})
+        assert beyond.status_code == 422
+        assert error_of(beyond)["field"] == "Last-Event-ID"
+        assert "past the end of the event log" in error_of(beyond)["message"]
+        beyond = operator.get("/api/v1/stream", params={"after": marker + 1000})
+        assert error_of(beyond)["field"] == "after"
         response = httpx.get(server.url + "/api/v1/stream")
         assert response.status_code == 401
         assert error_of(response)["field"] == "Authorization"

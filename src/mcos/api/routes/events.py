@@ -135,6 +135,17 @@ async def stream(
     ] = None,
 ) -> EventStreamResponse:
     start = _resume_point(last_event_id, after)
+    if start is not None and start > request.app.state.broker.last_seq:
+        # Past what this replica has published: maybe not fanned out yet, maybe a client that
+        # remembers another database. Only the log can tell.
+        newest = await store.read(store.db.last_seq)
+        if start > newest:
+            field = "Last-Event-ID" if last_event_id is not None else "after"
+            raise InvalidInput(
+                f"{field} {start} is past the end of the event log (its newest event is "
+                f"{newest}); reconnect without it to follow from now",
+                field=field,
+            )
     wanted = _types(types)
 
     async def replay(last: int) -> list[Event]:
