@@ -26,7 +26,7 @@ from mcos.services.tokens import issue_token
 from mcos.settings import Settings
 from mcos.storage.writer import WriteContext
 from mcos.stream import Broker
-from tests.fixtures.server import Server, error_of, mcos_env, run_mcos
+from tests.fixtures.server import Server, error_of, running_server
 
 READ_SECONDS = 10.0
 """How long a read may wait for the next bytes; a stream that falls silent fails the test."""
@@ -273,19 +273,12 @@ FLOOD_EVENTS = 2 * _socket_buffer_bytes() // len(PADDING) + 2 * MAX_PENDING
 @pytest.fixture
 def impatient_server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     """A server that lets a stream fall only a few events behind, and is quick to keep alive."""
-    env = mcos_env(tmp_path) | {
-        "MCOS_DATABASE_URL": database_url,
+    settings = {
         "MCOS_STREAM_MAX_PENDING": str(MAX_PENDING),
         "MCOS_STREAM_KEEPALIVE_SECONDS": "0.2",
     }
-    fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
-    srv = Server(fleet_dir, database_url, env)
-    srv.start()
-    try:
+    with running_server(tmp_path, database_url, settings) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_a_reader_that_stops_reading_is_told_to_resync_and_resumes_without_loss(
