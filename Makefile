@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 
 run: install
 	@if [ ! -f $(DEMO)/fleet.toml ]; then $(BIN)/mcos init $(DEMO); fi
-	$(BIN)/mcos serve --fleet $(DEMO)
+	$(BIN)/mcos serve --fleet $(DEMO) --show-token
 
 test: install
 	@scripts/ensure-postgres

@@ -157,7 +157,7 @@ def issue_agent_tokens(server: Server, operator_token: str) -> list[list[str]]:
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCOS_")}
-    env |= {"XDG_CONFIG_HOME": str(folder / "config"), "MCOS_PRINT_TOKEN": "0"}
+    env |= {"XDG_CONFIG_HOME": str(folder / "config")}
     with database(args.database_url, folder) as url:
         env["MCOS_DATABASE_URL"] = url
         backend = "sqlite" if url.startswith("sqlite") else "postgresql"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mcos.fleet.loader import template_text
-from tests.fixtures.server import mcos_env, run_mcos
+from tests.fixtures.server import free_port, mcos_env, run_mcos
 
 
 @pytest.fixture
@@ -143,3 +145,39 @@ def test_fleet_check_without_a_fleet_says_what_to_do(tmp_path: Path, env: dict[s
     result = run_mcos("fleet", "check", env=env, cwd=empty, check=False)
     assert result.returncode == 1
     assert result.stderr == "error: no fleet.toml here or above; give its path\n"
+
+
+def test_serve_prints_where_it_listens_and_the_token_only_when_asked(tmp_path: Path) -> None:
+    env = mcos_env(tmp_path)
+    run_mcos("init", str(tmp_path / "fleet"), env=env)
+    token = (tmp_path / "fleet" / ".mcos" / "operator.token").read_text().strip()
+    for flags, shows_token in (([], False), (["--show-token"], True)):
+        port = str(free_port())
+        with subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mcos",
+                "serve",
+                "--fleet",
+                str(tmp_path / "fleet"),
+                "--port",
+                port,
+                *flags,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line)
+                if "Uvicorn running" in line or "Application startup complete" in line:
+                    break
+            process.terminate()
+            process.wait(10)
+        printed = "".join(lines)
+        assert f"http://127.0.0.1:{port}/api/v1" in printed, printed
+        assert (token in printed) is shows_token, printed

@@ -66,8 +66,14 @@ def init(directory: Path, database_url: str | None) -> None:
 @click.option("--fleet", "fleet_path", envvar="MCOS_FLEET", help="Fleet file or its folder.")
 @click.option("--host", help="Address to listen on (default: from control_plane.url).")
 @click.option("--port", type=int, help="Port to listen on (default: from control_plane.url).")
-def serve(fleet_path: str | None, host: str | None, port: int | None) -> None:
-    """Run the control plane: the API, the live stream and (later) the dashboard."""
+@click.option(
+    "--show-token",
+    is_flag=True,
+    help="Print the operator token from the fleet's .mcos/operator.token (for a local trial; "
+    "keep it out of service logs).",
+)
+def serve(fleet_path: str | None, host: str | None, port: int | None, show_token: bool) -> None:
+    """Run the control plane: the API and the live stream."""
     import uvicorn
     from httpx import URL
 
@@ -91,10 +97,10 @@ def serve(fleet_path: str | None, host: str | None, port: int | None) -> None:
         fail(exc.message)
     shown = f"http://{host}:{port}"
     click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {len(fleet.agents)} agents")
-    click.echo(f"  dashboard  {shown}/")
+    click.echo(f"  web        {shown}/   (status page; the dashboard is not built yet)")
     click.echo(f"  API        {shown}/api/v1   (OpenAPI: {shown}/openapi.json)")
     token_path = folder / TOKEN_FILE
-    if token_path.is_file() and os.environ.get("MCOS_PRINT_TOKEN", "1") != "0":
+    if show_token and token_path.is_file():
         click.echo(f"  operator token  {token_path.read_text().strip()}   (from {token_path})")
     tune_garbage_collector()
     uvicorn.run(
