@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
@@ -24,6 +25,15 @@ T = TypeVar("T")
 # Any constant; identifies "the event log append lock" among PostgreSQL advisory locks.
 EVENT_LOG_LOCK = 0x6D636F73
 EVENTS_CHANNEL = "mcos_events"
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# JSON columns through orjson: several times faster than the standard library's json, which is
+# most of what inserting an event row costs.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 def sqlite_url(path: Path) -> str:
@@ -60,6 +70,7 @@ class Database:
             pool_size=8 if not immediate else 1,
             max_overflow=0,
             connect_args={"check_same_thread": False, "timeout": 30},
+            **JSON_CODEC,
         )
 
         @event.listens_for(engine, "connect")
