@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection
 
 from mcos.fleet.schema import Fleet
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
@@ -48,7 +47,3 @@ class Store:
                 return fn(conn, *args)
 
         return await anyio.to_thread.run_sync(run)
-
-    def read_now(self, fn: Callable[[Connection], T]) -> T:
-        with self.db.reading() as conn:
-            return fn(conn)
