@@ -1,4 +1,4 @@
-"""Agents: synced from the fleet file, heartbeats in, liveness derived on the server."""
+"""Agents: synced from the fleet file; liveness derived on the server from heartbeat times."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
 from mcos.domain.gauge import ContextGauge
-from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness, derive_liveness
 from mcos.errors import NotFound
 from mcos.fleet.schema import Agent, Fleet
@@ -19,7 +18,6 @@ from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
 A = tables.agents
-WAITING_STATUSES = (TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value)
 
 
 def _config_row(agent: Agent) -> dict[str, Any]:
