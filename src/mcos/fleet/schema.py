@@ -113,6 +113,19 @@ class ContextPolicy(_Strict):
     """Tokens before the floor at which the memory flush turn runs."""
 
 
+class Guard(_Strict):
+    """Limits on the blast radius of what an agent may do, whatever its capabilities."""
+
+    protected_paths: tuple[str, ...] = ()
+    """Glob patterns (``/srv/fibreflow/**``) the agent may never write, delete or run in."""
+    blocked_hosts: tuple[str, ...] = ()
+    """Hosts (``prod.fibreflow.app``, ``*.internal``) the agent may never reach."""
+    max_files_per_change: int | None = Field(None, ge=1)
+    """The most files one change may touch; the seed's runaway commit swept in 3,571."""
+    max_spend_usd: float | None = Field(None, ge=0)
+    """The largest single payment the agent may make without an operator's approval."""
+
+
 class Agent(_Strict):
     name: Name
     """Stable identifier used in URLs, tokens and the CLI (lowercase)."""
@@ -136,6 +149,7 @@ class Agent(_Strict):
     supervisor: str = OPERATOR
     """Agent name or ``operator``: who hears when this agent stalls or misbehaves."""
     channels: tuple[Name, ...] = ()
+    guard: Guard = Guard()
 
     @field_validator("capabilities")
     @classmethod
