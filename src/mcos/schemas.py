@@ -138,6 +138,40 @@ class BatchIn(_Input):
     events: list[BatchEvent] = Field(default_factory=list, max_length=10_000)
 
 
+class ActionRequest(_Input):
+    """Asked before acting: the exact action, as it would be done."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    """``shell.exec``, ``file.write``, ``http.fetch``, ``email.send``, ``payment.send``, ..."""
+    command: str | None = Field(None, max_length=10_000)
+    paths: list[str] = Field(default_factory=list, max_length=100)
+    host: str | None = Field(None, max_length=255)
+    recipient: str | None = Field(None, max_length=320)
+    amount_usd: float | None = Field(None, ge=0)
+    files_touched: int | None = Field(None, ge=0)
+    reason: str = Field("", max_length=2_000)
+    """Why the agent wants it; shown to approvers."""
+    agent: AgentName | None = None
+    """Operators only: the agent asking (an agent token always asks for itself)."""
+    approval_id: int | None = Field(None, ge=1)
+    """Carry out an action an approval allowed: it must match the approved action exactly."""
+
+
+class CapabilityRestore(_Input):
+    """Ask an operator to restore a capability for a while."""
+
+    agent: AgentName | None = None
+    """Defaults to the agent of the token; required with an operator token."""
+    capability: str = Field(min_length=1, max_length=64)
+    minutes: float = Field(60, gt=0, le=24 * 60)
+    """How long the restoration lasts once approved (at most a day); it lapses by itself."""
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class ApprovalDecision(_Input):
+    comment: str = Field("", max_length=2_000)
+
+
 class ErrorDetail(BaseModel):
     code: str
     """Stable, machine-readable: ``invalid``, ``not_found``, ``illegal_transition``, ..."""

@@ -7,6 +7,7 @@ import click
 from mcos import __version__
 from mcos.cli._context import make_client
 from mcos.cli.agents import agents
+from mcos.cli.approvals import approvals
 from mcos.cli.events import events
 from mcos.cli.messages import messages
 from mcos.cli.setup import fleet, init, serve
@@ -21,11 +22,11 @@ from mcos.cli.tasks import tasks
 @click.pass_context
 def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str | None) -> None:
     """Mission Control OS: run and watch a fleet of LLM agents."""
-    if ctx.invoked_subcommand in {"agents", "tasks", "messages", "events"}:
+    if ctx.invoked_subcommand in {"agents", "tasks", "messages", "events", "approvals"}:
         ctx.obj = make_client(fleet_dir, url, token)
 
 
-for command in (init, serve, fleet, agents, tasks, messages, events):
+for command in (init, serve, fleet, agents, tasks, messages, events, approvals):
     cli.add_command(command)
 
 

@@ -27,6 +27,11 @@ def summary(event: dict[str, Any]) -> str:
         return f"{data.get('agent')} {data.get('status')}{tokens}"
     if kind.startswith("task."):
         return f"#{data.get('task', data.get('id'))} {data.get('from', '')}->{data.get('to', '')}"
+    if kind == "policy.decided":
+        action = data.get("action") or {}
+        what = f"{action.get('kind')} {action.get('command') or ''}".strip()
+        why = data.get("refused") or data.get("reason") or ""
+        return f"{data.get('agent')} {what} -> {data.get('outcome')}: {why}"[:160]
     if kind == "message.sent":
         to = data.get("to") or data.get("channel") or "fleet"
         return f"{data.get('kind')} to {to}: {str(data.get('body'))[:60]}"

@@ -30,6 +30,7 @@ RESERVED_NAMESPACES = frozenset(
         "policy",
         "incident",
         "approval",
+        "grant",
         "usage",
         "budget",
         "memory",
@@ -72,3 +73,13 @@ class Event:
             "subject": self.subject,
             "data": self.data,
         }
+
+
+POLICY_DECIDED = "policy.decided"
+APPROVAL_REQUESTED = "approval.requested"
+APPROVAL_DECIDED = "approval.decided"
+APPROVAL_APPROVED = "approval.approved"
+APPROVAL_DENIED = "approval.denied"
+APPROVAL_EXPIRED = "approval.expired"
+APPROVAL_APPLIED = "approval.applied"
+GRANT_CREATED = "grant.created"

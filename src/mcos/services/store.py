@@ -9,6 +9,7 @@ import anyio.to_thread
 
 from mcos.fleet.schema import Fleet
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
+from mcos.services.refusals import Refusal
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, Writer
 
@@ -31,13 +32,16 @@ class Store:
         """Record a heartbeat together with the others that arrive meanwhile."""
         return await self.writer.submit_bulk(self._heartbeats, item)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def write(self, fn: Callable[..., T | Refusal], *args: Any) -> T:
         """Run ``fn(ctx, *args)`` as one unit of the writer; returns after the commit."""
 
-        def unit(ctx: WriteContext) -> T:
+        def unit(ctx: WriteContext) -> T | Refusal:
             return fn(ctx, *args)
 
-        return await self.writer.submit(unit)
+        result = await self.writer.submit(unit)
+        if isinstance(result, Refusal):  # its audit event is committed; now refuse the caller
+            raise result.error
+        return result
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on a read connection in a worker thread."""

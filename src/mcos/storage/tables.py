@@ -157,3 +157,47 @@ events = Table(
     Index(None, "subject", "seq"),
     Index(None, "type", "seq"),
 )
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("agent", String(32), ForeignKey("agents.name")),
+    Column("kind", String(32), nullable=False),
+    Column("subject", JSONDoc, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("required", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime()),
+    Column("applied_at", UTCDateTime()),
+    Column("outcome", JSONDoc),
+    Index(None, "status", "id"),
+)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("approval_id", Integer, ForeignKey("approvals.id"), nullable=False),
+    Column("party", String(32), nullable=False),
+    Column("decider", String(120), nullable=False),
+    Column("decision", String(8), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    UniqueConstraint("approval_id", "party"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(32), ForeignKey("agents.name"), nullable=False),
+    Column("capability", String(64), nullable=False),
+    Column("approval_id", Integer, ForeignKey("approvals.id"), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "agent", "expires_at"),
+)

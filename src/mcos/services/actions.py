@@ -1,0 +1,192 @@
+"""Asked before acting: the policy engine decides, and every decision is an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from mcos.domain import events as ev
+from mcos.domain.approvals import ApprovalStatus
+from mcos.errors import Conflict, Forbidden, InvalidInput
+from mcos.fleet.schema import Fleet
+from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
+from mcos.schemas import ActionRequest
+from mcos.services.access import Principal
+from mcos.services.approvals import active_grants, create_approval, effective_status
+from mcos.services.refusals import Refusal, refuse
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+
+def action_of(body: ActionRequest) -> Action:
+    return Action(
+        kind=body.kind,
+        command=body.command,
+        paths=tuple(body.paths),
+        host=body.host,
+        recipient=body.recipient,
+        amount_usd=body.amount_usd,
+        files_touched=body.files_touched,
+    )
+
+
+def frozen(action: Action) -> dict[str, Any]:
+    """The exact action, as stored in an approval and compared when it is carried out."""
+    return {
+        "kind": action.kind,
+        "command": action.command,
+        "paths": list(action.paths),
+        "host": action.host,
+        "recipient": action.recipient,
+        "amount_usd": action.amount_usd,
+        "files_touched": action.files_touched,
+    }
+
+
+def check_action(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, body: ActionRequest
+) -> dict[str, Any] | Refusal:
+    """Decide whether the agent may do this, record the decision, and answer it."""
+    if principal.kind == "agent":
+        if body.agent not in (None, principal.name):
+            return refuse(
+                ctx,
+                Forbidden(f"agent {principal.name!r} may ask only for itself", field="agent"),
+                ev.POLICY_DECIDED,
+                principal.actor,
+                f"agent:{principal.name}",
+                {
+                    "agent": principal.name,
+                    "as_agent": body.agent,
+                    "outcome": "deny",
+                    "rule": "impersonation",
+                    "action": frozen(action_of(body)),
+                },
+            )
+        name = principal.name
+    elif body.agent is None:
+        raise InvalidInput("name the agent that would act", field="agent")
+    else:
+        name = body.agent
+    agent = fleet.agent(name)
+    if agent is None:
+        raise InvalidInput(f"no agent named {name!r} in the fleet", field="agent")
+    action = action_of(body)
+    record = {"agent": name, "action": frozen(action), "reason": body.reason}
+    subject = f"agent:{name}"
+    if body.approval_id is not None:
+        return _carry_out(ctx, principal, name, action, body.approval_id, record)
+    grants = tuple(
+        Grant(g.agent, g.capability, g.expires_at, g.approval_id)
+        for g in active_grants(ctx.conn, name, ctx.now)
+    )
+    decision = decide(PolicyRequest(agent, action, ctx.now, grants))
+    outcome = {"outcome": decision.outcome, "reason": decision.reason}
+    if isinstance(decision, Deny):
+        error = Forbidden(decision.reason, code="policy_denied", field="kind")
+        return refuse(
+            ctx,
+            error,
+            ev.POLICY_DECIDED,
+            principal.actor,
+            subject,
+            record | outcome | {"rule": decision.rule},
+        )
+    if isinstance(decision, NeedsApproval):
+        approval = create_approval(
+            ctx,
+            kind="action",
+            agent=name,
+            subject=frozen(action),
+            reason=body.reason or decision.reason,
+            required=decision.approvers,
+            requested_by=principal.actor,
+        )
+        ctx.append(
+            ev.POLICY_DECIDED,
+            principal.actor,
+            subject,
+            record | outcome | {"rule": decision.rule, "approval": approval["id"]},
+        )
+        return {
+            "decision": decision.outcome,
+            "reason": decision.reason,
+            "approval_id": approval["id"],
+            "approvers": list(decision.approvers),
+        }
+    assert isinstance(decision, Allow)
+    ctx.append(ev.POLICY_DECIDED, principal.actor, subject, record | outcome)
+    return {"decision": decision.outcome, "reason": decision.reason}
+
+
+def _carry_out(
+    ctx: WriteContext,
+    principal: Principal,
+    agent: str,
+    action: Action,
+    approval_id: int,
+    record: dict[str, Any],
+) -> dict[str, Any] | Refusal:
+    """An approved action, once: only the exact action approved, before it expires."""
+    AP = tables.approvals
+    row = ctx.conn.execute(select(AP).where(AP.c.id == approval_id)).first()
+    subject = f"agent:{agent}"
+    refused: Conflict | Forbidden | None = None
+    if row is None or row.kind != "action" or row.agent != agent:
+        refused = Forbidden(
+            f"approval #{approval_id} is not an approval of an action by agent {agent!r}",
+            field="approval_id",
+        )
+    elif row.subject != frozen(action):
+        refused = Forbidden(
+            f"the action differs from the one approval #{approval_id} "
+            "approved; ask again for this one",
+            field="approval_id",
+        )
+    else:
+        status = effective_status(row, ctx.now)
+        if status != ApprovalStatus.APPROVED:
+            refused = Conflict(
+                f"approval #{approval_id} is {status}, not approved",
+                field="approval_id",
+                code=f"approval_{status}",
+            )
+    if refused is not None:
+        return refuse(
+            ctx,
+            refused,
+            ev.POLICY_DECIDED,
+            principal.actor,
+            subject,
+            record | {"outcome": "deny", "rule": "approval", "approval": approval_id},
+        )
+    result = {"carried_out_by": principal.actor}
+    ctx.conn.execute(
+        update(AP)
+        .where(AP.c.id == approval_id)
+        .values(status=ApprovalStatus.APPLIED.value, applied_at=ctx.now, outcome=result)
+    )
+    ctx.append(
+        ev.APPROVAL_APPLIED,
+        principal.actor,
+        f"approval:{approval_id}",
+        {"approval": approval_id} | result,
+    )
+    ctx.append(
+        ev.POLICY_DECIDED,
+        principal.actor,
+        subject,
+        record
+        | {
+            "outcome": "allow",
+            "rule": "approval",
+            "approval": approval_id,
+            "reason": f"approved in #{approval_id}",
+        },
+    )
+    return {
+        "decision": "allow",
+        "reason": f"approved in #{approval_id}",
+        "approval_id": approval_id,
+    }

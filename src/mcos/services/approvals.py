@@ -1,0 +1,268 @@
+"""Approvals: a frozen copy of an exact action, who must approve it, decisions, expiry, outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from mcos.domain import events as ev
+from mcos.domain.approvals import ApprovalStatus, outcome, party_of
+from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
+from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
+from mcos.services.access import Principal
+from mcos.services.refusals import Refusal, refuse
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+AP, AD, G = tables.approvals, tables.approval_decisions, tables.grants
+APPROVAL_LIFETIME = timedelta(hours=24)
+
+
+def effective_status(row: Any, now: datetime) -> str:
+    """A pending approval past its expiry is expired, whether or not a sweep has marked it."""
+    if row.status == ApprovalStatus.PENDING and row.expires_at <= now:
+        return ApprovalStatus.EXPIRED.value
+    return str(row.status)
+
+
+def approval_view(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
+    decisions = [
+        {
+            "party": d.party,
+            "decider": d.decider,
+            "decision": d.decision,
+            "comment": d.comment,
+            "ts": isoformat(d.ts),
+        }
+        for d in conn.execute(select(AD).where(AD.c.approval_id == row.id).order_by(AD.c.id))
+    ]
+    decided = {d["party"] for d in decisions}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "agent": row.agent,
+        "requested_by": row.requested_by,
+        "subject": row.subject,
+        "reason": row.reason,
+        "required": row.required,
+        "waiting_for": [p for p in row.required if p not in decided],
+        "status": effective_status(row, now),
+        "created_at": isoformat(row.created_at),
+        "expires_at": isoformat(row.expires_at),
+        "seconds_left": max(0, round((row.expires_at - now).total_seconds())),
+        "decided_at": isoformat(row.decided_at),
+        "applied_at": isoformat(row.applied_at),
+        "outcome": row.outcome,
+        "decisions": decisions,
+    }
+
+
+def create_approval(
+    ctx: WriteContext,
+    *,
+    kind: str,
+    agent: str | None,
+    subject: dict[str, Any],
+    reason: str,
+    required: tuple[str, ...],
+    requested_by: str,
+) -> dict[str, Any]:
+    approval_id = ctx.conn.execute(
+        insert(AP).values(
+            created_at=ctx.now,
+            requested_by=requested_by,
+            agent=agent,
+            kind=kind,
+            subject=subject,
+            reason=reason,
+            required=list(required),
+            status=ApprovalStatus.PENDING.value,
+            expires_at=ctx.now + APPROVAL_LIFETIME,
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    row = ctx.conn.execute(select(AP).where(AP.c.id == approval_id)).one()
+    view = approval_view(ctx.conn, row, ctx.now)
+    ctx.append(ev.APPROVAL_REQUESTED, requested_by, f"approval:{approval_id}", view)
+    return view
+
+
+def request_restore(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, body: CapabilityRestore
+) -> dict[str, Any]:
+    """Ask for a revoked capability back; only an operator can approve, and it lapses."""
+    if principal.kind == "agent":
+        if body.agent not in (None, principal.name):
+            raise Forbidden(f"agent {principal.name!r} may ask only for itself", field="agent")
+        name = principal.name
+    elif body.agent is None:
+        raise InvalidInput("name the agent whose capability to restore", field="agent")
+    else:
+        name = body.agent
+    agent = fleet.agent(name)
+    if agent is None:
+        raise InvalidInput(f"no agent named {name!r} in the fleet", field="agent")
+    if body.capability not in KNOWN_CAPABILITIES:
+        raise InvalidInput(
+            f"unknown capability {body.capability!r}; known ones are "
+            + ", ".join(sorted(KNOWN_CAPABILITIES)),
+            field="capability",
+        )
+    if body.capability in agent.capabilities:
+        raise Conflict(
+            f"agent {name!r} already has {body.capability!r} in the fleet file", field="capability"
+        )
+    return create_approval(
+        ctx,
+        kind="capability.restore",
+        agent=name,
+        subject={"capability": body.capability, "minutes": body.minutes},
+        reason=body.reason,
+        required=(HUMAN,),
+        requested_by=principal.actor,
+    )
+
+
+def _load(conn: Connection, approval_id: int) -> Any:
+    row = conn.execute(select(AP).where(AP.c.id == approval_id)).first()
+    if row is None:
+        raise NotFound(f"no approval #{approval_id}", field="approval_id")
+    return row
+
+
+def decide_approval(
+    ctx: WriteContext,
+    fleet: Fleet,
+    principal: Principal,
+    approval_id: int,
+    decision: str,
+    body: ApprovalDecision,
+) -> dict[str, Any] | Refusal:
+    """Record one party's decision; approve when all have, deny on the first denial."""
+    row = _load(ctx.conn, approval_id)
+    subject = f"approval:{approval_id}"
+    audit = {"approval": approval_id, "decision": decision}
+    status = effective_status(row, ctx.now)
+    if status != ApprovalStatus.PENDING:
+        return refuse(
+            ctx,
+            Conflict(
+                f"approval #{approval_id} is {status}; it can no longer be decided",
+                code=f"approval_{status}",
+            ),
+            ev.APPROVAL_DECIDED,
+            principal.actor,
+            subject,
+            audit,
+        )
+    if principal.actor == row.requested_by or (
+        principal.kind == "agent" and principal.name == row.agent
+    ):
+        return refuse(
+            ctx,
+            Forbidden(f"{principal.actor} cannot decide its own request (approval #{approval_id})"),
+            ev.APPROVAL_DECIDED,
+            principal.actor,
+            subject,
+            audit,
+        )
+    config = fleet.agent(principal.name) if principal.kind == "agent" else None
+    party = party_of(principal.kind, config.role if config else None, list(row.required))
+    if party is None:
+        who = (
+            "an operator"
+            if principal.kind == "operator"
+            else f"role {config.role if config else '?'!r}"
+        )
+        return refuse(
+            ctx,
+            Forbidden(
+                f"{who} is not among the approvers of #{approval_id} "
+                f"(needs: {', '.join(row.required)})"
+            ),
+            ev.APPROVAL_DECIDED,
+            principal.actor,
+            subject,
+            audit,
+        )
+    done = {
+        d.party: d.decision
+        for d in ctx.conn.execute(
+            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
+        )
+    }
+    if party in done:
+        raise Conflict(
+            f"the {party!r} party has already decided approval #{approval_id}", field="decision"
+        )
+    ctx.conn.execute(
+        insert(AD).values(
+            approval_id=approval_id,
+            party=party,
+            decider=principal.actor,
+            decision=decision,
+            comment=body.comment,
+            ts=ctx.now,
+        )
+    )
+    ctx.append(
+        ev.APPROVAL_DECIDED,
+        principal.actor,
+        subject,
+        audit | {"party": party, "comment": body.comment},
+    )
+    done[party] = decision
+    result = outcome(list(row.required), done)
+    if result != ApprovalStatus.PENDING:
+        ctx.conn.execute(
+            update(AP).where(AP.c.id == approval_id).values(status=result.value, decided_at=ctx.now)
+        )
+        kind = ev.APPROVAL_APPROVED if result == ApprovalStatus.APPROVED else ev.APPROVAL_DENIED
+        ctx.append(kind, principal.actor, subject, {"approval": approval_id, "agent": row.agent})
+        if result == ApprovalStatus.APPROVED and row.kind == "capability.restore":
+            _restore(ctx, row, principal)
+    return approval_view(ctx.conn, _load(ctx.conn, approval_id), ctx.now)
+
+
+def _restore(ctx: WriteContext, row: Any, principal: Principal) -> None:
+    capability, minutes = row.subject["capability"], float(row.subject["minutes"])
+    expires_at = ctx.now + timedelta(minutes=minutes)
+    ctx.conn.execute(
+        insert(G).values(
+            agent=row.agent,
+            capability=capability,
+            approval_id=row.id,
+            starts_at=ctx.now,
+            expires_at=expires_at,
+        )
+    )
+    result = {"granted": capability, "agent": row.agent, "until": expires_at.isoformat()}
+    ctx.conn.execute(
+        update(AP)
+        .where(AP.c.id == row.id)
+        .values(status=ApprovalStatus.APPLIED.value, applied_at=ctx.now, outcome=result)
+    )
+    ctx.append(
+        ev.GRANT_CREATED, principal.actor, f"agent:{row.agent}", result | {"approval": row.id}
+    )
+    ctx.append(
+        ev.APPROVAL_APPLIED, principal.actor, f"approval:{row.id}", {"approval": row.id} | result
+    )
+
+
+def get_approval(conn: Connection, approval_id: int, now: datetime) -> dict[str, Any]:
+    return approval_view(conn, _load(conn, approval_id), now)
+
+
+def list_approvals(
+    conn: Connection, now: datetime, *, status: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    rows = conn.execute(select(AP).order_by(AP.c.id.desc()).limit(limit)).all()
+    views = [approval_view(conn, r, now) for r in rows]
+    return [v for v in views if status is None or v["status"] == status]
+
+
+def active_grants(conn: Connection, agent: str, now: datetime) -> list[Any]:
+    return list(conn.execute(select(G).where(G.c.agent == agent, G.c.expires_at > now)))

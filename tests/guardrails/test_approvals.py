@@ -1,0 +1,54 @@
+"""An action that needs approval: frozen, decided by the right party, carried out exactly once."""
+
+from __future__ import annotations
+
+from tests.fixtures.server import Server, error_of
+
+PAYMENT = {
+    "kind": "payment.send",
+    "amount_usd": 1_250.0,
+    "recipient": "supplier@fibre.za",
+    "reason": "fibre splice kits",
+}
+
+
+def test_a_payment_waits_for_a_human_and_is_carried_out_once(server: Server) -> None:
+    with server.agent("vega") as vega, server.agent("jarvis") as jarvis, server.client() as op:
+        asked = vega.post("/api/v1/actions", json=PAYMENT)
+        assert asked.status_code == 202, asked.text
+        answer = asked.json()
+        assert answer["decision"] == "needs_approval" and answer["approvers"] == ["human"]
+        approval_id = answer["approval_id"]
+        shown = op.get(f"/api/v1/approvals/{approval_id}").json()
+        assert shown["subject"]["amount_usd"] == 1_250.0 and shown["status"] == "pending"
+
+        early = vega.post("/api/v1/actions", json=PAYMENT | {"approval_id": approval_id})
+        assert early.status_code == 409 and "pending" in error_of(early)["message"]
+        # The orchestrator is an agent, not the human this approval needs.
+        refused = jarvis.post(f"/api/v1/approvals/{approval_id}/approve", json={})
+        assert refused.status_code == 403
+        approved = op.post(f"/api/v1/approvals/{approval_id}/approve", json={"comment": "ok"})
+        assert approved.json()["status"] == "approved"
+
+        changed = vega.post(
+            "/api/v1/actions", json=PAYMENT | {"amount_usd": 12_500.0, "approval_id": approval_id}
+        )
+        assert changed.status_code == 403 and "differs" in error_of(changed)["message"]
+        done = vega.post("/api/v1/actions", json=PAYMENT | {"approval_id": approval_id})
+        assert done.status_code == 200 and done.json()["decision"] == "allow"
+        again = vega.post("/api/v1/actions", json=PAYMENT | {"approval_id": approval_id})
+        assert again.status_code == 409 and "applied" in error_of(again)["message"]
+        assert op.get(f"/api/v1/approvals/{approval_id}").json()["status"] == "applied"
+
+
+def test_one_denial_ends_an_approval(server: Server) -> None:
+    with server.agent("vega") as vega, server.client() as op:
+        approval_id = vega.post("/api/v1/actions", json=PAYMENT).json()["approval_id"]
+        denied = op.post(
+            f"/api/v1/approvals/{approval_id}/deny", json={"comment": "not this month"}
+        )
+        assert denied.json()["status"] == "denied"
+        assert denied.json()["decisions"][0]["comment"] == "not this month"
+        use = vega.post("/api/v1/actions", json=PAYMENT | {"approval_id": approval_id})
+        assert use.status_code == 409 and "denied" in error_of(use)["message"]
+        assert op.get("/api/v1/approvals/999").status_code == 404
