@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -51,6 +51,8 @@ class HeartbeatIn(_Input):
     note: str | None = Field(None, max_length=2_000)
     ack_messages_through: int | None = Field(None, ge=0)
     """Messages up to this id have been handled and are not delivered again."""
+    ack_incidents_through: int | None = Field(None, ge=0)
+    """Confirmed incidents up to this id have been seen and are not delivered again."""
 
 
 class BatchHeartbeat(HeartbeatIn):
@@ -170,6 +172,14 @@ class CapabilityRestore(_Input):
 
 class ApprovalDecision(_Input):
     comment: str = Field("", max_length=2_000)
+
+
+class IncidentIn(_Input):
+    severity: Literal["P0", "P1", "P2", "P3"]
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field("", max_length=20_000)
+    agent: AgentName | None = None
+    """Operators only: the agent reporting (an agent token always reports for itself)."""
 
 
 class ErrorDetail(BaseModel):

@@ -201,7 +201,9 @@ async def event_stream(
             page = await replay(last)
             if page:
                 last = page[-1].seq
-                yield b"".join(sse_frame(e) for e in page)
+                shown = [e for e in page if accepts is None or accepts(e)]
+                if shown:
+                    yield b"".join(sse_frame(e) for e in shown)
             if len(page) < page_size:
                 break
         while True:

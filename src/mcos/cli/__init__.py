@@ -9,6 +9,7 @@ from mcos.cli._context import make_client
 from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
 from mcos.cli.events import events
+from mcos.cli.incidents import incidents
 from mcos.cli.messages import messages
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
@@ -22,11 +23,18 @@ from mcos.cli.tasks import tasks
 @click.pass_context
 def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str | None) -> None:
     """Mission Control OS: run and watch a fleet of LLM agents."""
-    if ctx.invoked_subcommand in {"agents", "tasks", "messages", "events", "approvals"}:
+    if ctx.invoked_subcommand in {
+        "agents",
+        "tasks",
+        "messages",
+        "events",
+        "approvals",
+        "incidents",
+    }:
         ctx.obj = make_client(fleet_dir, url, token)
 
 
-for command in (init, serve, fleet, agents, tasks, messages, events, approvals):
+for command in (init, serve, fleet, agents, tasks, messages, events, approvals, incidents):
     cli.add_command(command)
 
 

@@ -24,7 +24,18 @@ def outcome(required: list[str], decisions: dict[str, str]) -> ApprovalStatus:
     return ApprovalStatus.PENDING
 
 
-def party_of(kind: str, role: str | None, required: list[str]) -> str | None:
-    """The required party a decider stands for: operators for ``human``, agents for their role."""
-    party = HUMAN if kind == "operator" else role
-    return party if party in required else None
+def party_of(
+    kind: str, role: str | None, required: list[str], decided: set[str] | None = None
+) -> str | None:
+    """The required party a decider stands for, or ``None`` if none.
+
+    Agents stand for their role. Operators stand for ``human``; where no human is required
+    (a P2 needs only the security agent), an operator may stand in for the first role still
+    undecided — recorded under that role, with the operator as decider. Where a human *is*
+    required, the roles stay the agents' own: a P0 still needs the orchestrator too.
+    """
+    if kind != "operator":
+        return role if role in required else None
+    if HUMAN in required:
+        return HUMAN
+    return next((p for p in required if p not in (decided or set())), None)

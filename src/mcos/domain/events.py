@@ -83,3 +83,14 @@ APPROVAL_DENIED = "approval.denied"
 APPROVAL_EXPIRED = "approval.expired"
 APPROVAL_APPLIED = "approval.applied"
 GRANT_CREATED = "grant.created"
+INCIDENT_RAISED = "incident.raised"
+INCIDENT_CONFIRMED = "incident.confirmed"
+INCIDENT_DISMISSED = "incident.dismissed"
+
+VISIBLE_TO = "visible_to"
+"""In an event's data: the only agents that may see it (operators see everything)."""
+
+
+def visible_to_agent(data: dict[str, Any], agent: str) -> bool:
+    audience = data.get(VISIBLE_TO)
+    return audience is None or agent in audience

@@ -85,8 +85,15 @@ def create_approval(
     ).inserted_primary_key[0]  # type: ignore[index]
     row = ctx.conn.execute(select(AP).where(AP.c.id == approval_id)).one()
     view = approval_view(ctx.conn, row, ctx.now)
-    ctx.append(ev.APPROVAL_REQUESTED, requested_by, f"approval:{approval_id}", view)
+    ctx.append(
+        ev.APPROVAL_REQUESTED, requested_by, f"approval:{approval_id}", view | _audience(subject)
+    )
     return view
+
+
+def _audience(subject: dict[str, Any]) -> dict[str, Any]:
+    """Events about a private approval (an unconfirmed incident) carry its audience."""
+    return {ev.VISIBLE_TO: subject[ev.VISIBLE_TO]} if ev.VISIBLE_TO in subject else {}
 
 
 def request_restore(
@@ -143,7 +150,7 @@ def decide_approval(
     """Record one party's decision; approve when all have, deny on the first denial."""
     row = _load(ctx.conn, approval_id)
     subject = f"approval:{approval_id}"
-    audit = {"approval": approval_id, "decision": decision}
+    audit = {"approval": approval_id, "decision": decision} | _audience(row.subject)
     status = effective_status(row, ctx.now)
     if status != ApprovalStatus.PENDING:
         return refuse(
@@ -169,7 +176,13 @@ def decide_approval(
             audit,
         )
     config = fleet.agent(principal.name) if principal.kind == "agent" else None
-    party = party_of(principal.kind, config.role if config else None, list(row.required))
+    done = {
+        d.party: d.decision
+        for d in ctx.conn.execute(
+            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
+        )
+    }
+    party = party_of(principal.kind, config.role if config else None, list(row.required), set(done))
     if party is None:
         who = (
             "an operator"
@@ -187,12 +200,6 @@ def decide_approval(
             subject,
             audit,
         )
-    done = {
-        d.party: d.decision
-        for d in ctx.conn.execute(
-            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
-        )
-    }
     if party in done:
         raise Conflict(
             f"the {party!r} party has already decided approval #{approval_id}", field="decision"
@@ -220,9 +227,20 @@ def decide_approval(
             update(AP).where(AP.c.id == approval_id).values(status=result.value, decided_at=ctx.now)
         )
         kind = ev.APPROVAL_APPROVED if result == ApprovalStatus.APPROVED else ev.APPROVAL_DENIED
-        ctx.append(kind, principal.actor, subject, {"approval": approval_id, "agent": row.agent})
+        ctx.append(
+            kind,
+            principal.actor,
+            subject,
+            {"approval": approval_id, "agent": row.agent} | _audience(row.subject),
+        )
         if result == ApprovalStatus.APPROVED and row.kind == "capability.restore":
             _restore(ctx, row, principal)
+        if row.kind == "incident":
+            from mcos.services.incidents import on_approval_decided
+
+            on_approval_decided(
+                ctx, fleet, row, result == ApprovalStatus.APPROVED, principal.actor, body.comment
+            )
     return approval_view(ctx.conn, _load(ctx.conn, approval_id), ctx.now)
 
 
@@ -252,15 +270,31 @@ def _restore(ctx: WriteContext, row: Any, principal: Principal) -> None:
     )
 
 
-def get_approval(conn: Connection, approval_id: int, now: datetime) -> dict[str, Any]:
-    return approval_view(conn, _load(conn, approval_id), now)
+def _may_see(row: Any, agent: str | None) -> bool:
+    audience = row.subject.get(ev.VISIBLE_TO)
+    return agent is None or audience is None or agent in audience
+
+
+def get_approval(
+    conn: Connection, approval_id: int, now: datetime, agent: str | None = None
+) -> dict[str, Any]:
+    """``agent``: the agent asking, who sees only approvals meant for it (operators: ``None``)."""
+    row = _load(conn, approval_id)
+    if not _may_see(row, agent):
+        raise NotFound(f"no approval #{approval_id}", field="approval_id")
+    return approval_view(conn, row, now)
 
 
 def list_approvals(
-    conn: Connection, now: datetime, *, status: str | None = None, limit: int = 200
+    conn: Connection,
+    now: datetime,
+    *,
+    status: str | None = None,
+    limit: int = 200,
+    agent: str | None = None,
 ) -> list[dict[str, Any]]:
     rows = conn.execute(select(AP).order_by(AP.c.id.desc()).limit(limit)).all()
-    views = [approval_view(conn, r, now) for r in rows]
+    views = [approval_view(conn, r, now) for r in rows if _may_see(r, agent)]
     return [v for v in views if status is None or v["status"] == status]
 
 

@@ -21,6 +21,7 @@ from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.schemas import HeartbeatIn, MessageKind
 from mcos.services.access import SYSTEM
+from mcos.services.incidents import for_agent
 from mcos.services.messages import message_view
 from mcos.services.tasks import task_summary
 from mcos.storage import tables
@@ -39,6 +40,7 @@ _AGENT_STATE = select(
     A.c.context_window,
     A.c.flush_line,
     A.c.channels,
+    A.c.incident_cursor,
 ).where(A.c.name.in_(bindparam("names", expanding=True)))
 # Both columns, so the (actor, client_id) index is used: on client_id alone the whole log is read.
 _SEEN_IDS = select(E.c.actor, E.c.client_id).where(
@@ -57,6 +59,7 @@ _RECORD = (
         note=bindparam("b_note"),
         liveness=bindparam("b_liveness"),
         message_cursor=bindparam("b_cursor"),
+        incident_cursor=bindparam("b_incidents"),
         heartbeats=A.c.heartbeats + 1,
         updated_at=bindparam("b_at"),
     )
@@ -133,6 +136,9 @@ def record_heartbeats(
         ack = heartbeat.ack_messages_through
         if ack is not None and ack > row["message_cursor"]:
             row["message_cursor"] = ack
+        acked = heartbeat.ack_incidents_through
+        if acked is not None and acked > row["incident_cursor"]:
+            row["incident_cursor"] = acked
         if liveness != row["liveness"]:
             ctx.append(
                 ev.AGENT_LIVENESS_CHANGED,
@@ -175,6 +181,7 @@ def record_heartbeats(
                 "b_note": heartbeat.note,
                 "b_liveness": liveness,
                 "b_cursor": row["message_cursor"],
+                "b_incidents": row["incident_cursor"],
             }
         )
         recorded.append((item, event.seq, gauge, liveness))
@@ -182,6 +189,11 @@ def record_heartbeats(
     wanted = sorted({item.agent for item, *_ in recorded if item.answer})
     tasks = _waiting_tasks(conn, wanted) if wanted else {}
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
+    # Only confirmed incidents that reach the agent, and those waiting for its confirmation:
+    # an unconfirmed one reaches nobody else's heartbeat.
+    incidents = {
+        name: for_agent(conn, fleet, name, state[name]["incident_cursor"]) for name in wanted
+    }
     answers: list[dict[str, Any]] = []
     for item, seq, gauge, liveness in recorded:
         if not item.answer:
@@ -198,6 +210,9 @@ def record_heartbeats(
                 "directives": [m for m in pending if m["kind"] == MessageKind.DIRECTIVE],
                 "messages": [m for m in pending if m["kind"] != MessageKind.DIRECTIVE],
                 "message_cursor": state[item.agent]["message_cursor"],
+                "incidents": incidents[item.agent][0],
+                "confirmations": incidents[item.agent][1],
+                "incident_cursor": state[item.agent]["incident_cursor"],
             }
         )
     return answers

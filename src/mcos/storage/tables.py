@@ -83,6 +83,7 @@ agents = Table(
     Column("note", Text),
     Column("liveness", String(16), nullable=False, default="offline"),
     Column("message_cursor", SeqInt, nullable=False, default=0),
+    Column("incident_cursor", Integer, nullable=False, default=0, server_default="0"),
     Column("heartbeats", SeqInt, nullable=False, default=0),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -200,4 +201,22 @@ grants = Table(
     Column("starts_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "agent", "expires_at"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("reporter", String(32), ForeignKey("agents.name"), nullable=False),
+    Column("severity", String(2), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reach", String(16), nullable=False),
+    Column("approval_id", Integer, ForeignKey("approvals.id")),
+    Column("resolved_at", UTCDateTime()),
+    Column("resolved_by", String(120)),
+    Column("resolution", Text),
+    Index(None, "status", "id"),
 )

@@ -13,11 +13,12 @@ from starlette.types import Send
 from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principal_for
 from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
-from mcos.domain.events import Event
+from mcos.domain.events import Event, visible_to_agent
 from mcos.errors import InvalidInput
 from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
-from mcos.stream import event_stream, type_filter
+from mcos.services.access import Principal
+from mcos.stream import EventFilter, event_stream, type_filter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 REPLAY_PAGE = 1_000
@@ -32,7 +33,7 @@ def _types(types: str | None) -> list[str] | None:
 @router.get("/events", summary="Read the event log after a sequence number")
 async def list_events(
     store: CurrentStore,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     types: Annotated[
@@ -45,6 +46,8 @@ async def list_events(
             conn, after=after, limit=limit, types=_types(types), subject=subject
         )
     )
+    if principal.kind == "agent":
+        items = [e for e in items if visible_to_agent(e["data"], principal.name)]
     return JSON({"events": items})
 
 
@@ -64,6 +67,17 @@ async def post_batch(request: Request, store: CurrentStore) -> JSON:
     body = await json_body(request, BatchIn)
     batch.check_batch(principal, body)
     return JSON(await store.write(batch.apply_batch, store.fleet, principal, body))
+
+
+def _for(principal: Principal, accepts: EventFilter | None) -> EventFilter | None:
+    """Agents see only events meant for them (an unconfirmed incident is not); operators all."""
+    if principal.kind != "agent":
+        return accepts
+    name = principal.name
+    if accepts is None:
+        return lambda e: visible_to_agent(e.data, name)
+    wanted = accepts
+    return lambda e: wanted(e) and visible_to_agent(e.data, name)
 
 
 def _replay_page(conn: Connection, after: int, types: list[str] | None) -> list[Event]:
@@ -123,7 +137,7 @@ class EventStreamResponse(StreamingResponse):
 async def stream(
     request: Request,
     store: CurrentStore,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     last_event_id: Annotated[
         str | None, Header(description="Resume after this sequence number")
     ] = None,
@@ -155,7 +169,7 @@ async def stream(
         request.app.state.broker,
         replay,
         after=start,
-        accepts=type_filter(wanted),
+        accepts=_for(principal, type_filter(wanted)),
         keepalive_seconds=request.app.state.settings.stream_keepalive_seconds,
         page_size=REPLAY_PAGE,
     )

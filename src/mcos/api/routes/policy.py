@@ -1,4 +1,4 @@
-"""/api/v1/actions and /api/v1/approvals: ask before acting; decide what needs approval."""
+"""/api/v1/actions, /approvals, /incidents: ask before acting; decide what needs deciding."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore
-from mcos.services import actions, approvals
+from mcos.errors import Conflict, InvalidInput
+from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
+from mcos.services import actions, approvals, incidents
+from mcos.services.access import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["guardrails"])
 
@@ -39,20 +41,30 @@ async def request_restore(
 @router.get("/approvals", summary="Approvals, newest first")
 async def list_approvals(
     store: CurrentStore,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     status: Literal["pending", "approved", "denied", "expired", "applied"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 200,
 ) -> JSON:
     now = datetime.now(UTC)
     items = await store.read(
-        lambda conn: approvals.list_approvals(conn, now, status=status, limit=limit)
+        lambda conn: approvals.list_approvals(
+            conn, now, status=status, limit=limit, agent=_agent_of(principal)
+        )
     )
     return JSON({"approvals": items})
 
 
 @router.get("/approvals/{approval_id}", summary="One approval with its decisions")
-async def show_approval(approval_id: int, store: CurrentStore, _: CurrentPrincipal) -> JSON:
-    return JSON(await store.read(approvals.get_approval, approval_id, datetime.now(UTC)))
+async def show_approval(approval_id: int, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+    return JSON(
+        await store.read(
+            approvals.get_approval, approval_id, datetime.now(UTC), _agent_of(principal)
+        )
+    )
+
+
+def _agent_of(principal: Principal) -> str | None:
+    return principal.name if principal.kind == "agent" else None
 
 
 @router.post("/approvals/{approval_id}/approve", summary="Approve, as one of the required parties")
@@ -75,3 +87,62 @@ async def deny(
             approvals.decide_approval, store.fleet, principal, approval_id, "deny", body
         )
     )
+
+
+@router.post("/incidents", status_code=201, summary="Raise an incident into the escalation queue")
+async def raise_incident(
+    body: IncidentIn, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(incidents.raise_incident, store.fleet, principal, body), status_code=201
+    )
+
+
+@router.get("/incidents", summary="Incidents, newest first (agents see only what reaches them)")
+async def list_incidents(
+    store: CurrentStore,
+    principal: CurrentPrincipal,
+    status: Literal["unconfirmed", "confirmed", "dismissed", "logged"] | None = None,
+) -> JSON:
+    items = await store.read(
+        lambda conn: incidents.list_incidents(conn, store.fleet, principal, status=status)
+    )
+    return JSON({"incidents": items})
+
+
+@router.get("/incidents/{incident_id}", summary="One incident")
+async def show_incident(incident_id: int, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+    return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
+
+
+async def _incident_approval(store: CurrentStore, principal: Principal, incident_id: int) -> int:
+    incident = await store.read(incidents.get_incident, store.fleet, principal, incident_id)
+    if incident["approval_id"] is None:
+        raise Conflict(
+            f"incident #{incident_id} is {incident['status']}; nothing to decide",
+            code="not_pending",
+        )
+    approval_id: int = incident["approval_id"]
+    return approval_id
+
+
+@router.post("/incidents/{incident_id}/confirm", summary="Confirm, as one of its confirmers")
+async def confirm_incident(
+    incident_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    approval_id = await _incident_approval(store, principal, incident_id)
+    await store.write(
+        approvals.decide_approval, store.fleet, principal, approval_id, "approve", body
+    )
+    return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
+
+
+@router.post("/incidents/{incident_id}/dismiss", summary="Dismiss, saying why")
+async def dismiss_incident(
+    incident_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    if not body.comment.strip():
+        raise InvalidInput("say why the incident is dismissed", field="comment")
+    approval_id = await _incident_approval(store, principal, incident_id)
+    await store.write(approvals.decide_approval, store.fleet, principal, approval_id, "deny", body)
+    return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))

@@ -1,0 +1,216 @@
+"""Incidents and the escalation table: nothing unconfirmed reaches anyone but its confirmers.
+
+The seed's Sentinel injected a false P0 into all eight heartbeats at once. Here an incident is
+raised into the escalation queue; the fleet file's table says who must confirm each severity
+(P3: nobody, it is only logged for its reporter). Until confirmed, the incident and every event
+about it are visible only to the reporter, its confirmers and operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from mcos.domain import events as ev
+from mcos.errors import Forbidden, InvalidInput, NotFound
+from mcos.fleet.schema import OPERATOR, Fleet
+from mcos.schemas import IncidentIn, isoformat
+from mcos.services.access import Principal
+from mcos.services.approvals import create_approval
+from mcos.services.refusals import Refusal, refuse
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+INC, AD = tables.incidents, tables.approval_decisions
+
+
+def incident_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "ts": isoformat(row.ts),
+        "reporter": row.reporter,
+        "severity": row.severity,
+        "title": row.title,
+        "body": row.body,
+        "status": row.status,
+        "reach": row.reach,
+        "approval_id": row.approval_id,
+        "resolved_at": isoformat(row.resolved_at),
+        "resolved_by": row.resolved_by,
+        "resolution": row.resolution,
+    }
+
+
+def confirmers(fleet: Fleet, roles: tuple[str, ...], reporter: str) -> list[str]:
+    return sorted(a.name for a in fleet.agents if a.role in roles and a.name != reporter)
+
+
+def audience(fleet: Fleet, reporter: str, reach: str) -> list[str] | None:
+    """Who hears of a confirmed incident: everyone (``None``), the supervisor, or the reporter."""
+    if reach == "fleet":
+        return None
+    names = [reporter]
+    agent = fleet.agent(reporter)
+    if reach == "supervisor" and agent is not None and agent.supervisor != OPERATOR:
+        names.append(agent.supervisor)
+    return names
+
+
+def raise_incident(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, body: IncidentIn
+) -> dict[str, Any] | Refusal:
+    if principal.kind == "agent":
+        if body.agent not in (None, principal.name):
+            return refuse(
+                ctx,
+                Forbidden(f"agent {principal.name!r} may report only as itself", field="agent"),
+                ev.INCIDENT_RAISED,
+                principal.actor,
+                f"agent:{principal.name}",
+                {"as_agent": body.agent, ev.VISIBLE_TO: [principal.name]},
+            )
+        reporter = principal.name
+    elif body.agent is None:
+        raise InvalidInput("name the reporting agent", field="agent")
+    else:
+        reporter = body.agent
+    if fleet.agent(reporter) is None:
+        raise InvalidInput(f"no agent named {reporter!r} in the fleet", field="agent")
+    rule = fleet.escalation[body.severity]
+    status = (
+        ("logged" if rule.reach == "self" else "confirmed")
+        if not rule.confirm_by
+        else "unconfirmed"
+    )
+    incident_id = ctx.conn.execute(
+        insert(INC).values(
+            ts=ctx.now,
+            reporter=reporter,
+            severity=body.severity,
+            title=body.title,
+            body=body.body,
+            status=status,
+            reach=rule.reach,
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    if status == "unconfirmed":
+        hidden = [reporter, *confirmers(fleet, rule.confirm_by, reporter)]
+        approval = create_approval(
+            ctx,
+            kind="incident",
+            agent=reporter,
+            subject={
+                "incident": incident_id,
+                "severity": body.severity,
+                "title": body.title,
+                ev.VISIBLE_TO: hidden,
+            },
+            reason=f"{body.severity} from {reporter}: {body.title}",
+            required=rule.confirm_by,
+            requested_by=principal.actor,
+        )
+        ctx.conn.execute(
+            update(INC).where(INC.c.id == incident_id).values(approval_id=approval["id"])
+        )
+        seen_by: list[str] | None = hidden
+    else:
+        seen_by = audience(fleet, reporter, rule.reach)
+    row = ctx.conn.execute(select(INC).where(INC.c.id == incident_id)).one()
+    view = incident_view(row)
+    data = view | ({ev.VISIBLE_TO: seen_by} if seen_by is not None else {})
+    ctx.append(ev.INCIDENT_RAISED, principal.actor, f"incident:{incident_id}", data)
+    return view
+
+
+def on_approval_decided(
+    ctx: WriteContext, fleet: Fleet, approval: Any, approved: bool, actor: str, comment: str
+) -> None:
+    """An incident's approval ended: confirmed (it reaches its audience) or dismissed."""
+    row = ctx.conn.execute(select(INC).where(INC.c.approval_id == approval.id)).first()
+    if row is None:
+        return
+    if approved:
+        ctx.conn.execute(
+            update(INC)
+            .where(INC.c.id == row.id)
+            .values(status="confirmed", resolved_at=ctx.now, resolved_by=actor)
+        )
+        seen_by = audience(fleet, row.reporter, row.reach)
+        kind = ev.INCIDENT_CONFIRMED
+    else:
+        ctx.conn.execute(
+            update(INC)
+            .where(INC.c.id == row.id)
+            .values(status="dismissed", resolved_at=ctx.now, resolved_by=actor, resolution=comment)
+        )
+        seen_by = approval.subject.get(ev.VISIBLE_TO)
+        kind = ev.INCIDENT_DISMISSED
+    view = incident_view(ctx.conn.execute(select(INC).where(INC.c.id == row.id)).one())
+    ctx.append(
+        kind,
+        actor,
+        f"incident:{row.id}",
+        view | ({ev.VISIBLE_TO: seen_by} if seen_by is not None else {}),
+    )
+
+
+def visible(fleet: Fleet, row: Any, agent: str) -> bool:
+    """Whether an agent may see this incident at all (outside the escalation queue)."""
+    if row.reporter == agent:
+        return True
+    if row.status == "confirmed":
+        seen_by = audience(fleet, row.reporter, row.reach)
+        return seen_by is None or agent in seen_by
+    rule = fleet.escalation[row.severity]
+    return row.status == "unconfirmed" and agent in confirmers(fleet, rule.confirm_by, row.reporter)
+
+
+def for_agent(
+    conn: Connection, fleet: Fleet, agent: str, cursor: int, limit: int = 50
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Confirmed incidents after ``cursor`` that reach the agent, and those it must confirm."""
+    confirmed = [
+        incident_view(r)
+        for r in conn.execute(
+            select(INC).where(INC.c.id > cursor, INC.c.status == "confirmed").order_by(INC.c.id)
+        )
+        if visible(fleet, r, agent) and r.reporter != agent
+    ][:limit]
+    config = fleet.agent(agent)
+    waiting: list[dict[str, Any]] = []
+    if config is not None:
+        for r in conn.execute(select(INC).where(INC.c.status == "unconfirmed").order_by(INC.c.id)):
+            rule = fleet.escalation[r.severity]
+            decided = {
+                d.party
+                for d in conn.execute(select(AD.c.party).where(AD.c.approval_id == r.approval_id))
+            }
+            if (
+                config.role in rule.confirm_by
+                and config.role not in decided
+                and r.reporter != agent
+            ):
+                waiting.append(incident_view(r))
+    return confirmed, waiting[:limit]
+
+
+def list_incidents(
+    conn: Connection, fleet: Fleet, principal: Principal, *, status: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(INC).order_by(INC.c.id.desc()).limit(500)
+    if status is not None:
+        query = query.where(INC.c.status == status)
+    rows = conn.execute(query).all()
+    if principal.kind == "agent":
+        rows = [r for r in rows if visible(fleet, r, principal.name)]
+    return [incident_view(r) for r in rows]
+
+
+def get_incident(
+    conn: Connection, fleet: Fleet, principal: Principal, incident_id: int
+) -> dict[str, Any]:
+    row = conn.execute(select(INC).where(INC.c.id == incident_id)).first()
+    if row is None or (principal.kind == "agent" and not visible(fleet, row, principal.name)):
+        raise NotFound(f"no incident #{incident_id}", field="incident_id")
+    return incident_view(row)
