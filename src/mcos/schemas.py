@@ -6,7 +6,7 @@ silently ignored value.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -180,6 +180,27 @@ class IncidentIn(_Input):
     body: str = Field("", max_length=20_000)
     agent: AgentName | None = None
     """Operators only: the agent reporting (an agent token always reports for itself)."""
+
+
+class MemoryFlush(_Input):
+    """What matters, written before the context is compacted (``memory/YYYY-MM-DD.md``)."""
+
+    content: str = Field(min_length=1, max_length=100_000)
+    day: date | None = None
+    """The note's day; defaults to today in the fleet's time zone."""
+
+
+class Compaction(_Input):
+    tokens_before: int = Field(ge=0, le=100_000_000)
+    tokens_after: int = Field(ge=0, le=100_000_000)
+
+
+class Cooldown(_Input):
+    """A provider answered 429: this agent's one credential waits until the retry-after."""
+
+    retry_after_seconds: float = Field(gt=0, le=86_400)
+    credential: str | None = Field(None, max_length=128)
+    """The credential's environment-variable name; it must be the agent's own."""
 
 
 class ErrorDetail(BaseModel):

@@ -18,7 +18,7 @@ from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
-from mcos.api.routes import agents, events, messages, policy, tasks
+from mcos.api.routes import agents, events, messages, policy, runtime, tasks
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
@@ -122,7 +122,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broker = broker
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
-    for router in (agents.router, tasks.router, messages.router, events.router, policy.router):
+    for router in (
+        agents.router,
+        tasks.router,
+        messages.router,
+        events.router,
+        policy.router,
+        runtime.router,
+    ):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness of the control plane itself")

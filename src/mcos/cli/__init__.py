@@ -10,9 +10,13 @@ from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
+from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
+
+LOCAL_COMMANDS = {"init", "serve", "fleet"}
+"""Commands that work on files; every other one talks to the control plane's API."""
 
 
 @click.group()
@@ -23,18 +27,11 @@ from mcos.cli.tasks import tasks
 @click.pass_context
 def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str | None) -> None:
     """Mission Control OS: run and watch a fleet of LLM agents."""
-    if ctx.invoked_subcommand in {
-        "agents",
-        "tasks",
-        "messages",
-        "events",
-        "approvals",
-        "incidents",
-    }:
+    if ctx.invoked_subcommand not in LOCAL_COMMANDS:
         ctx.obj = make_client(fleet_dir, url, token)
 
 
-for command in (init, serve, fleet, agents, tasks, messages, events, approvals, incidents):
+for command in (init, serve, fleet, agents, tasks, messages, events, approvals, incidents, memory):
     cli.add_command(command)
 
 

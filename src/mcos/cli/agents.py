@@ -92,6 +92,9 @@ def show_agent(client: Client, name: str, as_json: bool) -> None:
         ("capabilities", ", ".join(agent["capabilities"]) or "-"),
         ("channels", ", ".join(agent["channels"]) or "-"),
         ("supervisor", agent["supervisor"]),
+        ("cooldown", f"until {agent['cooldown_until']}" if agent["cooldown_until"] else "-"),
+        ("memory flush", agent["last_flush_at"] or "never"),
+        ("compactions", f"{agent['compactions']} (last {agent['last_compaction_at'] or '-'})"),
     ]
     for key, value in rows:
         click.echo(f"{key:>13}  {value}")

@@ -94,3 +94,9 @@ VISIBLE_TO = "visible_to"
 def visible_to_agent(data: dict[str, Any], agent: str) -> bool:
     audience = data.get(VISIBLE_TO)
     return audience is None or agent in audience
+
+
+MEMORY_FLUSHED = "memory.flushed"
+MEMORY_COMPACTED = "memory.compacted"
+MEMORY_COMPACTION_REFUSED = "memory.compaction_refused"
+AGENT_COOLING_DOWN = "agent.cooling_down"

@@ -31,8 +31,9 @@ def derive_liveness(
     reported: str | None,
     stalled_after_seconds: int,
     offline_after_seconds: int,
+    cooldown_until: datetime | None = None,
 ) -> Liveness:
-    """Liveness at ``now``: silence beats whatever the agent last said of itself."""
+    """Liveness at ``now``: silence beats a cooldown, which beats what the agent said."""
     if last_heartbeat_at is None:
         return Liveness.OFFLINE
     silence = (now - last_heartbeat_at).total_seconds()
@@ -40,6 +41,8 @@ def derive_liveness(
         return Liveness.OFFLINE
     if silence >= stalled_after_seconds:
         return Liveness.STALLED
+    if cooldown_until is not None and cooldown_until > now:
+        return Liveness.COOLING_DOWN
     if reported == ReportedStatus.WORKING:
         return Liveness.WORKING
     if reported == ReportedStatus.COMPACTING:

@@ -87,13 +87,18 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
     """Notice silence: move agents whose heartbeats stopped to stalled or offline."""
     changed = 0
     rows = ctx.conn.execute(
-        select(A.c.name, A.c.liveness, A.c.last_heartbeat_at, A.c.reported_status).where(
-            A.c.active.is_(True)
-        )
+        select(
+            A.c.name, A.c.liveness, A.c.last_heartbeat_at, A.c.reported_status, A.c.cooldown_until
+        ).where(A.c.active.is_(True))
     ).all()
     for row in rows:
         now_liveness = current_liveness(
-            fleet, row.name, row.last_heartbeat_at, row.reported_status, ctx.now
+            fleet,
+            row.name,
+            row.last_heartbeat_at,
+            row.reported_status,
+            ctx.now,
+            row.cooldown_until,
         )
         if now_liveness.value == row.liveness:
             continue
@@ -109,7 +114,9 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
                 "agent": row.name,
                 "from": row.liveness,
                 "to": now_liveness.value,
-                "reason": "silence",
+                "reason": "silence"
+                if now_liveness in (Liveness.STALLED, Liveness.OFFLINE)
+                else "cooldown",
                 "silent_seconds": silent,
             },
         )
@@ -118,7 +125,12 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
 
 
 def current_liveness(
-    fleet: Fleet, name: str, last: datetime | None, reported: str | None, now: datetime
+    fleet: Fleet,
+    name: str,
+    last: datetime | None,
+    reported: str | None,
+    now: datetime,
+    cooldown_until: datetime | None = None,
 ) -> Liveness:
     config = fleet.agent(name)
     thresholds = fleet.liveness_for(config) if config else fleet.liveness
@@ -128,11 +140,14 @@ def current_liveness(
         reported=reported,
         stalled_after_seconds=thresholds.stalled_after_seconds,
         offline_after_seconds=thresholds.offline_after_seconds,
+        cooldown_until=cooldown_until,
     )
 
 
 def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
-    liveness = current_liveness(fleet, row.name, row.last_heartbeat_at, row.reported_status, now)
+    liveness = current_liveness(
+        fleet, row.name, row.last_heartbeat_at, row.reported_status, now, row.cooldown_until
+    )
     gauge = (
         ContextGauge(row.context_tokens, row.context_window, row.flush_line).as_dict()
         if row.context_tokens is not None
@@ -161,6 +176,10 @@ def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
         "supervisor": row.supervisor,
         "credential_env": row.credential_env,
         "heartbeats": row.heartbeats,
+        "cooldown_until": isoformat(row.cooldown_until),
+        "last_flush_at": isoformat(row.last_flush_at),
+        "last_compaction_at": isoformat(row.last_compaction_at),
+        "compactions": row.compactions,
         "message_cursor": row.message_cursor,
     }
 

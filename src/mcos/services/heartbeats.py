@@ -41,6 +41,7 @@ _AGENT_STATE = select(
     A.c.flush_line,
     A.c.channels,
     A.c.incident_cursor,
+    A.c.cooldown_until,
 ).where(A.c.name.in_(bindparam("names", expanding=True)))
 # Both columns, so the (actor, client_id) index is used: on client_id alone the whole log is read.
 _SEEN_IDS = select(E.c.actor, E.c.client_id).where(
@@ -132,6 +133,7 @@ def record_heartbeats(
             reported=heartbeat.status.value,
             stalled_after_seconds=thresholds.stalled_after_seconds,
             offline_after_seconds=thresholds.offline_after_seconds,
+            cooldown_until=row["cooldown_until"],
         ).value
         ack = heartbeat.ack_messages_through
         if ack is not None and ack > row["message_cursor"]:

@@ -84,6 +84,10 @@ agents = Table(
     Column("liveness", String(16), nullable=False, default="offline"),
     Column("message_cursor", SeqInt, nullable=False, default=0),
     Column("incident_cursor", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_flush_at", UTCDateTime()),
+    Column("last_compaction_at", UTCDateTime()),
+    Column("compactions", Integer, nullable=False, default=0, server_default="0"),
+    Column("cooldown_until", UTCDateTime()),
     Column("heartbeats", SeqInt, nullable=False, default=0),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -219,4 +223,15 @@ incidents = Table(
     Column("resolved_by", String(120)),
     Column("resolution", Text),
     Index(None, "status", "id"),
+)
+
+memory_notes = Table(
+    "memory_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(32), ForeignKey("agents.name"), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("content", Text, nullable=False),
+    Index(None, "agent", "day", "id"),
 )

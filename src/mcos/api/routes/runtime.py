@@ -1,0 +1,57 @@
+"""What a runtime reports about its agent: memory flushes, compactions, rate-limit cooldowns."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.responses import JSON
+from mcos.schemas import AgentName, Compaction, Cooldown, MemoryFlush
+from mcos.services import memory
+
+router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
+
+
+@router.post("/memory", status_code=201, summary="Write a memory note (the pre-compaction flush)")
+async def flush(
+    name: AgentName, body: MemoryFlush, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(memory.record_flush, store.fleet, principal, name, body), status_code=201
+    )
+
+
+@router.get("/memory", summary="Memory notes by day (default: today and yesterday)")
+async def notes(
+    name: AgentName,
+    store: CurrentStore,
+    _: CurrentPrincipal,
+    day: Annotated[list[date] | None, Query(description="Repeat for several days")] = None,
+) -> JSON:
+    days = [d.isoformat() for d in day] if day else None
+    items = await store.read(memory.list_notes, store.fleet, name, datetime.now(UTC), days)
+    return JSON({"agent": name, "notes": items})
+
+
+@router.post(
+    "/compactions",
+    status_code=201,
+    summary="Report a compaction; refused (409 flush_required) without a memory flush first",
+)
+async def compaction(
+    name: AgentName, body: Compaction, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(memory.record_compaction, store.fleet, principal, name, body),
+        status_code=201,
+    )
+
+
+@router.post("/cooldown", summary="A 429: the agent's one credential waits until retry-after")
+async def cooldown(
+    name: AgentName, body: Cooldown, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(await store.write(memory.record_cooldown, store.fleet, principal, name, body))
