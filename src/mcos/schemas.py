@@ -203,6 +203,36 @@ class Cooldown(_Input):
     """The credential's environment-variable name; it must be the agent's own."""
 
 
+class UsageIn(_Input):
+    """One LLM call, reported after it returns."""
+
+    model: str | None = Field(None, max_length=200)
+    """Defaults to the agent's model in the fleet file."""
+    input_tokens: int = Field(ge=0, le=100_000_000)
+    output_tokens: int = Field(ge=0, le=100_000_000)
+    cache_read_tokens: int = Field(0, ge=0, le=100_000_000)
+    cache_write_tokens: int = Field(0, ge=0, le=100_000_000)
+    latency_ms: int | None = Field(None, ge=0)
+    task_id: int | None = Field(None, ge=1)
+
+
+class BudgetCheck(_Input):
+    """Asked before each call: may the agent spend about this much?"""
+
+    estimated_tokens: int = Field(0, ge=0, le=100_000_000)
+    estimated_usd: float = Field(0, ge=0)
+
+
+class BudgetChange(_Input):
+    """New limits (operators only); unset keeps the current one, null removes the limit."""
+
+    daily_usd: float | None = Field(None, ge=0)
+    monthly_usd: float | None = Field(None, ge=0)
+    daily_tokens: int | None = Field(None, ge=0)
+    monthly_tokens: int | None = Field(None, ge=0)
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
 class ErrorDetail(BaseModel):
     code: str
     """Stable, machine-readable: ``invalid``, ``not_found``, ``illegal_transition``, ..."""

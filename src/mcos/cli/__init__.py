@@ -14,6 +14,7 @@ from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
+from mcos.cli.usage import usage
 
 LOCAL_COMMANDS = {"init", "serve", "fleet"}
 """Commands that work on files; every other one talks to the control plane's API."""
@@ -31,7 +32,19 @@ def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str |
         ctx.obj = make_client(fleet_dir, url, token)
 
 
-for command in (init, serve, fleet, agents, tasks, messages, events, approvals, incidents, memory):
+for command in (
+    init,
+    serve,
+    fleet,
+    agents,
+    tasks,
+    messages,
+    events,
+    approvals,
+    incidents,
+    memory,
+    usage,
+):
     cli.add_command(command)
 
 

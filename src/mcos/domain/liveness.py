@@ -32,8 +32,11 @@ def derive_liveness(
     stalled_after_seconds: int,
     offline_after_seconds: int,
     cooldown_until: datetime | None = None,
+    suspended: bool = False,
 ) -> Liveness:
-    """Liveness at ``now``: silence beats a cooldown, which beats what the agent said."""
+    """Liveness at ``now``: a suspension, then silence, then a cooldown, then what it said."""
+    if suspended:
+        return Liveness.SUSPENDED
     if last_heartbeat_at is None:
         return Liveness.OFFLINE
     silence = (now - last_heartbeat_at).total_seconds()

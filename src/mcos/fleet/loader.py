@@ -204,6 +204,19 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                         "the member here (membership is written in both places)",
                     )
                 )
+    from mcos.pricing import priceable
+
+    for i, agent in enumerate(fleet.agents):
+        if not priceable(fleet, agent.provider, agent.model):
+            problems.append(
+                FleetProblem(
+                    f"agents[{i}].model",
+                    f"agent {agent.name!r}: the price table does not know {agent.provider} model "
+                    f"{agent.model!r}, so its budget could not be enforced in money",
+                    f'check the model name, or add a [prices."{agent.model}"] table with '
+                    "input_per_mtok and output_per_mtok (USD per million tokens)",
+                )
+            )
     for severity, rule in fleet.escalation.items():
         for j, approver in enumerate(rule.confirm_by):
             if approver != HUMAN and approver not in roles:

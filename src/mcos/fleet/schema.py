@@ -215,6 +215,15 @@ class ValueRate(_Strict):
     description: str = ""
 
 
+class ModelPrice(_Strict):
+    """Prices for a model the price table does not know (a local or fine-tuned model)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float = Field(0, ge=0)
+    cache_write_per_mtok: float = Field(0, ge=0)
+
+
 class Fleet(_Strict):
     fleet: FleetInfo
     control_plane: ControlPlane = ControlPlane()
@@ -224,6 +233,8 @@ class Fleet(_Strict):
     channels: tuple[Channel, ...] = ()
     escalation: dict[str, EscalationRule] = Field(default_factory=_seed_escalation)
     value_ledger: tuple[ValueRate, ...] = ()
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Per model name, in USD per million tokens; overrides the maintained price table."""
 
     @field_validator("escalation")
     @classmethod

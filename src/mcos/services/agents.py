@@ -88,7 +88,12 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
     changed = 0
     rows = ctx.conn.execute(
         select(
-            A.c.name, A.c.liveness, A.c.last_heartbeat_at, A.c.reported_status, A.c.cooldown_until
+            A.c.name,
+            A.c.liveness,
+            A.c.last_heartbeat_at,
+            A.c.reported_status,
+            A.c.cooldown_until,
+            A.c.paused,
         ).where(A.c.active.is_(True))
     ).all()
     for row in rows:
@@ -99,6 +104,7 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
             row.reported_status,
             ctx.now,
             row.cooldown_until,
+            row.paused,
         )
         if now_liveness.value == row.liveness:
             continue
@@ -131,6 +137,7 @@ def current_liveness(
     reported: str | None,
     now: datetime,
     cooldown_until: datetime | None = None,
+    suspended: bool = False,
 ) -> Liveness:
     config = fleet.agent(name)
     thresholds = fleet.liveness_for(config) if config else fleet.liveness
@@ -141,12 +148,19 @@ def current_liveness(
         stalled_after_seconds=thresholds.stalled_after_seconds,
         offline_after_seconds=thresholds.offline_after_seconds,
         cooldown_until=cooldown_until,
+        suspended=suspended,
     )
 
 
 def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
     liveness = current_liveness(
-        fleet, row.name, row.last_heartbeat_at, row.reported_status, now, row.cooldown_until
+        fleet,
+        row.name,
+        row.last_heartbeat_at,
+        row.reported_status,
+        now,
+        row.cooldown_until,
+        row.paused,
     )
     gauge = (
         ContextGauge(row.context_tokens, row.context_window, row.flush_line).as_dict()
@@ -180,6 +194,8 @@ def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
         "last_flush_at": isoformat(row.last_flush_at),
         "last_compaction_at": isoformat(row.last_compaction_at),
         "compactions": row.compactions,
+        "paused": row.paused,
+        "paused_reason": row.paused_reason,
         "message_cursor": row.message_cursor,
     }
 

@@ -42,6 +42,7 @@ _AGENT_STATE = select(
     A.c.channels,
     A.c.incident_cursor,
     A.c.cooldown_until,
+    A.c.paused,
 ).where(A.c.name.in_(bindparam("names", expanding=True)))
 # Both columns, so the (actor, client_id) index is used: on client_id alone the whole log is read.
 _SEEN_IDS = select(E.c.actor, E.c.client_id).where(
@@ -134,6 +135,7 @@ def record_heartbeats(
             stalled_after_seconds=thresholds.stalled_after_seconds,
             offline_after_seconds=thresholds.offline_after_seconds,
             cooldown_until=row["cooldown_until"],
+            suspended=row["paused"],
         ).value
         ack = heartbeat.ack_messages_through
         if ack is not None and ack > row["message_cursor"]:

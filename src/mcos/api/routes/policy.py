@@ -11,7 +11,7 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
 from mcos.errors import Conflict, InvalidInput
 from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
-from mcos.services import actions, approvals, incidents
+from mcos.services import actions, approvals, budgets, incidents
 from mcos.services.access import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["guardrails"])
@@ -146,3 +146,9 @@ async def dismiss_incident(
     approval_id = await _incident_approval(store, principal, incident_id)
     await store.write(approvals.decide_approval, store.fleet, principal, approval_id, "deny", body)
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
+
+
+@router.get("/usage", summary="Spend today and this month, per agent against budget and per model")
+async def usage(store: CurrentStore, _: CurrentPrincipal) -> JSON:
+    now = datetime.now(UTC)
+    return JSON(await store.read(budgets.usage_summary, store.fleet, now))

@@ -9,8 +9,16 @@ from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.schemas import AgentName, Compaction, Cooldown, MemoryFlush
-from mcos.services import memory
+from mcos.schemas import (
+    AgentName,
+    BudgetChange,
+    BudgetCheck,
+    Compaction,
+    Cooldown,
+    MemoryFlush,
+    UsageIn,
+)
+from mcos.services import budgets, memory
 
 router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
 
@@ -55,3 +63,29 @@ async def cooldown(
     name: AgentName, body: Cooldown, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(memory.record_cooldown, store.fleet, principal, name, body))
+
+
+@router.post("/usage", status_code=201, summary="Record one LLM call: tokens, cost, latency")
+async def record_usage(
+    name: AgentName, body: UsageIn, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(budgets.record_usage, store.fleet, principal, name, body), status_code=201
+    )
+
+
+@router.post(
+    "/budget/check",
+    summary="Before a call: allowed, or refused (409) while paused, cooling down or over budget",
+)
+async def check_budget(
+    name: AgentName, body: BudgetCheck, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(await store.write(budgets.check_budget, store.fleet, principal, name, body))
+
+
+@router.patch("/budget", summary="Change an agent's limits (operators); resumes a paused agent")
+async def change_budget(
+    name: AgentName, body: BudgetChange, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(await store.write(budgets.change_budget, store.fleet, principal, name, body))

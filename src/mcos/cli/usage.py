@@ -1,0 +1,82 @@
+"""``mcos usage`` (spend against budgets) and ``mcos usage budget AGENT`` (change limits)."""
+
+from __future__ import annotations
+
+import click
+
+from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+
+
+@click.group()
+def usage() -> None:
+    """What the fleet spends, against its budgets."""
+
+
+def _money(spent: float, limit: float | None) -> str:
+    return f"${spent:.2f}" + (f" / ${limit:.2f}" if limit is not None else "")
+
+
+@usage.command("ls")
+@json_option
+@pass_client
+def summary(client: Client, as_json: bool) -> None:
+    """Spend today and this month per agent, and per model this month."""
+    data = client.get("/api/v1/usage")
+    if as_json:
+        emit_json(data)
+        return
+    table(
+        [
+            [
+                a["agent"],
+                _money(a["spent"]["daily_usd"], a["budget"]["daily_usd"]),
+                _money(a["spent"]["monthly_usd"], a["budget"]["monthly_usd"]),
+                a["spent"]["daily_tokens"],
+                f"PAUSED: {a['paused_reason']}" if a["paused"] else "",
+            ]
+            for a in data["agents"]
+        ],
+        ["AGENT", "TODAY", "MONTH", "TOKENS TODAY", ""],
+    )
+    click.echo(f"\nfleet: ${data['today_usd']:.2f} today, ${data['month_usd']:.2f} this month")
+    for m in data["models_this_month"]:
+        click.echo(
+            f"  {m['model']}: {m['calls']} calls, {m['tokens']} tokens, ${m['cost_usd']:.2f}"
+        )
+
+
+@usage.command("budget")
+@click.argument("agent")
+@click.option("--daily-usd", type=float)
+@click.option("--monthly-usd", type=float)
+@click.option("--daily-tokens", type=int)
+@click.option("--monthly-tokens", type=int)
+@click.option("--reason", required=True, help="Recorded with the change.")
+@json_option
+@pass_client
+def budget(
+    client: Client,
+    agent: str,
+    daily_usd: float | None,
+    monthly_usd: float | None,
+    daily_tokens: int | None,
+    monthly_tokens: int | None,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Change AGENT's limits; a paused agent resumes if it is within them again."""
+    body: dict[str, object] = {"reason": reason}
+    for key, value in (
+        ("daily_usd", daily_usd),
+        ("monthly_usd", monthly_usd),
+        ("daily_tokens", daily_tokens),
+        ("monthly_tokens", monthly_tokens),
+    ):
+        if value is not None:
+            body[key] = value
+    result = client.request("PATCH", f"/api/v1/agents/{agent}/budget", json=body)
+    if as_json:
+        emit_json(result)
+    else:
+        state = "still paused" if result["paused"] else "running"
+        click.echo(f"{agent}: budget changed; {state}")

@@ -1,0 +1,306 @@
+"""Usage and budgets: every LLM call priced and recorded; over budget, the agent is paused.
+
+Budgets come from the fleet file (per agent, per day and month, in money and tokens); an
+operator may change them at run time, which is recorded. Days and months are the fleet's
+time zone's. Nothing retries early: a cooldown refuses the budget check until it ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from mcos.domain import events as ev
+from mcos.domain.liveness import Liveness
+from mcos.errors import Conflict, InvalidInput, NotFound
+from mcos.fleet.schema import Fleet
+from mcos.pricing import UnknownModelPrice, price_call
+from mcos.schemas import BudgetChange, BudgetCheck, UsageIn, isoformat
+from mcos.services.access import Principal, require_operator, require_self
+from mcos.services.refusals import Refusal, refuse
+from mcos.storage import tables
+from mcos.storage.writer import WriteContext
+
+A, U = tables.agents, tables.usage
+LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
+
+
+def _agent(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(A).where(A.c.name == name)).first()
+    if row is None or not row.active:
+        raise NotFound(f"no agent named {name!r} in the fleet")
+    return row
+
+
+def period_starts(fleet: Fleet, now: datetime) -> tuple[datetime, datetime]:
+    """The start of today and of this month in the fleet's time zone."""
+    local = now.astimezone(ZoneInfo(fleet.fleet.timezone))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day, day.replace(day=1)
+
+
+def budget_of(fleet: Fleet, row: Any) -> dict[str, float | int | None]:
+    config = fleet.agent(row.name)
+    limits: dict[str, float | int | None] = (
+        config.budget.model_dump() if config else dict.fromkeys(LIMITS)
+    )
+    return limits | (row.budget_override or {})
+
+
+def spent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
+    day, month = period_starts(fleet, now)
+    out: dict[str, Any] = {}
+    for label, since in (("daily", day), ("monthly", month)):
+        cost, tokens = conn.execute(
+            select(
+                func.coalesce(func.sum(U.c.cost_usd), 0),
+                func.coalesce(
+                    func.sum(
+                        U.c.input_tokens
+                        + U.c.output_tokens
+                        + U.c.cache_read_tokens
+                        + U.c.cache_write_tokens
+                    ),
+                    0,
+                ),
+            ).where(U.c.agent == name, U.c.ts >= since)
+        ).one()
+        out[f"{label}_usd"] = Decimal(cost)
+        out[f"{label}_tokens"] = int(tokens)
+    return out
+
+
+def over_budget(
+    budget: dict[str, float | int | None],
+    used: dict[str, Any],
+    extra_usd: float = 0,
+    extra_tokens: int = 0,
+) -> str | None:
+    """The first limit the spend (plus what is about to be spent) breaks, described; or None."""
+    for key in LIMITS:
+        limit = budget.get(key)
+        if limit is None:
+            continue
+        extra = Decimal(str(extra_usd)) if key.endswith("usd") else extra_tokens
+        value = used[key] + extra
+        if value > (Decimal(str(limit)) if key.endswith("usd") else limit):
+            shown = (
+                f"${value:.4f} of ${limit:.2f}" if key.endswith("usd") else f"{value} of {limit}"
+            )
+            return f"{key.replace('_', ' ')} budget exceeded ({shown})"
+    return None
+
+
+def _pause(ctx: WriteContext, row: Any, reason: str, actor: str, data: dict[str, Any]) -> None:
+    ctx.conn.execute(
+        update(A)
+        .where(A.c.name == row.name)
+        .values(paused=True, paused_reason=reason, liveness=Liveness.SUSPENDED.value)
+    )
+    ctx.append(
+        ev.BUDGET_EXCEEDED,
+        actor,
+        f"agent:{row.name}",
+        data | {"agent": row.name, "reason": reason, "paused": True},
+    )
+    if row.liveness != Liveness.SUSPENDED.value:
+        ctx.append(
+            ev.AGENT_LIVENESS_CHANGED,
+            actor,
+            f"agent:{row.name}",
+            {
+                "agent": row.name,
+                "from": row.liveness,
+                "to": Liveness.SUSPENDED.value,
+                "reason": reason,
+            },
+        )
+
+
+def _summary(used: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "spent": {k: float(v) if isinstance(v, Decimal) else v for k, v in used.items()},
+        "budget": budget,
+    }
+
+
+def record_usage(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
+) -> dict[str, Any]:
+    require_self(principal, name)
+    row = _agent(ctx.conn, name)
+    model = body.model or row.model
+    try:
+        cost = price_call(
+            fleet,
+            row.provider,
+            model,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            cache_read_tokens=body.cache_read_tokens,
+            cache_write_tokens=body.cache_write_tokens,
+        )
+    except UnknownModelPrice as exc:
+        raise InvalidInput(
+            f'{exc}; add a [prices."{model}"] table to the fleet file', field="model"
+        ) from None
+    ctx.conn.execute(
+        insert(U).values(
+            ts=ctx.now,
+            agent=name,
+            provider=row.provider,
+            model=model,
+            credential=row.credential_env,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            cache_read_tokens=body.cache_read_tokens,
+            cache_write_tokens=body.cache_write_tokens,
+            cost_usd=cost,
+            latency_ms=body.latency_ms,
+            task_id=body.task_id,
+        )
+    )
+    call = {
+        "agent": name,
+        "model": model,
+        "credential": row.credential_env,
+        "input_tokens": body.input_tokens,
+        "output_tokens": body.output_tokens,
+        "cache_read_tokens": body.cache_read_tokens,
+        "cache_write_tokens": body.cache_write_tokens,
+        "cost_usd": float(cost),
+        "latency_ms": body.latency_ms,
+        "task_id": body.task_id,
+    }
+    ctx.append(ev.USAGE_RECORDED, principal.actor, f"agent:{name}", call)
+    used = spent(ctx.conn, fleet, name, ctx.now)
+    budget = budget_of(fleet, row)
+    broken = over_budget(budget, used)
+    if broken and not row.paused:
+        _pause(ctx, row, broken, "system", _summary(used, budget))
+    return call | _summary(used, budget) | {"paused": bool(broken or row.paused)}
+
+
+def check_budget(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: BudgetCheck
+) -> dict[str, Any] | Refusal:
+    """Before a call: refused while paused, cooling down, or if it would break a limit."""
+    require_self(principal, name)
+    row = _agent(ctx.conn, name)
+    subject = f"agent:{name}"
+    data = {
+        "agent": name,
+        "estimated_tokens": body.estimated_tokens,
+        "estimated_usd": body.estimated_usd,
+    }
+    if row.paused:
+        return refuse(
+            ctx,
+            Conflict(
+                f"agent {name!r} is paused: {row.paused_reason}; an operator must raise its budget",
+                code="paused",
+            ),
+            ev.BUDGET_REFUSED,
+            principal.actor,
+            subject,
+            data,
+        )
+    if row.cooldown_until is not None and row.cooldown_until > ctx.now:
+        wait = (row.cooldown_until - ctx.now).total_seconds()
+        return refuse(
+            ctx,
+            Conflict(
+                f"agent {name!r}'s credential {row.credential_env} is "
+                f"cooling down for {wait:.1f} s more (a 429); do not "
+                "retry before then",
+                code="cooling_down",
+            ),
+            ev.BUDGET_REFUSED,
+            principal.actor,
+            subject,
+            data | {"until": isoformat(row.cooldown_until)},
+        )
+    used = spent(ctx.conn, fleet, name, ctx.now)
+    budget = budget_of(fleet, row)
+    broken = over_budget(budget, used, body.estimated_usd, body.estimated_tokens)
+    if broken:
+        _pause(ctx, row, broken, "system", _summary(used, budget))
+        return Refusal(
+            Conflict(
+                f"agent {name!r}: {broken}; it is paused until an operator raises its budget",
+                code="over_budget",
+            )
+        )
+    return {"allowed": True, "agent": name} | _summary(used, budget)
+
+
+def change_budget(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: BudgetChange
+) -> dict[str, Any]:
+    require_operator(principal, "change budgets")
+    row = _agent(ctx.conn, name)
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise InvalidInput("give at least one limit to change", field=None)
+    override = (row.budget_override or {}) | changes
+    budget = budget_of(fleet, row) | override
+    used = spent(ctx.conn, fleet, name, ctx.now)
+    still = over_budget(budget, used)
+    values: dict[str, Any] = {"budget_override": override}
+    if row.paused and still is None:
+        values |= {"paused": False, "paused_reason": None, "liveness": Liveness.IDLE.value}
+    ctx.conn.execute(update(A).where(A.c.name == name).values(**values))
+    ctx.append(
+        ev.BUDGET_CHANGED,
+        principal.actor,
+        f"agent:{name}",
+        {
+            "agent": name,
+            "changes": changes,
+            "reason": body.reason,
+            "resumed": row.paused and still is None,
+        },
+    )
+    return {"agent": name, "paused": bool(row.paused and still is not None)} | _summary(
+        used, budget
+    )
+
+
+def usage_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, Any]:
+    """Spend today and this month per agent (against its budget) and per model."""
+    day, month = period_starts(fleet, now)
+    agents = []
+    for row in conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)):
+        used = spent(conn, fleet, row.name, now)
+        agents.append(
+            {"agent": row.name, "paused": row.paused, "paused_reason": row.paused_reason}
+            | _summary(used, budget_of(fleet, row))
+        )
+    models = [
+        {"model": r.model, "calls": r.calls, "cost_usd": float(r.cost), "tokens": int(r.tokens)}
+        for r in conn.execute(
+            select(
+                U.c.model,
+                func.count().label("calls"),
+                func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
+                func.coalesce(func.sum(U.c.input_tokens + U.c.output_tokens), 0).label("tokens"),
+            )
+            .where(U.c.ts >= month)
+            .group_by(U.c.model)
+            .order_by(U.c.model)
+        )
+    ]
+    total_today = sum(a["spent"]["daily_usd"] for a in agents)
+    total_month = sum(a["spent"]["monthly_usd"] for a in agents)
+    return {
+        "day_starts": day.isoformat(),
+        "month_starts": month.isoformat(),
+        "today_usd": total_today,
+        "month_usd": total_month,
+        "agents": agents,
+        "models_this_month": models,
+    }
