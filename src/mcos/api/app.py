@@ -24,6 +24,7 @@ from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
 from mcos.schemas import ErrorBody
 from mcos.services import agents as agent_service
+from mcos.services.approvals import expire_approvals
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
@@ -69,6 +70,7 @@ async def _sweep_liveness(store: Store, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await store.write(agent_service.sweep_liveness, store.fleet)
+            await store.write(expire_approvals)
         except Exception:
             log.exception("liveness sweep failed")
 

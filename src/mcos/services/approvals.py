@@ -300,3 +300,23 @@ def list_approvals(
 
 def active_grants(conn: Connection, agent: str, now: datetime) -> list[Any]:
     return list(conn.execute(select(G).where(G.c.agent == agent, G.c.expires_at > now)))
+
+
+def expire_approvals(ctx: WriteContext) -> int:
+    """Mark pending approvals past their expiry as expired, one event each."""
+    rows = ctx.conn.execute(
+        select(AP).where(AP.c.status == ApprovalStatus.PENDING.value, AP.c.expires_at <= ctx.now)
+    ).all()
+    for row in rows:
+        ctx.conn.execute(
+            update(AP)
+            .where(AP.c.id == row.id)
+            .values(status=ApprovalStatus.EXPIRED.value, decided_at=ctx.now)
+        )
+        ctx.append(
+            ev.APPROVAL_EXPIRED,
+            "system",
+            f"approval:{row.id}",
+            {"approval": row.id, "agent": row.agent, "kind": row.kind} | _audience(row.subject),
+        )
+    return len(rows)
