@@ -52,3 +52,17 @@ def test_one_denial_ends_an_approval(server: Server) -> None:
         use = vega.post("/api/v1/actions", json=PAYMENT | {"approval_id": approval_id})
         assert use.status_code == 409 and "denied" in error_of(use)["message"]
         assert op.get("/api/v1/approvals/999").status_code == 404
+
+
+def test_an_operator_restores_a_capability_from_the_cli(server: Server) -> None:
+    asked = server.mcos(
+        "approvals", "restore", "flow", "exec", "--minutes", "30", "--reason", "rebuild staging"
+    )
+    approval_id = asked.stdout.split()[0].lstrip("#")
+    assert "pending: restore exec to flow for 30 min" in asked.stdout
+    assert "applied" in server.mcos("approvals", "approve", approval_id).stdout
+    with server.agent("flow") as flow:
+        allowed = flow.post("/api/v1/actions", json={"kind": "shell.exec", "command": "make"})
+        assert allowed.status_code == 200
+    bad = server.mcos("approvals", "restore", "flow", "teleport", "--reason", "x", check=False)
+    assert bad.returncode == 1 and "unknown capability 'teleport'" in bad.stderr

@@ -17,7 +17,7 @@ def _what(approval: dict[str, Any]) -> str:
     subject = approval["subject"]
     if approval["kind"] == "capability.restore":
         return (
-            f"restore {subject['capability']} to {approval['agent']} for {subject['minutes']} min"
+            f"restore {subject['capability']} to {approval['agent']} for {subject['minutes']:g} min"
         )
     return f"{approval['agent']}: {subject.get('kind')} {subject.get('command') or ''}".strip()
 

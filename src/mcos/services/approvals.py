@@ -164,8 +164,10 @@ def decide_approval(
             subject,
             audit,
         )
-    if principal.actor == row.requested_by or (
-        principal.kind == "agent" and principal.name == row.agent
+    # An agent never decides what it asked for or what concerns it. An operator may grant
+    # what they asked for themselves: they are the human the approval waits for.
+    if principal.kind == "agent" and (
+        principal.actor == row.requested_by or principal.name == row.agent
     ):
         return refuse(
             ctx,
