@@ -32,6 +32,18 @@ def summary(event: dict[str, Any]) -> str:
         what = f"{action.get('kind')} {action.get('command') or ''}".strip()
         why = data.get("refused") or data.get("reason") or ""
         return f"{data.get('agent')} {what} -> {data.get('outcome')}: {why}"[:160]
+    if kind.startswith("incident."):
+        return (
+            f"#{data.get('id')} {data.get('severity')} {data.get('status')} "
+            f"{data.get('reporter')}: {data.get('title')}"
+        )
+    if kind.startswith("approval."):
+        what = data.get("kind") or data.get("decision") or ""
+        refused = f" refused: {data['refused']}" if data.get("refused") else ""
+        return (
+            f"#{data.get('approval', data.get('id'))} {what} {data.get('agent') or ''}"
+            f"{refused}".rstrip()[:160]
+        )
     if kind == "message.sent":
         to = data.get("to") or data.get("channel") or "fleet"
         return f"{data.get('kind')} to {to}: {str(data.get('body'))[:60]}"
