@@ -21,7 +21,7 @@ from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.schemas import HeartbeatIn, MessageKind
 from mcos.services.access import SYSTEM
-from mcos.services.incidents import for_agent
+from mcos.services.incidents import for_agents
 from mcos.services.messages import message_view
 from mcos.services.tasks import task_summary
 from mcos.storage import tables
@@ -195,9 +195,11 @@ def record_heartbeats(
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
     # Only confirmed incidents that reach the agent, and those waiting for its confirmation:
     # an unconfirmed one reaches nobody else's heartbeat.
-    incidents = {
-        name: for_agent(conn, fleet, name, state[name]["incident_cursor"]) for name in wanted
-    }
+    incidents = (
+        for_agents(conn, fleet, {name: state[name]["incident_cursor"] for name in wanted})
+        if wanted
+        else {}
+    )
     answers: list[dict[str, Any]] = []
     for item, seq, gauge, liveness in recorded:
         if not item.answer:

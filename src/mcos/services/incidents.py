@@ -166,33 +166,46 @@ def visible(fleet: Fleet, row: Any, agent: str) -> bool:
     return row.status == "unconfirmed" and agent in confirmers(fleet, rule.confirm_by, row.reporter)
 
 
-def for_agent(
-    conn: Connection, fleet: Fleet, agent: str, cursor: int, limit: int = 50
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Confirmed incidents after ``cursor`` that reach the agent, and those it must confirm."""
-    confirmed = [
-        incident_view(r)
-        for r in conn.execute(
-            select(INC).where(INC.c.id > cursor, INC.c.status == "confirmed").order_by(INC.c.id)
-        )
-        if visible(fleet, r, agent) and r.reporter != agent
-    ][:limit]
-    config = fleet.agent(agent)
-    waiting: list[dict[str, Any]] = []
-    if config is not None:
-        for r in conn.execute(select(INC).where(INC.c.status == "unconfirmed").order_by(INC.c.id)):
-            rule = fleet.escalation[r.severity]
-            decided = {
-                d.party
-                for d in conn.execute(select(AD.c.party).where(AD.c.approval_id == r.approval_id))
-            }
-            if (
-                config.role in rule.confirm_by
-                and config.role not in decided
-                and r.reporter != agent
-            ):
-                waiting.append(incident_view(r))
-    return confirmed, waiting[:limit]
+def for_agents(
+    conn: Connection, fleet: Fleet, cursors: dict[str, int], limit: int = 50
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Per agent: confirmed incidents after its cursor that reach it, and those it must confirm.
+
+    Three queries whatever the number of agents (heartbeats come in bulk).
+    """
+    since = min(cursors.values(), default=0)
+    confirmed = conn.execute(
+        select(INC).where(INC.c.id > since, INC.c.status == "confirmed").order_by(INC.c.id)
+    ).all()
+    pending = conn.execute(
+        select(INC).where(INC.c.status == "unconfirmed").order_by(INC.c.id)
+    ).all()
+    decided: dict[int, set[str]] = {}
+    if pending:
+        for d in conn.execute(
+            select(AD.c.approval_id, AD.c.party).where(
+                AD.c.approval_id.in_([r.approval_id for r in pending])
+            )
+        ):
+            decided.setdefault(d.approval_id, set()).add(d.party)
+    out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for agent, cursor in cursors.items():
+        reaching = [
+            incident_view(r)
+            for r in confirmed
+            if r.id > cursor and r.reporter != agent and visible(fleet, r, agent)
+        ][:limit]
+        config = fleet.agent(agent)
+        waiting = [
+            incident_view(r)
+            for r in pending
+            if config is not None
+            and r.reporter != agent
+            and config.role in fleet.escalation[r.severity].confirm_by
+            and config.role not in decided.get(r.approval_id, set())
+        ][:limit]
+        out[agent] = (reaching, waiting)
+    return out
 
 
 def list_incidents(
