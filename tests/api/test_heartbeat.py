@@ -26,10 +26,16 @@ def test_heartbeat_sets_liveness_and_gauge(server: Server) -> None:
 
 
 def test_agent_token_cannot_act_as_another_agent(server: Server) -> None:
-    with server.agent("sentinel") as sentinel:
+    with server.agent("sentinel") as sentinel, server.client() as operator:
         response = sentinel.post("/api/v1/agents/jarvis/heartbeat", json={})
+        audit = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
+        jarvis = operator.get("/api/v1/agents/jarvis").json()
     assert response.status_code == 403
     assert error_of(response)["code"] == "forbidden"
+    assert [(e["actor"], e["data"]["as_agent"], e["data"]["rule"]) for e in audit["events"]] == [
+        ("agent:sentinel", "jarvis", "impersonation")
+    ], "the attempt is on the record"
+    assert jarvis["heartbeats"] == 0, "and nothing was recorded for jarvis"
 
 
 def test_heartbeat_answers_with_the_work_waiting(server: Server) -> None:

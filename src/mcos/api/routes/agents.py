@@ -11,12 +11,14 @@ from fastapi import APIRouter, Request
 from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principal_for
 from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
-from mcos.errors import InvalidInput
+from mcos.domain.events import POLICY_DECIDED
+from mcos.errors import Forbidden, InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.schemas import AgentName, HeartbeatIn, TokenCreate
 from mcos.services import agents, tokens
-from mcos.services.access import require_operator, require_self
+from mcos.services.access import require_operator
 from mcos.services.heartbeats import HeartbeatItem
+from mcos.services.refusals import refuse
 from mcos.services.store import Store
 from mcos.storage.writer import WriteContext
 
@@ -48,9 +50,27 @@ async def heartbeat(name: str, request: Request) -> JSON:
     principal = await principal_for(request, bearer_token(request))
     if not AGENT_NAME.match(name):
         raise InvalidInput(f"{name!r} is not an agent name", field="name")
-    require_self(principal, name)
-    body = await json_body(request, HeartbeatIn)
     store: Store = request.app.state.store
+    if principal.kind == "agent" and principal.name != name:
+        # Refused, and on the record: who tried to report as whom.
+        error = Forbidden(
+            f"agent {principal.name!r}'s token cannot act as agent {name!r}", field="agent"
+        )
+        await store.write(
+            refuse,
+            error,
+            POLICY_DECIDED,
+            principal.actor,
+            f"agent:{principal.name}",
+            {
+                "agent": principal.name,
+                "as_agent": name,
+                "outcome": "deny",
+                "rule": "impersonation",
+                "action": {"kind": "agent.heartbeat"},
+            },
+        )
+    body = await json_body(request, HeartbeatIn)
     return JSON(await store.record_heartbeat(HeartbeatItem(name, body, principal.actor)))
 
 
