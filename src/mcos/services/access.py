@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mcos.errors import Forbidden
+from mcos.errors import Forbidden, InvalidInput
+from mcos.fleet.schema import Fleet
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,31 @@ def require_self(principal: Principal, agent: str, *, field: str = "agent") -> N
         raise Forbidden(
             f"agent {principal.name!r}'s token cannot act as agent {agent!r}", field=field
         )
+
+
+class Impersonation(Forbidden):
+    """An agent's token naming another agent; callers record the attempt before refusing."""
+
+    def __init__(self, principal: Principal, named: str) -> None:
+        super().__init__(
+            f"agent {principal.name!r}'s token cannot act as agent {named!r}", field="agent"
+        )
+        self.named = named
+
+
+def acting_agent(fleet: Fleet, principal: Principal, named: str | None, *, what: str) -> str:
+    """The agent a request is for: an agent token's own; an operator must name one.
+
+    ``what`` completes "name the agent ..." in the error an operator gets without one.
+    """
+    if principal.kind == "agent":
+        if named not in (None, principal.name):
+            raise Impersonation(principal, named)
+        name = principal.name
+    elif named is None:
+        raise InvalidInput(f"name the agent {what}", field="agent")
+    else:
+        name = named
+    if fleet.agent(name) is None:
+        raise InvalidInput(f"no agent named {name!r} in the fleet", field="agent")
+    return name

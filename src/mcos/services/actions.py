@@ -8,11 +8,11 @@ from sqlalchemy import select, update
 
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
-from mcos.errors import Conflict, Forbidden, InvalidInput
+from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
 from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
 from mcos.schemas import ActionRequest
-from mcos.services.access import Principal
+from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.refusals import Refusal, refuse
 from mcos.storage import tables
@@ -48,30 +48,25 @@ def check_action(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: ActionRequest
 ) -> dict[str, Any] | Refusal:
     """Decide whether the agent may do this, record the decision, and answer it."""
-    if principal.kind == "agent":
-        if body.agent not in (None, principal.name):
-            return refuse(
-                ctx,
-                Forbidden(f"agent {principal.name!r} may ask only for itself", field="agent"),
-                ev.POLICY_DECIDED,
-                principal.actor,
-                f"agent:{principal.name}",
-                {
-                    "agent": principal.name,
-                    "as_agent": body.agent,
-                    "outcome": "deny",
-                    "rule": "impersonation",
-                    "action": frozen(action_of(body)),
-                },
-            )
-        name = principal.name
-    elif body.agent is None:
-        raise InvalidInput("name the agent that would act", field="agent")
-    else:
-        name = body.agent
+    try:
+        name = acting_agent(fleet, principal, body.agent, what="that would act")
+    except Impersonation as exc:
+        return refuse(
+            ctx,
+            exc,
+            ev.POLICY_DECIDED,
+            principal.actor,
+            f"agent:{principal.name}",
+            {
+                "agent": principal.name,
+                "as_agent": exc.named,
+                "outcome": "deny",
+                "rule": "impersonation",
+                "action": frozen(action_of(body)),
+            },
+        )
     agent = fleet.agent(name)
-    if agent is None:
-        raise InvalidInput(f"no agent named {name!r} in the fleet", field="agent")
+    assert agent is not None  # acting_agent checked it
     action = action_of(body)
     record = {"agent": name, "action": frozen(action), "reason": body.reason}
     subject = f"agent:{name}"

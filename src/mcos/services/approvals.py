@@ -12,7 +12,7 @@ from mcos.domain.approvals import ApprovalStatus, outcome, party_of
 from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
 from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
-from mcos.services.access import Principal
+from mcos.services.access import Principal, acting_agent
 from mcos.services.refusals import Refusal, refuse
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -100,17 +100,9 @@ def request_restore(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: CapabilityRestore
 ) -> dict[str, Any]:
     """Ask for a revoked capability back; only an operator can approve, and it lapses."""
-    if principal.kind == "agent":
-        if body.agent not in (None, principal.name):
-            raise Forbidden(f"agent {principal.name!r} may ask only for itself", field="agent")
-        name = principal.name
-    elif body.agent is None:
-        raise InvalidInput("name the agent whose capability to restore", field="agent")
-    else:
-        name = body.agent
+    name = acting_agent(fleet, principal, body.agent, what="whose capability to restore")
     agent = fleet.agent(name)
-    if agent is None:
-        raise InvalidInput(f"no agent named {name!r} in the fleet", field="agent")
+    assert agent is not None  # acting_agent checked it
     if body.capability not in KNOWN_CAPABILITIES:
         raise InvalidInput(
             f"unknown capability {body.capability!r}; known ones are "

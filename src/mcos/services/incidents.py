@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
-from mcos.errors import Forbidden, InvalidInput, NotFound
+from mcos.errors import NotFound
 from mcos.fleet.schema import OPERATOR, Fleet
 from mcos.schemas import IncidentIn, isoformat
-from mcos.services.access import Principal
+from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import create_approval
 from mcos.services.refusals import Refusal, refuse
 from mcos.storage import tables
@@ -60,23 +60,17 @@ def audience(fleet: Fleet, reporter: str, reach: str) -> list[str] | None:
 def raise_incident(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: IncidentIn
 ) -> dict[str, Any] | Refusal:
-    if principal.kind == "agent":
-        if body.agent not in (None, principal.name):
-            return refuse(
-                ctx,
-                Forbidden(f"agent {principal.name!r} may report only as itself", field="agent"),
-                ev.INCIDENT_RAISED,
-                principal.actor,
-                f"agent:{principal.name}",
-                {"as_agent": body.agent, ev.VISIBLE_TO: [principal.name]},
-            )
-        reporter = principal.name
-    elif body.agent is None:
-        raise InvalidInput("name the reporting agent", field="agent")
-    else:
-        reporter = body.agent
-    if fleet.agent(reporter) is None:
-        raise InvalidInput(f"no agent named {reporter!r} in the fleet", field="agent")
+    try:
+        reporter = acting_agent(fleet, principal, body.agent, what="that reports it")
+    except Impersonation as exc:
+        return refuse(
+            ctx,
+            exc,
+            ev.INCIDENT_RAISED,
+            principal.actor,
+            f"agent:{principal.name}",
+            {"as_agent": exc.named, ev.VISIBLE_TO: [principal.name]},
+        )
     rule = fleet.escalation[body.severity]
     status = (
         ("logged" if rule.reach == "self" else "confirmed")

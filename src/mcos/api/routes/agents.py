@@ -12,11 +12,11 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principa
 from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
 from mcos.domain.events import POLICY_DECIDED
-from mcos.errors import Forbidden, InvalidInput
+from mcos.errors import InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.schemas import AgentName, HeartbeatIn, TokenCreate
 from mcos.services import agents, tokens
-from mcos.services.access import require_operator
+from mcos.services.access import Impersonation, require_operator
 from mcos.services.heartbeats import HeartbeatItem
 from mcos.services.refusals import refuse
 from mcos.services.store import Store
@@ -53,12 +53,9 @@ async def heartbeat(name: str, request: Request) -> JSON:
     store: Store = request.app.state.store
     if principal.kind == "agent" and principal.name != name:
         # Refused, and on the record: who tried to report as whom.
-        error = Forbidden(
-            f"agent {principal.name!r}'s token cannot act as agent {name!r}", field="agent"
-        )
         await store.write(
             refuse,
-            error,
+            Impersonation(principal, name),
             POLICY_DECIDED,
             principal.actor,
             f"agent:{principal.name}",
