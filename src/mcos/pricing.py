@@ -41,8 +41,9 @@ def price_call(
         ) / MILLION
     if provider == "simulated":
         return Decimal(0)
+    # genai-prices counts cached tokens inside input_tokens; ours are the uncached ones only.
     usage = Usage(
-        input_tokens=input_tokens,
+        input_tokens=input_tokens + cache_read_tokens + cache_write_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read_tokens,
         cache_write_tokens=cache_write_tokens,

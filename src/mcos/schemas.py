@@ -62,6 +62,8 @@ class BatchHeartbeat(HeartbeatIn):
 
 
 class TaskCreate(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     kind: str | None = Field(None, pattern=NAME_PATTERN)
@@ -82,16 +84,22 @@ class TaskUpdate(_Input):
 
 
 class TaskMove(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     status: TaskStatus
     reason: str | None = Field(None, max_length=2_000)
 
 
 class TaskAssign(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     assignee: AgentName | None
     """``null`` unassigns (only from ``assigned``, which sends the card back to the inbox)."""
 
 
 class TaskComment(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     body: str = Field(min_length=1, max_length=20_000)
 
 
@@ -175,6 +183,8 @@ class ApprovalDecision(_Input):
 
 
 class IncidentIn(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     severity: Literal["P0", "P1", "P2", "P3"]
     title: str = Field(min_length=1, max_length=300)
     body: str = Field("", max_length=20_000)
@@ -185,12 +195,16 @@ class IncidentIn(_Input):
 class MemoryFlush(_Input):
     """What matters, written before the context is compacted (``memory/YYYY-MM-DD.md``)."""
 
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     content: str = Field(min_length=1, max_length=100_000)
     day: date | None = None
     """The note's day; defaults to today in the fleet's time zone."""
 
 
 class Compaction(_Input):
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     tokens_before: int = Field(ge=0, le=100_000_000)
     tokens_after: int = Field(ge=0, le=100_000_000)
 
@@ -198,6 +212,8 @@ class Compaction(_Input):
 class Cooldown(_Input):
     """A provider answered 429: this agent's one credential waits until the retry-after."""
 
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     retry_after_seconds: float = Field(gt=0, le=86_400)
     credential: str | None = Field(None, max_length=128)
     """The credential's environment-variable name; it must be the agent's own."""
@@ -206,9 +222,12 @@ class Cooldown(_Input):
 class UsageIn(_Input):
     """One LLM call, reported after it returns."""
 
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
     model: str | None = Field(None, max_length=200)
     """Defaults to the agent's model in the fleet file."""
     input_tokens: int = Field(ge=0, le=100_000_000)
+    """Prompt tokens neither read from nor written to the prompt cache."""
     output_tokens: int = Field(ge=0, le=100_000_000)
     cache_read_tokens: int = Field(0, ge=0, le=100_000_000)
     cache_write_tokens: int = Field(0, ge=0, le=100_000_000)
@@ -246,6 +265,11 @@ class ErrorBody(BaseModel):
     """The one shape of every error answer."""
 
     error: ErrorDetail
+
+
+class Nudge(_Input):
+    reason: str = Field("", max_length=2_000)
+    """Shown in the event log: why the agent was woken."""
 
 
 class TokenCreate(_Input):

@@ -30,7 +30,7 @@ def test_an_agent_over_budget_is_paused_until_an_operator_raises_it(server: Serv
         assert first.status_code == 201, first.text
         expected = calc_price(
             Usage(input_tokens=12_000, output_tokens=800),
-            model_ref="claude-sonnet-4-5",
+            model_ref="claude-sonnet-4-6",
             provider_id="anthropic",
         ).total_price
         assert Decimal(str(first.json()["cost_usd"])) == Decimal(expected)

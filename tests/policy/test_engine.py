@@ -123,3 +123,31 @@ def test_blocked_hosts_and_payments(fleet: Fleet) -> None:
     assert isinstance(large, NeedsApproval) and large.approvers == ("human",)
     unguarded = decide(PolicyRequest(guarded, Action("payment.send", amount_usd=20), NOW))
     assert isinstance(unguarded, Deny), "no spend capability: refused before any approval"
+
+
+def test_ask_first_holds_an_allowed_kind_for_a_person_every_time(fleet: Fleet) -> None:
+    elon = agent(fleet, "elon")
+    guarded = elon.model_copy(
+        update={"guard": elon.guard.model_copy(update={"ask_first": ("shell.exec",)})}
+    )
+    restart = Action("shell.exec", "systemctl restart fibreflow")
+    assert isinstance(decide(PolicyRequest(elon, restart, NOW)), Allow)
+    decision = decide(PolicyRequest(guarded, restart, NOW))
+    assert isinstance(decision, NeedsApproval)
+    assert decision.rule == "ask_first" and decision.approvers == ("human",)
+    # It holds only the kinds it names, and never turns a refusal into a question.
+    assert isinstance(decide(PolicyRequest(guarded, Action("http.fetch", host="x.co"), NOW)), Allow)
+    flow = agent(fleet, "flow")
+    flow = flow.model_copy(
+        update={"guard": flow.guard.model_copy(update={"ask_first": ("shell.exec",)})}
+    )
+    assert isinstance(decide(PolicyRequest(flow, restart, NOW)), Deny)
+
+
+def test_ask_first_names_only_known_action_kinds() -> None:
+    text = template_text().replace(
+        "max_files_per_change = 200", 'max_files_per_change = 200\nask_first = ["shell.run"]'
+    )
+    loaded, problems = check_fleet_text(text)
+    assert loaded is None
+    assert any("ask_first" in p.key and "shell.exec" in p.fix for p in problems), problems

@@ -12,6 +12,7 @@ from mcos.cli.events import events
 from mcos.cli.incidents import incidents
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
+from mcos.cli.run import run
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
 from mcos.cli.usage import usage
@@ -35,6 +36,7 @@ def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str |
 for command in (
     init,
     serve,
+    run,
     fleet,
     agents,
     tasks,

@@ -1,4 +1,4 @@
-"""``mcos agents ls|show|token``."""
+"""``mcos agents ls|show|nudge|token``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,20 @@ def show_agent(client: Client, name: str, as_json: bool) -> None:
     ]
     for key, value in rows:
         click.echo(f"{key:>13}  {value}")
+
+
+@agents.command("nudge")
+@click.argument("name")
+@click.option("--reason", default="", help="Why; shown in the event log.")
+@json_option
+@pass_client
+def nudge(client: Client, name: str, reason: str, as_json: bool) -> None:
+    """Wake agent NAME now instead of at its next heartbeat (its runner must be running)."""
+    result = client.post(f"/api/v1/agents/{name}/nudge", {"reason": reason})
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"nudged {name} (event {result['seq']})")
 
 
 @agents.command("token")

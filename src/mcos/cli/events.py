@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -12,6 +10,7 @@ import httpx
 import orjson
 
 from mcos.cli._context import Client, fail, json_option, pass_client
+from mcos.sse import parse_frames
 from mcos.stream import RESYNC
 
 IDLE_TIMEOUT_SECONDS = 90.0
@@ -44,6 +43,29 @@ def summary(event: dict[str, Any]) -> str:
             f"#{data.get('approval', data.get('id'))} {what} {data.get('agent') or ''}"
             f"{refused}".rstrip()[:160]
         )
+    if kind == "memory.flushed":
+        day, chars = data.get("day"), data.get("chars")
+        return f"{data.get('agent')} wrote its {day} memory note ({chars} chars)"
+    if kind in ("memory.compacted", "memory.compaction_refused"):
+        verb = "compacted" if kind == "memory.compacted" else "was refused compaction of"
+        return (
+            f"{data.get('agent')} {verb} {data.get('tokens_before')} -> "
+            f"{data.get('tokens_after')} tokens"
+        )
+    if kind == "agent.cooling_down":
+        return (
+            f"{data.get('agent')} {data.get('credential')} rate limited until {data.get('until')}"
+        )
+    if kind == "usage.recorded":
+        return (
+            f"{data.get('agent')} {data.get('model')} in {data.get('input_tokens')} "
+            f"out {data.get('output_tokens')} ${data.get('cost_usd', 0):.4f}"
+        )
+    if kind == "runtime.task_escalated":
+        return (
+            f"{data.get('agent')} #{data.get('task_id')} escalated to "
+            f"{data.get('supervisor')}: {data.get('reason')}"
+        )[:160]
     if kind == "message.sent":
         to = data.get("to") or data.get("channel") or "fleet"
         return f"{data.get('kind')} to {to}: {str(data.get('body'))[:60]}"
@@ -122,38 +144,6 @@ def tail(
             if failures > 30:
                 fail(f"cannot reach the control plane at {client.url}")
             time.sleep(min(2.0, 0.2 * failures))
-
-
-@dataclass
-class Frame:
-    """One Server-Sent Events message; ``data`` is ``None`` for a frame without data lines."""
-
-    id: int | None
-    event: str | None
-    data: str | None
-
-
-def parse_frames(lines: Iterable[str]) -> Iterator[Frame]:
-    """Frames of an SSE stream, by the WHATWG rules this stream uses (comments skipped)."""
-    seq: int | None = None
-    kind: str | None = None
-    data: list[str] = []
-    for line in lines:
-        if line == "":
-            if seq is not None or data:
-                yield Frame(seq, kind, "\n".join(data) if data else None)
-            seq, kind, data = None, None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            kind = value
-        elif name == "id" and value.isdigit():
-            seq = int(value)
 
 
 def _fail_with(response: httpx.Response) -> NoReturn:

@@ -124,6 +124,21 @@ class Guard(_Strict):
     """The most files one change may touch; the seed's runaway commit swept in 3,571."""
     max_spend_usd: float | None = Field(None, ge=0)
     """The largest single payment the agent may make without an operator's approval."""
+    ask_first: tuple[str, ...] = ()
+    """Kinds of action (``shell.exec``, ``email.send``) that need a person's approval each time,
+    though the agent has the capability: the command waits, frozen, until someone approves it."""
+
+    @field_validator("ask_first")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from mcos.policy.actions import ACTION_KINDS  # mcos.policy imports this module
+
+        for kind in value:
+            if kind not in ACTION_KINDS:
+                raise ValueError(
+                    f"unknown action kind {kind!r}; use one of {', '.join(sorted(ACTION_KINDS))}"
+                )
+        return value
 
 
 class Agent(_Strict):
@@ -140,6 +155,9 @@ class Agent(_Strict):
     model: str = Field(min_length=1, max_length=200)
     credential: str = Field(pattern=ENV_VAR_PATTERN)
     """Name of the environment variable holding this agent's one API key, never the key."""
+    base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    """The provider's endpoint: an OpenAI-compatible server (Ollama, vLLM, LM Studio) or a
+    proxy. Unset: the provider's own (or ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``)."""
     capabilities: tuple[str, ...] = ()
     context_window: int = Field(ge=1_000, le=10_000_000)
     context: ContextPolicy = ContextPolicy()

@@ -124,6 +124,17 @@ def spend_limit(request: PolicyRequest) -> Decision | None:
     return None
 
 
+def ask_first(request: PolicyRequest) -> Decision | None:
+    if request.action.kind in request.agent.guard.ask_first:
+        return NeedsApproval(
+            "ask_first",
+            f"agent {request.agent.name!r} must ask a person before every "
+            f"{request.action.kind} (guard.ask_first)",
+            (HUMAN,),
+        )
+    return None
+
+
 RULES: tuple[Rule, ...] = (
     known_kind,
     capability,
@@ -131,6 +142,7 @@ RULES: tuple[Rule, ...] = (
     blocked_hosts,
     blast_radius,
     spend_limit,
+    ask_first,
 )
 
 

@@ -207,3 +207,11 @@ def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str,
 
 def get_agent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
     return agent_view(_active_agent(conn, name), fleet, now)
+
+
+def nudge_agent(ctx: WriteContext, name: str, reason: str, actor: str) -> dict[str, Any]:
+    """Ask an agent to wake now: its runner hears ``agent.nudged`` on the stream."""
+    _active_agent(ctx.conn, name, "name")
+    data = {"agent": name, "reason": reason}
+    event = ctx.append(ev.AGENT_NUDGED, actor, f"agent:{name}", data)
+    return data | {"seq": event.seq}

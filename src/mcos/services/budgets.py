@@ -21,7 +21,7 @@ from mcos.fleet.schema import Fleet
 from mcos.pricing import UnknownModelPrice, price_call
 from mcos.schemas import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.services.access import Principal, require_operator, require_self
-from mcos.services.refusals import Refusal, refuse
+from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -131,6 +131,7 @@ def _summary(used: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]:
 def record_usage(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
 ) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "usage report")
     require_self(principal, name)
     row = _agent(ctx.conn, name)
     model = body.model or row.model
@@ -176,7 +177,7 @@ def record_usage(
         "latency_ms": body.latency_ms,
         "task_id": body.task_id,
     }
-    ctx.append(ev.USAGE_RECORDED, principal.actor, f"agent:{name}", call)
+    ctx.append(ev.USAGE_RECORDED, principal.actor, f"agent:{name}", call, client_id=body.id)
     used = spent(ctx.conn, fleet, name, ctx.now)
     budget = budget_of(fleet, row)
     broken = over_budget(budget, used)

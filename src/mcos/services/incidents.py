@@ -18,7 +18,7 @@ from mcos.fleet.schema import OPERATOR, Fleet
 from mcos.schemas import IncidentIn, isoformat
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import create_approval
-from mcos.services.refusals import Refusal, refuse
+from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -60,6 +60,7 @@ def audience(fleet: Fleet, reporter: str, reach: str) -> list[str] | None:
 def raise_incident(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: IncidentIn
 ) -> dict[str, Any] | Refusal:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "incident")
     try:
         reporter = acting_agent(fleet, principal, body.agent, what="that reports it")
     except Impersonation as exc:
@@ -70,6 +71,7 @@ def raise_incident(
             principal.actor,
             f"agent:{principal.name}",
             {"as_agent": exc.named, ev.VISIBLE_TO: [principal.name]},
+            client_id=body.id,
         )
     rule = fleet.escalation[body.severity]
     status = (
@@ -113,7 +115,9 @@ def raise_incident(
     row = ctx.conn.execute(select(INC).where(INC.c.id == incident_id)).one()
     view = incident_view(row)
     data = view | ({ev.VISIBLE_TO: seen_by} if seen_by is not None else {})
-    ctx.append(ev.INCIDENT_RAISED, principal.actor, f"incident:{incident_id}", data)
+    ctx.append(
+        ev.INCIDENT_RAISED, principal.actor, f"incident:{incident_id}", data, client_id=body.id
+    )
     return view
 
 

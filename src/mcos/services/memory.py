@@ -19,7 +19,7 @@ from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.schemas import Compaction, Cooldown, MemoryFlush, isoformat
 from mcos.services.access import Principal, require_self
-from mcos.services.refusals import Refusal, refuse
+from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -40,6 +40,7 @@ def today(fleet: Fleet, now: datetime) -> str:
 def record_flush(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: MemoryFlush
 ) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "memory flush")
     require_self(principal, name)
     _agent(ctx.conn, name)
     day = body.day.isoformat() if body.day else today(fleet, ctx.now)
@@ -54,14 +55,18 @@ def record_flush(
         "ts": isoformat(ctx.now),
         "chars": len(body.content),
     }
-    ctx.append(ev.MEMORY_FLUSHED, principal.actor, f"agent:{name}", view)
+    ctx.append(ev.MEMORY_FLUSHED, principal.actor, f"agent:{name}", view, client_id=body.id)
     return view
 
 
 def record_compaction(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: Compaction
 ) -> dict[str, Any] | Refusal:
-    """Record a compaction, or refuse and flag one with no memory flush since the last."""
+    """Record a compaction, or refuse and flag one with no memory flush since the last.
+
+    A refused compaction spends its client id: a retry of it is answered ``duplicate_id``.
+    """
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "compaction")
     require_self(principal, name)
     row = _agent(ctx.conn, name)
     data = {"agent": name, "tokens_before": body.tokens_before, "tokens_after": body.tokens_after}
@@ -81,6 +86,7 @@ def record_compaction(
             principal.actor,
             f"agent:{name}",
             data,
+            client_id=body.id,
         )
     ctx.conn.execute(
         update(A)
@@ -96,6 +102,7 @@ def record_compaction(
         principal.actor,
         f"agent:{name}",
         data | {"flushed_at": isoformat(row.last_flush_at)},
+        client_id=body.id,
     )
     return data | {"compacted_at": isoformat(ctx.now), "compactions": row.compactions + 1}
 
@@ -104,6 +111,7 @@ def record_cooldown(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: Cooldown
 ) -> dict[str, Any]:
     """A 429 puts the agent's one credential in cooldown until its retry-after."""
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "cooldown")
     require_self(principal, name)
     row = _agent(ctx.conn, name)
     if body.credential is not None and body.credential != row.credential_env:
@@ -126,7 +134,7 @@ def record_cooldown(
         "until": isoformat(until),
         "retry_after_seconds": body.retry_after_seconds,
     }
-    ctx.append(ev.AGENT_COOLING_DOWN, principal.actor, f"agent:{name}", view)
+    ctx.append(ev.AGENT_COOLING_DOWN, principal.actor, f"agent:{name}", view, client_id=body.id)
     if row.liveness != Liveness.COOLING_DOWN.value:
         ctx.append(
             ev.AGENT_LIVENESS_CHANGED,

@@ -1,11 +1,18 @@
-"""Refusals that leave an audit event: the unit commits the event, then the caller is refused."""
+"""Refusals: those that leave an audit event, and reports whose client id was already recorded.
+
+An audited refusal is returned as a :class:`Refusal`, so the unit commits its event before
+``Store.write`` refuses the caller.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from mcos.errors import McosError
+from sqlalchemy import Connection
+
+from mcos.errors import Conflict, McosError
+from mcos.services.events import is_duplicate
 from mcos.storage.writer import WriteContext
 
 
@@ -23,6 +30,23 @@ def refuse(
     actor: str,
     subject: str | None,
     data: dict[str, Any],
+    *,
+    client_id: str | None = None,
 ) -> Refusal:
-    ctx.append(event_type, actor, subject, data | {"refused": error.message, "code": error.code})
+    """``client_id`` spends the report's id on the refusal: a retry is answered ``duplicate_id``."""
+    ctx.append(
+        event_type,
+        actor,
+        subject,
+        data | {"refused": error.message, "code": error.code},
+        client_id=client_id,
+    )
     return Refusal(error)
+
+
+def refuse_duplicate(conn: Connection, actor: str, client_id: str | None, what: str) -> None:
+    """Raise 409 ``duplicate_id`` (field ``id``) if ``actor`` already used ``client_id``."""
+    if is_duplicate(conn, actor, client_id):
+        raise Conflict(
+            f"{what} id {client_id!r} was already recorded", field="id", code="duplicate_id"
+        )

@@ -11,6 +11,7 @@ from mcos.domain.kanban import TaskStatus, refuse_move
 from mcos.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from mcos.schemas import TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate, isoformat
 from mcos.services.access import Principal
+from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -60,6 +61,7 @@ def _may_change(principal: Principal, row: Any) -> None:
 
 def create_task(ctx: WriteContext, principal: Principal, body: TaskCreate) -> dict[str, Any]:
     conn = ctx.conn
+    refuse_duplicate(conn, principal.actor, body.id, "task")
     if body.assignee is not None:
         _require_agent(conn, body.assignee, "assignee")
     if (
@@ -95,7 +97,7 @@ def create_task(ctx: WriteContext, principal: Principal, body: TaskCreate) -> di
         "description": body.description,
         "depends_on": depends_on,
     }
-    ctx.append(ev.TASK_CREATED, principal.actor, f"task:{task_id}", view)
+    ctx.append(ev.TASK_CREATED, principal.actor, f"task:{task_id}", view, client_id=body.id)
     return view
 
 
@@ -112,6 +114,7 @@ def _unfinished_dependencies(conn: Connection, task_id: int) -> list[int]:
 def move_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskMove
 ) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "task move")
     row = _task(ctx.conn, task_id)
     _may_change(principal, row)
     current = TaskStatus(row.status)
@@ -138,6 +141,7 @@ def move_task(
             "assignee": row.assignee,
             "title": row.title,
         },
+        client_id=body.id,
     )
     return task_summary(_task(ctx.conn, task_id))
 
@@ -145,6 +149,7 @@ def move_task(
 def assign_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskAssign
 ) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "task assignment")
     row = _task(ctx.conn, task_id)
     _may_change(principal, row)
     status = TaskStatus(row.status)
@@ -179,6 +184,7 @@ def assign_task(
             "status": new_status.value,
             "title": row.title,
         },
+        client_id=body.id,
     )
     return task_summary(_task(ctx.conn, task_id))
 
@@ -205,9 +211,14 @@ def update_task(
 def comment_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskComment
 ) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "comment")
     _task(ctx.conn, task_id)
     event = ctx.append(
-        ev.TASK_COMMENTED, principal.actor, f"task:{task_id}", {"task": task_id, "body": body.body}
+        ev.TASK_COMMENTED,
+        principal.actor,
+        f"task:{task_id}",
+        {"task": task_id, "body": body.body},
+        client_id=body.id,
     )
     return {"task": task_id, "seq": event.seq, "body": body.body, "actor": principal.actor}
 

@@ -14,7 +14,7 @@ from mcos.api.responses import JSON
 from mcos.domain.events import POLICY_DECIDED
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
-from mcos.schemas import AgentName, HeartbeatIn, TokenCreate
+from mcos.schemas import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.services import agents, tokens
 from mcos.services.access import Impersonation, require_operator
 from mcos.services.heartbeats import HeartbeatItem
@@ -69,6 +69,20 @@ async def heartbeat(name: str, request: Request) -> JSON:
         )
     body = await json_body(request, HeartbeatIn)
     return JSON(await store.record_heartbeat(HeartbeatItem(name, body, principal.actor)))
+
+
+@router.post(
+    "/{name}/nudge", summary="Wake an agent now (operators), rather than at its next heartbeat"
+)
+async def nudge_agent(
+    name: AgentName, body: Nudge, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    require_operator(principal, "nudge agents")
+
+    def unit(ctx: WriteContext) -> dict[str, Any]:
+        return agents.nudge_agent(ctx, name, body.reason, principal.actor)
+
+    return JSON(await store.writer.submit(unit))
 
 
 @router.post("/{name}/tokens", status_code=201, summary="Issue a token for this agent (once)")

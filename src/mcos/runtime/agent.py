@@ -1,0 +1,385 @@
+"""The agent loop: wake, heartbeat, pick up work, call the model, run tools, report, sleep.
+
+An agent wakes on its heartbeat schedule, when the runner hears of new work for it on the event
+stream (a task, a message, a decided approval, a nudge), or at start. Each wake it heartbeats,
+which reports its context gauge and answers with its work; it then works its tasks one at a
+time until none is left or the runner stops. State is saved after every step, so a restart
+resumes each conversation where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mcos.fleet.schema import Agent, Fleet
+from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
+from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.compaction import flush_and_compact, needs_compaction
+from mcos.runtime.conversation import Conversation, Saved
+from mcos.runtime.providers.base import Provider, TransientProviderError, Turn
+from mcos.runtime.toolbox import Toolbox
+from mcos.runtime.workspace import Workspace
+
+log = logging.getLogger("mcos.runtime")
+
+MAX_STEPS_PER_WAKE = 12
+"""Model calls on one task before the agent looks at its other work again."""
+MAX_STEPS_PER_TASK = 60
+"""Model calls on one task, ever, before it is escalated as making no progress."""
+PRIORITY = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+RETRY_SECONDS = 5.0
+"""How soon an agent tries again when the control plane did not answer."""
+
+
+def who(actor: str) -> str:
+    """An event actor as a person reads it: ``agent:donna`` is donna, ``operator:x`` an operator."""
+    kind, _, name = actor.partition(":")
+    if kind == "agent":
+        return name
+    return "operator" if name in ("", "operator") else f"operator {name}"
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        fleet: Fleet,
+        agent: Agent,
+        workspace: Workspace,
+        link: AgentLink,
+        provider: Provider,
+    ) -> None:
+        self.fleet, self.agent, self.workspace, self.link = fleet, agent, workspace, link
+        self.caller = ModelCaller(fleet, agent, provider, link)
+        self.saved = Saved.load(workspace)
+        self.toolbox = Toolbox(agent, workspace, link)
+        self.notes = ""
+        self.paused: str | None = None
+        self.cooling_until = 0.0
+        self._wake = asyncio.Event()
+        self._reasons: set[str] = set()
+        self.busy = False
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def wake(self, reason: str) -> None:
+        self._reasons.add(reason)
+        self._wake.set()
+
+    def interval(self) -> float:
+        seconds = self.fleet.liveness_for(self.agent).heartbeat_seconds
+        return seconds * random.uniform(0.9, 1.0)  # spread a fleet's heartbeats out
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        self.notes = self.workspace.recent_notes(self.today())
+        self.wake("start")
+        while not stopping.is_set():
+            timeout = self.interval()
+            if self.cooling_until > time.monotonic():
+                timeout = min(timeout, self.cooling_until - time.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+            except TimeoutError:
+                pass
+            if stopping.is_set():
+                break
+            self._wake.clear()
+            reasons, self._reasons = self._reasons, set()
+            try:
+                await self.step(stopping, reasons)
+            except Unreachable as exc:
+                log.warning(
+                    "%s: %s; trying again in %.0f s", self.agent.name, exc.message, RETRY_SECONDS
+                )
+                self._retry_soon(stopping)
+            except Exception:
+                log.exception("%s: step failed", self.agent.name)
+                self._retry_soon(stopping)
+            finally:
+                self.busy = False
+                self.saved.save(self.workspace)
+
+    def _retry_soon(self, stopping: asyncio.Event) -> None:
+        async def later() -> None:
+            await asyncio.sleep(RETRY_SECONDS)
+            if not stopping.is_set():
+                self.wake("retry")
+
+        asyncio.get_running_loop().create_task(later())
+
+    def today(self) -> Any:
+        return datetime.now(ZoneInfo(self.fleet.fleet.timezone)).date()
+
+    # -- one wake -----------------------------------------------------------------------
+
+    async def heartbeat(self, status: str, note: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": status,
+            "context_tokens": self.saved.gauge(),
+            "context_window": self.agent.context_window,
+        }
+        if self.saved.current_task is not None:
+            body["current_task"] = self.saved.current_task
+        if note:
+            body["note"] = note[:2000]
+        if self.saved.ack_messages:
+            body["ack_messages_through"] = self.saved.ack_messages
+        if self.saved.ack_incidents:
+            body["ack_incidents_through"] = self.saved.ack_incidents
+        answer: dict[str, Any] = await self.link.ask(
+            "POST", f"/api/v1/agents/{self.agent.name}/heartbeat", body
+        )
+        return answer
+
+    async def step(self, stopping: asyncio.Event, reasons: set[str]) -> None:
+        if self.cooling_until > time.monotonic():
+            await self.heartbeat("idle", "cooling down after a 429")
+            return
+        answer = await self.heartbeat("working" if self.saved.current_task else "idle")
+        self.paused = "paused by the control plane" if answer["liveness"] == "suspended" else None
+        if self.paused:
+            return
+        inbox, acks = self._inbox(answer)
+        tasks = sorted(
+            answer["tasks"],
+            key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
+        )
+        self.busy = True
+        await self._resume_parked(stopping)
+        worked = False
+        for task in tasks:
+            if stopping.is_set():
+                return
+            if str(task["id"]) in self.saved.parked:
+                continue
+            try:
+                await self.work_on(task, inbox, stopping)
+            except CoolingDown as exc:
+                self.cooling_until = exc.until
+                await self.heartbeat("idle", exc.message)
+                return
+            except Paused as exc:
+                self.paused = str(exc)
+                return
+            finally:
+                # The messages are in a conversation now (saved with it): ack them, so they
+                # are not delivered again. Until then a crash delivers them again.
+                self._ack(acks)
+            inbox = []
+            worked = True
+        if inbox and not stopping.is_set():
+            await self._answer_inbox(inbox, stopping)
+            self._ack(acks)
+        if worked or inbox:
+            self.saved.current_task = None
+            await self.heartbeat("idle")
+
+    def _ack(self, acks: tuple[int, int]) -> None:
+        self.saved.ack_messages = max(self.saved.ack_messages, acks[0])
+        self.saved.ack_incidents = max(self.saved.ack_incidents, acks[1])
+
+    def _inbox(self, answer: dict[str, Any]) -> tuple[list[str], tuple[int, int]]:
+        """The messages and incidents for the agent, as prompt lines, and the ids to ack."""
+        lines = []
+        messages, incidents = 0, 0
+        for message in answer["directives"] + answer["messages"]:
+            where = f"#{message['channel']}" if message["channel"] else "you"
+            kind = message["kind"].upper() if message["kind"] == "directive" else message["kind"]
+            lines.append(f"- {kind} from {who(message['sender'])} to {where}: {message['body']}")
+            messages = max(messages, message["id"])
+        for incident in answer["incidents"]:
+            lines.append(
+                f"- INCIDENT {incident['severity']} #{incident['id']}: {incident['title']}"
+            )
+            incidents = max(incidents, incident["id"])
+        for incident in answer["confirmations"]:
+            lines.append(
+                f"- CONFIRMATION NEEDED for incident {incident['severity']} #{incident['id']}: "
+                f"{incident['title']} (raised by {incident.get('reporter')})"
+            )
+        return lines, (messages, incidents)
+
+    # -- working a task -----------------------------------------------------------------
+
+    def system_prompt(self) -> str:
+        parts = [self.workspace.soul().strip()]
+        if self.notes:
+            parts.append("# Your memory notes (yesterday and today)\n\n" + self.notes)
+        parts.append(
+            "# How you work\n\n"
+            f"Today is {self.today().isoformat()} ({self.fleet.fleet.timezone}). You work one "
+            "task at a time. Use your tools to do the work; when it is finished, answer with a "
+            "short summary of what you did and the task is marked done. Move a task to review "
+            "(update_task) when someone must check it, or to blocked when you cannot go on."
+        )
+        return "\n\n".join(parts)
+
+    async def work_on(
+        self, task: dict[str, Any], inbox: Sequence[str], stopping: asyncio.Event
+    ) -> None:
+        key = str(task["id"])
+        if task["status"] == "assigned":
+            try:
+                await self.link.ask(
+                    "POST", f"/api/v1/tasks/{task['id']}/move", {"status": "in_progress"}
+                )
+            except ApiError as exc:
+                log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc.message)
+                return
+        conversation = self.saved.conversations.get(key)
+        if conversation is None:
+            conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
+            self.saved.conversations[key] = conversation
+        elif inbox:
+            conversation.turns.append(Turn("user", "New messages:\n" + "\n".join(inbox)))
+        self.saved.current_task = task["id"]
+        log.info("%s: working on task #%s %r", self.agent.name, task["id"], task["title"])
+        try:
+            await self._drive(task["id"], conversation, stopping)
+        except TaskFailed as exc:
+            await self.fail(task["id"], str(exc))
+        except TransientProviderError as exc:
+            log.warning("%s: task #%s waits: %s", self.agent.name, task["id"], exc.message)
+
+    async def _task_text(self, task: dict[str, Any], inbox: Sequence[str]) -> str:
+        try:
+            full = await self.link.ask("GET", f"/api/v1/tasks/{task['id']}")
+        except ApiError:
+            full = task
+        lines = [f"Task #{task['id']}: {full['title']}", f"Priority: {full['priority']}"]
+        if full.get("kind"):
+            lines.append(f"Kind: {full['kind']}")
+        lines.append(f"From: {full.get('creator')}")
+        if full.get("description"):
+            lines += ["", full["description"]]
+        if inbox:
+            lines += ["", "Messages for you:", *inbox]
+        return "\n".join(lines)
+
+    async def _drive(
+        self, task_id: int, conversation: Conversation, stopping: asyncio.Event
+    ) -> None:
+        key = str(task_id)
+        for _ in range(MAX_STEPS_PER_WAKE):
+            if stopping.is_set() or key in self.saved.parked:
+                return
+            if conversation.steps >= MAX_STEPS_PER_TASK:
+                await self.escalate(task_id, f"no result after {conversation.steps} model calls")
+                return
+            if needs_compaction(self.agent, conversation):
+                await self.heartbeat("compacting")
+                await flush_and_compact(self, task_id, conversation)
+            tools = self.toolbox.specs()
+            reply = await self.caller.call(
+                self.system_prompt(), conversation.turns, tools, task_id=task_id
+            )
+            conversation.record(reply)
+            self.saved.save(self.workspace)
+            if not reply.tool_calls:
+                await self.finish(task_id, reply.text)
+                return
+            for call in reply.tool_calls:
+                result = await self.toolbox.run(call, task_id)
+                conversation.turns.append(result.turn)
+                if result.parked is not None:
+                    self.saved.parked[key] = result.parked
+                if result.failed:
+                    conversation.note_failure(call)
+                elif call.name == "update_task":
+                    conversation.note_move(call.arguments)
+            self.saved.save(self.workspace)
+            stuck = conversation.repeated_failure(limit=3)
+            if stuck:
+                await self.escalate(task_id, f"the same failing call three times: {stuck}")
+                return
+
+    async def _resume_parked(self, stopping: asyncio.Event) -> None:
+        """Carry on tasks whose approval was decided: run the approved call or report the no."""
+        for key, parked in list(self.saved.parked.items()):
+            if stopping.is_set():
+                return
+            turn = await self.toolbox.resume(parked)
+            if turn is None:
+                continue  # still waiting
+            del self.saved.parked[key]
+            self.saved.conversations[key].turns.append(turn)
+            self.saved.save(self.workspace)
+
+    async def finish(self, task_id: int, summary: str) -> None:
+        """The model answered without a tool call: the work is done; say so on the card.
+
+        Reports, not questions: they go through the outbox in order, so finishing costs the
+        agent no round trip and survives an outage. A card the model already moved itself
+        (to review, blocked or done) is left where it put it.
+        """
+        conversation = self.saved.conversations.pop(str(task_id), None)
+        log.info("%s: finished task #%s", self.agent.name, task_id)
+        base = f"/api/v1/tasks/{task_id}"
+        if summary.strip():
+            await self.link.report("POST", f"{base}/comments", {"body": summary.strip()[:20_000]})
+        if conversation is None or conversation.moved_to in (None, "in_progress"):
+            await self.link.report("POST", f"{base}/move", {"status": "review"})
+            await self.link.report("POST", f"{base}/move", {"status": "done"})
+        self.saved.current_task = None
+
+    async def fail(self, task_id: int, reason: str) -> None:
+        self.saved.conversations.pop(str(task_id), None)
+        base = f"/api/v1/tasks/{task_id}"
+        await self.link.tell("POST", f"{base}/move", {"status": "blocked", "reason": reason[:2000]})
+        self.saved.current_task = None
+
+    async def escalate(self, task_id: int, why: str) -> None:
+        """A stuck task is blocked and its supervisor told, rather than retried forever."""
+        log.warning("%s: escalating task #%s: %s", self.agent.name, task_id, why)
+        await self.fail(task_id, f"escalated: {why}")
+        body = f"Task #{task_id} is stuck and blocked: {why}. It needs someone to look at it."
+        if self.agent.supervisor != "operator":
+            await self.link.tell(
+                "POST",
+                "/api/v1/messages",
+                {"to": self.agent.supervisor, "kind": "report", "body": body, "task_id": task_id},
+            )
+        await self.link.tell(
+            "POST",
+            "/api/v1/events",
+            {
+                "type": "runtime.task_escalated",
+                "subject": f"task:{task_id}",
+                "data": {
+                    "agent": self.agent.name,
+                    "task_id": task_id,
+                    "reason": why,
+                    "supervisor": self.agent.supervisor,
+                },
+            },
+        )
+
+    async def _answer_inbox(self, inbox: list[str], stopping: asyncio.Event) -> None:
+        """Messages with no task to attach them to: one turn to read and act on them."""
+        conversation = self.saved.conversations.setdefault("inbox", Conversation([]))
+        conversation.turns.append(Turn("user", "New messages:\n" + "\n".join(inbox)))
+        try:
+            await self._drive_inbox(conversation, stopping)
+        except (CoolingDown, Paused, TaskFailed, TransientProviderError) as exc:
+            log.info("%s: inbox left for later: %s", self.agent.name, exc)
+
+    async def _drive_inbox(self, conversation: Conversation, stopping: asyncio.Event) -> None:
+        for _ in range(MAX_STEPS_PER_WAKE):
+            if stopping.is_set():
+                return
+            if needs_compaction(self.agent, conversation):
+                await flush_and_compact(self, None, conversation)
+            reply = await self.caller.call(
+                self.system_prompt(), conversation.turns, self.toolbox.specs()
+            )
+            conversation.record(reply)
+            if not reply.tool_calls:
+                return
+            for call in reply.tool_calls:
+                conversation.turns.append((await self.toolbox.run(call, None)).turn)

@@ -1,0 +1,127 @@
+"""The runtime's side of the control plane's HTTP API: one shared client, one token per agent.
+
+Questions that need an answer now (may I run this? may I spend? what is my work?) go straight
+to the control plane and fail closed when it cannot be reached. Reports (usage, memory notes,
+compactions, task progress) go through the durable outbox, so an outage loses none of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mcos.errors import McosError
+from mcos.runtime.outbox import DeliveryResult, Outbox, Report
+
+
+class Unreachable(McosError):
+    """The control plane did not answer (down, restarting, or a 5xx)."""
+
+    code = "control_plane_unreachable"
+
+
+class ApiError(McosError):
+    """The control plane answered with its error shape (a 4xx): the request will not succeed."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
+        super().__init__(message, field=field, code=code)
+        self.status = status
+
+
+class ControlPlane:
+    """HTTP to one control plane, shared by every agent of a runner (one connection pool)."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=50),
+        )
+
+    async def request(
+        self,
+        token: str | None,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = await self.http.request(
+                method, path, json=body, params=params, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Unreachable(f"control plane answered HTTP {response.status_code} to {path}")
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                raise ApiError(
+                    response.status_code, error["code"], error["message"], error.get("field")
+                )
+            except (ValueError, KeyError, TypeError):
+                raise ApiError(
+                    response.status_code, "http_error", response.text[:300], None
+                ) from None
+        return response.json() if response.content else None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@dataclass
+class AgentLink:
+    """One agent's way to the control plane: its own token, and the runner's outbox."""
+
+    name: str
+    token: str
+    control_plane: ControlPlane
+    outbox: Outbox
+
+    async def ask(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Ask now; raises :class:`Unreachable` or :class:`ApiError`."""
+        return await self.control_plane.request(self.token, method, path, body, params)
+
+    async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
+        """Durably queue a report; it reaches the control plane in order, exactly once."""
+        await self.outbox.put(self.name, method, path, body)
+
+    async def tell(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
+        """Send now if the control plane is up (its refusal comes back to the caller), else queue.
+
+        The body gets a client id first, so a request that was committed but whose answer was
+        lost is recorded once when the outbox delivers it again.
+        """
+        body = {"id": f"{self.name}-{uuid.uuid4().hex[:16]}"} | body
+        try:
+            return await self.ask(method, path, body)
+        except Unreachable:
+            await self.report(method, path, body)
+            return None
+
+
+async def deliver(control_plane: ControlPlane, tokens: dict[str, str], report: Report) -> Any:
+    """The outbox's delivery callback: send one report with its agent's token."""
+    try:
+        await control_plane.request(
+            tokens.get(report.agent), report.method, report.path, report.body
+        )
+    except Unreachable:
+        return DeliveryResult.retry()
+    except ApiError as exc:
+        if exc.code == "duplicate_id":
+            return DeliveryResult.duplicate()
+        return DeliveryResult.rejected(exc.status, exc.message)
+    return DeliveryResult.delivered()

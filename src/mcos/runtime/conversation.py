@@ -1,0 +1,138 @@
+"""What an agent remembers between steps, and saves so that a restart resumes where it was."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mcos.runtime.providers.base import ModelReply, ToolCall, Turn
+from mcos.runtime.workspace import Workspace
+
+
+def turn_to_dict(turn: Turn) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": turn.role, "text": turn.text}
+    if turn.tool_calls:
+        out["tool_calls"] = [[c.id, c.name, c.arguments] for c in turn.tool_calls]
+    if turn.tool_call_id is not None:
+        out["tool_call_id"] = turn.tool_call_id
+    if turn.is_error:
+        out["is_error"] = True
+    return out
+
+
+def turn_from_dict(data: dict[str, Any]) -> Turn:
+    return Turn(
+        role=data["role"],
+        text=data.get("text", ""),
+        tool_calls=tuple(ToolCall(*c) for c in data.get("tool_calls", ())),
+        tool_call_id=data.get("tool_call_id"),
+        is_error=data.get("is_error", False),
+    )
+
+
+@dataclass
+class Conversation:
+    """One piece of work's turns, with the context gauge of its latest prompt."""
+
+    turns: list[Turn]
+    steps: int = 0
+    """Model calls made for this work."""
+    prompt_tokens: int = 0
+    """Tokens of the latest prompt, from the provider's usage fields: the gauge."""
+    failures: Counter[str] = field(default_factory=Counter)
+    """Failing tool calls by name and arguments: the same one three times means stuck."""
+    moved_to: str | None = None
+    """The column the model itself last moved the card to (``update_task``), if any."""
+    compactions: int = 0
+
+    def record(self, reply: ModelReply) -> None:
+        self.steps += 1
+        self.prompt_tokens = reply.usage.prompt_tokens
+        self.turns.append(Turn("assistant", reply.text, reply.tool_calls))
+
+    def note_failure(self, call: ToolCall) -> None:
+        self.failures[f"{call.name}({call.arguments})"] += 1
+
+    def note_move(self, arguments: str) -> None:
+        try:
+            status = orjson.loads(arguments).get("status")
+        except (orjson.JSONDecodeError, AttributeError):
+            return
+        if isinstance(status, str):
+            self.moved_to = status
+
+    def repeated_failure(self, limit: int) -> str | None:
+        worst = self.failures.most_common(1)
+        return worst[0][0][:300] if worst and worst[0][1] >= limit else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turns": [turn_to_dict(t) for t in self.turns],
+            "steps": self.steps,
+            "prompt_tokens": self.prompt_tokens,
+            "failures": dict(self.failures),
+            "moved_to": self.moved_to,
+            "compactions": self.compactions,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conversation:
+        return cls(
+            turns=[turn_from_dict(t) for t in data.get("turns", ())],
+            steps=data.get("steps", 0),
+            prompt_tokens=data.get("prompt_tokens", 0),
+            failures=Counter(data.get("failures", {})),
+            moved_to=data.get("moved_to"),
+            compactions=data.get("compactions", 0),
+        )
+
+
+@dataclass
+class Saved:
+    """An agent's runtime state: its conversations, parked calls, and what it has acked."""
+
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    """By task id (as text), plus ``inbox`` for messages that came with no task."""
+    parked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Tool calls waiting for an approval, by task id."""
+    current_task: int | None = None
+    ack_messages: int = 0
+    ack_incidents: int = 0
+    last_prompt_tokens: int = 0
+
+    def gauge(self) -> int:
+        if self.current_task is not None:
+            current = self.conversations.get(str(self.current_task))
+            if current is not None:
+                self.last_prompt_tokens = current.prompt_tokens
+        return self.last_prompt_tokens
+
+    def save(self, workspace: Workspace) -> None:
+        workspace.save_state(
+            {
+                "version": 1,
+                "conversations": {k: c.to_dict() for k, c in self.conversations.items()},
+                "parked": self.parked,
+                "current_task": self.current_task,
+                "ack_messages": self.ack_messages,
+                "ack_incidents": self.ack_incidents,
+                "last_prompt_tokens": self.last_prompt_tokens,
+            }
+        )
+
+    @classmethod
+    def load(cls, workspace: Workspace) -> Saved:
+        data = workspace.load_state()
+        return cls(
+            conversations={
+                k: Conversation.from_dict(v) for k, v in data.get("conversations", {}).items()
+            },
+            parked=data.get("parked", {}),
+            current_task=data.get("current_task"),
+            ack_messages=data.get("ack_messages", 0),
+            ack_incidents=data.get("ack_incidents", 0),
+            last_prompt_tokens=data.get("last_prompt_tokens", 0),
+        )

@@ -1,0 +1,422 @@
+"""A durable local outbox: reports to the control plane survive its outages and our restarts.
+
+A report (one HTTP request: usage, a memory note, task progress) is committed to a local SQLite
+file before ``put`` returns, then delivered in order, one at a time, by ``run``. Each report
+carries a client id (``body["id"]``) that the control plane records once per actor, so a report
+delivered twice (its answer was lost, or we died before noting the delivery) is answered
+``duplicate`` and counts as delivered. Order is global per outbox: while a report waits for the
+control plane to come back, nothing after it is delivered first.
+
+One thread owns the SQLite connection and commits whatever was submitted meanwhile in one
+transaction (group commit), so the many ``put`` calls of a busy agent loop share each fsync.
+Use an outbox from one event loop, and open a file with one ``Outbox`` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import random
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from mcos.errors import McosError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    body TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    body TEXT NOT NULL, created_at REAL NOT NULL,
+    status INTEGER NOT NULL, error TEXT NOT NULL, rejected_at REAL NOT NULL);
+"""
+_COLUMNS = "seq, agent, method, path, body, created_at"
+_PAGE = 256
+_MAX_BATCH = 4_096
+
+
+class OutboxClosed(McosError):
+    """The outbox was closed; nothing more can be put or delivered through it."""
+
+    code = "outbox_closed"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One request to the control plane, as it will be sent."""
+
+    seq: int
+    """Position in this outbox: reports are delivered in this order."""
+    agent: str
+    """The agent it is for; the deliver callback sends it with that agent's token."""
+    method: str
+    path: str
+    body: dict[str, Any]
+    """Always has an ``id``: the caller's, or ``{outbox_id}-{seq}``."""
+    created_at: float
+    """When it was put (seconds since the epoch)."""
+
+
+@dataclass(frozen=True)
+class RejectedReport:
+    """A report the control plane refused with a 4xx: it will never succeed as it is."""
+
+    report: Report
+    status: int
+    error: str
+    """The control plane's error message."""
+    rejected_at: float
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the deliver callback made of one attempt; build it with the class methods."""
+
+    kind: Literal["delivered", "duplicate", "rejected", "retry"]
+    status: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def delivered(cls) -> DeliveryResult:
+        return cls("delivered")
+
+    @classmethod
+    def duplicate(cls) -> DeliveryResult:
+        """409 ``duplicate_id``: an earlier delivery was recorded; counts as delivered."""
+        return cls("duplicate")
+
+    @classmethod
+    def rejected(cls, status: int, error: str) -> DeliveryResult:
+        """Any other 4xx: the report is set aside with the error, and delivery moves on."""
+        return cls("rejected", status, error)
+
+    @classmethod
+    def retry(cls) -> DeliveryResult:
+        """Unreachable, timeout, 5xx, 429: the same report is tried again after a backoff."""
+        return cls("retry")
+
+
+Deliver = Callable[[Report], Awaitable[DeliveryResult]]
+_Op = Callable[[sqlite3.Connection], tuple[Any, int]]
+"""Work for the outbox's thread: returns its result and the change to the pending count."""
+
+
+def backoff_delay(attempt: int, start: float = 0.5, cap: float = 30.0) -> float:
+    """The wait before retry ``attempt`` (1, 2, ...): doubling from ``start``, up to ``cap``.
+
+    Drawn from the upper half of that (jitter), so that many runners do not retry in step.
+    """
+    ceiling = min(cap, start * 2 ** min(attempt - 1, 32))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class _Job:
+    __slots__ = ("error", "future", "loop", "op", "outcome", "put_seq")
+
+    def __init__(self, op: _Op, loop: asyncio.AbstractEventLoop, put_seq: int) -> None:
+        self.op = op
+        self.loop = loop
+        self.put_seq = put_seq
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.outcome: Any = None
+        self.error: BaseException | None = None
+
+
+_STOP = object()
+
+
+class Outbox:
+    """Reports kept in a local SQLite file and delivered in order, each recorded once."""
+
+    def __init__(
+        self,
+        path: Path,
+        deliver: Deliver,
+        *,
+        backoff_start: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.path = path
+        self._deliver = deliver
+        self._backoff = (backoff_start, backoff_cap)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._delivering = False
+        self._wake = asyncio.Event()  # a report was put
+        self._kick = asyncio.Event()  # drain() wants a retry now, not after the backoff
+        self._progress = asyncio.Event()  # a delivery was noted
+        self.commits = 0
+        """Transactions committed so far (many puts share one under load)."""
+        ready: concurrent.futures.Future[tuple[str, int, int]] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name=f"mcos-outbox:{path.name}", daemon=True
+        )
+        self._thread.start()
+        self.outbox_id, self._last_seq, self._pending = ready.result()
+
+    # -- the caller's side ---------------------------------------------------------------
+
+    async def put(self, agent: str, method: str, path: str, body: dict[str, Any]) -> Report:
+        """Queue a report; returns once it is durably committed (it survives a crash)."""
+        if self._closed:
+            raise OutboxClosed(f"the outbox {self.path} is closed")
+        seq = self._last_seq + 1
+        data = dict(body)
+        if data.get("id") is None:
+            data["id"] = f"{self.outbox_id}-{seq}"
+        text = orjson.dumps(data).decode()  # a body that is not JSON fails here, taking no seq
+        self._last_seq = seq  # before any await: seq order is submission order is commit order
+        report = Report(seq, agent, method, path, data, time.time())
+
+        def insert(conn: sqlite3.Connection) -> tuple[Report, int]:
+            conn.execute(
+                f"INSERT INTO reports ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, agent, method, path, text, report.created_at),
+            )
+            return report, 1
+
+        committed = self._submit(insert, put_seq=seq)
+        self._wake.set()  # delivery's next fetch is queued after this insert, so it sees it
+        await committed
+        return report
+
+    def pending(self) -> int:
+        """Reports not yet delivered (nor set aside as rejected)."""
+        return self._pending
+
+    def rejected(self) -> list[RejectedReport]:
+        """Reports the control plane refused, oldest first, with its error (works after close)."""
+        with contextlib.closing(sqlite3.connect(self.path)) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS}, status, error, rejected_at FROM rejected ORDER BY seq"
+            ).fetchall()
+        return [RejectedReport(_report(r), r[6], r[7], r[8]) for r in rows]
+
+    async def run(self) -> None:
+        """Deliver reports as they come, until the outbox closes; run it as a task."""
+        if self._delivering:
+            raise RuntimeError("this outbox is already delivering")
+        with contextlib.suppress(OutboxClosed):
+            await self._pump(until_empty=False)
+
+    async def drain(self, timeout: float) -> int:  # noqa: ASYNC109 (the runner's SIGTERM budget)
+        """Deliver what can be within ``timeout`` seconds; returns how many reports remain."""
+        with contextlib.suppress(TimeoutError, OutboxClosed):
+            if self._delivering:  # run() is at it: cut its backoff short and wait
+                self._kick.set()
+                await asyncio.wait_for(self._until_empty(), timeout)
+            else:
+                await asyncio.wait_for(self._pump(until_empty=True), timeout)
+        if not self._closed:
+            await self._submit(lambda conn: (None, 0))  # deliveries noted are counted
+        return self._pending
+
+    def close(self) -> None:
+        """Commit what was put, then stop; ``run`` returns. Call it on the loop's thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._kick.set()
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def _pump(self, *, until_empty: bool) -> None:
+        self._delivering = True
+        try:
+            after = 0
+            while not self._closed:
+                self._wake.clear()
+                page: list[Report] = await self._submit(_fetch_after(after))
+                if not page:
+                    if until_empty:
+                        return
+                    await self._wake.wait()
+                    continue
+                for report in page:
+                    await self._deliver_one(report)
+                after = page[-1].seq
+        finally:
+            self._delivering = False
+
+    async def _deliver_one(self, report: Report) -> None:
+        attempt = 0
+        while True:
+            why = "the control plane asked for a retry"
+            try:
+                result = await self._deliver(report)
+            except Exception as exc:  # unreachable, a timeout, or a bug: the report waits
+                why, result = repr(exc), DeliveryResult.retry()
+            if result.kind != "retry":
+                break
+            attempt += 1
+            delay = backoff_delay(attempt, *self._backoff)
+            log.info("outbox: report #%d waits %.1f s: %s", report.seq, delay, why)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), delay)
+            self._kick.clear()
+            if self._closed:
+                raise OutboxClosed(f"the outbox {self.path} is closed")
+        rejection = None
+        if result.kind == "rejected":
+            what = f"{report.method} {report.path} for {report.agent}"
+            rejection = (result.status or 0, result.error or "")
+            log.warning(
+                "outbox: report #%d (%s) rejected: HTTP %d %s", report.seq, what, *rejection
+            )
+        # Not awaited: the next delivery need not wait for this fsync, and the thread commits
+        # it before any later fetch. Lost in a crash, the report is delivered again: duplicate.
+        self._submit(_done_with(report.seq, rejection)).add_done_callback(self._noted)
+
+    def _noted(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("outbox: noting a delivery failed: %r", future.exception())
+        self._progress.set()
+
+    async def _until_empty(self) -> None:
+        while self._pending > 0 and not self._closed:
+            self._progress.clear()
+            await self._progress.wait()
+
+    # -- the thread that owns the SQLite connection --------------------------------------
+
+    def _submit(self, op: _Op, put_seq: int = 0) -> asyncio.Future[Any]:
+        if self._closed:
+            raise OutboxClosed(f"the outbox {self.path} is closed")
+        job = _Job(op, asyncio.get_running_loop(), put_seq)
+        self._queue.put(job)
+        return job.future
+
+    def _serve(self, ready: concurrent.futures.Future[tuple[str, int, int]]) -> None:
+        try:
+            conn = _open(self.path)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        with contextlib.closing(conn):
+            ready.set_result(_load_state(conn))
+            for jobs in _batches(self._queue):
+                self._commit(conn, jobs)
+
+    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        delta = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                try:
+                    job.outcome, change = job.op(conn)
+                    delta += change
+                except Exception as exc:
+                    job.error = exc
+            last = max(job.put_seq for job in jobs)
+            if last:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last),))
+            conn.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:
+            log.exception("outbox: commit failed; %d operations refused", len(jobs))
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job in jobs:
+                job.error = job.error or exc
+            delta = 0
+        self._pending += delta  # before settling: whoever is told of the commit sees it counted
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        for job in jobs:
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, group in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, group)
+
+
+def _fetch_after(after: int) -> _Op:
+    def fetch(conn: sqlite3.Connection) -> tuple[list[Report], int]:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM reports WHERE seq > ? ORDER BY seq LIMIT ?", (after, _PAGE)
+        ).fetchall()
+        return [_report(r) for r in rows], 0
+
+    return fetch
+
+
+def _done_with(seq: int, rejection: tuple[int, str] | None) -> _Op:
+    """Forget a delivered report, or move it to ``rejected`` with ``(status, error)``."""
+
+    def done(conn: sqlite3.Connection) -> tuple[None, int]:
+        if rejection is not None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO rejected ({_COLUMNS}, status, error, rejected_at) "
+                f"SELECT {_COLUMNS}, ?, ?, ? FROM reports WHERE seq = ?",
+                (*rejection, time.time(), seq),
+            )
+        return None, -conn.execute("DELETE FROM reports WHERE seq = ?", (seq,)).rowcount
+
+    return done
+
+
+def _report(row: Any) -> Report:
+    return Report(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5])
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # a put that returned survives a power cut
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def _load_state(conn: sqlite3.Connection) -> tuple[str, int, int]:
+    """This file's outbox id (made once), the last seq ever given, and the reports pending."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT OR IGNORE INTO meta VALUES ('outbox_id', ?), ('last_seq', '0')",
+        (secrets.token_hex(8),),
+    )
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.execute("COMMIT")
+    (pending,) = conn.execute("SELECT count(*) FROM reports").fetchone()
+    return str(meta["outbox_id"]), int(meta["last_seq"]), int(pending)
+
+
+def _batches(jobs: queue.SimpleQueue[Any]) -> Iterator[list[_Job]]:
+    """What was submitted while the last batch committed; ends at close (after its batch)."""
+    while (first := jobs.get()) is not _STOP:
+        batch = [first]
+        while len(batch) < _MAX_BATCH:
+            try:
+                item = jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                yield batch
+                return
+            batch.append(item)
+        yield batch
+
+
+def _settle(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():  # its caller was cancelled
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.outcome)

@@ -1,0 +1,145 @@
+"""Running a model's tool call: parse, validate, ask the control plane, run, and answer.
+
+Whatever goes wrong becomes a tool result the model can read (``is_error``): an unknown tool,
+arguments that are not JSON or miss a field, a refusal by policy, a control plane that cannot
+be asked (then nothing runs: the runtime fails closed). A call that needs an approval is parked:
+the model hears that it waits, the task waits, and the agent goes on with its other work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from mcos.fleet.schema import Agent
+from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
+from mcos.runtime.tools import TOOLS, Tool, ToolContext, ToolError, offered_tools
+from mcos.runtime.workspace import Workspace
+
+log = logging.getLogger("mcos.runtime")
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    turn: Turn
+    parked: dict[str, Any] | None = None
+    """Set when the call waits for an approval: what to carry out once it is decided."""
+
+    @property
+    def failed(self) -> bool:
+        return self.turn.is_error
+
+
+def _error(call: ToolCall, message: str) -> ToolResult:
+    return ToolResult(Turn("tool", message, tool_call_id=call.id, is_error=True))
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+class Toolbox:
+    def __init__(self, agent: Agent, workspace: Workspace, link: AgentLink) -> None:
+        self.agent, self.workspace, self.link = agent, workspace, link
+        self.offered = {t.name: t for t in offered_tools(agent)}
+        self._specs = [t.spec for t in self.offered.values()]
+
+    def specs(self) -> list[ToolSpec]:
+        return self._specs
+
+    def _parse(self, tool: Tool, call: ToolCall) -> Any:
+        try:
+            raw = orjson.loads(call.arguments or "{}")
+        except orjson.JSONDecodeError as exc:
+            raise ToolError(f"the arguments of {call.name} are not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ToolError(f"the arguments of {call.name} must be a JSON object")
+        try:
+            return tool.args.model_validate(raw)
+        except ValidationError as exc:
+            raise ToolError(f"bad arguments for {call.name}: {_problems(exc)}") from None
+
+    async def run(self, call: ToolCall, task_id: int | None) -> ToolResult:
+        tool = TOOLS.get(call.name)
+        if tool is None:
+            known = ", ".join(self.offered) or "none"
+            return _error(call, f"there is no tool named {call.name!r}; your tools are: {known}")
+        context = ToolContext(self.agent, self.workspace, self.link, task_id)
+        try:
+            args = self._parse(tool, call)
+            if tool.action is not None:
+                action = tool.action(context, args) | {
+                    "reason": f"task #{task_id}" if task_id else "no task"
+                }
+                parked = await self._ask(call, action, task_id)
+                if parked is not None:
+                    return parked
+            elif tool.name not in self.offered:
+                raise ToolError(
+                    f"{call.name} needs the {tool.capability!r} capability, which you do not have"
+                )
+            output = await tool.run(context, args)
+        except ToolError as exc:
+            return _error(call, str(exc))
+        except ApiError as exc:
+            return _error(call, f"the control plane refused: {exc.message}")
+        except Unreachable:
+            return _error(call, "the control plane cannot be reached, so nothing was done")
+        return ToolResult(Turn("tool", output, tool_call_id=call.id))
+
+    async def _ask(
+        self, call: ToolCall, action: dict[str, Any], task_id: int | None
+    ) -> ToolResult | None:
+        """Ask the control plane; ``None`` means allowed. Refusals raise, approvals park."""
+        try:
+            decision = await self.link.ask("POST", "/api/v1/actions", action)
+        except ApiError as exc:
+            if exc.code == "policy_denied":
+                raise ToolError(f"refused by policy: {exc.message}") from None
+            raise
+        if decision["decision"] != "needs_approval":
+            return None
+        waiting = ", ".join(decision.get("approvers", ())) or "an operator"
+        text = (
+            f"this needs approval #{decision['approval_id']} from {waiting}: {decision['reason']}. "
+            "Nothing was done yet; the task waits for the decision and you will be told."
+        )
+        parked = {
+            "approval_id": decision["approval_id"],
+            "call": [call.id, call.name, call.arguments],
+            "action": action,
+            "task_id": task_id,
+        }
+        return ToolResult(Turn("tool", text, tool_call_id=call.id), parked)
+
+    async def resume(self, parked: dict[str, Any]) -> Turn | None:
+        """A parked call's outcome once its approval is decided, as a user turn; else ``None``."""
+        approval_id = parked["approval_id"]
+        approval = await self.link.ask("GET", f"/api/v1/approvals/{approval_id}")
+        status = approval["status"]
+        if status == "pending":
+            return None
+        call = ToolCall(*parked["call"])
+        if status != "approved":
+            reasons = "; ".join(d.get("comment") or "" for d in approval.get("decisions", ()))
+            return Turn("user", f"Approval #{approval_id} for {call.name} was {status}. {reasons}")
+        tool = TOOLS[call.name]
+        context = ToolContext(self.agent, self.workspace, self.link, parked["task_id"])
+        try:
+            args = self._parse(tool, call)
+            await self.link.ask(
+                "POST", "/api/v1/actions", parked["action"] | {"approval_id": approval_id}
+            )
+            output = await tool.run(context, args)
+        except ToolError as exc:
+            output = f"it failed: {exc}"
+        except ApiError as exc:
+            output = f"the control plane refused to carry it out: {exc.message}"
+        return Turn("user", f"Approval #{approval_id} was approved and {call.name} ran:\n{output}")

@@ -1,0 +1,307 @@
+"""The built-in tools, each gated twice: never offered without its capability, and every
+sensitive call asked of the control plane (``POST /api/v1/actions``) before it runs.
+
+A tool's arguments are a pydantic model, so a malformed call gets an error that names the field.
+A tool the agent was not offered but that exists (the model asked anyway) is still put to the
+control plane, which refuses it and records the attempt: however it asks, an agent without
+``exec`` runs no command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from mcos.fleet.schema import Agent
+from mcos.runtime.client import AgentLink
+from mcos.runtime.providers.base import ToolSpec
+from mcos.runtime.workspace import Workspace
+
+OUTPUT_CAP = 16_000
+"""Characters of a tool's output given back to the model; the rest is cut from the middle."""
+SHELL_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ")
+"""The only variables a shell command inherits: never the runner's other agents' keys."""
+
+
+class ToolError(Exception):
+    """The tool failed or was refused; the message goes back to the model as the result."""
+
+
+@dataclass
+class Parked(Exception):
+    """The call needs an approval: the task waits for it while the agent does other work."""
+
+    approval_id: int
+    approvers: list[str]
+    action: dict[str, Any]
+
+
+@dataclass
+class ToolContext:
+    agent: Agent
+    workspace: Workspace
+    link: AgentLink
+    task_id: int | None = None
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadFile(_Args):
+    path: str = Field(description="Path relative to your workspace.")
+
+
+class WriteFile(_Args):
+    path: str = Field(description="Path relative to your workspace.")
+    content: str = Field(description="The whole new content of the file.")
+
+
+class RunShell(_Args):
+    command: str = Field(min_length=1, description="A shell command, run in your workspace.")
+    timeout_seconds: int = Field(60, ge=1, le=600)
+
+
+class FetchUrl(_Args):
+    url: str = Field(pattern=r"^https?://", description="An http(s) URL to GET.")
+
+
+class SendMessage(_Args):
+    body: str = Field(min_length=1)
+    to: str | None = Field(None, description="An agent's name, for a direct message.")
+    channel: str | None = Field(None, description="A channel you belong to.")
+    kind: Literal["report", "question", "chat", "directive"] = "report"
+
+
+class CreateTask(_Args):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    assignee: str | None = None
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+
+class UpdateTask(_Args):
+    task_id: int = Field(ge=1)
+    status: Literal["in_progress", "review", "done", "blocked"] | None = None
+    comment: str | None = None
+    assignee: str | None = Field(None, description="Hand the task off to this agent.")
+
+
+class RaiseIncident(_Args):
+    severity: Literal["P0", "P1", "P2", "P3"]
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(description="What you saw, and the evidence for it.")
+
+
+class RequestCapability(_Args):
+    capability: str
+    minutes: float = Field(60, gt=0, le=1440)
+    reason: str = Field(min_length=1)
+
+
+Runner = Callable[[ToolContext, Any], Awaitable[str]]
+ActionOf = Callable[[ToolContext, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[_Args]
+    run: Runner
+    capability: str | None = None
+    """Offered only to agents with this capability (or ``None``: to every agent)."""
+    action: ActionOf | None = None
+    """The action asked of the control plane before running; ``None`` when not sensitive."""
+
+    @property
+    def spec(self) -> ToolSpec:
+        schema = self.args.model_json_schema()
+        schema.pop("title", None)
+        return ToolSpec(self.name, self.description, schema)
+
+
+def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - limit
+    return f"{text[:half]}\n[... {cut} characters cut ...]\n{text[-half:]}"
+
+
+# -- the tools ------------------------------------------------------------------------------
+
+
+def _path(ctx: ToolContext, relative: str) -> Any:
+    try:
+        return ctx.workspace.resolve(relative)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
+
+
+async def _read_file(ctx: ToolContext, args: ReadFile) -> str:
+    path = _path(ctx, args.path)
+    if not path.is_file():
+        raise ToolError(f"no file {args.path!r} in your workspace")
+    return cap_output(path.read_text(encoding="utf-8", errors="replace"))
+
+
+async def _write_file(ctx: ToolContext, args: WriteFile) -> str:
+    path = _path(ctx, args.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(args.content, encoding="utf-8")
+    return f"wrote {len(args.content)} characters to {args.path}"
+
+
+async def _run_shell(ctx: ToolContext, args: RunShell) -> str:
+    env = {k: os.environ[k] for k in SHELL_ENV_KEEP if k in os.environ}
+    env["HOME"] = str(ctx.workspace.root)
+    process = await asyncio.create_subprocess_shell(
+        args.command,
+        cwd=ctx.workspace.root,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # so a timeout kills the command's children too
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), args.timeout_seconds)
+    except TimeoutError:
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        raise ToolError(f"the command ran past {args.timeout_seconds} s and was killed") from None
+    text = cap_output(output.decode(errors="replace"))
+    return f"exit status {process.returncode}\n{text}"
+
+
+async def _fetch_url(ctx: ToolContext, args: FetchUrl) -> str:
+    # Redirects are not followed: the control plane allowed this host, not wherever it points.
+    async with httpx.AsyncClient(timeout=20, follow_redirects=False) as http:
+        try:
+            response = await http.get(args.url)
+        except httpx.HTTPError as exc:
+            raise ToolError(f"could not fetch {args.url}: {exc!r}") from None
+    if response.is_redirect:
+        return f"HTTP {response.status_code}: redirects to {response.headers.get('location')}"
+    return f"HTTP {response.status_code}\n{cap_output(response.text)}"
+
+
+async def _send_message(ctx: ToolContext, args: SendMessage) -> str:
+    if (args.to is None) == (args.channel is None):
+        raise ToolError("give exactly one of 'to' (an agent) or 'channel'")
+    body = args.model_dump(exclude_none=True) | {"task_id": ctx.task_id}
+    sent = await ctx.link.tell("POST", "/api/v1/messages", {k: v for k, v in body.items() if v})
+    return f"sent (message #{sent['id']})" if sent else "queued: the control plane is down"
+
+
+async def _create_task(ctx: ToolContext, args: CreateTask) -> str:
+    body = args.model_dump(exclude_none=True) | ({"parent_id": ctx.task_id} if ctx.task_id else {})
+    created = await ctx.link.tell("POST", "/api/v1/tasks", body)
+    return f"created task #{created['id']}" if created else "queued: the control plane is down"
+
+
+async def _update_task(ctx: ToolContext, args: UpdateTask) -> str:
+    done = []
+    base = f"/api/v1/tasks/{args.task_id}"
+    if args.comment:
+        await ctx.link.tell("POST", f"{base}/comments", {"body": args.comment})
+        done.append("commented")
+    if args.assignee:
+        await ctx.link.tell("POST", f"{base}/assign", {"assignee": args.assignee})
+        done.append(f"handed to {args.assignee}")
+    if args.status:
+        await ctx.link.tell("POST", f"{base}/move", {"status": args.status})
+        done.append(f"moved to {args.status}")
+    if not done:
+        raise ToolError("give at least one of status, comment or assignee")
+    return f"task #{args.task_id}: " + ", ".join(done)
+
+
+async def _raise_incident(ctx: ToolContext, args: RaiseIncident) -> str:
+    raised = await ctx.link.tell("POST", "/api/v1/incidents", args.model_dump())
+    if not raised:
+        return "queued: the control plane is down"
+    return f"incident #{raised['id']} raised ({raised.get('status', 'recorded')})"
+
+
+async def _request_capability(ctx: ToolContext, args: RequestCapability) -> str:
+    asked = await ctx.link.tell("POST", "/api/v1/approvals", args.model_dump())
+    if not asked:
+        return "queued: the control plane is down"
+    return f"approval #{asked['id']} requested; an operator decides"
+
+
+def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
+    return {"kind": "file.write", "paths": [str(_path(ctx, args.path))], "files_touched": 1}
+
+
+def _shell_action(ctx: ToolContext, args: RunShell) -> dict[str, Any]:
+    return {"kind": "shell.exec", "command": args.command, "paths": [str(ctx.workspace.root)]}
+
+
+def _fetch_action(ctx: ToolContext, args: FetchUrl) -> dict[str, Any]:
+    return {"kind": "http.fetch", "host": urlsplit(args.url).hostname or ""}
+
+
+TOOLS: dict[str, Tool] = {
+    tool.name: tool
+    for tool in (
+        Tool("read_file", "Read a file from your workspace.", ReadFile, _read_file, "read"),
+        Tool(
+            "write_file",
+            "Write a file in your workspace (replaces it).",
+            WriteFile,
+            _write_file,
+            "write",
+            _file_action,
+        ),
+        Tool(
+            "run_shell",
+            "Run a shell command in your workspace; output is capped.",
+            RunShell,
+            _run_shell,
+            "exec",
+            _shell_action,
+        ),
+        Tool("fetch_url", "GET a URL.", FetchUrl, _fetch_url, "network", _fetch_action),
+        Tool(
+            "send_message",
+            "Message another agent or a channel you belong to.",
+            SendMessage,
+            _send_message,
+        ),
+        Tool("create_task", "Create a task on the board.", CreateTask, _create_task, "plan"),
+        Tool(
+            "update_task",
+            "Move a task (in_progress, review, done, blocked), comment on it, or hand it off.",
+            UpdateTask,
+            _update_task,
+        ),
+        Tool(
+            "raise_incident",
+            "Raise an incident (P0 worst to P3); it is confirmed before it spreads.",
+            RaiseIncident,
+            _raise_incident,
+        ),
+        Tool(
+            "request_capability",
+            "Ask an operator to restore a capability for a while, saying why.",
+            RequestCapability,
+            _request_capability,
+        ),
+    )
+}
+
+
+def offered_tools(agent: Agent) -> list[Tool]:
+    """The tools this agent may be offered: never one whose capability it lacks."""
+    return [t for t in TOOLS.values() if t.capability is None or t.capability in agent.capabilities]

@@ -1,0 +1,452 @@
+"""The agent loop end to end: the seed's agents on a real control plane, the model a wire-level
+fake driven through the official Anthropic SDK, the runner and its loops the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from mcos.fleet.loader import load_fleet
+from mcos.runtime.providers.simulated import Rule, Script, Step
+from mcos.testing.fake_providers import FakeProviderServer
+from tests.fixtures.runtime import fake_keys, make_runner, run_until, task_status
+from tests.fixtures.server import Server, running_server
+
+
+@pytest.fixture
+def srv(tmp_path: Path) -> Iterator[Server]:
+    with running_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}") as server:
+        yield server
+
+
+@pytest.fixture
+def fake(srv: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviderServer]:
+    with FakeProviderServer() as server:
+        fake_keys(monkeypatch, load_fleet(srv.fleet_dir), server.url)
+        yield server
+
+
+def create_task(srv: Server, title: str, assignee: str, description: str = "") -> int:
+    with srv.client() as operator:
+        response = operator.post(
+            "/api/v1/tasks",
+            json={"title": title, "assignee": assignee, "description": description},
+        )
+        assert response.status_code == 201, response.text
+        task_id: int = response.json()["id"]
+        return task_id
+
+
+def run(srv: Server, names: list[str], check: object, **kwargs: object) -> None:
+    runner = make_runner(srv, names, **kwargs)  # type: ignore[arg-type]
+    asyncio.run(run_until(runner, check, url=srv.url, token=srv.operator_token))  # type: ignore[arg-type]
+
+
+def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    digest = create_task(srv, "Inbox digest", "donna", "Summarise the 5 inboxes.")
+    contract = create_task(srv, "Draft the supplier contract", "apex")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-donna",
+                    contains="Inbox digest",
+                    steps=(
+                        Step.call("write_file", {"path": "digest.md", "content": "3 urgent"}),
+                        Step.reply("Digest written: 3 urgent mails."),
+                    ),
+                )
+            ]
+        )
+    )
+
+    async def both_done(api: httpx.AsyncClient) -> bool:
+        return {await task_status(api, digest), await task_status(api, contract)} == {"done"}
+
+    run(srv, ["donna", "apex"], both_done)
+
+    assert (srv.fleet_dir / "workspaces" / "donna" / "digest.md").read_text() == "3 urgent"
+    assert (srv.fleet_dir / "workspaces" / "apex" / "SOUL.md").read_text().startswith("# Apex")
+    with srv.client() as operator:
+        history = operator.get(f"/api/v1/tasks/{digest}").json()
+        comments = [h for h in history["history"] if h["type"] == "task.commented"]
+        assert any("Digest written" in c["data"]["body"] for c in comments), history
+        moves = [h["data"]["to"] for h in history["history"] if h["type"] == "task.moved"]
+        assert moves == ["in_progress", "review", "done"]
+        decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
+        writes = [e["data"] for e in decided["events"] if e["data"]["agent"] == "donna"]
+        assert [(w["action"]["kind"], w["outcome"]) for w in writes] == [("file.write", "allow")]
+        usage = {a["agent"]: a for a in operator.get("/api/v1/usage").json()["agents"]}
+        assert usage["donna"]["spent"]["daily_tokens"] > 0
+        assert usage["donna"]["spent"]["daily_usd"] > 0
+    # Each agent used its own key, and was offered only the tools its capabilities allow.
+    donna_calls = [r for r in fake.requests if r.key == "key-donna"]
+    assert len(donna_calls) == 2
+    assert {r.key for r in fake.requests} == {"key-donna", "key-apex"}
+    assert "write_file" in donna_calls[0].tools and "run_shell" not in donna_calls[0].tools
+
+
+def test_flow_cannot_exec_however_it_asks_and_its_stuck_task_is_escalated(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    task = create_task(srv, "Rebuild fibreflow", "flow")
+    build = Step.call("run_shell", {"command": "cd /srv/fibreflow && npm run build"})
+    fake.set_script(Script([Rule(key="key-flow", steps=(build, build, build))]))
+
+    async def blocked(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "blocked"
+
+    run(srv, ["flow"], blocked)
+
+    # The tool was never offered; asked for anyway, the control plane refused it every time.
+    assert all("run_shell" not in r.tools for r in fake.requests)
+    with srv.client() as operator:
+        decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
+        denials = [e["data"] for e in decided["events"] if e["data"]["agent"] == "flow"]
+        assert [(d["action"]["kind"], d["outcome"], d["rule"]) for d in denials] == [
+            ("shell.exec", "deny", "capability")
+        ] * 3
+        escalated = operator.get(
+            "/api/v1/events", params={"types": "runtime.task_escalated"}
+        ).json()["events"]
+        assert len(escalated) == 1 and escalated[0]["data"]["supervisor"] == "elon"
+        told = operator.get("/api/v1/messages", params={"agent": "elon"}).json()["messages"]
+        assert any(m["sender"] == "agent:flow" and f"#{task}" in m["body"] for m in told)
+    assert not list((srv.fleet_dir / "workspaces" / "flow").glob("node_modules"))
+
+
+def test_the_gauge_crossing_the_flush_line_flushes_memory_then_compacts(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    task = create_task(srv, "Quarterly research", "atlas")
+    with srv.client() as operator:
+        # A 180k-token prompt is more than atlas may spend in a day; this test is not about that.
+        raised = operator.patch(
+            "/api/v1/agents/atlas/budget",
+            json={
+                "daily_tokens": 10_000_000,
+                "monthly_tokens": 10_000_000,
+                "daily_usd": 100,
+                "monthly_usd": 100,
+                "reason": "a long research session",
+            },
+        )
+        assert raised.status_code == 200, raised.text
+    # The first answer reports a prompt past atlas's flush line (200k - 20k - 4k = 176k).
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-atlas",
+                    times=1,
+                    steps=(
+                        Step.call(
+                            "write_file",
+                            {"path": "findings.md", "content": "fibre demand up 12%"},
+                            prompt_tokens=180_000,
+                        ),
+                    ),
+                )
+            ]
+        )
+    )
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    run(srv, ["atlas"], done)
+
+    today = datetime.now(ZoneInfo("Africa/Johannesburg")).date().isoformat()
+    note = srv.fleet_dir / "workspaces" / "atlas" / "memory" / f"{today}.md"
+    assert "before compaction (task #" in note.read_text()
+    with srv.client() as operator:
+        log = operator.get(
+            "/api/v1/events", params={"types": "memory.*,agent.heartbeat", "limit": 1000}
+        ).json()["events"]
+        atlas = [e for e in log if e["subject"] == "agent:atlas"]
+        kinds = [e["type"] for e in atlas if e["type"].startswith("memory.")]
+        assert kinds == ["memory.flushed", "memory.compacted"]
+        compacted = next(e for e in atlas if e["type"] == "memory.compacted")["data"]
+        assert compacted["tokens_before"] == 180_000 > compacted["tokens_after"]
+        gauges = [e["data"]["gauge"]["tokens"] for e in atlas if e["type"] == "agent.heartbeat"]
+        assert 180_000 in gauges or any(g >= 176_000 for g in gauges), gauges
+        notes = operator.get("/api/v1/agents/atlas/memory").json()["notes"]
+        assert notes and notes[0]["content"].startswith("(simulated)")
+        agent = operator.get("/api/v1/agents/atlas").json()
+        assert agent["compactions"] == 1
+
+
+def test_a_429_cools_down_only_that_agent_and_it_never_retries_early(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    slow = create_task(srv, "Chase overdue invoices", "donna")
+    fine = create_task(srv, "Review the NDA", "apex")
+    fake.set_script(
+        Script([Rule(key="key-donna", times=1, steps=(Step.fail(429, retry_after=600),))])
+    )
+
+    async def settled(api: httpx.AsyncClient) -> bool:
+        donna = (await api.get("/api/v1/agents/donna")).json()
+        return donna["liveness"] == "cooling_down" and await task_status(api, fine) == "done"
+
+    run(srv, ["donna", "apex"], settled)
+
+    assert [r.key for r in fake.requests].count("key-donna") == 1
+    with srv.client() as operator:
+        agents = {a["name"]: a for a in operator.get("/api/v1/agents").json()["agents"]}
+        assert agents["donna"]["liveness"] == "cooling_down"
+        assert agents["apex"]["liveness"] != "cooling_down"
+        cooled = operator.get("/api/v1/events", params={"types": "agent.cooling_down"}).json()
+        assert [e["data"]["credential"] for e in cooled["events"]] == ["MCOS_DONNA_ANTHROPIC_KEY"]
+        assert operator.get(f"/api/v1/tasks/{slow}").json()["status"] == "in_progress"
+
+
+def test_bad_tool_calls_get_clear_errors_and_the_task_goes_on(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    task = create_task(srv, "Tidy the notes", "quill")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-quill",
+                    steps=(
+                        Step.call("delete_everything", {}),
+                        Step.call("write_file", '{"path": "a.md", "content": '),
+                        Step.call("write_file", {"path": "a.md"}),
+                        Step.call("write_file", {"path": "../escape.md", "content": "x"}),
+                        Step.reply("Notes tidied."),
+                    ),
+                )
+            ]
+        )
+    )
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    run(srv, ["quill"], done)
+
+    results = [r for r in fake.requests if r.key == "key-quill"][-1].tool_results
+    assert "there is no tool named 'delete_everything'" in results[0]
+    assert "not valid JSON" in results[1]
+    assert "content: Field required" in results[2]
+    assert "outside your workspace" in results[3]
+    assert not (srv.fleet_dir / "workspaces" / "escape.md").exists()
+
+
+def test_an_action_that_needs_approval_waits_while_the_agent_works_on(
+    srv: Server, fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet_file = srv.fleet_dir / "fleet.toml"
+    text = fleet_file.read_text()
+    elon = text.index('name = "elon"')
+    # Elon may exec, but must ask a person first every time.
+    marker = text.index("[agents.budget]", elon)
+    fleet_file.write_text(
+        text[:marker] + '[agents.guard]\nask_first = ["shell.exec"]\n' + text[marker:]
+    )
+    srv.stop()
+    srv.start()  # the control plane reads the fleet file when it starts
+    restart = create_task(srv, "Restart the crashed fibreflow service", "elon")
+    check = create_task(srv, "Check the disk space report", "elon")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-elon",
+                    contains="Restart the crashed",
+                    times=1,
+                    steps=(Step.call("run_shell", {"command": "echo restarted > restart.log"}),),
+                )
+            ]
+        )
+    )
+    runner = make_runner(srv, ["elon"])
+
+    async def scenario() -> None:
+        async def other_done_and_waiting(api: httpx.AsyncClient) -> bool:
+            pending = (await api.get("/api/v1/approvals", params={"status": "pending"})).json()
+            return bool(pending["approvals"]) and await task_status(api, check) == "done"
+
+        stopping = asyncio.Event()
+        running = asyncio.create_task(runner.run(stopping))
+        headers = {"Authorization": f"Bearer {srv.operator_token}"}
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=srv.url, headers=headers) as api:
+            while not await other_done_and_waiting(api):
+                assert not running.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert await task_status(api, restart) == "in_progress"
+            assert not (srv.fleet_dir / "workspaces" / "elon" / "restart.log").exists()
+            pending = (await api.get("/api/v1/approvals", params={"status": "pending"})).json()
+            approval = pending["approvals"][0]
+            assert approval["subject"]["command"] == "echo restarted > restart.log"
+            decided = await api.post(
+                f"/api/v1/approvals/{approval['id']}/approve", json={"comment": "go"}
+            )
+            assert decided.status_code == 200, decided.text
+            while await task_status(api, restart) != "done":
+                assert not running.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        stopping.set()
+        await running
+
+    asyncio.run(scenario())
+    log = srv.fleet_dir / "workspaces" / "elon" / "restart.log"
+    assert log.read_text() == "restarted\n"
+    assert "approved and run_shell ran" in fake.requests[-1].last_user_text
+
+
+def test_overload_is_retried_with_backoff_and_a_permanent_error_fails_the_task(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    variance = create_task(srv, "Variance analysis", "vega")
+    contract = create_task(srv, "Draft the lease", "apex")
+    fake.set_script(
+        Script(
+            [
+                Rule(key="key-vega", times=2, steps=(Step.fail(529, "Overloaded"),)),
+                Rule(key="key-apex", steps=(Step.fail(400, "model: claude-x is not a model"),)),
+            ]
+        )
+    )
+
+    async def settled(api: httpx.AsyncClient) -> bool:
+        return (await task_status(api, variance), await task_status(api, contract)) == (
+            "done",
+            "blocked",
+        )
+
+    run(srv, ["vega", "apex"], settled)
+
+    assert [r.status for r in fake.requests if r.key == "key-vega"] == [529, 529, 200]
+    assert [r.status for r in fake.requests if r.key == "key-apex"] == [400]
+    with srv.client() as operator:
+        history = operator.get(f"/api/v1/tasks/{contract}").json()["history"]
+        blocked = [h["data"] for h in history if h["type"] == "task.moved"][-1]
+        assert blocked["to"] == "blocked"
+        assert "claude-x is not a model" in blocked["reason"]
+
+
+def test_a_paused_agent_makes_no_call(srv: Server, fake: FakeProviderServer) -> None:
+    task = create_task(srv, "Inbox digest", "donna")
+    with srv.client() as operator:
+        lowered = operator.patch(
+            "/api/v1/agents/donna/budget", json={"daily_usd": 0.0001, "reason": "test the pause"}
+        )
+        assert lowered.status_code == 200, lowered.text
+
+    async def paused(api: httpx.AsyncClient) -> bool:
+        return (await api.get("/api/v1/agents/donna")).json()["liveness"] == "suspended"
+
+    run(srv, ["donna"], paused)
+
+    assert fake.requests == []
+    with srv.client() as operator:
+        assert operator.get(f"/api/v1/tasks/{task}").json()["status"] == "in_progress"
+        refused = operator.get("/api/v1/events", params={"types": "budget.*"}).json()["events"]
+        assert [e["type"] for e in refused] == ["budget.changed", "budget.exceeded"]
+
+
+def test_on_waking_an_agent_reads_yesterdays_and_todays_notes(srv: Server) -> None:
+    today = datetime.now(ZoneInfo("Africa/Johannesburg")).date()
+    memory = srv.fleet_dir / "workspaces" / "donna" / "memory"
+    memory.mkdir(parents=True)
+    (memory / f"{today - timedelta(days=1)}.md").write_text("- Vodacom renewal due Friday\n")
+    (memory / f"{today - timedelta(days=2)}.md").write_text("- an older note, not read\n")
+    fleet_file = srv.fleet_dir / "fleet.toml"
+    text = fleet_file.read_text()
+    at = text.index('provider = "anthropic"', text.index('name = "donna"'))
+    # The runner reads the fleet file; donna runs on the in-package simulated model here.
+    fleet_file.write_text(text[:at] + 'provider = "simulated"' + text[at + 22 :])
+    task = create_task(srv, "What is due this week?", "donna")
+    script = Script(
+        [
+            Rule(agent="Vodacom renewal due Friday", steps=(Step.reply("Vodacom, Friday."),)),
+            Rule(agent="an older note", steps=(Step.reply("read too much"),)),
+        ]
+    )
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    run(srv, ["donna"], done, script=script)
+
+    with srv.client() as operator:
+        history = operator.get(f"/api/v1/tasks/{task}").json()["history"]
+        comments = [h["data"]["body"] for h in history if h["type"] == "task.commented"]
+        assert comments == ["(simulated) Vodacom, Friday."]
+
+
+def test_a_directive_wakes_an_idle_agent_which_acts_on_it_once(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-donna",
+                    contains="DIRECTIVE from operator",
+                    steps=(
+                        Step.call("send_message", {"to": "jarvis", "body": "Digest by 07:00."}),
+                    ),
+                )
+            ]
+        )
+    )
+    runner = make_runner(srv, ["donna"])
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        running = asyncio.create_task(runner.run(stopping))
+        headers = {"Authorization": f"Bearer {srv.operator_token}"}
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=srv.url, headers=headers) as api:
+            # Idle first: heartbeated, nothing to do (its next heartbeat is minutes away).
+            while (await api.get("/api/v1/agents/donna")).json()["liveness"] != "idle":
+                assert not running.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            sent = await api.post(
+                "/api/v1/messages",
+                json={"to": "donna", "kind": "directive", "body": "Send Jarvis the digest."},
+            )
+            assert sent.status_code == 201, sent.text
+
+            async def replied() -> bool:
+                log = (await api.get("/api/v1/messages", params={"agent": "jarvis"})).json()
+                return any(m["sender"] == "agent:donna" for m in log["messages"])
+
+            while not await replied():
+                assert not running.done() and time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            # A nudge wakes her again: the directive was acked, so it is not acted on twice.
+            nudged = await api.post("/api/v1/agents/donna/nudge", json={"reason": "test"})
+            assert nudged.status_code == 200, nudged.text
+            seq = nudged.json()["seq"]
+            while True:
+                beats = (
+                    await api.get(
+                        "/api/v1/events", params={"types": "agent.heartbeat", "after": seq}
+                    )
+                ).json()["events"]
+                if beats:
+                    break
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        stopping.set()
+        await running
+
+    asyncio.run(scenario())
+    donna = [r for r in fake.requests if r.key == "key-donna"]
+    assert len(donna) == 2  # the directive and its tool result; nothing after the nudge
+    assert "DIRECTIVE from operator to you: Send Jarvis the digest." in donna[0].last_user_text

@@ -1,0 +1,250 @@
+"""The durable outbox: reports survive outages and restarts, and arrive in order, once each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mcos.runtime.outbox import DeliveryResult, Outbox, Report, backoff_delay
+from tests.fixtures.server import running_server
+
+USAGE = "/api/v1/agents/donna/usage"
+Step = DeliveryResult | Exception
+
+
+class FakeControlPlane:
+    """The deliver callback: answers from a script per report id, then 'delivered'."""
+
+    def __init__(self, script: dict[str, list[Step]] | None = None, *, down: bool = False) -> None:
+        self.script = script or {}
+        self.down = down
+        self.attempts: list[str] = []
+        self.delivered: list[Report] = []
+        self.reached: dict[int, asyncio.Event] = {}
+
+    def when_delivered(self, count: int) -> Awaitable[bool]:
+        return self.reached.setdefault(count, asyncio.Event()).wait()
+
+    async def __call__(self, report: Report) -> DeliveryResult:
+        self.attempts.append(report.body["id"])
+        steps = self.script.get(report.body["id"], [])
+        step = steps.pop(0) if steps else DeliveryResult.retry() if self.down else None
+        if isinstance(step, Exception):
+            raise step
+        if step is not None and step.kind != "delivered":
+            return step
+        self.delivered.append(report)
+        if len(self.delivered) in self.reached:
+            self.reached[len(self.delivered)].set()
+        return DeliveryResult.delivered()
+
+
+def fast(path: Path, deliver: Callable[[Report], Awaitable[DeliveryResult]]) -> Outbox:
+    return Outbox(path, deliver, backoff_start=0.001, backoff_cap=0.01)
+
+
+async def put_usage(outbox: Outbox, count: int, **body: Any) -> list[Report]:
+    return [
+        await outbox.put("donna", "POST", USAGE, {"input_tokens": i, "output_tokens": 1} | body)
+        for i in range(count)
+    ]
+
+
+def test_order_is_kept_across_a_transient_failure(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(tmp_path / "outbox.db", plane)
+        first, second, third = await put_usage(outbox, 3)
+        plane.script[second.body["id"]] = [ConnectionError("refused"), DeliveryResult.retry()]
+        assert await outbox.drain(timeout=10) == 0
+        ids = [r.body["id"] for r in (first, second, third)]
+        assert plane.attempts == [ids[0], ids[1], ids[1], ids[1], ids[2]]
+        assert [r.seq for r in plane.delivered] == [1, 2, 3]
+        outbox.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_rejected_report_is_set_aside_with_its_error_and_does_not_block(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(tmp_path / "outbox.db", plane)
+        reports = await put_usage(outbox, 3)
+        plane.script[reports[1].body["id"]] = [DeliveryResult.rejected(422, "no task #9")]
+        with caplog.at_level(logging.WARNING, logger="mcos.runtime.outbox"):
+            assert await outbox.drain(timeout=10) == 0
+        assert [r.seq for r in plane.delivered] == [1, 3]
+        (kept,) = outbox.rejected()
+        assert (kept.report, kept.status, kept.error) == (reports[1], 422, "no task #9")
+        assert "rejected: HTTP 422 no task #9" in caplog.text
+        outbox.close()
+        assert outbox.rejected() == [kept]  # kept in the file, readable after close
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_resumes_in_order_with_the_same_ids(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+
+    async def before_the_crash() -> tuple[str, list[Report]]:
+        broken = FakeControlPlane({}, down=True)
+        outbox = fast(path, broken)
+        reports = await put_usage(outbox, 2)
+        reports.append(await outbox.put("donna", "POST", USAGE, {"id": "mine-1", "x": 1}))
+        broken.script[reports[0].body["id"]] = [RuntimeError("lost the answer")]
+        assert await outbox.drain(timeout=0.05) == 3
+        outbox.close()
+        return outbox.outbox_id, reports
+
+    async def after_the_restart(outbox_id: str, reports: list[Report]) -> None:
+        plane = FakeControlPlane()
+        outbox = fast(path, plane)
+        assert (outbox.outbox_id, outbox.pending()) == (outbox_id, 3)
+        assert await outbox.drain(timeout=10) == 0
+        assert plane.delivered == reports
+        assert [r.body["id"] for r in reports] == [f"{outbox_id}-1", f"{outbox_id}-2", "mine-1"]
+        later = await outbox.put("donna", "POST", USAGE, {})
+        outbox.close()
+        # Every report was delivered and forgotten; still no seq (and so no id) is given twice.
+        reopened = fast(path, plane)
+        again = await reopened.put("donna", "POST", USAGE, {})
+        assert (later.seq, again.seq, again.body["id"]) == (4, 5, f"{outbox_id}-5")
+        reopened.close()
+        other = fast(tmp_path / "other.db", plane)
+        assert other.outbox_id != outbox_id
+        other.close()
+
+    asyncio.run(after_the_restart(*asyncio.run(before_the_crash())))
+
+
+def test_concurrent_puts_land_with_distinct_increasing_seqs_and_share_commits(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(tmp_path / "outbox.db", plane)
+        delivering = asyncio.create_task(outbox.run())
+        reports = await asyncio.gather(
+            *(outbox.put(f"agent-{i % 7}", "POST", USAGE, {"n": i}) for i in range(500))
+        )
+        assert [r.seq for r in reports] == list(range(1, 501))
+        assert len({r.body["id"] for r in reports}) == 500
+        assert outbox.commits < 500  # group commit: many puts shared a transaction
+        await asyncio.wait_for(plane.when_delivered(500), 10)  # run() was woken by put()
+        assert plane.delivered == reports
+        assert await outbox.drain(timeout=10) == 0
+        outbox.close()
+        await asyncio.wait_for(delivering, 10)  # run() ends when the outbox closes
+
+    asyncio.run(scenario())
+
+
+def test_drain_returns_what_is_left_while_the_control_plane_stays_down(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane(down=True)
+        outbox = fast(tmp_path / "outbox.db", plane)
+        await put_usage(outbox, 4)
+        assert await outbox.drain(timeout=0.05) == 4
+        delivering = asyncio.create_task(outbox.run())
+        assert await outbox.drain(timeout=0.05) == 4  # while run() is at it, too
+        assert outbox.pending() == 4 and plane.delivered == []
+        outbox.close()
+        await asyncio.wait_for(delivering, 10)
+
+    asyncio.run(scenario())
+
+
+def test_backoff_doubles_from_half_a_second_to_thirty_with_jitter() -> None:
+    for attempt in range(1, 40):
+        ceiling = min(30.0, 0.5 * 2 ** (attempt - 1))
+        delays = {backoff_delay(attempt) for _ in range(20)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempt, delays)
+        assert len(delays) > 1  # jittered, so runners do not retry in step
+
+
+def http_deliver(
+    http: httpx.AsyncClient, tokens: dict[str, str], outcomes: list[str]
+) -> Callable[[Report], Awaitable[DeliveryResult]]:
+    async def deliver(report: Report) -> DeliveryResult:
+        headers = {"Authorization": f"Bearer {tokens[report.agent]}"}
+        try:
+            response = await http.request(
+                report.method, report.path, json=report.body, headers=headers
+            )
+        except httpx.TransportError:
+            return DeliveryResult.retry()
+        if response.status_code >= 500 or response.status_code == 429:
+            return DeliveryResult.retry()
+        result = DeliveryResult.delivered()
+        if response.status_code >= 400:
+            error = response.json()["error"]
+            result = (
+                DeliveryResult.duplicate()
+                if error["code"] == "duplicate_id"
+                else DeliveryResult.rejected(response.status_code, error["message"])
+            )
+        outcomes.append(result.kind)
+        return result
+
+    return deliver
+
+
+def test_reports_reach_a_real_control_plane_once_even_when_delivered_twice(
+    tmp_path: Path, database_url: str
+) -> None:
+    path, snapshot = tmp_path / "outbox.db", tmp_path / "snapshot.db"
+    calls: list[dict[str, Any]] = [
+        {"input_tokens": 1_000, "output_tokens": 10},
+        {"input_tokens": 5, "output_tokens": 5, "model": "claude-9000"},  # no price: rejected
+        {"input_tokens": 2_000, "output_tokens": 20},
+        {"input_tokens": 3_000, "output_tokens": 30},
+    ]
+    with running_server(tmp_path, database_url) as server:
+        tokens = {"donna": server.agent_token("donna")}
+        server.stop()
+
+        async def session(
+            at: Path, seconds: float, outcomes: list[str], puts: list[dict[str, Any]]
+        ) -> tuple[int, Outbox]:
+            """Open the outbox at ``at``, put ``puts``, drain; returns what is left, closed."""
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+                outbox = Outbox(at, http_deliver(http, tokens, outcomes))
+                for body in puts:
+                    await outbox.put("donna", "POST", USAGE, body)
+                left = await outbox.drain(timeout=seconds)
+                outbox.close()
+                return left, outbox
+
+        left, _ = asyncio.run(session(path, 0.3, [], calls))
+        assert left == 4  # the control plane is down: every report waits
+        for part in tmp_path.glob("outbox.db*"):
+            shutil.copy(part, tmp_path / part.name.replace("outbox", "snapshot"))
+
+        server.start()
+        first: list[str] = []
+        assert asyncio.run(session(path, 30, first, []))[0] == 0
+        assert first == ["delivered", "rejected", "delivered", "delivered"]
+        # The snapshot still holds every report, as if the answers (or our deletes) were lost.
+        again: list[str] = []
+        left, replayed = asyncio.run(session(snapshot, 30, again, []))
+        assert left == 0
+        assert again == ["duplicate", "rejected", "duplicate", "duplicate"]
+        (kept,) = replayed.rejected()
+        assert kept.status == 422 and "claude-9000" in kept.error
+
+        with server.client() as operator:
+            summary = operator.get("/api/v1/usage").json()
+            donna = next(a for a in summary["agents"] if a["agent"] == "donna")
+            assert donna["spent"]["daily_tokens"] == 1_010 + 2_020 + 3_030
+            assert [m["calls"] for m in summary["models_this_month"]] == [3]
+            events = operator.get("/api/v1/events", params={"types": "usage.recorded"}).json()
+            assert len(events["events"]) == 3
