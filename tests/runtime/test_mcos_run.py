@@ -223,6 +223,9 @@ def test_reports_made_while_the_control_plane_is_down_arrive_once_it_is_back(srv
         moves = [h["data"]["to"] for h in history if h["type"] == "task.moved"]
         assert moves == ["in_progress", "review", "done"]
         assert len([h for h in history if h["type"] == "task.commented"]) == 1
+        # Not worked twice: the control plane still showed it in progress when the agent's
+        # heartbeat got through, before the outbox had delivered the moves.
+        assert len([r for r in fake.requests if r.key == "key-elon"]) == 2
         calls = api.get("/api/v1/events", params={"types": "usage.recorded"}).json()["events"]
         assert len([c for c in calls if c["data"]["agent"] == "elon"]) == 2
     assert os.path.exists(srv.fleet_dir / ".mcos" / "runner" / "velo" / "outbox.db")

@@ -146,8 +146,11 @@ class AgentLoop:
         if self.paused:
             return
         inbox, acks = self._inbox(answer)
+        # Once the control plane no longer shows a settled task in progress, its moves have
+        # arrived (or someone sent it back to be done again).
+        self.saved.settled &= {t["id"] for t in answer["tasks"] if t["status"] == "in_progress"}
         tasks = sorted(
-            answer["tasks"],
+            (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
             key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
         )
         self.busy = True
@@ -320,6 +323,7 @@ class AgentLoop:
         """
         conversation = self.saved.conversations.pop(str(task_id), None)
         log.info("%s: finished task #%s", self.agent.name, task_id)
+        self.saved.settled.add(task_id)
         base = f"/api/v1/tasks/{task_id}"
         if summary.strip():
             await self.link.report("POST", f"{base}/comments", {"body": summary.strip()[:20_000]})
@@ -330,6 +334,7 @@ class AgentLoop:
 
     async def fail(self, task_id: int, reason: str) -> None:
         self.saved.conversations.pop(str(task_id), None)
+        self.saved.settled.add(task_id)
         base = f"/api/v1/tasks/{task_id}"
         await self.link.tell("POST", f"{base}/move", {"status": "blocked", "reason": reason[:2000]})
         self.saved.current_task = None

@@ -99,6 +99,9 @@ class Saved:
     parked: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Tool calls waiting for an approval, by task id."""
     current_task: int | None = None
+    settled: set[int] = field(default_factory=set)
+    """Tasks this agent finished or blocked whose moves may still wait in the outbox: not
+    worked again while the control plane still shows them as the agent's."""
     ack_messages: int = 0
     ack_incidents: int = 0
     last_prompt_tokens: int = 0
@@ -117,6 +120,7 @@ class Saved:
                 "conversations": {k: c.to_dict() for k, c in self.conversations.items()},
                 "parked": self.parked,
                 "current_task": self.current_task,
+                "settled": sorted(self.settled),
                 "ack_messages": self.ack_messages,
                 "ack_incidents": self.ack_incidents,
                 "last_prompt_tokens": self.last_prompt_tokens,
@@ -132,6 +136,7 @@ class Saved:
             },
             parked=data.get("parked", {}),
             current_task=data.get("current_task"),
+            settled=set(data.get("settled", ())),
             ack_messages=data.get("ack_messages", 0),
             ack_incidents=data.get("ack_incidents", 0),
             last_prompt_tokens=data.get("last_prompt_tokens", 0),

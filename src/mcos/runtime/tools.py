@@ -10,6 +10,7 @@ control plane, which refuses it and records the attempt: however it asks, an age
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -124,9 +125,15 @@ class Tool:
 
     @property
     def spec(self) -> ToolSpec:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
-        return ToolSpec(self.name, self.description, schema)
+        return _spec(self.name, self.description, self.args)
+
+
+@functools.cache
+def _spec(name: str, description: str, args: type[_Args]) -> ToolSpec:
+    """Built once per tool, not once per agent: a runner may hold a thousand agents."""
+    schema = args.model_json_schema()
+    schema.pop("title", None)
+    return ToolSpec(name, description, schema)
 
 
 def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
