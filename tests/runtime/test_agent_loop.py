@@ -450,3 +450,41 @@ def test_a_directive_wakes_an_idle_agent_which_acts_on_it_once(
     donna = [r for r in fake.requests if r.key == "key-donna"]
     assert len(donna) == 2  # the directive and its tool result; nothing after the nudge
     assert "DIRECTIVE from operator to you: Send Jarvis the digest." in donna[0].last_user_text
+
+
+def test_an_agent_on_an_openai_compatible_endpoint_works_through_the_openai_sdk(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    fleet_file = srv.fleet_dir / "fleet.toml"
+    text = fleet_file.read_text()
+    at = text.index('provider = "anthropic"', text.index('name = "vega"'))
+    end = text.index("\n", text.index("model = ", at))
+    local = f'provider = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{fake.openai_base_url}"'
+    fleet_file.write_text(text[:at] + local + text[end:])
+    srv.stop()
+    srv.start()  # the control plane prices vega's calls by the fleet file it read
+    task = create_task(srv, "Variance analysis", "vega")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-vega",
+                    steps=(
+                        Step.call("write_file", {"path": "variance.md", "content": "+4% opex"}),
+                        Step.reply("Opex is 4% over plan."),
+                    ),
+                )
+            ]
+        )
+    )
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    run(srv, ["vega"], done)
+
+    assert [(r.api, r.model) for r in fake.requests] == [("openai", "gpt-4o-mini")] * 2
+    assert (srv.fleet_dir / "workspaces" / "vega" / "variance.md").read_text() == "+4% opex"
+    with srv.client() as operator:
+        models = operator.get("/api/v1/usage").json()["models_this_month"]
+        assert [m["model"] for m in models] == ["gpt-4o-mini"] and models[0]["calls"] == 2
