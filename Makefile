@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-runtime install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,7 +26,7 @@ run: install
 
 test: install
 	@scripts/ensure-postgres
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -34,10 +34,16 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
 	@scripts/ensure-postgres
 	$(BIN)/python bench/ingest.py
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  $(BIN)/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/; fi
+	$(BIN)/python bench/runtime.py
+
+bench-runtime: install
+	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
+	$(BIN)/python bench/runtime.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -488,3 +488,24 @@ def test_an_agent_on_an_openai_compatible_endpoint_works_through_the_openai_sdk(
     with srv.client() as operator:
         models = operator.get("/api/v1/usage").json()["models_this_month"]
         assert [m["model"] for m in models] == ["gpt-4o-mini"] and models[0]["calls"] == 2
+
+
+def test_fetch_url_is_asked_of_the_control_plane_then_fetched(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    task = create_task(srv, "Check the provider status page", "donna")
+    page = fake.url + "/_fake/requests"
+    fake.set_script(Script([Rule(key="key-donna", steps=(Step.call("fetch_url", {"url": page}),))]))
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    run(srv, ["donna"], done)
+
+    assert fake.requests[-1].tool_results[0].startswith("HTTP 200\n")
+    with srv.client() as operator:
+        decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
+        fetches = [e["data"] for e in decided["events"] if e["data"]["agent"] == "donna"]
+        assert [(f["action"]["kind"], f["action"]["host"], f["outcome"]) for f in fetches] == [
+            ("http.fetch", "127.0.0.1", "allow")
+        ]

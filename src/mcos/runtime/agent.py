@@ -10,6 +10,7 @@ resumes each conversation where it was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -162,7 +163,7 @@ class AgentLoop:
             if str(task["id"]) in self.saved.parked:
                 continue
             try:
-                await self.work_on(task, inbox, stopping)
+                worked = await self.work_on(task, inbox, stopping) or worked
             except CoolingDown as exc:
                 self.cooling_until = exc.until
                 await self.heartbeat("idle", exc.message)
@@ -171,17 +172,18 @@ class AgentLoop:
                 self.paused = str(exc)
                 return
             finally:
-                # The messages are in a conversation now (saved with it): ack them, so they
-                # are not delivered again. Until then a crash delivers them again.
-                self._ack(acks)
-            inbox = []
-            worked = True
+                # Once the messages are in a conversation (saved with it), ack them so they
+                # are not delivered again; until then a crash delivers them again.
+                if not inbox:
+                    self._ack(acks)
         if inbox and not stopping.is_set():
             await self._answer_inbox(inbox, stopping)
             self._ack(acks)
         if worked or inbox:
             self.saved.current_task = None
             await self.heartbeat("idle")
+        if worked:
+            self.wake("more work")  # an answer lists at most 50 tasks: look again
 
     def _ack(self, acks: tuple[int, int]) -> None:
         self.saved.ack_messages = max(self.saved.ack_messages, acks[0])
@@ -224,8 +226,12 @@ class AgentLoop:
         return "\n\n".join(parts)
 
     async def work_on(
-        self, task: dict[str, Any], inbox: Sequence[str], stopping: asyncio.Event
-    ) -> None:
+        self, task: dict[str, Any], inbox: list[str], stopping: asyncio.Event
+    ) -> bool:
+        """Work on one task; ``False`` if it could not start or must wait for the provider.
+
+        ``inbox`` is emptied once its messages are in the task's conversation.
+        """
         key = str(task["id"])
         if task["status"] == "assigned":
             try:
@@ -234,13 +240,14 @@ class AgentLoop:
                 )
             except ApiError as exc:
                 log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc.message)
-                return
+                return False
         conversation = self.saved.conversations.get(key)
         if conversation is None:
             conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
             self.saved.conversations[key] = conversation
         elif inbox:
             conversation.turns.append(Turn("user", "New messages:\n" + "\n".join(inbox)))
+        inbox.clear()
         self.saved.current_task = task["id"]
         log.info("%s: working on task #%s %r", self.agent.name, task["id"], task["title"])
         try:
@@ -249,12 +256,14 @@ class AgentLoop:
             await self.fail(task["id"], str(exc))
         except TransientProviderError as exc:
             log.warning("%s: task #%s waits: %s", self.agent.name, task["id"], exc.message)
+            return False
+        return True
 
     async def _task_text(self, task: dict[str, Any], inbox: Sequence[str]) -> str:
-        try:
-            full = await self.link.ask("GET", f"/api/v1/tasks/{task['id']}")
-        except ApiError:
-            full = task
+        full = task
+        if "description" not in task:  # heartbeat answers carry it; other sources may not
+            with contextlib.suppress(ApiError):
+                full = await self.link.ask("GET", f"/api/v1/tasks/{task['id']}")
         lines = [f"Task #{task['id']}: {full['title']}", f"Priority: {full['priority']}"]
         if full.get("kind"):
             lines.append(f"Kind: {full['kind']}")

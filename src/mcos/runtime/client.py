@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per request
 
 from mcos.errors import McosError
 from mcos.runtime.outbox import DeliveryResult, Outbox, Report
@@ -36,10 +36,10 @@ class ControlPlane:
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.AsyncClient(
+        self.http = httpx2.AsyncClient(
             base_url=self.url,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=50),
+            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
         )
 
     async def request(
@@ -55,7 +55,7 @@ class ControlPlane:
             response = await self.http.request(
                 method, path, json=body, params=params, headers=headers
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
         if response.status_code >= 500 or response.status_code == 429:
             raise Unreachable(f"control plane answered HTTP {response.status_code} to {path}")

@@ -1,11 +1,12 @@
 """A durable local outbox: reports to the control plane survive its outages and our restarts.
 
 A report (one HTTP request: usage, a memory note, task progress) is committed to a local SQLite
-file before ``put`` returns, then delivered in order, one at a time, by ``run``. Each report
-carries a client id (``body["id"]``) that the control plane records once per actor, so a report
-delivered twice (its answer was lost, or we died before noting the delivery) is answered
-``duplicate`` and counts as delivered. Order is global per outbox: while a report waits for the
-control plane to come back, nothing after it is delivered first.
+file before ``put`` returns, then delivered by ``run``: in order for each agent, the agents'
+lanes side by side (one agent's reports depend on each other, such as its memory flush and the
+compaction after it; two agents' do not). Each report carries a client id (``body["id"]``) that
+the control plane records once per actor, so a report delivered twice (its answer was lost, or
+we died before noting the delivery) is answered ``duplicate`` and counts as delivered. While a
+report waits for the control plane to come back, nothing after it is delivered first.
 
 One thread owns the SQLite connection and commits whatever was submitted meanwhile in one
 transaction (group commit), so the many ``put`` calls of a busy agent loop share each fsync.
@@ -250,11 +251,17 @@ class Outbox:
                         return
                     await self._wake.wait()
                     continue
+                lanes: dict[str, list[Report]] = {}
                 for report in page:
-                    await self._deliver_one(report)
+                    lanes.setdefault(report.agent, []).append(report)
+                await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values()))
                 after = page[-1].seq
         finally:
             self._delivering = False
+
+    async def _deliver_lane(self, reports: list[Report]) -> None:
+        for report in reports:
+            await self._deliver_one(report)
 
     async def _deliver_one(self, report: Report) -> None:
         attempt = 0

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2  # what the provider SDKs are built on
 import orjson
 
@@ -174,9 +173,10 @@ class Runner:
         for agent in self.agents:
             pool = None
             if agent.provider != "simulated":
-                pool = pools.setdefault(
-                    f"{agent.provider}:{agent.base_url}", httpx2.AsyncClient(timeout=600)
-                )
+                endpoint = f"{agent.provider}:{agent.base_url}"
+                if endpoint not in pools:
+                    pools[endpoint] = httpx2.AsyncClient(timeout=600)
+                pool = pools[endpoint]
             provider = make_provider(
                 agent.provider,
                 api_key=os.environ.get(agent.credential),
@@ -258,7 +258,7 @@ class Runner:
                 headers["Last-Event-ID"] = str(last)
             try:
                 async with control_plane.http.stream(
-                    "GET", "/api/v1/stream", headers=headers, timeout=httpx.Timeout(10, read=90)
+                    "GET", "/api/v1/stream", headers=headers, timeout=httpx2.Timeout(10, read=90)
                 ) as response:
                     if response.status_code != 200:
                         raise Unreachable(f"stream answered HTTP {response.status_code}")
@@ -275,7 +275,7 @@ class Runner:
                                 loop.wake("resync")
                         elif frame.data:
                             self.route(orjson.loads(frame.data))
-            except (httpx.HTTPError, Unreachable, ApiError) as exc:
+            except (httpx2.HTTPError, Unreachable, ApiError) as exc:
                 log.debug("event stream lost (%s); reconnecting", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=2.0)

@@ -228,7 +228,8 @@ def _waiting_tasks(conn: Connection, names: list[str]) -> dict[str, list[dict[st
     waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in conn.execute(_WAITING_TASKS, {"names": names}):
         if len(waiting[row.assignee]) < TASKS_PER_ANSWER:
-            waiting[row.assignee].append(task_summary(row))
+            # With its description: the agent needs it to start, and asking costs a round trip.
+            waiting[row.assignee].append(task_summary(row) | {"description": row.description})
     return waiting
 
 
