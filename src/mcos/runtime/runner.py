@@ -44,6 +44,10 @@ WAKE_TYPES = (
     "budget.changed",
     "agent.nudged",
 )
+STREAM_TYPES = (
+    "task.*,message.sent,approval.*,grant.created,budget.changed,agent.nudged,incident.confirmed"
+)
+"""Only what can wake an agent is streamed to the runner, not every heartbeat of the fleet."""
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,11 @@ class Runner:
                 headers["Last-Event-ID"] = str(last)
             try:
                 async with control_plane.http.stream(
-                    "GET", "/api/v1/stream", headers=headers, timeout=httpx2.Timeout(10, read=90)
+                    "GET",
+                    "/api/v1/stream",
+                    params={"types": STREAM_TYPES},
+                    headers=headers,
+                    timeout=httpx2.Timeout(10, read=90),
                 ) as response:
                     if response.status_code != 200:
                         raise Unreachable(f"stream answered HTTP {response.status_code}")
