@@ -334,11 +334,16 @@ class AgentLoop:
         log.info("%s: finished task #%s", self.agent.name, task_id)
         self.saved.settled.add(task_id)
         base = f"/api/v1/tasks/{task_id}"
+        reports: list[tuple[str, dict[str, Any]]] = []
         if summary.strip():
-            await self.link.report("POST", f"{base}/comments", {"body": summary.strip()[:20_000]})
+            reports.append((f"{base}/comments", {"body": summary.strip()[:20_000]}))
         if conversation is None or conversation.moved_to in (None, "in_progress"):
-            await self.link.report("POST", f"{base}/move", {"status": "review"})
-            await self.link.report("POST", f"{base}/move", {"status": "done"})
+            reports += [
+                (f"{base}/move", {"status": "review"}),
+                (f"{base}/move", {"status": "done"}),
+            ]
+        # Put together, they share one commit; the outbox numbers them in this order.
+        await asyncio.gather(*(self.link.report("POST", path, body) for path, body in reports))
         self.saved.current_task = None
 
     async def fail(self, task_id: int, reason: str) -> None:
