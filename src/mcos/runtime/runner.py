@@ -96,6 +96,28 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
     return problems
 
 
+def retiring_models(agents: Iterable[Agent]) -> list[str]:
+    """Warnings for models their provider has announced an end of life for.
+
+    The Anthropic SDK keeps that list (and warns on every call, where nobody sees it); read it
+    here once, so the operator hears of it when the runner starts. Best effort: the list is not
+    a public API of the SDK.
+    """
+    try:
+        from anthropic._data import DEPRECATED_MODELS
+    except ImportError:  # pragma: no cover - an SDK without the list
+        return []
+    retiring: dict[str, list[str]] = {}
+    for agent in agents:
+        if agent.provider == "anthropic" and agent.model in DEPRECATED_MODELS:
+            retiring.setdefault(agent.model, []).append(agent.name)
+    return [
+        f"{model} reaches end of life on {DEPRECATED_MODELS[model]} (used by "
+        f"{', '.join(names)}); move these agents to a newer model in the fleet file"
+        for model, names in retiring.items()
+    ]
+
+
 def select_agents(fleet: Fleet, machine: str | None, names: Iterable[str] = ()) -> list[Agent]:
     wanted = set(names)
     if machine is not None and not any(m.name == machine for m in fleet.machines):
