@@ -65,7 +65,7 @@ class AgentLoop:
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
         self._reasons: set[str] = set()
-        self.busy = False
+        self._timers: set[asyncio.Task[None]] = set()
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -103,7 +103,6 @@ class AgentLoop:
                 log.exception("%s: step failed", self.agent.name)
                 self._retry_soon(stopping)
             finally:
-                self.busy = False
                 self.saved.save(self.workspace)
 
     def _retry_soon(self, stopping: asyncio.Event) -> None:
@@ -112,7 +111,9 @@ class AgentLoop:
             if not stopping.is_set():
                 self.wake("retry")
 
-        asyncio.get_running_loop().create_task(later())
+        timer = asyncio.get_running_loop().create_task(later())
+        self._timers.add(timer)  # a task nobody holds may be collected before it runs
+        timer.add_done_callback(self._timers.discard)
 
     def today(self) -> Any:
         return datetime.now(ZoneInfo(self.fleet.fleet.timezone)).date()
@@ -154,7 +155,6 @@ class AgentLoop:
             (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
             key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
         )
-        self.busy = True
         await self._resume_parked(stopping)
         worked = False
         for task in tasks:
