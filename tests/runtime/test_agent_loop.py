@@ -4,7 +4,6 @@ fake driven through the official Anthropic SDK, the runner and its loops the rea
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from mcos.fleet.loader import load_fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
-from tests.fixtures.runtime import fake_keys, make_runner, run_until, task_status
+from tests.fixtures.runtime import fake_keys, make_runner, run_until, running, task_status
 from tests.fixtures.server import Server, running_server
 
 
@@ -278,14 +277,9 @@ def test_an_action_that_needs_approval_waits_while_the_agent_works_on(
             pending = (await api.get("/api/v1/approvals", params={"status": "pending"})).json()
             return bool(pending["approvals"]) and await task_status(api, check) == "done"
 
-        stopping = asyncio.Event()
-        running = asyncio.create_task(runner.run(stopping))
-        headers = {"Authorization": f"Bearer {srv.operator_token}"}
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=srv.url, headers=headers) as api:
-            while not await other_done_and_waiting(api):
-                assert not running.done() and time.monotonic() < deadline
-                await asyncio.sleep(0.05)
+        async with running(runner, url=srv.url, token=srv.operator_token) as agents:
+            api = agents.api
+            await agents.until(other_done_and_waiting)
             assert await task_status(api, restart) == "in_progress"
             assert not (srv.fleet_dir / "workspaces" / "elon" / "restart.log").exists()
             pending = (await api.get("/api/v1/approvals", params={"status": "pending"})).json()
@@ -295,11 +289,11 @@ def test_an_action_that_needs_approval_waits_while_the_agent_works_on(
                 f"/api/v1/approvals/{approval['id']}/approve", json={"comment": "go"}
             )
             assert decided.status_code == 200, decided.text
-            while await task_status(api, restart) != "done":
-                assert not running.done() and time.monotonic() < deadline
-                await asyncio.sleep(0.05)
-        stopping.set()
-        await running
+
+            async def restarted(api: httpx.AsyncClient) -> bool:
+                return await task_status(api, restart) == "done"
+
+            await agents.until(restarted)
 
     asyncio.run(scenario())
     log = srv.fleet_dir / "workspaces" / "elon" / "restart.log"
@@ -407,44 +401,32 @@ def test_a_directive_wakes_an_idle_agent_which_acts_on_it_once(
     runner = make_runner(srv, ["donna"])
 
     async def scenario() -> None:
-        stopping = asyncio.Event()
-        running = asyncio.create_task(runner.run(stopping))
-        headers = {"Authorization": f"Bearer {srv.operator_token}"}
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=srv.url, headers=headers) as api:
+        async def idle(api: httpx.AsyncClient) -> bool:
+            return (await api.get("/api/v1/agents/donna")).json()["liveness"] == "idle"
+
+        async def replied(api: httpx.AsyncClient) -> bool:
+            log = (await api.get("/api/v1/messages", params={"agent": "jarvis"})).json()
+            return any(m["sender"] == "agent:donna" for m in log["messages"])
+
+        async with running(runner, url=srv.url, token=srv.operator_token) as agents:
             # Idle first: heartbeated, nothing to do (its next heartbeat is minutes away).
-            while (await api.get("/api/v1/agents/donna")).json()["liveness"] != "idle":
-                assert not running.done() and time.monotonic() < deadline
-                await asyncio.sleep(0.05)
-            sent = await api.post(
+            await agents.until(idle)
+            sent = await agents.api.post(
                 "/api/v1/messages",
                 json={"to": "donna", "kind": "directive", "body": "Send Jarvis the digest."},
             )
             assert sent.status_code == 201, sent.text
-
-            async def replied() -> bool:
-                log = (await api.get("/api/v1/messages", params={"agent": "jarvis"})).json()
-                return any(m["sender"] == "agent:donna" for m in log["messages"])
-
-            while not await replied():
-                assert not running.done() and time.monotonic() < deadline
-                await asyncio.sleep(0.05)
+            await agents.until(replied)
             # A nudge wakes her again: the directive was acked, so it is not acted on twice.
-            nudged = await api.post("/api/v1/agents/donna/nudge", json={"reason": "test"})
+            nudged = await agents.api.post("/api/v1/agents/donna/nudge", json={"reason": "test"})
             assert nudged.status_code == 200, nudged.text
             seq = nudged.json()["seq"]
-            while True:
-                beats = (
-                    await api.get(
-                        "/api/v1/events", params={"types": "agent.heartbeat", "after": seq}
-                    )
-                ).json()["events"]
-                if beats:
-                    break
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.05)
-        stopping.set()
-        await running
+
+            async def heartbeated(api: httpx.AsyncClient) -> bool:
+                params = {"types": "agent.heartbeat", "after": seq}
+                return bool((await api.get("/api/v1/events", params=params)).json()["events"])
+
+            await agents.until(heartbeated)
 
     asyncio.run(scenario())
     donna = [r for r in fake.requests if r.key == "key-donna"]
