@@ -61,16 +61,14 @@ class AgentLoop:
         self.saved = Saved.load(workspace)
         self.toolbox = Toolbox(agent, workspace, link)
         self.notes = ""
-        self.paused: str | None = None
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
-        self._reasons: set[str] = set()
         self._timers: set[asyncio.Task[None]] = set()
 
     # -- scheduling ---------------------------------------------------------------------
 
     def wake(self, reason: str) -> None:
-        self._reasons.add(reason)
+        log.debug("%s: woken (%s)", self.agent.name, reason)
         self._wake.set()
 
     def interval(self) -> float:
@@ -91,9 +89,8 @@ class AgentLoop:
             if stopping.is_set():
                 break
             self._wake.clear()
-            reasons, self._reasons = self._reasons, set()
             try:
-                await self.step(stopping, reasons)
+                await self.step(stopping)
             except Unreachable as exc:
                 log.warning(
                     "%s: %s; trying again in %.0f s", self.agent.name, exc.message, RETRY_SECONDS
@@ -139,13 +136,12 @@ class AgentLoop:
         )
         return answer
 
-    async def step(self, stopping: asyncio.Event, reasons: set[str]) -> None:
+    async def step(self, stopping: asyncio.Event) -> None:
         if self.cooling_until > time.monotonic():
             await self.heartbeat("idle", "cooling down after a 429")
             return
         answer = await self.heartbeat("working" if self.saved.current_task else "idle")
-        self.paused = "paused by the control plane" if answer["liveness"] == "suspended" else None
-        if self.paused:
+        if answer["liveness"] == "suspended":  # paused by the control plane: no calls
             return
         inbox, acks = self._inbox(answer)
         # Once the control plane no longer shows a settled task in progress, its moves have
@@ -169,7 +165,7 @@ class AgentLoop:
                 await self.heartbeat("idle", exc.message)
                 return
             except Paused as exc:
-                self.paused = str(exc)
+                log.info("%s: paused: %s", self.agent.name, exc)
                 return
             finally:
                 # Once the messages are in a conversation (saved with it), ack them so they

@@ -159,7 +159,7 @@ class ModelCaller:
                 cache_write_tokens=cache_write,
             )
         except UnknownModelPrice:
-            return Decimal(0)  # `mcos run` refuses to start with an unpriced model
+            return Decimal(0)  # the fleet loader refuses a model it cannot price
 
     async def call(
         self,

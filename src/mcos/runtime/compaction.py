@@ -67,7 +67,6 @@ async def flush_and_compact(
     after = min(before, estimate_tokens(system, compacted, loop.toolbox.specs()))
     conversation.turns[:] = compacted
     conversation.prompt_tokens = after
-    conversation.compactions += 1
     conversation.failures.clear()
     # The notes just written are part of what the agent reads from now on.
     loop.notes = loop.workspace.recent_notes(now.date())

@@ -46,7 +46,6 @@ class Conversation:
     """Failing tool calls by name and arguments: the same one three times means stuck."""
     moved_to: str | None = None
     """The column the model itself last moved the card to (``update_task``), if any."""
-    compactions: int = 0
 
     def record(self, reply: ModelReply) -> None:
         self.steps += 1
@@ -75,7 +74,6 @@ class Conversation:
             "prompt_tokens": self.prompt_tokens,
             "failures": dict(self.failures),
             "moved_to": self.moved_to,
-            "compactions": self.compactions,
         }
 
     @classmethod
@@ -86,7 +84,6 @@ class Conversation:
             prompt_tokens=data.get("prompt_tokens", 0),
             failures=Counter(data.get("failures", {})),
             moved_to=data.get("moved_to"),
-            compactions=data.get("compactions", 0),
         )
 
 

@@ -23,7 +23,6 @@ import orjson
 
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Agent, Fleet
-from mcos.pricing import priceable
 from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
 from mcos.runtime.outbox import Outbox
@@ -37,17 +36,15 @@ log = logging.getLogger("mcos.runtime")
 DRAIN_SECONDS = 10.0
 """How long a stopping runner keeps delivering its outbox before it exits."""
 WAKE_TYPES = (
-    "task.",
+    "task.*",
     "message.sent",
-    "approval.",
+    "approval.*",
     "grant.created",
     "budget.changed",
     "agent.nudged",
+    "incident.confirmed",
 )
-STREAM_TYPES = (
-    "task.*,message.sent,approval.*,grant.created,budget.changed,agent.nudged,incident.confirmed"
-)
-"""Only what can wake an agent is streamed to the runner, not every heartbeat of the fleet."""
+"""What can wake an agent: the runner's stream asks for these alone, not every heartbeat."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,8 @@ class CannotStart(InvalidInput):
 
 
 def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> list[Problem]:
-    """What would stop these agents from running here, each with its fix."""
+    """What would stop these agents from running here, each with its fix (the fleet loader has
+    already checked the rest, such as a price for every model)."""
     problems = []
     for agent in agents:
         index = fleet.agents.index(agent)
@@ -83,14 +81,6 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
                     f"environment variable {agent.credential} is not set",
                     f"export {agent.credential}=<{agent.name}'s own {agent.provider} API key> "
                     "before `mcos run` (one key per agent, never shared)",
-                )
-            )
-        if not priceable(fleet, agent.provider, agent.model):
-            problems.append(
-                Problem(
-                    f"{key}.model",
-                    f"the price table does not know {agent.provider} model {agent.model!r}",
-                    f'add a [prices."{agent.model}"] table to the fleet file',
                 )
             )
     return problems
@@ -254,8 +244,6 @@ class Runner:
             for loop in self.loops.values():
                 loop.wake(kind)
             return
-        if not kind.startswith(WAKE_TYPES):
-            return
         data = event.get("data") or {}
         names = {data.get("assignee"), data.get("agent"), data.get("to")}
         subject = event.get("subject") or ""
@@ -286,7 +274,7 @@ class Runner:
                 async with control_plane.http.stream(
                     "GET",
                     "/api/v1/stream",
-                    params={"types": STREAM_TYPES},
+                    params={"types": ",".join(WAKE_TYPES)},
                     headers=headers,
                     timeout=httpx2.Timeout(10, read=90),
                 ) as response:
