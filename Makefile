@@ -26,6 +26,7 @@ run: install
 
 test: install
 	@scripts/ensure-postgres
+	@scripts/ensure-chromium
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install

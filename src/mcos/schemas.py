@@ -278,3 +278,9 @@ class TokenCreate(_Input):
 
 def isoformat(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+class SessionIn(_Input):
+    """Dashboard sign-in: an operator token (agent tokens cannot use the dashboard)."""
+
+    token: str = Field(min_length=1, max_length=500)

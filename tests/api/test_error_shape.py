@@ -79,7 +79,7 @@ def test_every_refusal_has_the_one_shape(server: Server) -> None:
         "wrong_type": (422, "invalid", "heartbeats[0].context_tokens"),
         "missing_field": (422, "invalid", "title"),
         "unknown_agent": (404, "not_found", None),
-        "unknown_agent_show": (404, "not_found", None),
+        "unknown_agent_show": (404, "not_found", "name"),
         "unknown_task": (404, "not_found", "task_id"),
         "missing_token": (401, "unauthorized", "Authorization"),
         "not_bearer": (401, "unauthorized", "Authorization"),

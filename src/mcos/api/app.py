@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from starlette.responses import HTMLResponse
 
 from mcos import __version__
 from mcos.api.body import HAND_PARSED
@@ -19,6 +18,7 @@ from mcos.api.errors import install_error_handlers
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
 from mcos.api.routes import agents, events, messages, policy, runtime, tasks
+from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
@@ -147,10 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(_INDEX.format(fleet=fleet.fleet.name, version=__version__))
-
+    install_dashboard(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     finish_openapi(app, HAND_PARSED)
     return app
@@ -182,11 +179,3 @@ def finish_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-_INDEX = """<!doctype html><meta charset="utf-8"><title>Mission Control OS</title>
-<h1>Mission Control OS {version}</h1><p>Fleet: {fleet}</p>
-<p>The control plane is running. The REST API is under <code>/api/v1</code>, described by
-<a href="/openapi.json">/openapi.json</a>; the live event stream is <code>/api/v1/stream</code>.
-Use <code>mcos agents ls</code> and <code>mcos events tail</code> from a terminal.</p>
-"""

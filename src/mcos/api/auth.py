@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mcos.errors import Unauthorized
+from mcos.api.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
+from mcos.errors import Forbidden, Unauthorized
 from mcos.services.access import Principal
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache, resolve_token
@@ -34,6 +35,10 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def principal_for(request: Request, token: str | None) -> Principal:
+    """The caller, by its bearer token or else by the dashboard's session cookie."""
+    from_cookie = token is None and SESSION_COOKIE in request.cookies
+    if from_cookie:
+        token = request.cookies[SESSION_COOKIE] or None
     if token is None:
         raise Unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' "
@@ -47,6 +52,11 @@ async def principal_for(request: Request, token: str | None) -> Principal:
         if principal is None:
             raise Unauthorized("unknown or revoked token", field="Authorization")
         cache.put(token, principal)
+    if from_cookie:
+        if not principal.is_operator:
+            raise Forbidden("agent tokens cannot use the dashboard", field="Authorization")
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, token)
     return principal
 
 

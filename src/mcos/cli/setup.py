@@ -97,7 +97,7 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
         fail(exc.message)
     shown = f"http://{host}:{port}"
     click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {len(fleet.agents)} agents")
-    click.echo(f"  web        {shown}/   (status page; the dashboard is not built yet)")
+    click.echo(f"  dashboard  {shown}/   (sign in with an operator token)")
     click.echo(f"  API        {shown}/api/v1   (OpenAPI: {shown}/openapi.json)")
     token_path = folder / TOKEN_FILE
     if show_token and token_path.is_file():

@@ -206,7 +206,7 @@ def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str,
 
 
 def get_agent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
-    return agent_view(_active_agent(conn, name), fleet, now)
+    return agent_view(_active_agent(conn, name, "name"), fleet, now)
 
 
 def nudge_agent(ctx: WriteContext, name: str, reason: str, actor: str) -> dict[str, Any]:

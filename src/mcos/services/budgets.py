@@ -51,27 +51,68 @@ def budget_of(fleet: Fleet, row: Any) -> dict[str, float | int | None]:
     return limits | (row.budget_override or {})
 
 
+def _spend_query(since: datetime) -> Any:
+    return select(
+        U.c.agent,
+        func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
+        func.coalesce(
+            func.sum(
+                U.c.input_tokens
+                + U.c.output_tokens
+                + U.c.cache_read_tokens
+                + U.c.cache_write_tokens
+            ),
+            0,
+        ).label("tokens"),
+    ).where(U.c.ts >= since)
+
+
 def spent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
+    """What one agent has spent today and this month: money and tokens."""
+    return spent_by_agent(conn, fleet, now, [name])[name]
+
+
+def spent_by_agent(
+    conn: Connection, fleet: Fleet, now: datetime, names: list[str]
+) -> dict[str, dict[str, Any]]:
+    """What each of ``names`` has spent today and this month, in two grouped queries."""
     day, month = period_starts(fleet, now)
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {
+        n: {
+            "daily_usd": Decimal(0),
+            "daily_tokens": 0,
+            "monthly_usd": Decimal(0),
+            "monthly_tokens": 0,
+        }
+        for n in names
+    }
     for label, since in (("daily", day), ("monthly", month)):
-        cost, tokens = conn.execute(
-            select(
-                func.coalesce(func.sum(U.c.cost_usd), 0),
-                func.coalesce(
-                    func.sum(
-                        U.c.input_tokens
-                        + U.c.output_tokens
-                        + U.c.cache_read_tokens
-                        + U.c.cache_write_tokens
-                    ),
-                    0,
-                ),
-            ).where(U.c.agent == name, U.c.ts >= since)
-        ).one()
-        out[f"{label}_usd"] = Decimal(cost)
-        out[f"{label}_tokens"] = int(tokens)
+        query = _spend_query(since).group_by(U.c.agent)
+        if len(names) == 1:
+            query = query.where(U.c.agent == names[0])
+        for row in conn.execute(query):
+            if row.agent in out:
+                out[row.agent][f"{label}_usd"] = Decimal(row.cost)
+                out[row.agent][f"{label}_tokens"] = int(row.tokens)
     return out
+
+
+def model_spend(conn: Connection, since: datetime) -> list[dict[str, Any]]:
+    """Calls, cost and tokens per model since ``since``."""
+    return [
+        {"model": r.model, "calls": r.calls, "cost_usd": float(r.cost), "tokens": int(r.tokens)}
+        for r in conn.execute(
+            select(
+                U.c.model,
+                func.count().label("calls"),
+                func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
+                func.coalesce(func.sum(U.c.input_tokens + U.c.output_tokens), 0).label("tokens"),
+            )
+            .where(U.c.ts >= since)
+            .group_by(U.c.model)
+            .order_by(U.c.model)
+        )
+    ]
 
 
 def over_budget(
@@ -274,27 +315,14 @@ def change_budget(
 def usage_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, Any]:
     """Spend today and this month per agent (against its budget) and per model."""
     day, month = period_starts(fleet, now)
-    agents = []
-    for row in conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)):
-        used = spent(conn, fleet, row.name, now)
-        agents.append(
-            {"agent": row.name, "paused": row.paused, "paused_reason": row.paused_reason}
-            | _summary(used, budget_of(fleet, row))
-        )
-    models = [
-        {"model": r.model, "calls": r.calls, "cost_usd": float(r.cost), "tokens": int(r.tokens)}
-        for r in conn.execute(
-            select(
-                U.c.model,
-                func.count().label("calls"),
-                func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
-                func.coalesce(func.sum(U.c.input_tokens + U.c.output_tokens), 0).label("tokens"),
-            )
-            .where(U.c.ts >= month)
-            .group_by(U.c.model)
-            .order_by(U.c.model)
-        )
+    rows = conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
+    used_by = spent_by_agent(conn, fleet, now, [r.name for r in rows])
+    agents = [
+        {"agent": row.name, "paused": row.paused, "paused_reason": row.paused_reason}
+        | _summary(used_by[row.name], budget_of(fleet, row))
+        for row in rows
     ]
+    models = model_spend(conn, month)
     total_today = sum(a["spent"]["daily_usd"] for a in agents)
     total_month = sum(a["spent"]["monthly_usd"] for a in agents)
     return {
@@ -304,4 +332,5 @@ def usage_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, An
         "month_usd": total_month,
         "agents": agents,
         "models_this_month": models,
+        "models_today": model_spend(conn, day),
     }

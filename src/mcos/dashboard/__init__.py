@@ -1,0 +1,1 @@
+"""The operator's dashboard: a page served by the control plane, live from the event stream."""
