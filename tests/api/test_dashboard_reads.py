@@ -102,6 +102,17 @@ def test_the_snapshot_is_the_fleet_as_the_api_sees_it(server: Server) -> None:
     assert set(incident["waiting_for"]) == {"orchestrator", "human"}
     assert incident["waiting_for_you"] and incident["seconds_left"] > 0
     assert snap["messages"][-1]["id"] == day["message"]
+
+    # Once the operator has confirmed the P0, it waits only for the orchestrator.
+    with server.client() as operator:
+        confirmed = operator.post(
+            f"/api/v1/incidents/{day['incident']}/confirm", json={"comment": "seen it"}
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        [incident] = operator.get("/api/v1/dashboard/snapshot").json()["incidents"]
+    assert incident["waiting_for"] == ["orchestrator"]
+    assert not incident["operator_may_decide"] and not incident["waiting_for_you"]
+    assert [(d["party"], d["comment"]) for d in incident["decisions"]] == [("human", "seen it")]
     assert snap["messages"][-1]["kind"] == "directive"
 
 

@@ -77,7 +77,8 @@ def _tasks(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, int]]:
 def _waiting(view: dict[str, Any]) -> dict[str, Any]:
     """Whether an operator may decide this pending approval, and whether it waits for one."""
     decided = {d["party"] for d in view["decisions"]}
-    may = party_of("operator", None, view["required"], decided) is not None
+    party = party_of("operator", None, view["required"], decided)
+    may = party is not None and party not in decided
     return {"operator_may_decide": may, "waiting_for_you": HUMAN in view["waiting_for"]}
 
 
@@ -99,6 +100,7 @@ def _pending(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]], lis
             | {
                 "waiting_for": approval["waiting_for"],
                 "required": approval["required"],
+                "decisions": approval["decisions"],
                 "expires_at": approval["expires_at"],
                 "seconds_left": approval["seconds_left"],
                 "operator_may_decide": approval["operator_may_decide"],

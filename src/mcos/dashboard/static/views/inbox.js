@@ -1,0 +1,194 @@
+// Inbox: the escalation queue (unconfirmed incidents) and the approvals waiting for a decision.
+
+import { S, refreshPieces, touch, mayDecide } from "../state.js";
+import { post } from "../api.js";
+import { esc, dur, dateTime, who, prettyJson } from "../format.js";
+import { refusal, ok } from "../ui.js";
+
+let root = null;
+
+function left(expiresAt) {
+  if (!expiresAt) return null;
+  return (Date.parse(expiresAt) - Date.now() - S.skew) / 1000;
+}
+
+function leftHtml(expiresAt) {
+  const s = left(expiresAt);
+  if (s === null) return "";
+  const cls = s <= 0 ? "crit" : s < 600 ? "warn" : "";
+  return `<span class="left ${cls}" data-left="${esc(expiresAt)}" title="expires ${esc(dateTime(expiresAt))}">${s <= 0 ? "expired" : esc(dur(s)) + " left"}</span>`;
+}
+
+function parties(required, waiting) {
+  const w = new Set(waiting || []);
+  return (required || []).map((p) => `<span class="party ${w.has(p) ? "waiting" : "done"}">${w.has(p) ? "…" : "✓"} ${esc(p)}</span>`).join(" ");
+}
+
+function decideBlock(kind, item, acts) {
+  const may = mayDecide(item);
+  const waiting = (item.waiting_for || []).join(", ") || "nobody";
+  const ph = kind === "incident" ? "Comment (required to dismiss)" : "Comment (optional)";
+  return `<div class="decide">
+    <textarea rows="2" name="comment" placeholder="${esc(ph)}" aria-label="Comment"${may ? "" : " disabled"}></textarea>
+    <div class="buttons">
+      ${acts.map(([act, label, cls]) => `<button type="button" class="${cls}" data-act="${act}"${may ? "" : " disabled"}>${label}</button>`).join("")}
+      ${may ? "" : `<span class="muted small">Not yours to decide: waiting for ${esc(waiting)}.</span>`}
+    </div>
+  </div>`;
+}
+
+function commandOf(subject) {
+  if (!subject || typeof subject !== "object") return null;
+  for (const k of ["command", "cmd", "shell"]) {
+    const v = subject[k] ?? (subject.args && subject.args[k]);
+    if (typeof v === "string") return v;
+    if (Array.isArray(v)) return v.join(" ");
+  }
+  return null;
+}
+
+function incidentHtml(i) {
+  return `<article class="item incident sev-${esc(i.severity)}${mayDecide(i) ? " mine" : ""}" data-incident="${esc(i.id)}">
+    <header><span class="sev sev-${esc(i.severity)}">${esc(i.severity)}</span>
+      <h3>${esc(i.title)}</h3>${leftHtml(i.expires_at)}</header>
+    <div class="meta">Incident #${esc(i.id)} · raised by <b>${esc(who(i.reporter))}</b> · ${esc(dateTime(i.ts))}${i.reach ? ` · would reach <b>${esc(i.reach)}</b>` : ""}</div>
+    ${i.body ? `<div class="body">${esc(i.body)}</div>` : ""}
+    <div class="meta">Confirmers: ${parties(i.required || i.waiting_for, i.waiting_for) || "nobody"}</div>
+    ${decideBlock("incident", i, [["confirm", "Confirm", "danger"], ["dismiss", "Dismiss", ""]])}
+  </article>`;
+}
+
+function approvalHtml(a) {
+  const cmd = commandOf(a.subject);
+  const decisions = (a.decisions || []).map((d) =>
+    `<li>${esc(d.party)}: <b>${esc(d.decision)}</b> by ${esc(who(d.decider))} ${esc(dateTime(d.ts))}${d.comment ? ` — “${esc(d.comment)}”` : ""}</li>`).join("");
+  return `<article class="item approval${mayDecide(a) ? " mine" : ""}" data-approval="${esc(a.id)}">
+    <header><span class="badge kind">${esc(a.kind)}</span>
+      <h3>${a.agent ? `<a href="#/agents/${encodeURIComponent(a.agent)}">${esc(a.agent)}</a>` : "fleet"}</h3>${leftHtml(a.expires_at)}</header>
+    <div class="meta">Approval #${esc(a.id)} · requested by <b>${esc(who(a.requested_by))}</b> · ${esc(dateTime(a.created_at))}</div>
+    ${a.reason ? `<div class="body"><span class="muted">Reason:</span> ${esc(a.reason)}</div>` : ""}
+    ${cmd ? `<pre class="command"><span class="prompt" aria-hidden="true">$ </span>${esc(cmd)}</pre>` : ""}
+    <details${cmd ? "" : " open"}><summary>Frozen action</summary><pre class="action">${esc(prettyJson(a.subject))}</pre></details>
+    <div class="meta">Required: ${parties(a.required, a.waiting_for)}</div>
+    ${decisions ? `<ul class="decisions">${decisions}</ul>` : ""}
+    ${decideBlock("approval", a, [["approve", "Approve", "primary"], ["deny", "Deny", "danger"]])}
+  </article>`;
+}
+
+const decidedHere = new Set(); // "approval:ID" / "incident:ID" decided from this page
+
+function decidedByOperator(x) {
+  if (mayDecide(x)) return false;
+  if (decidedHere.has((x.severity ? "incident:" : "approval:") + x.id)) return true;
+  if ((x.required || []).includes("human") && !(x.waiting_for || []).includes("human")) return true;
+  return (x.decisions || []).some((d) => String(d.decider || "").startsWith("operator:"));
+}
+
+function otherHtml(x) {
+  const what = x.severity ? `${x.severity} incident #${x.id}: ${x.title}` : `${x.kind} approval #${x.id} for ${x.agent || "fleet"}`;
+  return `<li data-waiting-item="${esc(x.id)}">${esc(what)} — waiting for ${esc((x.waiting_for || []).join(", ") || "nobody")} ${leftHtml(x.expires_at)}</li>`;
+}
+
+function sortItems(list) {
+  return list.slice().sort((x, y) => (mayDecide(y) ? 1 : 0) - (mayDecide(x) ? 1 : 0) ||
+    (left(x.expires_at) ?? 1e12) - (left(y.expires_at) ?? 1e12));
+}
+
+function render() {
+  if (!root) return;
+  // keep what the operator is typing across live re-renders
+  const typed = new Map();
+  for (const ta of root.querySelectorAll("textarea")) {
+    const item = ta.closest("[data-approval],[data-incident]");
+    if (item && ta.value) typed.set(keyOf(item), ta.value);
+  }
+  const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement : null;
+  const focusKey = focused ? keyOf(focused.closest("[data-approval],[data-incident]")) : null;
+  const focusAct = focused ? focused.dataset.act || focused.tagName : null;
+
+  const incidents = sortItems(S.incidents.filter((i) => !decidedByOperator(i)));
+  const approvals = sortItems(S.approvals.filter((a) => !decidedByOperator(a)));
+  const others = [...S.incidents, ...S.approvals].filter(decidedByOperator);
+  const mineI = incidents.filter(mayDecide).length;
+  const mineA = approvals.filter(mayDecide).length;
+  root.innerHTML = `<div class="toolbar"><h1>Inbox</h1><span class="muted small">${mineI + mineA} waiting for you · ${incidents.length + approvals.length} pending in all</span></div>
+    <div class="inbox-cols">
+    <section class="inbox-section" aria-labelledby="h-esc"><h2 id="h-esc">Escalation queue <span class="count">${incidents.length}</span></h2>
+      <div class="items">${incidents.map(incidentHtml).join("") || `<p class="empty">No unconfirmed incidents.</p>`}</div></section>
+    <section class="inbox-section" aria-labelledby="h-appr"><h2 id="h-appr">Approvals <span class="count">${approvals.length}</span></h2>
+      <div class="items">${approvals.map(approvalHtml).join("") || `<p class="empty">No approvals waiting.</p>`}</div>
+      ${others.length ? `<h2>Decided by an operator, waiting for others <span class="count">${others.length}</span></h2><ul class="others">${others.map(otherHtml).join("")}</ul>` : ""}
+      </section>
+    </div>`;
+  for (const [key, value] of typed) {
+    const ta = root.querySelector(`${key} textarea`);
+    if (ta) ta.value = value;
+  }
+  if (focusKey) {
+    const el = root.querySelector(focusAct === "TEXTAREA" ? `${focusKey} textarea` : `${focusKey} [data-act="${focusAct}"]`);
+    if (el) el.focus();
+  }
+}
+
+function keyOf(item) {
+  if (!item) return null;
+  return item.dataset.approval ? `[data-approval="${item.dataset.approval}"]` : `[data-incident="${item.dataset.incident}"]`;
+}
+
+const PATHS = {
+  approve: (id) => `/api/v1/approvals/${id}/approve`,
+  deny: (id) => `/api/v1/approvals/${id}/deny`,
+  confirm: (id) => `/api/v1/incidents/${id}/confirm`,
+  dismiss: (id) => `/api/v1/incidents/${id}/dismiss`,
+};
+const DONE = { approve: "approved", deny: "denied", confirm: "confirmed", dismiss: "dismissed" };
+
+async function decide(button) {
+  const item = button.closest("[data-approval],[data-incident]");
+  const act = button.dataset.act;
+  const isApproval = !!item.dataset.approval;
+  const id = Number(isApproval ? item.dataset.approval : item.dataset.incident);
+  const comment = item.querySelector("textarea").value.trim();
+  const buttons = item.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await post(PATHS[act](id), { comment });
+    const label = `${isApproval ? "Approval" : "Incident"} #${id}`;
+    const list = isApproval ? S.approvals : S.incidents;
+    const idx = list.findIndex((x) => x.id === id);
+    if (idx >= 0) list.splice(idx, 1);
+    decidedHere.add((isApproval ? "approval:" : "incident:") + id);
+    const waiting = (res && res.status === "pending" && res.waiting_for) || [];
+    ok(waiting.length ? `${label}: ${act} recorded; still waiting for ${waiting.join(", ")}.` : `${label} ${DONE[act]}.`);
+    render();
+    touch();
+    refreshPieces();
+  } catch (e) {
+    buttons.forEach((b) => { b.disabled = false; });
+    refusal(`${DONE[act] ? act[0].toUpperCase() + act.slice(1) : act} refused: ${e.display || e.message}`);
+    if (e.status === 404 || e.status === 409) refreshPieces();
+  }
+}
+
+export default {
+  mount(el) {
+    root = el;
+    render();
+    root.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-act]");
+      if (b && !b.disabled && PATHS[b.dataset.act]) decide(b);
+    });
+  },
+  unmount() { root = null; },
+  update(ch) { if (ch.pieces) render(); },
+  tick() {
+    if (!root) return;
+    for (const el of root.querySelectorAll("[data-left]")) {
+      const s = left(el.dataset.left);
+      const text = s <= 0 ? "expired" : dur(s) + " left";
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("warn", s > 0 && s < 600);
+      el.classList.toggle("crit", s <= 0);
+    }
+  },
+};

@@ -1,0 +1,174 @@
+// Spend & health: liveness mix, missed heartbeats, spend per agent and per model, tokens over time.
+
+import { S, livenessCounts, spendToday, totalDailyBudget } from "../state.js";
+import { get } from "../api.js";
+import { esc, money, tokens, int, LIVENESS, time, dateTime, isSimulated, hm } from "../format.js";
+import { stackedBar, lineChart, meter } from "../charts.js";
+import { glyph } from "../ui.js";
+
+let root = null;
+let series = null;
+let showAll = false;
+let period = "today";
+let seriesTimer = null;
+let seriesDue = 0;
+let dirty = false;
+
+function modelProviders() {
+  const m = new Map();
+  for (const a of S.agents.values()) {
+    if (!a.model) continue;
+    const cur = m.get(a.model);
+    m.set(a.model, cur === undefined || cur === a.provider ? a.provider : "mixed");
+  }
+  return m;
+}
+
+function modelName(model, providers) {
+  const p = providers.get(model);
+  const sim = isSimulated(p, model);
+  return `${esc(model)}${sim ? ` <span class="badge sim-badge">simulated</span>` : ""}`;
+}
+
+function healthHtml() {
+  const c = livenessCounts();
+  const segs = LIVENESS.map((s) => ({ value: c[s] || 0, cls: `seg lv-${s}`, label: s.replace("_", " ") }));
+  const legend = LIVENESS.filter((s) => c[s]).map((s) =>
+    `<span class="legend lv-${s}"><span class="swatch"></span><span class="glyph" aria-hidden="true">${glyph(s)}</span> ${esc(s.replace("_", " "))} <b class="num">${c[s]}</b></span>`).join("");
+  const h = S.health || {};
+  const cooldowns = (h.cooldowns || []).map((x) =>
+    `<li><a href="#/agents/${encodeURIComponent(x.agent)}">${esc(x.agent)}</a> <span class="muted">${esc(x.credential_env || "")}</span> until <b>${esc(time(x.until))}</b></li>`).join("");
+  return `<section class="panel-box health">
+    <h2>Fleet health</h2>
+    <div class="stack-wrap">${stackedBar(segs, { label: "agents by liveness" })}</div>
+    <div class="legends">${legend}</div>
+    <div class="kpis">
+      <div class="kpi"><span class="k">Agents</span><span class="v num">${int(S.agents.size)}</span></div>
+      <div class="kpi${(h.heartbeats_missed_24h || 0) > 0 ? " warn" : ""}"><span class="k">Heartbeats missed (24 h)</span><span class="v num">${int(h.heartbeats_missed_24h ?? 0)}</span></div>
+      <div class="kpi"><span class="k">Cooling down</span><span class="v num">${int((h.cooldowns || []).length)}</span></div>
+    </div>
+    ${cooldowns ? `<h3>Cooldowns</h3><ul class="cooldowns">${cooldowns}</ul>` : `<p class="muted small">No credential is cooling down.</p>`}
+  </section>`;
+}
+
+function totalsHtml() {
+  const u = S.usage || {};
+  const budget = totalDailyBudget();
+  let monthBudget = 0, anyMonth = false;
+  for (const a of S.agents.values()) {
+    const b = a.spend && a.spend.monthly_budget_usd;
+    if (b !== null && b !== undefined) { monthBudget += b; anyMonth = true; }
+  }
+  const today = spendToday();
+  const v = S.value;
+  let roi = "";
+  if (v !== null && v !== undefined) {
+    const ratio = v.roi ?? v.ratio ?? null;
+    const val = v.value_usd ?? v.month_value_usd ?? v.value ?? null;
+    roi = `<div class="kpi roi"><span class="k">Value delivered</span><span class="v num">${esc(typeof val === "number" ? money(val) : String(val ?? "—"))}</span>` +
+      `${ratio !== null ? `<span class="muted">ROI ${esc(typeof ratio === "number" ? ratio.toFixed(1) + ":1" : ratio)}</span>` : ""}</div>`;
+  }
+  return `<section class="panel-box totals"><h2>Spend</h2><div class="kpis">
+    <div class="kpi${budget !== null && today > budget ? " crit" : ""}"><span class="k">Today</span><span class="v num">${esc(money(today))}</span><span class="muted">of ${budget === null ? "no budget" : esc(money(budget))}</span></div>
+    <div class="kpi"><span class="k">This month</span><span class="v num">${esc(money(u.month_usd ?? 0))}</span><span class="muted">of ${anyMonth ? esc(money(monthBudget)) : "no budget"}</span></div>
+    ${roi}</div>
+    ${u.day_starts ? `<p class="muted small">Day started ${esc(dateTime(u.day_starts))}; month ${esc(dateTime(u.month_starts))}.</p>` : ""}
+  </section>`;
+}
+
+function agentsHtml() {
+  const rows = [];
+  for (const a of S.agents.values()) {
+    const sp = a.spend || {};
+    rows.push({ a, v: period === "today" ? sp.today_usd || 0 : sp.month_usd || 0,
+      b: period === "today" ? sp.daily_budget_usd : sp.monthly_budget_usd });
+  }
+  rows.sort((x, y) => y.v - x.v || x.a.name.localeCompare(y.a.name));
+  const max = Math.max(0.01, ...rows.map((r) => Math.max(r.v, r.b || 0)));
+  const shown = showAll ? rows : rows.slice(0, 25);
+  const body = shown.map(({ a, v, b }) => {
+    const over = b !== null && b !== undefined && v > b;
+    return `<tr data-spend-agent="${esc(a.name)}"><td><a href="#/agents/${encodeURIComponent(a.name)}">${esc(a.display_name || a.name)}</a>${a.paused ? ` <span class="badge crit">paused</span>` : ""}</td>
+      <td class="bar-cell">${meter(v, max, { mark: b ?? null, cls: over ? "over" : "", title: `${money(v)} of ${b == null ? "no budget" : money(b)}` })}</td>
+      <td class="num${over ? " over" : ""}">${esc(money(v))}</td><td class="num muted">${b == null ? "—" : esc(money(b))}</td></tr>`;
+  }).join("");
+  return `<section class="panel-box per-agent"><div class="box-head"><h2>Per agent</h2>
+      <div class="seg-toggle" role="group" aria-label="Period"><button type="button" data-period="today" aria-pressed="${period === "today"}">Today</button><button type="button" data-period="month" aria-pressed="${period === "month"}">This month</button></div>
+      ${rows.length > 25 ? `<button type="button" class="ghost small" data-act="all">${showAll ? "Top 25" : `All ${rows.length}`}</button>` : ""}</div>
+    <table class="data"><thead><tr><th>Agent</th><th>Against budget (mark)</th><th class="num">Spent</th><th class="num">Budget</th></tr></thead><tbody>${body}</tbody></table>
+  </section>`;
+}
+
+function modelsHtml() {
+  const u = S.usage || {};
+  const list = (period === "today" ? u.models_today : u.models_this_month) || [];
+  const providers = modelProviders();
+  const max = Math.max(0.0001, ...list.map((m) => m.cost_usd || 0));
+  const rows = list.slice().sort((x, y) => (y.cost_usd || 0) - (x.cost_usd || 0)).map((m) =>
+    `<tr><td>${modelName(m.model, providers)}</td><td class="bar-cell">${meter(m.cost_usd || 0, max, {})}</td>
+     <td class="num">${esc(int(m.calls))}</td><td class="num">${esc(tokens(m.tokens))}</td><td class="num">${esc(money(m.cost_usd))}</td></tr>`).join("");
+  return `<section class="panel-box per-model"><h2>Per model <span class="muted small">(${period === "today" ? "today" : "this month"})</span></h2>
+    ${rows ? `<table class="data"><thead><tr><th>Model</th><th></th><th class="num">Calls</th><th class="num">Tokens</th><th class="num">Cost</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No calls yet.</p>`}
+  </section>`;
+}
+
+function seriesHtml() {
+  if (!series) return `<section class="panel-box series"><h2>Tokens, last 24 h</h2><p class="muted">Loading…</p></section>`;
+  const pts = (series.buckets || []).map((b) => {
+    const models = Object.entries(b.by_model || {}).map(([m, t]) => `${m}: ${tokens(t)}`).join(", ");
+    return { y: b.tokens || 0, label: hm(b.start),
+      title: `${dateTime(b.start)}\n${tokens(b.tokens)} tokens · ${money(b.cost_usd)} · ${int(b.calls)} calls${models ? "\n" + models : ""}` };
+  });
+  const totalCost = (series.buckets || []).reduce((s, b) => s + (b.cost_usd || 0), 0);
+  const misses = (series.misses || []).slice(-12).reverse().map((m) =>
+    `<li><time>${esc(time(m.ts))}</time> <a href="#/agents/${encodeURIComponent(m.agent)}">${esc(m.agent)}</a> → <span class="pill lv-${esc(m.to)}"><span class="glyph" aria-hidden="true">${glyph(m.to)}</span>${esc(m.to)}</span></li>`).join("");
+  return `<section class="panel-box series"><h2>Tokens, last 24 h <span class="muted small">${esc(money(totalCost))} · hover for cost</span></h2>
+    ${lineChart({ points: pts, label: "tokens per hour", width: 1000, height: 220 })}
+    ${misses ? `<h3>Recent misses</h3><ul class="misses">${misses}</ul>` : ""}
+  </section>`;
+}
+
+function render() {
+  if (!root) return;
+  root.innerHTML = `<div class="toolbar"><h1>Spend &amp; health</h1></div>
+    <div class="spend-grid">
+      <div class="col">${totalsHtml()}${healthHtml()}</div>
+      <div class="col wide">${seriesHtml()}${agentsHtml()}${modelsHtml()}</div>
+    </div>`;
+}
+
+async function loadSeries() {
+  try {
+    series = await get("/api/v1/dashboard/series?hours=24");
+  } catch (e) {
+    series = { buckets: [], misses: [] };
+  }
+  seriesDue = Date.now() + 60000;
+  render();
+}
+
+export default {
+  async mount(el) {
+    root = el;
+    render();
+    root.addEventListener("click", (e) => {
+      const p = e.target.closest("[data-period]");
+      if (p) { period = p.dataset.period; render(); return; }
+      if (e.target.closest("[data-act=all]")) { showAll = !showAll; render(); }
+    });
+    await loadSeries();
+  },
+  unmount() { root = null; clearTimeout(seriesTimer); seriesTimer = null; },
+  update(ch) {
+    if (!root) return;
+    if (ch.pieces || ch.reorder) render();
+    else if (ch.spend) dirty = true; // many usage events: re-render at most once a second
+    if (ch.spend && !seriesTimer) {
+      seriesTimer = setTimeout(() => { seriesTimer = null; if (root) loadSeries(); }, 10000);
+    }
+  },
+  tick() {
+    if (root && dirty) { dirty = false; render(); }
+    if (root && Date.now() > seriesDue && !seriesTimer) { seriesDue = Date.now() + 60000; loadSeries(); }
+  },
+};
