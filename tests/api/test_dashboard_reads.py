@@ -88,6 +88,8 @@ def test_the_snapshot_is_the_fleet_as_the_api_sees_it(server: Server) -> None:
     assert snap["usage"]["models_today"][0]["calls"] == 1
     assert snap["health"]["by_liveness"]["working"] == 1
     assert snap["health"]["by_liveness"]["offline"] == 22
+    assert snap["liveness_stalled_after_seconds"]["donna"] == 900
+    assert snap["liveness_offline_after_seconds"]["donna"] == 3_600
 
     assert snap["task_counts"]["in_progress"] == 1 and snap["task_counts"]["inbox"] == 1
     assert snap["columns"] == [c.value for c in COLUMNS]

@@ -130,12 +130,20 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
     tasks, counts = _tasks(conn)
     approvals, incidents = _pending(conn, now)
     by_liveness = Counter(a["liveness"] for a in agents)
+    configs = [c for c in (fleet.agent(a["name"]) for a in agents) if c is not None]
     return {
         "last_seq": int(last_seq),
         "now": now.isoformat(),
         "fleet": {"name": fleet.fleet.name, "timezone": fleet.fleet.timezone},
         "operator": operator,
         "agents": agents,
+        # The page turns "time since heartbeat" amber and red between the server's sweeps.
+        "liveness_stalled_after_seconds": {
+            c.name: fleet.liveness_for(c).stalled_after_seconds for c in configs
+        },
+        "liveness_offline_after_seconds": {
+            c.name: fleet.liveness_for(c).offline_after_seconds for c in configs
+        },
         "tasks": tasks,
         "task_counts": counts,
         "columns": [c.value for c in COLUMNS],

@@ -45,7 +45,7 @@ export function taskHtml(id) {
 
 export function sinceText(a) {
   const s = sinceSeconds(a);
-  return s === null ? "never" : dur(s) + " ago";
+  return s === null ? "never reported" : dur(s) + " ago";
 }
 
 function sinceClass(a) {
@@ -73,8 +73,13 @@ function cardInner(a) {
     (extra.length ? `<div class="row">${extra.join(" ")}</div>` : "");
 }
 
+// An agent that has never reported has not been started: offline, but not an alarm.
+function cardClass(a) {
+  return `card lv-${a.liveness}` + (a.last_heartbeat_at ? "" : " never");
+}
+
 function cardHtml(a) {
-  return `<article class="card lv-${esc(a.liveness)}" data-agent="${esc(a.name)}" data-liveness="${esc(a.liveness)}" tabindex="0">${cardInner(a)}</article>`;
+  return `<article class="${esc(cardClass(a))}" data-agent="${esc(a.name)}" data-liveness="${esc(a.liveness)}" tabindex="0">${cardInner(a)}</article>`;
 }
 
 function visibleNames() {
@@ -91,7 +96,9 @@ function visibleNames() {
     out.push(a);
   }
   if (filters.sort === "attention") {
-    out.sort((x, y) => (LIVENESS_RANK[x.liveness] ?? 9) - (LIVENESS_RANK[y.liveness] ?? 9) || x.name.localeCompare(y.name));
+    // Silent agents first; those never started last, as they need a start, not a rescue.
+    const rank = (a) => (a.last_heartbeat_at ? LIVENESS_RANK[a.liveness] ?? 9 : 10);
+    out.sort((x, y) => rank(x) - rank(y) || x.name.localeCompare(y.name));
   } else if (filters.sort === "spend") {
     out.sort((x, y) => ((y.spend && y.spend.today_usd) || 0) - ((x.spend && x.spend.today_usd) || 0) || x.name.localeCompare(y.name));
   } else if (filters.sort === "gauge") {
@@ -118,7 +125,9 @@ function renderSummary() {
   const c = {};
   for (const a of S.agents.values()) c[a.liveness] = (c[a.liveness] || 0) + 1;
   const bad = (c.stalled || 0) + (c.offline || 0);
-  el.textContent = `${shown.length} of ${S.agents.size} agents shown` + (bad ? ` · ${bad} need attention` : "");
+  const started = [...S.agents.values()].filter((a) => a.last_heartbeat_at).length;
+  el.textContent = `${shown.length} of ${S.agents.size} agents shown` + (bad ? ` · ${bad} need attention` : "") +
+    (started ? "" : " · no agent has reported yet: start them with `mcos run` (see the README)");
 }
 
 function controls() {
@@ -190,8 +199,8 @@ export default {
       if (!card) continue;
       if (card.dataset.liveness !== a.liveness) {
         card.dataset.liveness = a.liveness;
-        card.className = `card lv-${a.liveness}`;
       }
+      if (card.className !== cardClass(a)) card.className = cardClass(a);
       card.innerHTML = cardInner(a);
       spendCache.set(name, spendHtml(a.spend));
     }
