@@ -81,6 +81,8 @@ class Subscription:
         self.pending_events = 0
         self.overflowed = False
         """Set when more than ``max_pending`` events waited; nothing more is buffered."""
+        self.ending = False
+        """Set when the server shuts down: the stream ends and the client reconnects elsewhere."""
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, events: list[Event], everything: Segment) -> None:
@@ -112,7 +114,7 @@ class Subscription:
 
     async def wait(self, seconds: float) -> None:
         """Until there is something to take, or ``seconds`` pass (time for a keep-alive)."""
-        if self.pending or self.overflowed:
+        if self.pending or self.overflowed or self.ending:
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
@@ -132,6 +134,11 @@ class Subscription:
 
     def close(self) -> None:
         self.broker.subscribers.discard(self)
+
+    def end(self) -> None:
+        self.ending = True
+        if self._waiter is not None:
+            _wake(self._waiter)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -156,6 +163,11 @@ class Broker:
         subscription = Subscription(self, accepts, self.max_pending)
         self.subscribers.add(subscription)
         return subscription
+
+    def end_all(self) -> None:
+        """End every live stream (at shutdown), so no client holds the server open."""
+        for subscription in list(self.subscribers):
+            subscription.end()
 
     def publish_threadsafe(self, events: list[Event]) -> None:
         """Called by the writer thread after a commit: one hop onto the loop per batch."""
@@ -208,6 +220,8 @@ async def event_stream(
                 break
         while True:
             await subscription.wait(keepalive_seconds)
+            if subscription.ending:
+                return
             if subscription.overflowed:
                 payload = orjson.dumps({"last_seq": last, "reason": "subscriber fell behind"})
                 yield b"event: %s\ndata: %s\n\n" % (RESYNC.encode(), payload)

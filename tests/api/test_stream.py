@@ -441,3 +441,17 @@ def test_a_client_that_leaves_is_unsubscribed_even_while_a_write_to_it_is_stuck(
             assert broker.subscribers == set()
 
     asyncio.run(scenario())
+
+
+def test_shutdown_ends_open_streams_cleanly_instead_of_waiting_on_them(server: Server) -> None:
+    with server.client() as operator, operator.stream("GET", "/api/v1/stream") as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        assert server.process is not None
+        server.process.terminate()
+        # The stream ends after its last whole frame: a clean end of the body, no broken chunk.
+        rest = list(lines)
+        assert all(line == "" or line.startswith((":", "id:")) for line in rest), rest
+        server.process.wait(30)  # uvicorn re-raises the SIGTERM after shutting down
+    log = server.log_path.read_text()
+    assert "Application shutdown complete" in log and "graceful shutdown exceeded" not in log

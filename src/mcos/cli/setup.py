@@ -90,6 +90,7 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
     from mcos.api.app import create_app
+    from mcos.api.server import Server
 
     try:
         app = create_app(settings)
@@ -103,7 +104,7 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     if show_token and token_path.is_file():
         click.echo(f"  operator token  {token_path.read_text().strip()}   (from {token_path})")
     tune_garbage_collector()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port or 8750,
@@ -111,6 +112,10 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
         access_log=settings.access_log,
         timeout_graceful_shutdown=5,
     )
+    server = Server(config, app.state.broker)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the port was taken, or start-up failed
 
 
 def tune_garbage_collector() -> None:
