@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo
 
-.PHONY: run test lint bench bench-runtime install clean
+.PHONY: run test lint bench bench-runtime bench-dashboard install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,10 +41,16 @@ bench: install
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  $(BIN)/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/; fi
 	$(BIN)/python bench/runtime.py
+	@scripts/ensure-chromium
+	$(BIN)/python bench/dashboard.py
 
 bench-runtime: install
 	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
 	$(BIN)/python bench/runtime.py
+
+bench-dashboard: install
+	@scripts/ensure-chromium
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -365,6 +365,18 @@ def screenshots(url: str, token: str, out: Path) -> None:
         browser.close()
 
 
+def wait_for_the_sweep(url: str, token: str) -> None:
+    """Until the server has noticed the silences date_back made (its sweep runs every 5 s)."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() < deadline:
+            snapshot = client.get("/api/v1/dashboard/snapshot").json()
+            if snapshot["health"]["heartbeats_missed_24h"] >= 3:
+                return
+            time.sleep(0.5)
+    raise SystemExit("the server did not mark the silent agents stalled and offline in 30 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -392,6 +404,7 @@ def main() -> None:
             server.stop()
             date_back(db)
             server.start()
+            wait_for_the_sweep(server.url, token)
             screenshots(server.url, token, args.out)
         finally:
             server.stop()

@@ -10,7 +10,7 @@ const GLYPH = {
 export function livenessPill(state, attrs = "") {
   const s = state || "unknown";
   return `<span class="pill lv-${esc(s)}" ${attrs}><span class="glyph" aria-hidden="true">${GLYPH[s] || "?"}</span>` +
-    `<span class="lv-text" data-field="liveness">${esc(s)}</span></span>`;
+    `<span class="lv-text" data-field="liveness" data-value="${esc(s)}">${esc(livenessLabel(s))}</span></span>`;
 }
 
 export function glyph(state) { return GLYPH[state] || "?"; }

@@ -1,7 +1,7 @@
 // Fleet grid: one dense card per agent, patched by key from the live stream.
 
 import { S, sinceSeconds } from "../state.js";
-import { esc, money, tokens, dur, pct, LIVENESS, LIVENESS_RANK, modelBadge, time } from "../format.js";
+import { esc, money, tokens, dur, pct, LIVENESS, modelBadge, time } from "../format.js";
 import { livenessPill, options } from "../ui.js";
 import { meter } from "../charts.js";
 
@@ -9,6 +9,7 @@ let root = null;
 let grid = null;
 let shown = [];            // names in the grid, in order
 const spendCache = new Map(); // name -> last spend html
+const ATTENTION_RANK = { stalled: 0, offline: 1, suspended: 2, cooling_down: 3 };
 const filters = { machine: "", role: "", state: "", q: "", sort: "attention" };
 
 export function gaugeHtml(g, a) {
@@ -96,8 +97,10 @@ function visibleNames() {
     out.push(a);
   }
   if (filters.sort === "attention") {
-    // Silent agents first; those never started last, as they need a start, not a rescue.
-    const rank = (a) => (a.last_heartbeat_at ? LIVENESS_RANK[a.liveness] ?? 9 : 10);
+    // Silent, suspended and cooling agents first; the rest by name, so a card does not jump
+    // each time its agent goes from idle to working. Never-started agents last: they need a
+    // start, not a rescue.
+    const rank = (a) => (a.last_heartbeat_at ? ATTENTION_RANK[a.liveness] ?? 4 : 5);
     out.sort((x, y) => rank(x) - rank(y) || x.name.localeCompare(y.name));
   } else if (filters.sort === "spend") {
     out.sort((x, y) => ((y.spend && y.spend.today_usd) || 0) - ((x.spend && x.spend.today_usd) || 0) || x.name.localeCompare(y.name));
