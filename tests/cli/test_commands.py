@@ -78,7 +78,7 @@ def test_messages_send_and_list(server: Server) -> None:
 def test_errors_are_one_line_and_non_zero(server: Server) -> None:
     unknown = server.mcos("agents", "show", "nobody", check=False)
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == "error: no agent named 'nobody' in the fleet"
+    assert unknown.stderr.strip() == "error: no agent named 'nobody' in the fleet (field: name)"
     bad_token = server.mcos("--token", "mcos_o_wrong", "agents", "ls", check=False)
     assert bad_token.returncode == 1 and "unknown or revoked token" in bad_token.stderr
     server.stop()
