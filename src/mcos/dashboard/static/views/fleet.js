@@ -125,12 +125,15 @@ function renderGrid() {
 function renderSummary() {
   const el = root.querySelector("#fleet-summary");
   if (!el) return;
-  const c = {};
-  for (const a of S.agents.values()) c[a.liveness] = (c[a.liveness] || 0) + 1;
-  const bad = (c.stalled || 0) + (c.offline || 0);
-  const started = [...S.agents.values()].filter((a) => a.last_heartbeat_at).length;
+  let bad = 0;
+  let never = 0;
+  for (const a of S.agents.values()) {
+    if (!a.last_heartbeat_at) never++;
+    else if (a.liveness === "stalled" || a.liveness === "offline") bad++;
+  }
   el.textContent = `${shown.length} of ${S.agents.size} agents shown` + (bad ? ` · ${bad} need attention` : "") +
-    (started ? "" : " · no agent has reported yet: start them with `mcos run` (see the README)");
+    (never === S.agents.size ? " · no agent has reported yet: start them with `mcos run` (see the README)" :
+      never ? ` · ${never} never reported` : "");
 }
 
 function controls() {
