@@ -37,18 +37,9 @@ import httpx
 from _servers import Server
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from mcos.testing.chromium import CHROMIUM, CHROMIUM_ARGS
+
 PYTHON = sys.executable
-CHROMIUM = "/usr/bin/chromium"
-# The same flags as tests/fixtures/browser.py: nothing of Chromium's own reaches the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ROLES = ["orchestrator", "security", "support", "sales", "finance", "engineering", "ops", "legal"]
 MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6"]
 # Share of the tasks per column, and the moves that take a new card there.
@@ -133,7 +124,7 @@ def fill(server: Server, token: str, names: list[str], tasks: int) -> dict[str, 
     """Heartbeats for every agent, tasks across the columns, one LLM call per agent."""
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(5)
-    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as batch:
         for start in range(0, len(names), 1_000):
             beats = [
                 {
@@ -145,7 +136,7 @@ def fill(server: Server, token: str, names: list[str], tasks: int) -> dict[str, 
                 }
                 for name in names[start : start + 1_000]
             ]
-            client.post("/api/v1/batch", json={"heartbeats": beats}).raise_for_status()
+            batch.post("/api/v1/batch", json={"heartbeats": beats}).raise_for_status()
 
     plan: list[tuple[int, str, list[str]]] = []
     for status, share, moves in COLUMNS:

@@ -37,19 +37,10 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
+from mcos.testing.chromium import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-CHROMIUM = "/usr/bin/chromium"
-# The same flags as tests/fixtures/browser.py: nothing of Chromium's own reaches the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 HEARTBEATS = 10  # per agent, about 40 minutes apart once dated back
 STALLED = ("forge", "scout")
 OFFLINE = ("claw",)
