@@ -301,3 +301,20 @@ def test_render_is_file_line_key_message_then_fix() -> None:
     )
     no_line = FleetProblem("escalation", "severity P3 has no rule", "add it")
     assert no_line.render("fleet.toml").startswith("fleet.toml: escalation: ")
+
+
+def test_value_ledger_kinds_are_listed_once() -> None:
+    text = edited(('kind = "legal-document"', 'kind = "email-triage"'))
+    problem = only_problem(text)
+    assert problem.key == "value_ledger[1].kind"  # the second one, the copy
+    assert problem.message == "kind of work is listed 2 times"
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [("ZAR = -1", "a rate is units of ZAR per US dollar, > 0"), ("rand = 19", "not a currency")],
+)
+def test_exchange_rates_are_currency_codes_with_positive_rates(rate: str, message: str) -> None:
+    problem = only_problem(edited(("ZAR = 19.0", rate)))
+    assert problem.key.startswith("exchange_rates")
+    assert message in problem.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
@@ -43,6 +45,40 @@ def summary(client: Client, as_json: bool) -> None:
         click.echo(
             f"  {m['model']}: {m['calls']} calls, {m['tokens']} tokens, ${m['cost_usd']:.2f}"
         )
+
+
+def _period(label: str, period: dict[str, Any]) -> None:
+    click.echo(
+        f"{label} (since {period['since'][:10]}): {period['tasks_credited']} tasks credited, "
+        f"{period['hours_saved']:g} h saved"
+    )
+    for kind in period["kinds"]:
+        usd = f"${kind['value_usd']:,.2f}" if kind["value_usd"] is not None else "no rate"
+        click.echo(
+            f"  {kind['kind']:<26} {kind['tasks']:>4} tasks  {kind['minutes_saved'] / 60:>7g} h"
+            f"  {kind['currency']} {kind['value']:>12,.2f}  {usd:>12}"
+        )
+    ratio = f"{period['roi']:g}:1" if period["roi"] is not None else "n/a"
+    click.echo(
+        f"  value ${period['value_usd']:,.2f} against spend ${period['spend_usd']:,.2f}: "
+        f"ROI {ratio}"
+    )
+    if period["missing_exchange_rates"]:
+        codes = ", ".join(period["missing_exchange_rates"])
+        click.echo(f"  (no exchange rate for {codes}: add it under [exchange_rates])")
+
+
+@usage.command("roi")
+@json_option
+@pass_client
+def roi(client: Client, as_json: bool) -> None:
+    """Time saved by finished work (the value ledger) against spend, this month and today."""
+    data = client.get("/api/v1/usage/roi")
+    if as_json:
+        emit_json(data)
+        return
+    _period("This month", data["month"])
+    _period("Today", data["today"])
 
 
 @usage.command("budget")

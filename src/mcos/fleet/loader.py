@@ -114,6 +114,14 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                 "give each machine its own name",
             )
         )
+    for i, count in _duplicates([r.kind for r in fleet.value_ledger]):
+        problems.append(
+            FleetProblem(
+                f"value_ledger[{i}].kind",
+                f"kind of work is listed {count} times",
+                "keep one entry per kind",
+            )
+        )
     seen_names: set[str] = set()
     seen_credentials: dict[str, str] = {}
     for i, agent in enumerate(fleet.agents):

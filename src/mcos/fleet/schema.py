@@ -251,6 +251,8 @@ class Fleet(_Strict):
     channels: tuple[Channel, ...] = ()
     escalation: dict[str, EscalationRule] = Field(default_factory=_seed_escalation)
     value_ledger: tuple[ValueRate, ...] = ()
+    exchange_rates: dict[str, float] = Field(default_factory=dict)
+    """Units of a currency per US dollar (``ZAR = 19.0``): spend is in USD, value in these."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per model name, in USD per million tokens; overrides the maintained price table."""
 
@@ -267,6 +269,20 @@ class Fleet(_Strict):
                 "(P0, P1, P2 and P3 each need one)"
             )
         return value
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for code, rate in value.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not a currency code; use three capitals: ZAR, EUR")
+            if not rate > 0:
+                raise ValueError(f"{code} = {rate}: a rate is units of {code} per US dollar, > 0")
+        return value
+
+    def usd_rate(self, currency: str) -> float | None:
+        """Units of ``currency`` per US dollar, or ``None`` when the fleet file gives none."""
+        return 1.0 if currency == "USD" else self.exchange_rates.get(currency)
 
     def agent(self, name: str) -> Agent | None:
         return next((a for a in self.agents if a.name == name), None)

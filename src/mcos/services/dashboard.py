@@ -26,6 +26,7 @@ from mcos.services.approvals import approval_view
 from mcos.services.incidents import incident_view
 from mcos.services.messages import list_messages
 from mcos.services.tasks import list_tasks, task_summary
+from mcos.services.value import value_summary
 from mcos.storage import tables
 
 A, T, U, E = tables.agents, tables.tasks, tables.usage, tables.events
@@ -165,7 +166,7 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
                 if a["liveness"] == Liveness.COOLING_DOWN.value
             ],
         },
-        "value": None,
+        "value": value_summary(conn, fleet, now),
     }
 
 

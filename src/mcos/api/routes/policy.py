@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.errors import Conflict, InvalidInput
+from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
-from mcos.services import actions, approvals, budgets, incidents
+from mcos.services import actions, approvals, budgets, incidents, value
 from mcos.services.access import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["guardrails"])
@@ -146,6 +146,18 @@ async def dismiss_incident(
     approval_id = await _incident_approval(store, principal, incident_id)
     await store.write(approvals.decide_approval, store.fleet, principal, approval_id, "deny", body)
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
+
+
+@router.get("/usage/roi", summary="The value ledger: time saved by finished work against spend")
+async def roi(store: CurrentStore, _: CurrentPrincipal) -> JSON:
+    now = datetime.now(UTC)
+    summary = await store.read(value.value_summary, store.fleet, now)
+    if summary is None:
+        raise NotFound(
+            "the fleet file has no [[value_ledger]]: add kinds of work with minutes_saved and "
+            "hourly_rate (`mcos init` writes the seed's)"
+        )
+    return JSON(summary)
 
 
 @router.get("/usage", summary="Spend today and this month, per agent against budget and per model")

@@ -62,11 +62,15 @@ function totalsHtml() {
   const today = spendToday();
   const v = S.value;
   let roi = "";
-  if (v !== null && v !== undefined) {
-    const ratio = v.roi ?? v.ratio ?? null;
-    const val = v.value_usd ?? v.month_value_usd ?? v.value ?? null;
-    roi = `<div class="kpi roi"><span class="k">Value delivered</span><span class="v num">${esc(typeof val === "number" ? money(val) : String(val ?? "—"))}</span>` +
-      `${ratio !== null ? `<span class="muted">ROI ${esc(typeof ratio === "number" ? ratio.toFixed(1) + ":1" : ratio)}</span>` : ""}</div>`;
+  if (v && v.month) {
+    // The value ledger (fleet file): time that finished work saved, against spend this month.
+    const m = v.month;
+    const ratio = m.roi === null || m.roi === undefined ? "ROI n/a (no spend or no exchange rate)" : `ROI ${m.roi}:1`;
+    const local = m.kinds.filter((k) => k.currency !== "USD").reduce((sum, k) => sum + k.value, 0);
+    const cur = v.currencies.find((c) => c !== "USD");
+    roi = `<div class="kpi roi" title="${esc(m.tasks_credited)} tasks credited, ${esc(m.hours_saved)} h saved this month` +
+      (cur ? ` (${esc(cur)} ${esc(local.toLocaleString())})` : "") + `"><span class="k">Value this month</span>` +
+      `<span class="v num">${esc(money(m.value_usd))}</span><span class="muted">${esc(ratio)} · ${esc(m.hours_saved)} h saved</span></div>`;
   }
   return `<section class="panel-box totals"><h2>Spend</h2><div class="kpis">
     <div class="kpi${budget !== null && today > budget ? " crit" : ""}"><span class="k">Today</span><span class="v num">${esc(money(today))}</span><span class="muted">of ${budget === null ? "no budget" : esc(money(budget))}</span></div>

@@ -1,0 +1,97 @@
+"""The value ledger: human time that finished work saved, in money, set against spend.
+
+A task is credited once, when it moves to ``done``, at the rate its ``kind`` has in the fleet
+file's ``[[value_ledger]]``. Spend is in US dollars; value is converted with the fleet file's
+``[exchange_rates]``. Every figure comes from the log and the usage table, never from a model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from mcos.domain import events as ev
+from mcos.domain.kanban import TaskStatus
+from mcos.fleet.schema import Fleet
+from mcos.services.budgets import period_starts
+from mcos.storage import tables
+
+E, T, U = tables.events, tables.tasks, tables.usage
+
+
+def _done_since(conn: Connection, since: datetime) -> Counter[str]:
+    """Tasks per kind that reached ``done`` since ``since`` (each task once)."""
+    moved = conn.execute(
+        select(E.c.data).where(E.c.type == ev.TASK_MOVED, E.c.ts >= since).order_by(E.c.seq)
+    )
+    ids = {row.data["task"] for row in moved if row.data.get("to") == TaskStatus.DONE.value}
+    kinds: Counter[str] = Counter()
+    for start in range(0, len(ids), 500):
+        chunk = sorted(ids)[start : start + 500]
+        for row in conn.execute(select(T.c.kind).where(T.c.id.in_(chunk))):
+            if row.kind:
+                kinds[row.kind] += 1
+    return kinds
+
+
+def _spend_since(conn: Connection, since: datetime) -> float:
+    total = conn.execute(
+        select(func.coalesce(func.sum(U.c.cost_usd), 0)).where(U.c.ts >= since)
+    ).scalar_one()
+    return float(total)
+
+
+def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
+    done = _done_since(conn, since)
+    kinds: list[dict[str, Any]] = []
+    value_usd = 0.0
+    unpriced: set[str] = set()
+    for rate in fleet.value_ledger:
+        count = done.get(rate.kind, 0)
+        minutes = count * rate.minutes_saved
+        value = minutes / 60 * rate.hourly_rate
+        per_usd = fleet.usd_rate(rate.currency)
+        if per_usd is None:
+            unpriced.add(rate.currency)
+        else:
+            value_usd += value / per_usd
+        kinds.append(
+            {
+                "kind": rate.kind,
+                "tasks": count,
+                "minutes_saved": minutes,
+                "value": round(value, 2),
+                "currency": rate.currency,
+                "value_usd": round(value / per_usd, 2) if per_usd else None,
+            }
+        )
+    spend = _spend_since(conn, since)
+    return {
+        "since": since.isoformat(),
+        "kinds": kinds,
+        "tasks_credited": sum(done.get(r.kind, 0) for r in fleet.value_ledger),
+        "hours_saved": round(
+            sum(done.get(r.kind, 0) * r.minutes_saved for r in fleet.value_ledger) / 60, 2
+        ),
+        "value_usd": round(value_usd, 2),
+        "spend_usd": round(spend, 6),
+        "roi": round(value_usd / spend, 1) if spend > 0 and not unpriced else None,
+        "missing_exchange_rates": sorted(unpriced),
+    }
+
+
+def value_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, Any] | None:
+    """Value against spend today and this month, or ``None`` without a value ledger."""
+    if not fleet.value_ledger:
+        return None
+    day, month = period_starts(fleet, now)
+    currencies = sorted({r.currency for r in fleet.value_ledger})
+    return {
+        "currencies": currencies,
+        "exchange_rates": {c: fleet.usd_rate(c) for c in currencies},
+        "today": _period(conn, fleet, day),
+        "month": _period(conn, fleet, month),
+    }
