@@ -17,7 +17,7 @@ from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
-from mcos.api.routes import agents, events, messages, policy, runtime, tasks
+from mcos.api.routes import agents, briefing, events, messages, policy, runtime, tasks
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
         policy.router,
         runtime.router,
+        briefing.router,
     ):
         app.include_router(router)
 

@@ -8,6 +8,7 @@ from mcos import __version__
 from mcos.cli._context import make_client
 from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
+from mcos.cli.brief import brief
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
 from mcos.cli.memory import memory
@@ -46,6 +47,7 @@ for command in (
     incidents,
     memory,
     usage,
+    brief,
 ):
     cli.add_command(command)
 

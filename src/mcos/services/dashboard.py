@@ -83,7 +83,9 @@ def _waiting(view: dict[str, Any]) -> dict[str, Any]:
     return {"operator_may_decide": may, "waiting_for_you": HUMAN in view["waiting_for"]}
 
 
-def _pending(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def pending_decisions(
+    conn: Connection, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pending approvals (not an incident's) and unconfirmed incidents, oldest first."""
     approvals: dict[int, dict[str, Any]] = {}
     for row in conn.execute(
@@ -129,7 +131,7 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
     last_seq = conn.execute(select(func.coalesce(func.max(E.c.seq), 0))).scalar_one()
     agents = _agents(conn, fleet, now)
     tasks, counts = _tasks(conn)
-    approvals, incidents = _pending(conn, now)
+    approvals, incidents = pending_decisions(conn, now)
     by_liveness = Counter(a["liveness"] for a in agents)
     configs = [c for c in (fleet.agent(a["name"]) for a in agents) if c is not None]
     return {

@@ -12,8 +12,9 @@ import messages from "./views/messages.js";
 import inbox from "./views/inbox.js";
 import spend from "./views/spend.js";
 import agent from "./views/agent.js";
+import brief from "./views/brief.js";
 
-const VIEWS = { fleet, board, messages, inbox, spend, agent };
+const VIEWS = { fleet, board, messages, inbox, spend, brief, agent };
 const $ = (id) => document.getElementById(id);
 
 let current = null;       // {name, view, param}

@@ -1,0 +1,140 @@
+"""The morning briefing: the last day from the data, every figure the API's own."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.server import Server, error_of
+
+EXEC = {"kind": "shell.exec", "command": "npm run build", "paths": ["/srv/fibreflow/staging"]}
+
+
+def _task(operator: httpx.Client, *moves: str, **body: Any) -> int:
+    created = operator.post("/api/v1/tasks", json=body)
+    assert created.status_code == 201, created.text
+    task_id: int = created.json()["id"]
+    for status in moves:
+        reason = "waiting on the ISP" if status == "blocked" else None
+        moved = operator.post(
+            f"/api/v1/tasks/{task_id}/move", json={"status": status, "reason": reason}
+        )
+        assert moved.status_code == 200, moved.text
+    return task_id
+
+
+def _day(server: Server) -> dict[str, Any]:
+    with (
+        server.client() as operator,
+        server.agent("donna") as donna,
+        server.agent("flow") as flow,
+        server.agent("sentinel") as sentinel,
+    ):
+        digest = _task(
+            operator,
+            "in_progress",
+            "review",
+            "done",
+            title="Inbox digest",
+            kind="email-triage",
+            assignee="donna",
+        )
+        outage = _task(operator, "in_progress", "blocked", title="Velo outage", assignee="elon")
+        due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+        renewal = _task(operator, title="Renew the domain", priority="urgent", due_at=due)
+        costs = [
+            donna.post(
+                "/api/v1/agents/donna/usage", json={"input_tokens": 50_000, "output_tokens": 900}
+            ).json()["cost_usd"]
+            for _ in range(2)
+        ]
+        for _ in range(2):
+            assert flow.post("/api/v1/actions", json=EXEC).status_code == 403
+        early = donna.post(
+            "/api/v1/agents/donna/compactions", json={"tokens_before": 180_000, "tokens_after": 0}
+        )
+        assert early.status_code == 409, early.text
+        restore = flow.post("/api/v1/approvals", json={"capability": "exec", "reason": "rebuild"})
+        assert restore.status_code == 201, restore.text
+        p0 = sentinel.post("/api/v1/incidents", json={"severity": "P0", "title": "Breach?"})
+        p3 = sentinel.post("/api/v1/incidents", json={"severity": "P3", "title": "Noisy log"})
+        return {
+            "digest": digest,
+            "outage": outage,
+            "renewal": renewal,
+            "spent": sum(costs),
+            "approval": restore.json()["id"],
+            "p0": p0.json()["id"],
+            "p3": p3.json()["id"],
+        }
+
+
+def test_the_briefing_is_the_day_as_the_api_records_it(server: Server) -> None:
+    day = _day(server)
+    with server.client() as operator:
+        brief = operator.get("/api/v1/briefing").json()
+        usage = operator.get("/api/v1/usage").json()
+        incidents = {i["id"]: i for i in operator.get("/api/v1/incidents").json()["incidents"]}
+
+    assert brief["written_by"] == "data" and brief["hours"] == 24
+    assert [t["id"] for t in brief["work"]["done"]] == [day["digest"]]
+    [blocked] = brief["work"]["blocked"]
+    assert blocked["id"] == day["outage"] and blocked["reason"] == "waiting on the ISP"
+    assert brief["work"]["created"] == 3
+    assert [i["id"] for i in brief["incidents"]] == [day["p0"], day["p3"]]
+    assert [i["status"] for i in brief["incidents"]] == [
+        incidents[day["p0"]]["status"],
+        incidents[day["p3"]]["status"],
+    ]
+    assert [a["id"] for a in brief["waiting"]["approvals"]] == [day["approval"]]
+    assert [i["id"] for i in brief["waiting"]["incidents"]] == [day["p0"]]
+    assert brief["spend"]["usage"] == usage
+    assert brief["spend"]["window_usd"] == pytest.approx(day["spent"])
+    assert brief["spend"]["window_calls"] == 2
+    assert brief["misbehaviour"] == [
+        {"agent": "flow", "what": {"actions refused by policy": 2}, "total": 2},
+        {
+            "agent": "donna",
+            "what": {"compaction refused (no memory flush first)": 1},
+            "total": 1,
+        },
+    ]
+    # Due today and urgent first; the blocked outage is not planned work.
+    assert [t["id"] for t in brief["planned"]] == [day["renewal"]]
+    assert brief["planned"][0]["due_today"] is True
+    assert brief["value"]["month"]["tasks_credited"] == 1
+
+    text = brief["markdown"]
+    for line in (
+        "## Work done (1)",
+        f"- #{day['digest']} Inbox digest — donna",
+        f"- #{day['outage']} Velo outage — elon: waiting on the ISP",
+        "## Incidents (2)",
+        "## Waiting for a decision (2)",
+        f"- approval #{day['approval']} (capability.restore, flow): rebuild; waiting for human",
+        f"- today: ${usage['today_usd']:,.2f}; this month: ${usage['month_usd']:,.2f}",
+        "- flow: actions refused by policy (2)",
+        f"- #{day['renewal']} Renew the domain — unassigned [inbox, urgent] — due today",
+    ):
+        assert line in text, line
+
+
+def test_mcos_brief_prints_it_and_bad_asks_are_refused(server: Server) -> None:
+    day = _day(server)
+    printed = server.mcos("brief").stdout
+    assert printed.startswith("# Morning briefing — Specter Holdings")
+    assert f"#{day['digest']} Inbox digest" in printed
+    as_json = json.loads(server.mcos("brief", "--json", "--hours", "1").stdout)
+    assert as_json["hours"] == 1 and as_json["markdown"].startswith("# Morning briefing")
+    wrong = server.mcos("brief", "--hours", "0", check=False)
+    assert wrong.returncode != 0 and "--hours" in wrong.stderr
+
+    with server.client() as operator, server.agent("jarvis") as jarvis:
+        too_far = operator.get("/api/v1/briefing", params={"hours": 10_000})
+        assert too_far.status_code == 422 and error_of(too_far)["field"] == "hours"
+        agent = jarvis.get("/api/v1/briefing")
+        assert agent.status_code == 403 and "briefing" in error_of(agent)["message"]
