@@ -88,7 +88,16 @@ TASKS: list[tuple[str, str, str | None, list[str]]] = [
     ("File the CIPC annual return", "normal", "warden", ["in_progress", "review", "done"]),
     ("Minutes of Monday's exec committee", "low", "quill", ["in_progress", "review", "done"]),
     ("Reply to the Bellville billboard lead", "normal", "scout", ["in_progress", "review", "done"]),
+    ("Inbox digest for the operator", "normal", "donna", ["in_progress", "review", "done"]),
+    ("NDA with the Paarl splice contractor", "high", "apex", ["in_progress", "review", "done"]),
+    ("Restart the crashed RADIUS service", "urgent", "elon", ["in_progress", "review", "done"]),
 ]
+# Kinds of work the value ledger credits (the template's [[value_ledger]]).
+KINDS = {
+    "Inbox digest for the operator": "email-triage",
+    "NDA with the Paarl splice contractor": "legal-document",
+    "Restart the crashed RADIUS service": "infrastructure-incident",
+}
 # (sender, audience, kind, body)
 MESSAGES: list[tuple[str, dict[str, Any], str, str]] = [
     ("jarvis", {"fleet": True}, "report", "Good morning. Board pack due Friday; P1s go to me."),
@@ -184,6 +193,8 @@ def fill_the_day(c: dict[str, httpx.Client]) -> None:
     task_ids: dict[str, int] = {}
     for title, priority, assignee, moves in TASKS:
         body: dict[str, Any] = {"title": title, "priority": priority}
+        if title in KINDS:
+            body["kind"] = KINDS[title]
         if assignee:
             body["assignee"] = assignee
         task = ok(operator.post("/api/v1/tasks", json=body))
@@ -197,7 +208,11 @@ def fill_the_day(c: dict[str, httpx.Client]) -> None:
             json={"body": "Fixed; the filter compared dates as strings. Ready for review."},
         )
     )
-    current = {assignee: task_ids[title] for title, _, assignee, moves in TASKS if assignee}
+    current = {
+        assignee: task_ids[title]
+        for title, _, assignee, moves in TASKS
+        if assignee and "done" not in moves
+    }
 
     # Every agent checks in a few times, its context growing, then once more as it is now.
     for name, status, tokens, note in DAY:
@@ -347,6 +362,7 @@ def screenshots(url: str, token: str, out: Path) -> None:
             ("inbox", "#/inbox", "[data-approval]"),
             ("spend", "#/spend", "svg"),
             ("agent", "#/agents/jarvis", "svg"),
+            ("brief", "#/brief", "[data-brief]"),
         ]
         for name, route, shown in views:
             page.goto("/" + route)
