@@ -21,10 +21,10 @@ from mcos.services.agents import list_agents
 from mcos.services.dashboard import pending_decisions
 from mcos.services.incidents import incident_view
 from mcos.services.tasks import task_summary
-from mcos.services.value import value_summary
+from mcos.services.value import done_task_ids, spend_since, value_summary
 from mcos.storage import tables
 
-E, T, U, INC = tables.events, tables.tasks, tables.usage, tables.incidents
+E, T, INC = tables.events, tables.tasks, tables.incidents
 OPEN = (TaskStatus.INBOX.value, TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value)
 # What counts against an agent in the briefing, by the event that records it.
 MISBEHAVIOUR = {
@@ -72,10 +72,7 @@ def _misbehaviour(conn: Connection, since: datetime) -> list[dict[str, Any]]:
 
 
 def _work(conn: Connection, since: datetime) -> dict[str, Any]:
-    moves = conn.execute(
-        select(E.c.data).where(E.c.type == ev.TASK_MOVED, E.c.ts >= since).order_by(E.c.seq)
-    ).all()
-    done_ids = sorted({m.data["task"] for m in moves if m.data.get("to") == TaskStatus.DONE.value})
+    done_ids = done_task_ids(conn, since)
     query = select(T).where(T.c.id.in_(done_ids)).order_by(T.c.id)
     done = [task_summary(r) for r in conn.execute(query)]
     blocked_rows = conn.execute(
@@ -130,9 +127,7 @@ def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> 
         for r in conn.execute(select(INC).where(INC.c.ts >= since).order_by(INC.c.id))
     ]
     approvals, unconfirmed = pending_decisions(conn, now)
-    spend_window = conn.execute(
-        select(func.coalesce(func.sum(U.c.cost_usd), 0), func.count()).where(U.c.ts >= since)
-    ).one()
+    window_usd, window_calls = spend_since(conn, since)
     return {
         "fleet": fleet.fleet.name,
         "generated_at": now.isoformat(),
@@ -144,8 +139,8 @@ def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> 
         "incidents": incidents,
         "waiting": {"approvals": approvals, "incidents": unconfirmed},
         "spend": {
-            "window_usd": round(float(spend_window[0]), 6),
-            "window_calls": int(spend_window[1]),
+            "window_usd": round(window_usd, 6),
+            "window_calls": window_calls,
             "usage": budgets.usage_summary(conn, fleet, now),
         },
         "misbehaviour": _misbehaviour(conn, since),

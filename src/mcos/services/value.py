@@ -22,26 +22,31 @@ from mcos.storage import tables
 E, T, U = tables.events, tables.tasks, tables.usage
 
 
-def _done_since(conn: Connection, since: datetime) -> Counter[str]:
-    """Tasks per kind that reached ``done`` since ``since`` (each task once)."""
+def done_task_ids(conn: Connection, since: datetime) -> list[int]:
+    """Tasks that moved to ``done`` since ``since``, each once (done is final)."""
     moved = conn.execute(
         select(E.c.data).where(E.c.type == ev.TASK_MOVED, E.c.ts >= since).order_by(E.c.seq)
     )
-    ids = {row.data["task"] for row in moved if row.data.get("to") == TaskStatus.DONE.value}
+    return sorted({r.data["task"] for r in moved if r.data.get("to") == TaskStatus.DONE.value})
+
+
+def _done_since(conn: Connection, since: datetime) -> Counter[str]:
+    """Tasks per kind that reached ``done`` since ``since``."""
+    ids = done_task_ids(conn, since)
     kinds: Counter[str] = Counter()
     for start in range(0, len(ids), 500):
-        chunk = sorted(ids)[start : start + 500]
-        for row in conn.execute(select(T.c.kind).where(T.c.id.in_(chunk))):
+        for row in conn.execute(select(T.c.kind).where(T.c.id.in_(ids[start : start + 500]))):
             if row.kind:
                 kinds[row.kind] += 1
     return kinds
 
 
-def _spend_since(conn: Connection, since: datetime) -> float:
-    total = conn.execute(
-        select(func.coalesce(func.sum(U.c.cost_usd), 0)).where(U.c.ts >= since)
-    ).scalar_one()
-    return float(total)
+def spend_since(conn: Connection, since: datetime) -> tuple[float, int]:
+    """Dollars spent and LLM calls made since ``since``."""
+    cost, calls = conn.execute(
+        select(func.coalesce(func.sum(U.c.cost_usd), 0), func.count()).where(U.c.ts >= since)
+    ).one()
+    return float(cost), int(calls)
 
 
 def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
@@ -68,7 +73,7 @@ def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
                 "value_usd": round(value / per_usd, 2) if per_usd else None,
             }
         )
-    spend = _spend_since(conn, since)
+    spend, _ = spend_since(conn, since)
     return {
         "since": since.isoformat(),
         "kinds": kinds,
