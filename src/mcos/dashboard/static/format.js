@@ -79,7 +79,6 @@ export function who(actor) {
 }
 
 export const LIVENESS = ["stalled", "offline", "suspended", "cooling_down", "compacting", "working", "idle"];
-export const LIVENESS_RANK = Object.fromEntries(LIVENESS.map((s, i) => [s, i]));
 export const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
 
 export function livenessLabel(s) {

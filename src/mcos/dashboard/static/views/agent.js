@@ -15,12 +15,6 @@ let refetchTimer = null;
 
 function agentObj() { return S.agents.get(name) || (detail && detail.agent) || null; }
 
-function credentialEnv(a) {
-  if (a.credential_env) return a.credential_env;
-  const c = ((S.health && S.health.cooldowns) || []).find((x) => x.agent === a.name);
-  return c ? c.credential_env : null;
-}
-
 function headHtml(a) {
   const sp = a.spend || {};
   const sup = a.supervisor;
@@ -38,7 +32,7 @@ function headHtml(a) {
       <div><span class="k">This month</span><div><b class="num">${esc(money(sp.month_usd))}</b> <span class="muted">/ ${sp.monthly_budget_usd == null ? "no budget" : esc(money(sp.monthly_budget_usd))}</span></div></div>
       <div><span class="k">Current task</span><div data-field="task">${taskHtml(a.current_task)}</div></div>
       <div><span class="k">Supervisor</span><div>${sup ? `<a href="#/agents/${encodeURIComponent(sup)}">${esc(sup)}</a>` : `<span class="muted">none</span>`}</div></div>
-      <div><span class="k">Credential</span><div><code>${esc(credentialEnv(a) || "—")}</code></div></div>
+      <div><span class="k">Credential</span><div><code>${esc(a.credential_env || "—")}</code></div></div>
       <div class="wide"><span class="k">Capabilities</span><div class="chips">${(a.capabilities || []).map((c) => `<span class="chip">${esc(c)}</span>`).join("") || `<span class="muted">none</span>`}</div></div>
       <div class="wide"><span class="k">Channels</span><div class="chips">${(a.channels || []).map((c) => `<span class="chip">#${esc(c)}</span>`).join("") || `<span class="muted">none</span>`}</div></div>
     </div>
