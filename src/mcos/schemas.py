@@ -170,6 +170,8 @@ class ActionRequest(_Input):
 class CapabilityRestore(_Input):
     """Ask an operator to restore a capability for a while."""
 
+    id: ClientId | None = None
+    """The runtime's client id: a request sent again after a lost answer is recorded once."""
     agent: AgentName | None = None
     """Defaults to the agent of the token; required with an operator token."""
     capability: str = Field(min_length=1, max_length=64)
@@ -284,3 +286,53 @@ class SessionIn(_Input):
     """Dashboard sign-in: an operator token (agent tokens cannot use the dashboard)."""
 
     token: str = Field(min_length=1, max_length=500)
+
+
+class CommitteeOpen(_Input):
+    """Put a decision to named agents (and the operator, with ``human``)."""
+
+    title: str = Field(min_length=1, max_length=300)
+    question: str = Field(min_length=1, max_length=20_000)
+    members: list[AgentName] = Field(min_length=1, max_length=50)
+    """Agents of the fleet, each giving one position."""
+    human: bool = False
+    """The operator votes too, as ``human``."""
+    quorum: int | None = None
+    """Positions for or against (abstentions do not count) needed; default: a majority of voters."""
+    rule: Literal["majority", "unanimity", "veto"] = "majority"
+    approval_id: int | None = Field(None, ge=1)
+    """A pending approval this committee gates: it cannot be approved until the committee is."""
+    task_id: int | None = Field(None, ge=1)
+
+
+class PositionIn(_Input):
+    """One voter's position, given once and final."""
+
+    position: Literal["for", "against", "abstain", "veto"]
+    """``veto`` only on a committee whose rule is ``veto``."""
+    reasons: str = Field(min_length=1, max_length=20_000)
+    member: str | None = Field(None, pattern=NAME_PATTERN)
+    """Defaults to the token's agent, or ``human`` for an operator; naming another is refused."""
+
+
+class RouteRequest(_Input):
+    """An incoming request for the orchestrator to route (``POST /api/v1/route``)."""
+
+    id: ClientId | None = None
+    """Client-chosen id for the task it creates; a retry with the same id is refused."""
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field("", max_length=20_000)
+    kind: str | None = Field(None, pattern=NAME_PATTERN)
+    priority: Priority = Priority.NORMAL
+    capabilities: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]] = (
+        Field(default_factory=list, max_length=20)
+    )
+    """Capabilities the work needs, on top of the matching rule's."""
+    dry_run: bool = False
+    """Only decide and explain: no task is created (the decision is still logged)."""
+
+
+class Suspension(_Input):
+    """Why an agent is suspended or resumed; shown in the event log and on its card."""
+
+    reason: str = Field(min_length=1, max_length=2_000)

@@ -56,7 +56,16 @@ class Settings(BaseSettings):
         "crash of the process.",
     )
     liveness_sweep_seconds: float = Field(
-        5.0, gt=0, description="How often the server checks for agents that went silent."
+        5.0,
+        gt=0,
+        description="How often the server checks for agents that went silent; supervision "
+        "(nudge, reassign, tell) takes its steps on the same sweep.",
+    )
+    schedule_tick_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How often the scheduler looks for schedules that fell due. Cron times have "
+        "minute precision, so a run starts at most this late; tests shorten it.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server and uvicorn."

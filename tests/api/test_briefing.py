@@ -133,8 +133,68 @@ def test_mcos_brief_prints_it_and_bad_asks_are_refused(server: Server) -> None:
     wrong = server.mcos("brief", "--hours", "0", check=False)
     assert wrong.returncode != 0 and "--hours" in wrong.stderr
 
-    with server.client() as operator, server.agent("jarvis") as jarvis:
+    with server.client() as operator, server.agent("donna") as donna:
         too_far = operator.get("/api/v1/briefing", params={"hours": 10_000})
         assert too_far.status_code == 422 and error_of(too_far)["field"] == "hours"
-        agent = jarvis.get("/api/v1/briefing")
+        # Only the orchestrator among agents reads it (it lists unconfirmed incidents).
+        agent = donna.get("/api/v1/briefing")
         assert agent.status_code == 403 and "briefing" in error_of(agent)["message"]
+
+
+def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_checked(
+    server: Server,
+) -> None:
+    day = _day(server)
+    with (
+        server.client() as operator,
+        server.agent("jarvis") as jarvis,
+        server.agent("donna") as donna,
+    ):
+        before = operator.get("/api/v1/briefing").json()
+        assert before["written"] is None and before["markdown"] == before["data_markdown"]
+
+        def briefing_task(agent: httpx.Client, name: str, text: str) -> int:
+            task_id = _task(operator, title="Morning briefing", kind="briefing", assignee=name)
+            base = f"/api/v1/tasks/{task_id}"
+            assert agent.post(f"{base}/move", json={"status": "in_progress"}).status_code == 200
+            assert agent.post(f"{base}/comments", json={"body": text}).status_code == 201
+            for status in ("review", "done"):
+                assert agent.post(f"{base}/move", json={"status": status}).status_code == 200
+            return task_id
+
+        text = (
+            f"(simulated) Good morning. The digest (#{day['digest']}) is done, the velo outage "
+            "is blocked waiting on the ISP, and 4217 emails are waiting."
+        )
+        written_id = briefing_task(jarvis, "jarvis", text)
+        # A briefing-kind task summarised by an agent that is not the orchestrator is no
+        # written briefing.
+        briefing_task(donna, "donna", "(simulated) Everything is fine, 99 percent.")
+        brief = operator.get("/api/v1/briefing").json()
+        printed = server.mcos("brief").stdout
+
+    written = brief["written"]
+    assert written["by"] == "jarvis" and written["task_id"] == written_id
+    assert written["text"] == text and written["model"] == "claude-sonnet-4-6"
+    assert written["unverified_numbers"] == ["4217"]
+    # The figures are the data's, unchanged, after the written text.
+    assert brief["written_by"] == "data"
+    assert brief["markdown"].endswith("---\n\n" + brief["data_markdown"])
+    data = brief["data_markdown"]
+    assert data.startswith("# Morning briefing — Specter Holdings")
+    assert "From Jarvis" not in data and "4217" not in data
+    assert f"- #{day['digest']} Inbox digest — donna" in data
+    assert f"- #{written_id} Morning briefing — jarvis" in data
+    assert [t["id"] for t in brief["work"]["done"]][:2] == [day["digest"], written_id]
+    assert brief["spend"]["window_usd"] == pytest.approx(day["spent"])
+    head, _, _ = brief["markdown"].partition("\n---\n")
+    assert head.splitlines()[:3] == [
+        "# From Jarvis (written by the model claude-sonnet-4-6; every figure below it is the "
+        "data's)",
+        "",
+        text,
+    ]
+    assert "> Warning: these numbers in the written text are not in the data: 4217." in head
+    # `mcos brief` shows it the same way, "(simulated)" and all.
+    assert printed.startswith("# From Jarvis (written by the model claude-sonnet-4-6;")
+    assert f"\n{text}\n" in printed and "not in the data: 4217." in printed

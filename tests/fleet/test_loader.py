@@ -318,3 +318,43 @@ def test_exchange_rates_are_currency_codes_with_positive_rates(rate: str, messag
     problem = only_problem(edited(("ZAR = 19.0", rate)))
     assert problem.key.startswith("exchange_rates")
     assert message in problem.message
+
+
+def test_routing_rules_name_known_roles_agents_and_capabilities() -> None:
+    legal = 'name = "legal"\nmatch = { keywords = ["legal", "contract"'
+    unknown_role = only_problem(edited(('role = "scribe"\n\n', 'role = "scrib"\n\n')))
+    assert unknown_role.key == "routing[14].role"
+    assert "no agent has role 'scrib'" in unknown_role.message
+    assert unknown_role.fix.startswith("did you mean 'scribe'?")
+    assert unknown_role.line == line_of(
+        edited(('role = "scribe"\n\n', 'role = "scrib"\n\n')), 'role = "scrib"'
+    )
+
+    capability = only_problem(
+        edited(('capabilities = ["email.send"]\n\n', 'capabilities = ["email.sned"]\n\n'))
+    )
+    assert capability.key == "routing[0].capabilities[0]"
+    assert "'email.sned' is not known" in capability.message
+    assert "did you mean 'email.send'?" in capability.fix
+
+    nobody_holds = only_problem(
+        edited(('capabilities = ["email.send"]\n\n', 'capabilities = ["spend"]\n\n'))
+    )
+    assert nobody_holds.key == "routing[0].capabilities"
+    assert "could never route" in nobody_holds.message
+
+    twice = only_problem(edited(('name = "minutes"', 'name = "email"')))
+    assert twice.key == "routing[14].name" and "higher priority" in twice.fix
+
+    pinned = only_problem(edited((legal, 'agent = "donna"\n' + legal)))
+    assert pinned.key == "routing[1].agent"
+    assert "has role 'communications', not 'legal'" in pinned.message
+
+    empty = only_problem(
+        edited(('match = { keywords = ["minutes", "decision log"] }', "match = {}"))
+    )
+    assert empty.key == "routing[14].match"
+    assert empty.fix == "give match.keywords or match.kinds"
+
+    untargeted = only_problem(edited(('role = "scribe"\n\n', "\n")))
+    assert untargeted.key == "routing[14]" and "give it a role or an agent" in untargeted.fix

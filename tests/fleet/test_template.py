@@ -120,3 +120,29 @@ def test_every_channel_member_lists_the_channel_and_back(fleet: Fleet) -> None:
     for agent in fleet.agents:
         listed = {name for name, people in members.items() if agent.name in people}
         assert listed == set(agent.channels), agent.name
+
+
+def test_template_schedules_are_the_seeds_mornings_and_nights(fleet: Fleet) -> None:
+    by_name = {s.name: s for s in fleet.schedules}
+    digest = by_name["inbox-digest"]
+    # "07:00 Donna: inbox digest", credited by the value ledger's email-triage rate.
+    assert (digest.cron, digest.action, digest.assignee) == ("0 7 * * *", "task", "donna")
+    assert digest.kind in {rate.kind for rate in fleet.value_ledger}
+    assert digest.kind == "email-triage"
+    briefing = by_name["morning-briefing"]
+    assert (briefing.cron, briefing.action) == ("30 6 * * *", "briefing")
+    assert [a.name for a in fleet.agents if a.role == "orchestrator"] == ["jarvis"]
+    assert (by_name["memory-rollover"].cron, by_name["memory-rollover"].action) == (
+        "0 0 * * *",
+        "memory_rollover",
+    )
+    night = by_name["night-service-check"]
+    assert (night.cron, night.action, night.agents) == ("0 3 * * *", "heartbeat", ("elon",))
+    # Every schedule runs on the fleet's clock: Johannesburg, the seed's.
+    assert fleet.fleet.timezone == "Africa/Johannesburg"
+    assert all(s.zone(fleet.fleet.timezone) == "Africa/Johannesburg" for s in fleet.schedules)
+
+
+def test_template_supervises_with_two_wake_attempts(fleet: Fleet) -> None:
+    assert fleet.supervision.enabled and fleet.supervision.reassign
+    assert fleet.supervision.max_wake_attempts == 2

@@ -32,11 +32,13 @@ def test_flow_cannot_exec_until_an_operator_restores_it_for_a_while(server: Serv
         unknown = flow.post("/api/v1/actions", json={"kind": "shell.sudo", "command": "x"})
         assert unknown.status_code == 403 and "unknown action kind" in error_of(unknown)["message"]
 
-        asked = flow.post(
-            "/api/v1/approvals",
-            json={"capability": "exec", "minutes": 0.05, "reason": "rebuild staging after the fix"},
-        )
+        # The runtime's request_capability tool sends a client id, as every report does: a
+        # request sent again after a lost answer is recorded once.
+        ask = {"capability": "exec", "minutes": 0.05, "reason": "rebuild staging after the fix"}
+        asked = flow.post("/api/v1/approvals", json=ask | {"id": "flow-ask-1"})
         assert asked.status_code == 201, asked.text
+        again = flow.post("/api/v1/approvals", json=ask | {"id": "flow-ask-1"})
+        assert again.status_code == 409 and error_of(again)["code"] == "duplicate_id"
         approval = asked.json()
         assert approval["status"] == "pending" and approval["waiting_for"] == ["human"]
         approval_id = approval["id"]

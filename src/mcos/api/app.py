@@ -17,15 +17,28 @@ from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
-from mcos.api.routes import agents, briefing, events, messages, policy, runtime, tasks
+from mcos.api.routes import (
+    agents,
+    briefing,
+    committees,
+    events,
+    messages,
+    orchestration,
+    policy,
+    runtime,
+    schedules,
+    tasks,
+)
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.replication import PostgresFanout
 from mcos.schemas import ErrorBody
 from mcos.services import agents as agent_service
+from mcos.services import schedules as schedule_service
 from mcos.services.approvals import expire_approvals
 from mcos.services.store import Store
+from mcos.services.supervision import supervise
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
 from mcos.storage.database import Database, sqlite_url
@@ -71,8 +84,24 @@ async def _sweep_liveness(store: Store, every: float) -> None:
         try:
             await store.write(agent_service.sweep_liveness, store.fleet)
             await store.write(expire_approvals)
+            await store.write(supervise, store.fleet)
         except Exception:
             log.exception("liveness sweep failed")
+
+
+async def _run_schedules(store: Store, every: float) -> None:
+    """Fire what fell due, one unit per schedule; then flag scheduled tasks never started."""
+    while True:
+        await asyncio.sleep(every)
+        for schedule in store.fleet.schedules:
+            try:
+                await store.write(schedule_service.tick, store.fleet, schedule.name)
+            except Exception:
+                log.exception("schedule %s failed", schedule.name)
+        try:
+            await store.write(schedule_service.flag_not_started, store.fleet)
+        except Exception:
+            log.exception("checking scheduled tasks failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,12 +124,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if fanout is not None:
             fanout.start(broker.last_seq)
         sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
+        scheduler = asyncio.create_task(_run_schedules(store, settings.schedule_tick_seconds))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for loop_task in (sweeper, scheduler):
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
             await asyncio.to_thread(writer.stop)
             if fanout is not None:
                 await asyncio.to_thread(fanout.stop)
@@ -132,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policy.router,
         runtime.router,
         briefing.router,
+        committees.router,
+        orchestration.router,
+        schedules.router,
     ):
         app.include_router(router)
 

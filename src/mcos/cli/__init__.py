@@ -9,16 +9,20 @@ from mcos.cli._context import make_client
 from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
 from mcos.cli.brief import brief
+from mcos.cli.committees import committees
+from mcos.cli.demo import demo
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
+from mcos.cli.route import route
 from mcos.cli.run import run
+from mcos.cli.schedules import schedules
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
 from mcos.cli.usage import usage
 
-LOCAL_COMMANDS = {"init", "serve", "fleet"}
+LOCAL_COMMANDS = {"init", "serve", "fleet", "demo"}
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
@@ -44,10 +48,14 @@ for command in (
     messages,
     events,
     approvals,
+    committees,
     incidents,
     memory,
     usage,
     brief,
+    schedules,
+    route,
+    demo,
 ):
     cli.add_command(command)
 

@@ -10,6 +10,7 @@ import click
 from mcos.cli._context import TOKEN_FILE, emit_json, fail, find_fleet_dir, remember_fleet
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
+from mcos.fleet.schema import Fleet
 from mcos.settings import Settings
 
 
@@ -28,16 +29,30 @@ def write_secret(path: Path, text: str) -> None:
 )
 def init(directory: Path, database_url: str | None) -> None:
     """Write a working fleet (the seed's 23 agents) to DIRECTORY and issue the operator token."""
+    fleet_file = directory / FLEET_FILENAME
+    if fleet_file.exists():
+        fail(f"{fleet_file} already exists; edit it, or choose another directory")
+    fleet, token, token_path = init_fleet(directory, template_text(), database_url)
+    click.echo(
+        f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
+    )
+    click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
+    click.echo(f"Next: mcos serve --fleet {directory}")
+
+
+def init_fleet(
+    directory: Path, fleet_text: str, database_url: str | None = None
+) -> tuple[Fleet, str, Path]:
+    """Write ``fleet_text`` as DIRECTORY's fleet file, set up its database and issue the
+    operator token: the fleet, the token and where the token is kept."""
     from mcos.api.app import open_database
     from mcos.services.agents import sync_fleet
     from mcos.services.tokens import issue_token
     from mcos.storage.writer import write_once
 
     fleet_file = directory / FLEET_FILENAME
-    if fleet_file.exists():
-        fail(f"{fleet_file} already exists; edit it, or choose another directory")
     directory.mkdir(parents=True, exist_ok=True)
-    fleet_file.write_text(template_text(), encoding="utf-8")
+    fleet_file.write_text(fleet_text, encoding="utf-8")
     settings = Settings(fleet=fleet_file)
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
@@ -55,11 +70,7 @@ def init(directory: Path, database_url: str | None) -> None:
     token_path.parent.mkdir(exist_ok=True)
     write_secret(token_path, token + "\n")
     remember_fleet(directory)
-    click.echo(
-        f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
-    )
-    click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
-    click.echo(f"Next: mcos serve --fleet {directory}")
+    return fleet, token, token_path
 
 
 @click.command()

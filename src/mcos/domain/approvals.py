@@ -33,9 +33,24 @@ def party_of(
     (a P2 needs only the security agent), an operator may stand in for the first role still
     undecided — recorded under that role, with the operator as decider. Where a human *is*
     required, the roles stay the agents' own: a P0 still needs the orchestrator too.
+    A committee's part (``committee:N``) is decided by that committee alone, never stood in for.
     """
     if kind != "operator":
-        return role if role in required else None
+        return role if role in required and not is_committee_party(role) else None
     if HUMAN in required:
         return HUMAN
-    return next((p for p in required if p not in (decided or set())), None)
+    return next(
+        (p for p in required if p not in (decided or set()) and not is_committee_party(p)), None
+    )
+
+
+COMMITTEE_PARTY_PREFIX = "committee:"
+
+
+def committee_party(committee_id: int) -> str:
+    """The required party of an approval that a committee gates."""
+    return f"{COMMITTEE_PARTY_PREFIX}{committee_id}"
+
+
+def is_committee_party(party: str | None) -> bool:
+    return party is not None and party.startswith(COMMITTEE_PARTY_PREFIX)

@@ -37,6 +37,10 @@ RESERVED_NAMESPACES = frozenset(
         "memory",
         "operator",
         "stream",
+        "supervision",
+        "schedule",
+        "committee",
+        "routing",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
@@ -105,3 +109,16 @@ USAGE_RECORDED = "usage.recorded"
 BUDGET_EXCEEDED = "budget.exceeded"
 BUDGET_REFUSED = "budget.refused"
 BUDGET_CHANGED = "budget.changed"
+COMMITTEE_OPENED = "committee.opened"
+COMMITTEE_POSITION_GIVEN = "committee.position_given"
+COMMITTEE_DECIDED = "committee.decided"
+ROUTING_DECIDED = "routing.decided"
+AGENT_SUSPENDED = "agent.suspended"
+AGENT_RESUMED = "agent.resumed"
+SUPERVISION_NUDGED = "supervision.nudged"
+SUPERVISION_REASSIGNED = "supervision.reassigned"
+SUPERVISION_ESCALATED = "supervision.escalated"
+SUPERVISION_RECOVERED = "supervision.recovered"
+SCHEDULE_FIRED = "schedule.fired"
+SCHEDULE_MISSED = "schedule.missed"
+SCHEDULE_NOT_STARTED = "schedule.not_started"

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcos.errors import UserError
-from mcos.fleet.schema import HUMAN, OPERATOR, Fleet
+from mcos.fleet.schedules import schedule_problems
+from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
 
 FLEET_FILENAME = "fleet.toml"
 
@@ -236,6 +237,86 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                         _did_you_mean(approver, roles, f"name an agent role or {HUMAN!r}"),
                     )
                 )
+    problems += _routing_problems(fleet)
+    problems += [
+        FleetProblem(key, message, fix)
+        for key, message, fix in schedule_problems(
+            fleet.schedules, {a.name: a.role for a in fleet.agents}
+        )
+    ]
+    return problems
+
+
+def _routing_problems(fleet: Fleet) -> list[FleetProblem]:
+    """Each ``[[routing]]`` rule must name a role, agent and capabilities that exist."""
+    problems: list[FleetProblem] = []
+    roles = {a.role for a in fleet.agents}
+    held = {c for a in fleet.agents for c in a.capabilities} | KNOWN_CAPABILITIES
+    for i, count in _duplicates([r.name for r in fleet.routing]):
+        problems.append(
+            FleetProblem(
+                f"routing[{i}].name",
+                f"routing rule name is used {count} times",
+                "give each rule its own name; to override a rule, give yours a higher priority",
+            )
+        )
+    for i, rule in enumerate(fleet.routing):
+        key = f"routing[{i}]"
+        if rule.role is not None and rule.role not in roles:
+            problems.append(
+                FleetProblem(
+                    f"{key}.role",
+                    f"rule {rule.name!r}: no agent has role {rule.role!r}",
+                    _did_you_mean(rule.role, roles, "name the role of an agent in [[agents]]"),
+                )
+            )
+        pinned = fleet.agent(rule.agent) if rule.agent is not None else None
+        if rule.agent is not None and pinned is None:
+            problems.append(
+                FleetProblem(
+                    f"{key}.agent",
+                    f"rule {rule.name!r}: no agent named {rule.agent!r}",
+                    _did_you_mean(
+                        rule.agent, {a.name for a in fleet.agents}, "name an agent or remove it"
+                    ),
+                )
+            )
+        elif pinned is not None and rule.role is not None and pinned.role != rule.role:
+            problems.append(
+                FleetProblem(
+                    f"{key}.agent",
+                    f"rule {rule.name!r}: agent {pinned.name!r} has role {pinned.role!r}, "
+                    f"not {rule.role!r}",
+                    "pin an agent of the rule's role, or drop `role` and keep the pin",
+                )
+            )
+        for j, capability in enumerate(rule.capabilities):
+            if capability not in held:
+                problems.append(
+                    FleetProblem(
+                        f"{key}.capabilities[{j}]",
+                        f"rule {rule.name!r}: capability {capability!r} is not known",
+                        _did_you_mean(capability, held, f"use one of {', '.join(sorted(held))}"),
+                    )
+                )
+        targets = [
+            a
+            for a in fleet.agents
+            if (pinned is None or a is pinned) and (rule.role is None or a.role == rule.role)
+        ]
+        if (
+            targets
+            and all(c in held for c in rule.capabilities)
+            and not any(set(rule.capabilities) <= set(a.capabilities) for a in targets)
+        ):
+            problems.append(
+                FleetProblem(
+                    f"{key}.capabilities",
+                    f"rule {rule.name!r}: no agent it targets holds "
+                    f"{', '.join(rule.capabilities)}, so it could never route",
+                    "grant the capabilities to an agent of the role, or require fewer",
+                )
+            )
     return problems
 
 

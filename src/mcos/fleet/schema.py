@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcos.fleet.schedules import Schedule, Supervision
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
 HUMAN = "human"
@@ -242,6 +244,56 @@ class ModelPrice(_Strict):
     cache_write_per_mtok: float = Field(0, ge=0)
 
 
+class RoutingMatch(_Strict):
+    """What a request must mention for a routing rule to apply: any keyword, or its kind."""
+
+    keywords: tuple[str, ...] = ()
+    """Words or phrases (case-insensitive, matched at the start of a word: ``deploy`` matches
+    "deployment") looked for in the request's title and description."""
+    kinds: tuple[Name, ...] = ()
+    """Task kinds (``legal-document``) that match whatever the words."""
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for word in value:
+            if not word.strip() or len(word) > 60:
+                raise ValueError(
+                    f"keyword {word!r} is empty or too long; use a word or short phrase"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> RoutingMatch:
+        if not self.keywords and not self.kinds:
+            raise ValueError(
+                "a rule that matches nothing never routes; give match.keywords or match.kinds"
+            )
+        return self
+
+
+class RoutingRule(_Strict):
+    """Where an incoming request goes: to the agent of ``role`` (or the pinned ``agent``)."""
+
+    name: Name
+    description: str = ""
+    match: RoutingMatch
+    role: Name | None = None
+    """The role that handles such requests; the least loaded live agent of it is chosen."""
+    agent: Name | None = None
+    """Pin the rule to one agent (it must have ``role``, when both are given)."""
+    capabilities: tuple[str, ...] = ()
+    """Capabilities the chosen agent must hold, on top of any the request asks for."""
+    priority: int = Field(0, ge=-1000, le=1000)
+    """Among matching rules the highest priority wins; at equal priority, the later rule."""
+
+    @model_validator(mode="after")
+    def _target(self) -> RoutingRule:
+        if self.role is None and self.agent is None:
+            raise ValueError(f"rule {self.name!r} names no target; give it a role or an agent")
+        return self
+
+
 class Fleet(_Strict):
     fleet: FleetInfo
     control_plane: ControlPlane = ControlPlane()
@@ -255,6 +307,12 @@ class Fleet(_Strict):
     """Units of a currency per US dollar (``ZAR = 19.0``): spend is in USD, value in these."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per model name, in USD per million tokens; overrides the maintained price table."""
+    supervision: Supervision = Supervision()
+    """What the control plane does on its own when an agent goes silent."""
+    schedules: tuple[Schedule, ...] = ()
+    """Cron-style runs: recurring tasks, heartbeats, the briefing, the memory rollover."""
+    routing: tuple[RoutingRule, ...] = ()
+    """How the orchestrator routes incoming requests; see ``mcos.domain.routing``."""
 
     @field_validator("escalation")
     @classmethod

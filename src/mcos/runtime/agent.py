@@ -20,10 +20,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mcos.fleet.schema import Agent, Fleet
+from mcos.runtime.briefing import BRIEFING_KIND, briefing_prompt
 from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
+from mcos.runtime.orchestration_tools import ORCHESTRATOR
 from mcos.runtime.providers.base import Provider, TransientProviderError, Turn
 from mcos.runtime.toolbox import Toolbox
 from mcos.runtime.workspace import Workspace
@@ -76,7 +78,8 @@ class AgentLoop:
         return seconds * random.uniform(0.9, 1.0)  # spread a fleet's heartbeats out
 
     async def run(self, stopping: asyncio.Event) -> None:
-        self.notes = self.workspace.recent_notes(self.today())
+        notes_day = self.today()
+        self.notes = self.workspace.recent_notes(notes_day)
         self.wake("start")
         while not stopping.is_set():
             timeout = self.interval()
@@ -89,6 +92,9 @@ class AgentLoop:
             if stopping.is_set():
                 break
             self._wake.clear()
+            if self.today() != notes_day:  # a new day (the memory rollover): reread the notes
+                notes_day = self.today()
+                self.notes = self.workspace.recent_notes(notes_day)
             try:
                 await self.step(stopping)
             except Unreachable as exc:
@@ -266,6 +272,8 @@ class AgentLoop:
         lines.append(f"From: {full.get('creator')}")
         if full.get("description"):
             lines += ["", full["description"]]
+        if full.get("kind") == BRIEFING_KIND and self.agent.role == ORCHESTRATOR:
+            lines += ["", await briefing_prompt(self.link)]
         if inbox:
             lines += ["", "Messages for you:", *inbox]
         return "\n".join(lines)
@@ -327,6 +335,8 @@ class AgentLoop:
         (to review, blocked or done) is left where it put it.
         """
         conversation = self.saved.conversations.pop(str(task_id), None)
+        if conversation is not None:  # the gauge shows the last prompt, compacted or not
+            self.saved.last_prompt_tokens = conversation.prompt_tokens
         log.info("%s: finished task #%s", self.agent.name, task_id)
         self.saved.settled.add(task_id)
         base = f"/api/v1/tasks/{task_id}"

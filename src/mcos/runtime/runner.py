@@ -43,6 +43,7 @@ WAKE_TYPES = (
     "budget.changed",
     "agent.nudged",
     "incident.confirmed",
+    "committee.*",
 )
 """What can wake an agent: the runner's stream asks for these alone, not every heartbeat."""
 
@@ -246,6 +247,9 @@ class Runner:
             return
         data = event.get("data") or {}
         names = {data.get("assignee"), data.get("agent"), data.get("to")}
+        members = data.get("members")  # a committee's: each is asked for its position
+        if isinstance(members, list):
+            names.update(members)
         subject = event.get("subject") or ""
         if subject.startswith("agent:"):
             names.add(subject.removeprefix("agent:"))

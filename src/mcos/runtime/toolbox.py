@@ -82,9 +82,12 @@ class Toolbox:
                 if parked is not None:
                     return parked
             elif tool.name not in self.offered:
-                raise ToolError(
-                    f"{call.name} needs the {tool.capability!r} capability, which you do not have"
+                needs = (
+                    f"the {tool.capability!r} capability"
+                    if tool.capability is not None
+                    else f"the role {tool.role!r}"
                 )
+                raise ToolError(f"{call.name} needs {needs}, which you do not have")
             output = await tool.run(context, args)
         except ToolError as exc:
             return _error(call, str(exc))

@@ -109,6 +109,14 @@ class RequestCapability(_Args):
     reason: str = Field(min_length=1)
 
 
+class GivePosition(_Args):
+    committee_id: int = Field(ge=1, description="The committee you were asked to sit on.")
+    position: Literal["for", "against", "abstain", "veto"] = Field(
+        description="'veto' only where the committee's rule is 'veto'; your position is final."
+    )
+    reasons: str = Field(min_length=1, description="Why: they go into the minutes.")
+
+
 Runner = Callable[[ToolContext, Any], Awaitable[str]]
 ActionOf = Callable[[ToolContext, Any], dict[str, Any]]
 
@@ -123,6 +131,8 @@ class Tool:
     """Offered only to agents with this capability (or ``None``: to every agent)."""
     action: ActionOf | None = None
     """The action asked of the control plane before running; ``None`` when not sensitive."""
+    role: str | None = None
+    """Offered only to agents of this fleet role (``orchestrator``), or ``None``: to any."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -262,6 +272,12 @@ async def _request_capability(ctx: ToolContext, args: RequestCapability) -> str:
     return f"approval #{asked['id']} requested; an operator decides"
 
 
+async def _give_position(ctx: ToolContext, args: GivePosition) -> str:
+    body = {"position": args.position, "reasons": args.reasons}
+    c = await ctx.link.ask("POST", f"/api/v1/committees/{args.committee_id}/positions", body)
+    return f"committee #{c['id']} ({c['status']}): {c['explanation']}"
+
+
 def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
     return {"kind": "file.write", "paths": [str(_path(ctx, args.path))], "files_touched": 1}
 
@@ -320,10 +336,26 @@ TOOLS: dict[str, Tool] = {
             RequestCapability,
             _request_capability,
         ),
+        Tool(
+            "give_position",
+            "Give your position on a committee you sit on (for, against, abstain), with reasons.",
+            GivePosition,
+            _give_position,
+        ),
     )
 }
 
 
 def offered_tools(agent: Agent) -> list[Tool]:
-    """The tools this agent may be offered: never one whose capability it lacks."""
-    return [t for t in TOOLS.values() if t.capability is None or t.capability in agent.capabilities]
+    """The tools this agent may be offered: never one whose capability or role it lacks."""
+    return [
+        t
+        for t in TOOLS.values()
+        if (t.capability is None or t.capability in agent.capabilities)
+        and (t.role is None or t.role == agent.role)
+    ]
+
+
+# The orchestrator's fleet-level tools add themselves to TOOLS; imported last, as they build on
+# the definitions above (and so work whichever of the two modules is imported first).
+import mcos.runtime.orchestration_tools  # noqa: E402, F401

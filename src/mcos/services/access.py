@@ -32,6 +32,28 @@ def require_operator(principal: Principal, what: str) -> None:
         raise Forbidden(f"only an operator may {what}; this is agent {principal.name!r}'s token")
 
 
+ORCHESTRATOR = "orchestrator"
+"""The role whose agent gets fleet-level powers: route, nudge, reassign, suspend, resume."""
+
+
+def is_orchestrator(fleet: Fleet, principal: Principal) -> bool:
+    """Whether this caller is an agent whose fleet role is ``orchestrator``."""
+    config = fleet.agent(principal.name) if principal.kind == "agent" else None
+    return config is not None and config.role == ORCHESTRATOR
+
+
+def require_fleet_power(fleet: Fleet, principal: Principal, what: str) -> None:
+    """Operators and orchestrator-role agents may act on the whole fleet; no other agent."""
+    if principal.is_operator or is_orchestrator(fleet, principal):
+        return
+    config = fleet.agent(principal.name)
+    role = config.role if config else "unknown"
+    raise Forbidden(
+        f"only an operator or an agent with role {ORCHESTRATOR!r} may {what}; agent "
+        f"{principal.name!r} has role {role!r}"
+    )
+
+
 def require_self(principal: Principal, agent: str, *, field: str = "agent") -> None:
     """An agent token acts only as its own agent; operators may act for any."""
     if principal.kind == "agent" and principal.name != agent:

@@ -13,7 +13,7 @@ from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
 from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
 from mcos.services.access import Principal, acting_agent
-from mcos.services.refusals import Refusal, refuse
+from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -69,6 +69,7 @@ def create_approval(
     reason: str,
     required: tuple[str, ...],
     requested_by: str,
+    client_id: str | None = None,
 ) -> dict[str, Any]:
     approval_id = ctx.conn.execute(
         insert(AP).values(
@@ -86,7 +87,11 @@ def create_approval(
     row = ctx.conn.execute(select(AP).where(AP.c.id == approval_id)).one()
     view = approval_view(ctx.conn, row, ctx.now)
     ctx.append(
-        ev.APPROVAL_REQUESTED, requested_by, f"approval:{approval_id}", view | _audience(subject)
+        ev.APPROVAL_REQUESTED,
+        requested_by,
+        f"approval:{approval_id}",
+        view | _audience(subject),
+        client_id=client_id,
     )
     return view
 
@@ -100,6 +105,7 @@ def request_restore(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: CapabilityRestore
 ) -> dict[str, Any]:
     """Ask for a revoked capability back; only an operator can approve, and it lapses."""
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "approval request")
     name = acting_agent(fleet, principal, body.agent, what="whose capability to restore")
     agent = fleet.agent(name)
     assert agent is not None  # acting_agent checked it
@@ -121,6 +127,7 @@ def request_restore(
         reason=body.reason,
         required=(HUMAN,),
         requested_by=principal.actor,
+        client_id=body.id,
     )
 
 
@@ -198,47 +205,73 @@ def decide_approval(
         raise Conflict(
             f"the {party!r} party has already decided approval #{approval_id}", field="decision"
         )
+    record_decision(ctx, fleet, row, party, decision, body.comment, principal.actor)
+    return approval_view(ctx.conn, _load(ctx.conn, approval_id), ctx.now)
+
+
+def record_decision(
+    ctx: WriteContext,
+    fleet: Fleet,
+    row: Any,
+    party: str,
+    decision: str,
+    comment: str,
+    actor: str,
+    *,
+    decider: str | None = None,
+) -> None:
+    """Record one required party's decision on a pending approval and settle it if it is done.
+
+    ``actor`` is who the events name; ``decider`` (default: the actor) is recorded as deciding
+    for ``party`` — ``committee:N`` when a committee decides its part of a gated approval.
+    """
+    approval_id = row.id
+    subject = f"approval:{approval_id}"
     ctx.conn.execute(
         insert(AD).values(
             approval_id=approval_id,
             party=party,
-            decider=principal.actor,
+            decider=decider or actor,
             decision=decision,
-            comment=body.comment,
+            comment=comment,
             ts=ctx.now,
         )
     )
     ctx.append(
         ev.APPROVAL_DECIDED,
-        principal.actor,
+        actor,
         subject,
-        audit | {"party": party, "comment": body.comment},
+        {"approval": approval_id, "decision": decision, "party": party, "comment": comment}
+        | _audience(row.subject),
     )
-    done[party] = decision
+    done = {
+        d.party: d.decision
+        for d in ctx.conn.execute(
+            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
+        )
+    }
     result = outcome(list(row.required), done)
-    if result != ApprovalStatus.PENDING:
-        ctx.conn.execute(
-            update(AP).where(AP.c.id == approval_id).values(status=result.value, decided_at=ctx.now)
-        )
-        kind = ev.APPROVAL_APPROVED if result == ApprovalStatus.APPROVED else ev.APPROVAL_DENIED
-        ctx.append(
-            kind,
-            principal.actor,
-            subject,
-            {"approval": approval_id, "agent": row.agent} | _audience(row.subject),
-        )
-        if result == ApprovalStatus.APPROVED and row.kind == "capability.restore":
-            _restore(ctx, row, principal)
-        if row.kind == "incident":
-            from mcos.services.incidents import on_approval_decided
+    if result == ApprovalStatus.PENDING:
+        return
+    ctx.conn.execute(
+        update(AP).where(AP.c.id == approval_id).values(status=result.value, decided_at=ctx.now)
+    )
+    kind = ev.APPROVAL_APPROVED if result == ApprovalStatus.APPROVED else ev.APPROVAL_DENIED
+    ctx.append(
+        kind,
+        actor,
+        subject,
+        {"approval": approval_id, "agent": row.agent} | _audience(row.subject),
+    )
+    if result == ApprovalStatus.APPROVED and row.kind == "capability.restore":
+        _restore(ctx, row, actor)
+    if row.kind == "incident":
+        from mcos.services.incidents import on_approval_decided
 
-            on_approval_decided(
-                ctx, fleet, row, result == ApprovalStatus.APPROVED, principal.actor, body.comment
-            )
-    return approval_view(ctx.conn, _load(ctx.conn, approval_id), ctx.now)
+        on_approval_decided(ctx, fleet, row, result == ApprovalStatus.APPROVED, actor, comment)
 
 
-def _restore(ctx: WriteContext, row: Any, principal: Principal) -> None:
+def _restore(ctx: WriteContext, row: Any, actor: str) -> None:
     capability, minutes = row.subject["capability"], float(row.subject["minutes"])
     expires_at = ctx.now + timedelta(minutes=minutes)
     ctx.conn.execute(
@@ -256,12 +289,8 @@ def _restore(ctx: WriteContext, row: Any, principal: Principal) -> None:
         .where(AP.c.id == row.id)
         .values(status=ApprovalStatus.APPLIED.value, applied_at=ctx.now, outcome=result)
     )
-    ctx.append(
-        ev.GRANT_CREATED, principal.actor, f"agent:{row.agent}", result | {"approval": row.id}
-    )
-    ctx.append(
-        ev.APPROVAL_APPLIED, principal.actor, f"approval:{row.id}", {"approval": row.id} | result
-    )
+    ctx.append(ev.GRANT_CREATED, actor, f"agent:{row.agent}", result | {"approval": row.id})
+    ctx.append(ev.APPROVAL_APPLIED, actor, f"approval:{row.id}", {"approval": row.id} | result)
 
 
 def _may_see(row: Any, agent: str | None) -> bool:

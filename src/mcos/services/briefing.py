@@ -17,7 +17,9 @@ from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.fleet.schema import Fleet
 from mcos.services import budgets
+from mcos.services import schedules as scheduled
 from mcos.services.agents import list_agents
+from mcos.services.committees import decided_between
 from mcos.services.dashboard import pending_decisions
 from mcos.services.incidents import incident_view
 from mcos.services.tasks import task_summary
@@ -137,6 +139,7 @@ def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> 
         "agents": dict(Counter(a["liveness"] for a in agents)),
         "work": _work(conn, since),
         "incidents": incidents,
+        "committees": decided_between(conn, since, now),
         "waiting": {"approvals": approvals, "incidents": unconfirmed},
         "spend": {
             "window_usd": round(window_usd, 6),
@@ -144,7 +147,9 @@ def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> 
             "usage": budgets.usage_summary(conn, fleet, now),
         },
         "misbehaviour": _misbehaviour(conn, since),
+        "schedule_attention": scheduled.attention(conn, since),
         "planned": _planned(conn, fleet, now),
+        "scheduled_today": scheduled.due_today(conn, fleet, now),
         "value": value_summary(conn, fleet, now),
     }
 
@@ -160,6 +165,21 @@ def _money(value: float | None) -> str:
 def _task_line(task: dict[str, Any]) -> str:
     who = f" — {task['assignee']}" if task["assignee"] else " — unassigned"
     return f"- #{task['id']} {task['title']}{who}"
+
+
+def _committee_lines(decided: list[dict[str, Any]]) -> list[str]:
+    """Committees decided in the window, as their own section (none: no section)."""
+    if not decided:
+        return []
+    lines = []
+    for c in decided:
+        t = c["tally"]
+        result = c["outcome"] or c["status"].replace("_", " ")
+        lines.append(
+            f"- committee #{c['id']} {c['title']}: {result} ({t['for']} for, {t['against']} "
+            f"against, {t['veto']} veto, {t['abstain']} abstaining of {t['voters']})"
+        )
+    return [f"## Committee decisions ({len(decided)})", *lines, ""]
 
 
 def to_markdown(b: dict[str, Any]) -> str:
@@ -197,6 +217,7 @@ def to_markdown(b: dict[str, Any]) -> str:
         ),
         "",
     ]
+    out += _committee_lines(b.get("committees", []))
     waiting = b["waiting"]
     count = len(waiting["approvals"]) + len(waiting["incidents"])
     lines = [
@@ -256,6 +277,17 @@ def to_markdown(b: dict[str, Any]) -> str:
         f"- {m['agent']}: " + "; ".join(f"{what} ({n})" for what, n in m["what"].items())
         for m in b["misbehaviour"]
     ] or ["- none"]
+    attention = b["schedule_attention"]
+    late = [
+        f"- {m['schedule']}: {_count(m['count'], 'run')} missed while the control plane was down"
+        for m in attention["missed"]
+    ] + [
+        f"- {t['schedule']}: task #{t['task']} {t['title']} never started "
+        f"({t['assignee'] or 'unassigned'}, {t['status']})"
+        for t in attention["not_started"]
+    ]
+    if late:
+        out += ["", f"## Schedules needing attention ({len(late)})", *late]
     out += ["", f"## Planned today ({len(b['planned'])})"]
     out += [
         _task_line(t)
@@ -263,4 +295,8 @@ def to_markdown(b: dict[str, Any]) -> str:
         + (" — due today" if t["due_today"] else "")
         for t in b["planned"]
     ] or ["- nothing open"]
+    out += [
+        f"- scheduled {r['due_at'][11:16]}: {r['schedule']} ({r['action'].replace('_', ' ')})"
+        for r in b["scheduled_today"]
+    ]
     return "\n".join(out) + "\n"

@@ -22,6 +22,7 @@ from mcos.pricing import UnknownModelPrice, price_call
 from mcos.schemas import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.services.access import Principal, require_operator, require_self
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
+from mcos.services.suspension import is_suspension
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -243,7 +244,12 @@ def check_budget(
         return refuse(
             ctx,
             Conflict(
-                f"agent {name!r} is paused: {row.paused_reason}; an operator must raise its budget",
+                f"agent {name!r} is paused: {row.paused_reason}; "
+                + (
+                    "an operator or the orchestrator must resume it"
+                    if is_suspension(row.paused_reason)
+                    else "an operator must raise its budget"
+                ),
                 code="paused",
             ),
             ev.BUDGET_REFUSED,
@@ -293,7 +299,9 @@ def change_budget(
     used = spent(ctx.conn, fleet, name, ctx.now)
     still = over_budget(budget, used)
     values: dict[str, Any] = {"budget_override": override}
-    if row.paused and still is None:
+    # A suspension by hand is lifted by resuming the agent, never by raising its budget.
+    suspended = is_suspension(row.paused_reason)
+    if row.paused and still is None and not suspended:
         values |= {"paused": False, "paused_reason": None, "liveness": Liveness.IDLE.value}
     ctx.conn.execute(update(A).where(A.c.name == name).values(**values))
     ctx.append(
@@ -304,12 +312,11 @@ def change_budget(
             "agent": name,
             "changes": changes,
             "reason": body.reason,
-            "resumed": row.paused and still is None,
+            "resumed": row.paused and still is None and not suspended,
         },
     )
-    return {"agent": name, "paused": bool(row.paused and still is not None)} | _summary(
-        used, budget
-    )
+    paused = bool(row.paused and (still is not None or suspended))
+    return {"agent": name, "paused": paused} | _summary(used, budget)
 
 
 def usage_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, Any]:

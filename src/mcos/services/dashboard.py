@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from mcos.demo import DEMO_SCENE
 from mcos.domain import events as ev
 from mcos.domain.approvals import party_of
 from mcos.domain.kanban import COLUMNS, TRANSITIONS, TaskStatus
@@ -23,6 +24,7 @@ from mcos.schemas import isoformat
 from mcos.services import budgets
 from mcos.services.agents import agent_view, get_agent
 from mcos.services.approvals import approval_view
+from mcos.services.committees import open_committees
 from mcos.services.incidents import incident_view
 from mcos.services.messages import list_messages
 from mcos.services.tasks import list_tasks, task_summary
@@ -34,6 +36,7 @@ AP, INC, N = tables.approvals, tables.incidents, tables.memory_notes
 RECENT_DONE = 200
 """Done cards the board shows; the column's count still covers them all."""
 RECENT_MESSAGES = 300
+RECENT_SCENES = 40
 MISSED = (Liveness.STALLED.value, Liveness.OFFLINE.value)
 
 
@@ -126,6 +129,17 @@ def _misses(conn: Connection, since: datetime) -> list[dict[str, Any]]:
     ]
 
 
+def _scenes(conn: Connection) -> list[dict[str, Any]]:
+    """The latest narration of ``mcos demo``, oldest first (none outside a demo)."""
+    rows = conn.execute(
+        select(E.c.seq, E.c.data)
+        .where(E.c.type == DEMO_SCENE)
+        .order_by(E.c.seq.desc())
+        .limit(RECENT_SCENES)
+    ).all()
+    return [{"seq": r.seq, **r.data} for r in reversed(rows)]
+
+
 def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> dict[str, Any]:
     """Everything the dashboard's first view needs, consistent with ``last_seq``."""
     last_seq = conn.execute(select(func.coalesce(func.max(E.c.seq), 0))).scalar_one()
@@ -137,7 +151,13 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
     return {
         "last_seq": int(last_seq),
         "now": now.isoformat(),
-        "fleet": {"name": fleet.fleet.name, "timezone": fleet.fleet.timezone},
+        "fleet": {
+            "name": fleet.fleet.name,
+            "timezone": fleet.fleet.timezone,
+            # Every agent on the scripted provider (``mcos demo``): the page says so up top.
+            "simulated": all(a.provider == "simulated" for a in fleet.agents),
+        },
+        "scenes": _scenes(conn),
         "operator": operator,
         "agents": agents,
         # The page turns "time since heartbeat" amber and red between the server's sweeps.
@@ -153,6 +173,7 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
         "transitions": {s.value: sorted(t.value for t in TRANSITIONS[s]) for s in COLUMNS},
         "approvals": approvals,
         "incidents": incidents,
+        "committees": open_committees(conn),
         "messages": list_messages(conn, limit=RECENT_MESSAGES),
         "usage": budgets.usage_summary(conn, fleet, now),
         "health": {

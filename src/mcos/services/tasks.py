@@ -10,7 +10,7 @@ from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus, refuse_move
 from mcos.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from mcos.schemas import TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate, isoformat
-from mcos.services.access import Principal
+from mcos.services.access import ORCHESTRATOR, Principal
 from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -57,6 +57,14 @@ def _may_change(principal: Principal, row: Any) -> None:
         f"agent {principal.name!r} may change only tasks it created or is assigned "
         f"(task #{row.id} is assigned to {row.assignee or 'nobody'})"
     )
+
+
+def _is_orchestrator(conn: Connection, principal: Principal) -> bool:
+    if principal.kind != "agent":
+        return False
+    A = tables.agents
+    role = conn.execute(select(A.c.role).where(A.c.name == principal.name)).scalar()
+    return role == ORCHESTRATOR
 
 
 def create_task(ctx: WriteContext, principal: Principal, body: TaskCreate) -> dict[str, Any]:
@@ -151,7 +159,8 @@ def assign_task(
 ) -> dict[str, Any]:
     refuse_duplicate(ctx.conn, principal.actor, body.id, "task assignment")
     row = _task(ctx.conn, task_id)
-    _may_change(principal, row)
+    if not _is_orchestrator(ctx.conn, principal):  # it reassigns work from stalled agents
+        _may_change(principal, row)
     status = TaskStatus(row.status)
     new_status: TaskStatus
     if status == TaskStatus.DONE:

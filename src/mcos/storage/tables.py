@@ -258,3 +258,83 @@ usage = Table(
     Column("task_id", Integer),
     Index(None, "agent", "ts"),
 )
+
+committees = Table(
+    "committees",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("opened_by", String(120), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("members", JSONDoc, nullable=False),
+    Column("human", Boolean, nullable=False, default=False),
+    Column("quorum", Integer, nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(16)),
+    Column("explanation", Text),
+    Column("minutes", Text),
+    Column("decided_at", UTCDateTime()),
+    Column("approval_id", Integer, ForeignKey("approvals.id")),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Index(None, "status", "id"),
+)
+
+committee_positions = Table(
+    "committee_positions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("committee_id", Integer, ForeignKey("committees.id"), nullable=False),
+    Column("member", String(32), nullable=False),
+    Column("position", String(8), nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    UniqueConstraint("committee_id", "member"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("registered_at", UTCDateTime(), nullable=False),
+    Column("cursor_at", UTCDateTime(), nullable=False),
+    Column("missed", Integer, nullable=False, default=0),
+)
+"""Per schedule of the fleet file: due times up to ``cursor_at`` were fired or reported."""
+
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(32), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", JSONDoc, nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Column("start_by", UTCDateTime()),
+    Column("start_checked_at", UTCDateTime()),
+    Column("not_started", Boolean, nullable=False, default=False),
+    # Several replicas may tick at once: a due time is fired by one of them only.
+    UniqueConstraint("schedule", "due_at"),
+    Index(None, "start_checked_at", "start_by"),
+)
+
+supervision_episodes = Table(
+    "supervision_episodes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(32), ForeignKey("agents.name"), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("liveness", String(16), nullable=False),
+    Column("nudges", Integer, nullable=False, default=0),
+    Column("reassigned", Boolean, nullable=False, default=False),
+    Column("escalated", Boolean, nullable=False, default=False),
+    Column("last_step_at", UTCDateTime()),
+    Column("ended_at", UTCDateTime()),
+    Column("detail", JSONDoc, nullable=False),
+    Index(None, "agent", "ended_at"),
+)

@@ -16,7 +16,7 @@ from mcos.errors import InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.schemas import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.services import agents, tokens
-from mcos.services.access import Impersonation, require_operator
+from mcos.services.access import Impersonation, require_fleet_power, require_operator
 from mcos.services.heartbeats import HeartbeatItem
 from mcos.services.refusals import refuse
 from mcos.services.store import Store
@@ -72,12 +72,13 @@ async def heartbeat(name: str, request: Request) -> JSON:
 
 
 @router.post(
-    "/{name}/nudge", summary="Wake an agent now (operators), rather than at its next heartbeat"
+    "/{name}/nudge",
+    summary="Wake an agent now (operators, orchestrator), rather than at its next heartbeat",
 )
 async def nudge_agent(
     name: AgentName, body: Nudge, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
-    require_operator(principal, "nudge agents")
+    require_fleet_power(store.fleet, principal, "nudge agents")
 
     def unit(ctx: WriteContext) -> dict[str, Any]:
         return agents.nudge_agent(ctx, name, body.reason, principal.actor)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Connection
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
 from mcos.services import briefing
-from mcos.services.access import require_operator
+from mcos.services.access import require_fleet_power
+from mcos.services.written_briefing import with_written, written_briefing
 
 router = APIRouter(prefix="/api/v1", tags=["briefing"])
 
@@ -18,15 +20,29 @@ router = APIRouter(prefix="/api/v1", tags=["briefing"])
 @router.get(
     "/briefing",
     summary="The morning briefing: work, incidents, decisions waiting, spend, misbehaviour, plans",
-    description="Every figure is read from the data. `markdown` is the same briefing as text.",
+    description="Every figure is read from the data. `written` is the latest briefing the "
+    "orchestrator's model wrote (a done task of kind `briefing`), or null; `markdown` puts it "
+    "first, marked as written by the model, then the data's sections unchanged (alone in "
+    "`data_markdown`).",
 )
 async def show_briefing(
     store: CurrentStore,
     principal: CurrentPrincipal,
     hours: Annotated[int, Query(ge=1, le=24 * 31, description="How far back to look")] = 24,
 ) -> JSON:
-    # Operators only: it lists unconfirmed incidents, which reach no agent.
-    require_operator(principal, "read the briefing")
+    # Operators and the orchestrator only: it lists unconfirmed incidents, which reach no
+    # other agent; the orchestrator confirms P0/P1 and writes this briefing for the operator.
+    require_fleet_power(store.fleet, principal, "read the briefing")
     now = datetime.now(UTC)
-    data = await store.read(briefing.briefing, store.fleet, now, hours)
-    return JSON(data | {"markdown": briefing.to_markdown(data)})
+
+    def read(conn: Connection) -> dict[str, Any]:
+        data = briefing.briefing(conn, store.fleet, now, hours)
+        markdown = briefing.to_markdown(data)
+        written = written_briefing(conn, store.fleet, data, markdown)
+        return data | {
+            "written": written,
+            "markdown": with_written(written, markdown),
+            "data_markdown": markdown,
+        }
+
+    return JSON(await store.read(read))

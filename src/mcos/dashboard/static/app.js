@@ -150,6 +150,7 @@ function route() {
     done();
   }
   renderTopbar();
+  renderDemoStrip();
 }
 
 window.addEventListener("hashchange", route);
@@ -190,9 +191,32 @@ function renderTopbar() {
   document.title = `${waiting > 0 ? `(${waiting}) ` : ""}Mission Control — ${S.fleet.name || "fleet"}`;
 }
 
+// ---- the simulation strip (mcos demo) -------------------------------------------------
+
+let lastScene = -1;
+function renderDemoStrip() {
+  const strip = $("demo-strip");
+  const scenes = S.scenes || [];
+  strip.hidden = !(S.fleet && S.fleet.simulated) && scenes.length === 0;
+  if (strip.hidden) return;
+  const latest = scenes[scenes.length - 1];
+  const seq = latest ? latest.seq : 0;
+  if (seq === lastScene) return;
+  lastScene = seq;
+  const line = (s) => `<span class="demo-clock">${esc(s.clock || "")}</span> ` +
+    `<span class="demo-story st-${esc(s.story || "day")}">${s.story === "guardrail" ? "guardrail" : esc(s.title || "")}</span> ` +
+    `${esc(s.text || "")}`;
+  strip.querySelector(".demo-line").innerHTML = latest
+    ? line(latest)
+    : "Every agent runs on the scripted simulated provider: no real model is called.";
+  strip.querySelector("ol").innerHTML = scenes.slice().reverse()
+    .map((s) => `<li class="${s.outcome ? "outcome" : ""}">${line(s)}</li>`).join("");
+}
+
 subscribe((changes) => {
   if (!signedIn) return;
   renderTopbar();
+  renderDemoStrip();
   if (!current) { route(); return; }
   if (changes.full) {
     // a fresh snapshot: re-mount the view in place

@@ -10,8 +10,13 @@ const TYPES = [
   "approval.requested", "approval.decided", "approval.approved", "approval.denied",
   "approval.expired", "approval.applied", "grant.created",
   "incident.raised", "incident.confirmed", "incident.dismissed",
+  "committee.opened", "committee.position_given", "committee.decided",
   "memory.flushed", "memory.compacted", "memory.compaction_refused",
   "usage.recorded", "budget.exceeded", "budget.refused", "budget.changed",
+  "routing.decided", "agent.suspended", "agent.resumed",
+  "supervision.nudged", "supervision.reassigned", "supervision.escalated", "supervision.recovered",
+  "schedule.fired", "schedule.missed", "schedule.not_started",
+  "demo.scene",
   "stream.resync",
 ];
 

@@ -14,6 +14,8 @@ export const S = {
   transitions: {},
   approvals: [],
   incidents: [],
+  scenes: [],             // mcos demo's narration, oldest first
+  committees: [],         // open committees (the inbox shows those where the human votes)
   messages: [],
   usage: null,
   health: null,
@@ -97,6 +99,8 @@ export function loadSnapshot(snap) {
 function applyPiecesOnly(snap) {
   S.approvals = snap.approvals || [];
   S.incidents = snap.incidents || [];
+  S.committees = snap.committees || [];
+  S.scenes = snap.scenes || [];
   S.usage = snap.usage || null;
   S.health = snap.health || null;
   S.value = snap.value === undefined ? null : snap.value;
@@ -278,6 +282,10 @@ export function applyEvent(ev) {
       if (S.messages.length > MAX_MESSAGES) S.messages.splice(0, S.messages.length - MAX_MESSAGES);
       changes.messages.push(d);
     }
+  } else if (type === "demo.scene") {
+    S.scenes.push({ seq: ev.seq, ...d });
+    if (S.scenes.length > 40) S.scenes.splice(0, S.scenes.length - 40);
+    changes.scenes = true;
   } else if (type === "usage.recorded") {
     const a = S.agents.get(agentOf(ev));
     const cost = Number(d.cost_usd) || 0;
@@ -293,6 +301,7 @@ export function applyEvent(ev) {
     changes.spend = true;
     refreshPieces(2000);
   } else if (type.startsWith("approval.") || type.startsWith("incident.") ||
+             type.startsWith("committee.") ||
              type.startsWith("budget.") || type === "grant.created" ||
              (type === "policy.decided" && d.outcome === "needs_approval")) {
     refreshPieces();
@@ -344,6 +353,7 @@ export function waitingCount() {
   let n = 0;
   for (const a of S.approvals) if (mayDecide(a)) n++;
   for (const i of S.incidents) if (mayDecide(i)) n++;
+  for (const c of S.committees) if (c.human && c.status === "open" && (c.waiting_for || []).includes("human")) n++;
   return n;
 }
 

@@ -152,6 +152,13 @@ class Script:
 
         return cls(load_script_file(Path(path)))
 
+    def add(self, rule: Rule) -> None:
+        """Append a rule while agents run: the demo scripts work whose ids it learns as it goes
+        (a task's number, a committee's), so a rule can match ``Task #42:`` exactly."""
+        with self._lock:
+            self.rules = (*self.rules, rule)
+            self._answered.append(0)
+
     @property
     def answered(self) -> tuple[int, ...]:
         """How many requests each rule has answered, in rule order."""

@@ -18,6 +18,17 @@ function section(title, count, body) {
   return `<section class="panel-box brief-section"><h2>${esc(title)}${count === null ? "" : ` <span class="count">${esc(count)}</span>`}</h2>${body}</section>`;
 }
 
+// The orchestrator's own words, marked as the model's; the figures stay the data's below.
+function written(w) {
+  if (!w) return "";
+  const warn = w.unverified_numbers.length
+    ? `<p class="banner cool" data-unverified>Numbers not in the data: ${esc(w.unverified_numbers.join(", "))}. Trust the figures below.</p>`
+    : "";
+  return `<section class="panel-box brief-written" data-written><h2>From ${esc(w.label)} <span class="badge warn">written by the model ${esc(w.model)}</span></h2>` +
+    `<p class="muted small">task <a href="#/board?task=${esc(w.task_id)}" class="tid">#${esc(w.task_id)}</a> · ${esc(dateTime(w.written_at))} · every figure below is the data's</p>` +
+    `${warn}<div class="brief-text">${esc(w.text).replace(/\n/g, "<br>")}</div></section>`;
+}
+
 function render(b) {
   const u = b.spend.usage;
   const waiting = [
@@ -32,6 +43,7 @@ function render(b) {
   const v = b.value && b.value.month;
   root.innerHTML = `<div class="toolbar"><h1>Briefing</h1>
       <span class="muted small">the last ${esc(b.hours)} h to ${esc(dateTime(b.generated_at))} · assembled from the data · also <code>mcos brief</code></span></div>
+    ${written(b.written)}
     <div class="brief-grid" data-brief>
     ${section("Work done", b.work.done.length, list(b.work.done.map((t) => taskLine(t)), "nothing finished"))}
     ${section("Blocked", b.work.blocked.length, list(b.work.blocked.map((t) => taskLine(t, t.reason ? `: ${esc(t.reason)}` : "")), "nothing blocked"))}

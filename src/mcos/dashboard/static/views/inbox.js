@@ -1,4 +1,5 @@
-// Inbox: the escalation queue (unconfirmed incidents) and the approvals waiting for a decision.
+// Inbox: the escalation queue (unconfirmed incidents), the approvals waiting for a decision, and
+// the committees where the operator has a vote still to give.
 
 import { S, refreshPieces, touch, mayDecide } from "../state.js";
 import { post } from "../api.js";
@@ -75,6 +76,31 @@ function approvalHtml(a) {
   </article>`;
 }
 
+function humanVotes(c) {
+  return c.human && c.status === "open" && (c.waiting_for || []).includes("human");
+}
+
+function committeeHtml(c) {
+  const positions = (c.positions || []).map((p) =>
+    `<li><b>${esc(p.member)}</b>: <span class="badge position-${esc(p.position)}">${esc(p.position)}</span> — ${esc(p.reasons)}</li>`).join("");
+  const choices = [["for", "For", "primary"], ["against", "Against", "danger"], ["abstain", "Abstain", ""]];
+  if (c.rule === "veto") choices.push(["veto", "Veto", "danger"]);
+  return `<article class="item committee mine" data-committee="${esc(c.id)}">
+    <header><span class="badge kind">committee</span><h3>${esc(c.title)}</h3></header>
+    <div class="meta">Committee #${esc(c.id)} · opened by <b>${esc(who(c.opened_by))}</b> · ${esc(dateTime(c.created_at))} · rule <b>${esc(c.rule)}</b>, quorum ${esc(c.quorum)} of ${esc((c.voters || []).length)}${c.approval_id ? ` · gates approval #${esc(c.approval_id)}` : ""}</div>
+    <div class="body">${esc(c.question)}</div>
+    <div class="meta">${esc(c.explanation)}</div>
+    ${positions ? `<ul class="positions">${positions}</ul>` : `<p class="muted small">No positions yet.</p>`}
+    <div class="meta">Waiting for: ${esc((c.waiting_for || []).join(", ") || "nobody")}</div>
+    <div class="decide">
+      <textarea rows="2" name="reasons" placeholder="Your reasons (required; they go into the minutes)" aria-label="Reasons"></textarea>
+      <div class="buttons">
+        ${choices.map(([v, label, cls]) => `<button type="button" class="${cls}" data-vote="${v}">${label}</button>`).join("")}
+      </div>
+    </div>
+  </article>`;
+}
+
 const decidedHere = new Set(); // "approval:ID" / "incident:ID" decided from this page
 
 function decidedByOperator(x) {
@@ -99,24 +125,26 @@ function render() {
   // keep what the operator is typing across live re-renders
   const typed = new Map();
   for (const ta of root.querySelectorAll("textarea")) {
-    const item = ta.closest("[data-approval],[data-incident]");
+    const item = ta.closest("[data-approval],[data-incident],[data-committee]");
     if (item && ta.value) typed.set(keyOf(item), ta.value);
   }
   const focused = document.activeElement && root.contains(document.activeElement) ? document.activeElement : null;
-  const focusKey = focused ? keyOf(focused.closest("[data-approval],[data-incident]")) : null;
-  const focusAct = focused ? focused.dataset.act || focused.tagName : null;
+  const focusKey = focused ? keyOf(focused.closest("[data-approval],[data-incident],[data-committee]")) : null;
+  const focusAct = focused ? focused.dataset.act || focused.dataset.vote || focused.tagName : null;
 
   const incidents = sortItems(S.incidents.filter((i) => !decidedByOperator(i)));
   const approvals = sortItems(S.approvals.filter((a) => !decidedByOperator(a)));
   const others = [...S.incidents, ...S.approvals].filter(decidedByOperator);
   const mineI = incidents.filter(mayDecide).length;
   const mineA = approvals.filter(mayDecide).length;
-  root.innerHTML = `<div class="toolbar"><h1>Inbox</h1><span class="muted small">${mineI + mineA} waiting for you · ${incidents.length + approvals.length} pending in all</span></div>
+  const committees = (S.committees || []).filter(humanVotes);
+  root.innerHTML = `<div class="toolbar"><h1>Inbox</h1><span class="muted small">${mineI + mineA + committees.length} waiting for you · ${incidents.length + approvals.length} pending in all</span></div>
     <div class="inbox-cols">
     <section class="inbox-section" aria-labelledby="h-esc"><h2 id="h-esc">Escalation queue <span class="count">${incidents.length}</span></h2>
       <div class="items">${incidents.map(incidentHtml).join("") || `<p class="empty">No unconfirmed incidents.</p>`}</div></section>
     <section class="inbox-section" aria-labelledby="h-appr"><h2 id="h-appr">Approvals <span class="count">${approvals.length}</span></h2>
       <div class="items">${approvals.map(approvalHtml).join("") || `<p class="empty">No approvals waiting.</p>`}</div>
+      ${committees.length ? `<h2 id="h-comm">Committees <span class="count">${committees.length}</span></h2><div class="items">${committees.map(committeeHtml).join("")}</div>` : ""}
       ${others.length ? `<h2>Decided by an operator, waiting for others <span class="count">${others.length}</span></h2><ul class="others">${others.map(otherHtml).join("")}</ul>` : ""}
       </section>
     </div>`;
@@ -125,13 +153,14 @@ function render() {
     if (ta) ta.value = value;
   }
   if (focusKey) {
-    const el = root.querySelector(focusAct === "TEXTAREA" ? `${focusKey} textarea` : `${focusKey} [data-act="${focusAct}"]`);
+    const el = root.querySelector(focusAct === "TEXTAREA" ? `${focusKey} textarea` : `${focusKey} [data-act="${focusAct}"],${focusKey} [data-vote="${focusAct}"]`);
     if (el) el.focus();
   }
 }
 
 function keyOf(item) {
   if (!item) return null;
+  if (item.dataset.committee) return `[data-committee="${item.dataset.committee}"]`;
   return item.dataset.approval ? `[data-approval="${item.dataset.approval}"]` : `[data-incident="${item.dataset.incident}"]`;
 }
 
@@ -170,6 +199,36 @@ async function decide(button) {
   }
 }
 
+async function vote(button) {
+  const item = button.closest("[data-committee]");
+  const id = Number(item.dataset.committee);
+  const position = button.dataset.vote;
+  const ta = item.querySelector("textarea");
+  const reasons = ta.value.trim();
+  if (!reasons) {
+    refusal(`Committee #${id}: give your reasons; they go into the minutes.`);
+    ta.focus();
+    return;
+  }
+  const buttons = item.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await post(`/api/v1/committees/${id}/positions`, { position, reasons });
+    const idx = S.committees.findIndex((c) => c.id === id);
+    if (idx >= 0) S.committees.splice(idx, 1);
+    ok(res && res.status !== "open"
+      ? `Committee #${id} ${res.outcome || res.status.replace("_", " ")}: ${res.explanation}`
+      : `Committee #${id}: your position (${position}) is recorded.`);
+    render();
+    touch();
+    refreshPieces();
+  } catch (e) {
+    buttons.forEach((b) => { b.disabled = false; });
+    refusal(`Position refused: ${e.display || e.message}`);
+    if (e.status === 404 || e.status === 409) refreshPieces();
+  }
+}
+
 export default {
   mount(el) {
     root = el;
@@ -177,6 +236,8 @@ export default {
     root.addEventListener("click", (e) => {
       const b = e.target.closest("button[data-act]");
       if (b && !b.disabled && PATHS[b.dataset.act]) decide(b);
+      const v = e.target.closest("button[data-vote]");
+      if (v && !v.disabled) vote(v);
     });
   },
   unmount() { root = null; },

@@ -1,0 +1,60 @@
+"""/api/v1/committees: a decision put to named agents (and the operator), and their positions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.responses import JSON
+from mcos.schemas import CommitteeOpen, PositionIn
+from mcos.services import committees
+
+router = APIRouter(prefix="/api/v1", tags=["committees"])
+
+
+@router.post(
+    "/committees",
+    status_code=201,
+    summary="Open a committee (operators and the orchestrator); its members are told to vote",
+)
+async def open_committee(
+    body: CommitteeOpen, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(committees.open_committee, store.fleet, principal, body),
+        status_code=201,
+    )
+
+
+@router.get("/committees", summary="Committees, newest first (agents: those they sit on)")
+async def list_committees(
+    store: CurrentStore,
+    principal: CurrentPrincipal,
+    status: Literal["open", "decided", "no_quorum"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 200,
+) -> JSON:
+    items = await store.read(
+        lambda conn: committees.list_committees(conn, principal, status=status, limit=limit)
+    )
+    return JSON({"committees": items})
+
+
+@router.get("/committees/{committee_id}", summary="One committee: positions, tally, minutes")
+async def show_committee(
+    committee_id: int, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(await store.read(committees.get_committee, principal, committee_id))
+
+
+@router.post(
+    "/committees/{committee_id}/positions",
+    summary="Give a position with reasons: an agent as itself, an operator as 'human'; final",
+)
+async def give_position(
+    committee_id: int, body: PositionIn, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(
+        await store.write(committees.give_position, store.fleet, principal, committee_id, body)
+    )

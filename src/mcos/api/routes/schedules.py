@@ -1,0 +1,39 @@
+"""/api/v1/schedules: the fleet file's schedules, their next and last runs; run one now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.responses import JSON
+from mcos.services import schedules
+from mcos.services.access import require_operator
+from mcos.storage.writer import WriteContext
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+
+
+@router.get(
+    "",
+    summary="Each schedule: cron, time zone, action, next run, last run and outcome, missed runs",
+    description="Operators only. Times are ISO 8601 with the schedule's own UTC offset.",
+)
+async def list_schedules(store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+    require_operator(principal, "list schedules")
+    now = datetime.now(UTC)
+    items = await store.read(schedules.list_schedules, store.fleet, now)
+    return JSON({"schedules": items, "now": now.isoformat()})
+
+
+@router.post(
+    "/{name}/run",
+    summary="Run a schedule now (operators); recorded as a run with trigger 'manual'",
+)
+async def run_schedule(name: str, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+    def unit(ctx: WriteContext) -> dict[str, Any]:
+        return schedules.run_now(ctx, store.fleet, principal, name)
+
+    return JSON(await store.writer.submit(unit))

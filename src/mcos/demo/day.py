@@ -1,0 +1,578 @@
+"""The seed's day, scene by scene: the work its agents did, and its four failures, stopped.
+
+Each scene puts real work on the board and scripts only the model's answers; what happens next
+(tool calls asked of the policy engine, incidents held by the escalation table, the memory
+flush before a compaction, the value ledger crediting finished work) is the control plane's
+doing, and each scene narrates the outcome it reads back from the event log.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from mcos.demo.director import Director, Scene
+from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet
+from mcos.runtime.providers.simulated import Step
+
+
+def _data(event: dict[str, Any] | None) -> dict[str, Any]:
+    return dict(event["data"]) if event else {}
+
+
+async def _task_reaches(d: Director, task_id: int, statuses: tuple[str, ...], after: int) -> bool:
+    moved = await d.wait_for(
+        "task.moved",
+        after,
+        lambda e: e["data"].get("task") == task_id and e["data"].get("to") in statuses,
+    )
+    return moved is not None
+
+
+# -- the day's work ---------------------------------------------------------------------
+
+
+async def opening(d: Director) -> None:
+    await d.narrate(
+        "A simulated day at Specter Holdings begins: 23 agents on two machines, every model "
+        "reply scripted. The control plane, policy, budgets and this dashboard are real."
+    )
+
+
+async def elon_3am(d: Director) -> None:
+    d.put_file(
+        "elon",
+        "logs/fibreflow-api.log",
+        "(simulated log)\n"
+        "02:58:11 fibreflow-api[2141]: GET /v1/activations 200 41ms\n"
+        "02:59:40 kernel: Out of memory: Killed process 2141 (node) total-vm:2911240kB\n"
+        "02:59:40 systemd[1]: fibreflow-api.service: Main process exited, status=137\n"
+        "02:59:41 systemd[1]: fibreflow-api.service: Failed with result 'oom-kill'.\n",
+    )
+    after = await d.last_seq()
+    task_id = await d.task(
+        "elon",
+        "fibreflow-api crashed on velo (exit 137)",
+        [
+            Step.call("read_file", {"path": "logs/fibreflow-api.log"}),
+            Step.call("run_shell", {"command": "grep -c 'Out of memory' logs/fibreflow-api.log"}),
+            Step.call(
+                "write_file",
+                {
+                    "path": "incidents/fibreflow-api-oom.md",
+                    "content": "# fibreflow-api OOM (simulated)\n\nKilled by the kernel's OOM "
+                    "killer at 02:59. Raised MemoryMax to 3G, restarted, health check green.\n",
+                },
+            ),
+            Step.reply(
+                "fibreflow-api was killed by the OOM killer. Raised its memory limit, restarted "
+                "it and checked /health. Write-up in incidents/fibreflow-api-oom.md."
+            ),
+        ],
+        kind="infrastructure-incident",
+        priority="urgent",
+        description="Paged at 03:00: the FibreFlow API is down on velo. Diagnose and fix.",
+    )
+    await d.narrate(f"FibreFlow's API crashed on velo; task #{task_id} pages Elon.")
+
+    async def outcome() -> None:
+        ran = await d.wait_for("policy.decided", after, lambda e: e["data"].get("agent") == "elon")
+        if await _task_reaches(d, task_id, ("done",), after):
+            verdict = _data(ran).get("outcome", "?")
+            await d.narrate(
+                f"Elon read the log, ran a check (policy: {verdict}), restarted the service and "
+                f"wrote it up; task #{task_id} is done and credited as an infrastructure "
+                "incident in the value ledger.",
+                outcome=True,
+            )
+        else:
+            await d.narrate(f"Task #{task_id} is not done yet; see the board.", outcome=True)
+
+    d.watch(outcome())
+
+
+async def morning_brief(d: Director) -> None:
+    after = await d.last_seq()
+    task_id = await d.task(
+        "jarvis",
+        "Morning briefing",
+        [
+            Step.reply(
+                "Good morning. Elon fixed the FibreFlow API crash overnight, before anyone woke. "
+                "The decisions waiting for you and every figure below come from the control "
+                "plane's records, not from me."
+            )
+        ],
+        kind="briefing",
+        priority="high",
+        description="Brief the operator on the last day: the figures come from the data.",
+    )
+    await d.narrate(f"Jarvis writes the morning briefing (task #{task_id}).")
+
+    async def outcome() -> None:
+        if await _task_reaches(d, task_id, ("done",), after):
+            await d.narrate(
+                "The morning briefing is ready: the Brief view, or `mcos brief` in a terminal.",
+                outcome=True,
+            )
+
+    d.watch(outcome())
+
+
+async def donna_digest(d: Director) -> None:
+    d.put_file(
+        "donna",
+        "inbox/today.md",
+        "(simulated mail, 4 of the day's 62)\n"
+        "1. Vodacom: fibre backhaul renewal due Friday; price up 8%.\n"
+        "2. Contractor (R85k/month): asks for the agreement before Monday.\n"
+        "3. Municipality: wayleave approved for the Ridgeway trench.\n"
+        "4. Newsletter: 14 vendor promotions.\n",
+    )
+    after = await d.last_seq()
+    today = d.today().isoformat()
+    task_id = await d.task(
+        "donna",
+        "Inbox digest for today",
+        [
+            Step.call("read_file", {"path": "inbox/today.md"}),
+            Step.call(
+                "write_file",
+                {
+                    "path": f"digests/{today}.md",
+                    "content": "# Digest (simulated)\n\n- NEEDS LEGAL: contractor agreement "
+                    "(Apex)\n- NEEDS DECISION: Vodacom renewal, +8%\n- FYI: Ridgeway wayleave "
+                    "approved\n- Ignored: 14 promotions\n",
+                },
+            ),
+            Step.call(
+                "send_message",
+                {
+                    "to": "jarvis",
+                    "kind": "report",
+                    "body": "(simulated) Digest ready. The contractor agreement needs legal "
+                    "input; the Vodacom renewal needs a decision by Friday.",
+                },
+            ),
+            Step.reply(f"Digest written to digests/{today}.md; two items flagged to Jarvis."),
+        ],
+        kind="email-triage",
+        description="The 07:00 digest across the five mailboxes: prioritise, flag what needs "
+        "legal or strategic input.",
+    )
+    await d.narrate(f"07:00: Donna's inbox digest (task #{task_id}).")
+
+    async def outcome() -> None:
+        if await _task_reaches(d, task_id, ("done",), after):
+            await d.narrate(
+                "Donna's digest is done and flagged two items to Jarvis (Messages view); "
+                "90 minutes of triage credited to the value ledger.",
+                outcome=True,
+            )
+
+    d.watch(outcome())
+
+
+async def apex_contract(d: Director) -> None:
+    after = await d.last_seq()
+    title = "Draft the independent contractor agreement (R85k/month)"
+
+    def steps(task_id: int) -> list[Step]:
+        return [
+            Step.call(
+                "write_file",
+                {
+                    "path": "contracts/ic-agreement-draft.md",
+                    "content": "# Independent Contractor Agreement (simulated draft)\n\n"
+                    "Fee: R85,000 per month. Term: 12 months. IP assigned to the company.\n",
+                },
+            ),
+            Step.call(
+                "update_task",
+                {
+                    "task_id": task_id,
+                    "status": "review",
+                    "comment": "(simulated) Draft ready for your review: "
+                    "contracts/ic-agreement-draft.md",
+                },
+            ),
+            Step.reply("Drafted the agreement and moved it to review for the operator."),
+        ]
+
+    task_id = await d.task("apex", title, steps, kind="legal-document", priority="high")
+    await d.narrate(f"Apex drafts a contractor agreement for your review (task #{task_id}).")
+
+    async def outcome() -> None:
+        if await _task_reaches(d, task_id, ("review",), after):
+            await d.narrate(
+                f"Apex's draft waits in the Review column (task #{task_id}): move it to done "
+                "when you have read it, and the ledger credits 4 hours of legal work.",
+                outcome=True,
+            )
+
+    d.watch(outcome())
+
+
+async def vega_variance(d: Director) -> None:
+    d.put_file(
+        "vega",
+        "data/activations.csv",
+        "month,activations,cost_zar\n2026-08,412,1812800\n2026-09,388,1885680\n"
+        "2026-10,441,1896300\n",
+    )
+    after = await d.last_seq()
+    title = "Variance analysis: Velocity Fibre cost per activation"
+    d.answer(
+        title,
+        [
+            Step.call("read_file", {"path": "data/activations.csv"}),
+            Step.call(
+                "write_file",
+                {
+                    "path": "analysis/cost-per-activation.md",
+                    "content": "# Cost per activation (simulated)\n\nAug R4,400; Sep R4,860 "
+                    "(+10%: fewer activations, same crews); Oct R4,300.\n",
+                },
+            ),
+            Step.reply("Cost per activation peaked in September; crews were idle for a week."),
+        ],
+        agent="vega",
+    )
+    # Routed by the fleet file's [[routing]] rules, as Jarvis routes a request.
+    routed = await d.call(
+        "POST",
+        "/api/v1/route",
+        {
+            "title": title,
+            "description": "Explain the month-on-month variance in cost per activation.",
+        },
+    )
+    task_id = routed["task_id"]
+    await d.narrate(
+        f"A request for a variance analysis is routed (task #{task_id}): {routed['explanation']}"
+    )
+
+    async def outcome() -> None:
+        if await _task_reaches(d, task_id, ("done",), after):
+            await d.narrate(
+                f"{d.fleet_label(routed['agent'] or 'nobody')}'s analysis is done; the summary "
+                "is on the card.",
+                outcome=True,
+            )
+
+    d.watch(outcome())
+
+
+async def committee_vote(d: Director) -> None:
+    opened_at = await d.last_seq()
+    opened = await d.call(
+        "POST",
+        "/api/v1/committees",
+        {
+            "title": "Sign the R85k/month contractor agreement?",
+            "question": "Apex's draft is ready. Do we sign the 12-month agreement at R85,000 "
+            "a month?",
+            "members": ["jarvis", "apex", "vega"],
+            "human": True,
+            "quorum": 3,
+            "rule": "majority",
+        },
+    )
+    committee_id = opened["id"]
+    positions = {
+        "jarvis": ("for", "The contractor fills the FibreFlow gap for a year; Apex's terms hold."),
+        "apex": ("for", "The draft assigns IP to us and caps liability; legally sound."),
+        "vega": ("against", "Affordable only if the Q1 activations target is met; wait a month."),
+    }
+    for member, (position, reasons) in positions.items():
+        d.answer(
+            f"Committee #{committee_id}:",
+            [
+                Step.call(
+                    "give_position",
+                    {
+                        "committee_id": committee_id,
+                        "position": position,
+                        "reasons": f"(simulated) {reasons}",
+                    },
+                ),
+                Step.reply(f"Gave my position on committee #{committee_id}."),
+            ],
+            agent=member,
+        )
+    await d.narrate(
+        f"The exec committee votes on signing the contractor agreement (committee "
+        f"#{committee_id}: Jarvis, Apex, Vega and you; majority, quorum 3)."
+    )
+
+    async def outcome() -> None:
+        def given(event: dict[str, Any]) -> bool:
+            return bool(event["data"].get("committee") == committee_id)
+
+        after = opened_at
+        for _ in positions:  # one position from each agent member
+            event = await d.wait_for("committee.position_given", after, given)
+            if event is None:
+                break
+            after = event["seq"]
+        shown = await d.call("GET", f"/api/v1/committees/{committee_id}")
+        tally = ", ".join(f"{p['member']} {p['position']}" for p in shown["positions"])
+        if shown["status"] == "open":
+            await d.narrate(
+                f"Committee #{committee_id}: {tally}. Your vote decides it: it waits in your "
+                "Inbox (or `mcos committees vote`). The minutes are recorded when it closes.",
+                outcome=True,
+            )
+        else:
+            await d.narrate(
+                f"Committee #{committee_id} closed: {shown['outcome']} ({tally}).", outcome=True
+            )
+
+    d.watch(outcome())
+
+
+# -- the seed's four failures, each stopped by its guardrail --------------------------------
+
+
+async def flow_exec(d: Director) -> None:
+    after = await d.last_seq()
+    task_id = await d.task(
+        "flow",
+        "Ship the FibreFlow dashboard build to production",
+        [
+            # Flow has no exec, so run_shell is not offered; the script calls it anyway.
+            Step.call(
+                "run_shell", {"command": "npm run build && git add -A && git commit -m ship"}
+            ),
+            Step.call(
+                "request_capability",
+                {"capability": "exec", "minutes": 30, "reason": "to run the production build"},
+            ),
+            Step.call(
+                "send_message",
+                {
+                    "to": "elon",
+                    "body": "(simulated) Exec was refused to me: please run the FibreFlow build.",
+                },
+            ),
+            Step.reply("I may not run builds. Asked for exec back and handed the build to Elon."),
+        ],
+        description="The new dashboard is merged; ship it.",
+    )
+    await d.narrate(
+        f"Flow is asked to ship a build (task #{task_id}). In the seed, Flow ran four "
+        "unauthorised production builds; the last swept 3,571 files into a commit."
+    )
+
+    async def outcome() -> None:
+        refused = await d.wait_for(
+            "policy.decided",
+            after,
+            lambda e: e["data"].get("agent") == "flow" and e["data"].get("outcome") == "deny",
+        )
+        if refused is None:
+            await d.narrate("Flow's command was not seen in time.", outcome=True)
+            return
+        reason = _data(refused).get("reason", "refused")
+        await d.narrate(
+            f"REFUSED: Flow's shell command never ran. The control plane said: {reason}",
+            outcome=True,
+            seq=refused["seq"],
+        )
+        asked = await d.wait_for(
+            "approval.requested", after, lambda e: e["data"].get("agent") == "flow"
+        )
+        if asked is not None:
+            await d.narrate(
+                f"Flow asked for exec back (approval #{_data(asked).get('id')}): it waits in "
+                "your Inbox. Nothing runs unless you approve.",
+                outcome=True,
+                seq=asked["seq"],
+            )
+
+    d.watch(outcome())
+
+
+async def sentinel_false_p0(d: Director) -> None:
+    d.put_file(
+        "sentinel",
+        "logs/auth.log",
+        "(simulated log)\n"
+        + "".join(
+            f"11:{m:02d}:0{m % 10} sshd: Failed password for admin from 10.0.4.17\n"
+            for m in range(12)
+        )
+        + "note: 10.0.4.17 is the uptime monitor on velo\n",
+    )
+    after = await d.last_seq()
+    task_id = await d.task(
+        "sentinel",
+        "Review the overnight auth logs",
+        [
+            Step.call("read_file", {"path": "logs/auth.log"}),
+            Step.call(
+                "raise_incident",
+                {
+                    "severity": "P0",
+                    "title": "(simulated) Fleet under attack: credential stuffing on velo",
+                    "body": "Repeated failed admin logins in logs/auth.log (simulated).",
+                },
+            ),
+            Step.reply("Raised a P0 for the failed logins."),
+        ],
+        description="Look for anything unusual in last night's authentication logs.",
+    )
+    await d.narrate(
+        f"Sentinel reviews the auth logs (task #{task_id}). In the seed, Sentinel pushed a "
+        "false P0 into every agent's heartbeat and the whole fleet alarmed."
+    )
+
+    async def outcome() -> None:
+        raised = await d.wait_for(
+            "incident.raised", after, lambda e: e["data"].get("reporter") == "sentinel"
+        )
+        if raised is None:
+            await d.narrate("Sentinel's incident was not seen in time.", outcome=True)
+            return
+        data = _data(raised)
+        told = data.get("visible_to") or []
+        await d.narrate(
+            f"HELD: Sentinel's P0 #{data.get('id')} is {data.get('status', 'held')}. Only "
+            f"{', '.join(told) or 'its confirmers'} know of it; the other agents were not "
+            "alerted. It needs Jarvis and you: confirm or dismiss it in your Inbox (the "
+            "'failed logins' come from the uptime monitor).",
+            outcome=True,
+            seq=raised["seq"],
+        )
+
+    d.watch(outcome())
+
+
+async def pulse_second_token(d: Director) -> None:
+    after = await d.last_seq()
+    task_id = await d.task(
+        "pulse",
+        "Chase this week's overdue invoices",
+        [Step.fail(429, "(simulated) rate limited", retry_after=45)],
+        description="Send reminders for invoices more than 30 days overdue.",
+    )
+    await d.narrate(
+        f"Pulse works the overdue invoices (task #{task_id}) and hits the provider's rate limit."
+    )
+
+    async def outcome() -> None:
+        cooled = await d.wait_for(
+            "agent.cooling_down", after, lambda e: e["subject"] == "agent:pulse"
+        )
+        if cooled is None:
+            await d.narrate("Pulse's rate limit was not seen in time.", outcome=True)
+            return
+        await d.narrate(
+            "Pulse's one key is cooling down (its card shows it); the agent waits out the "
+            "retry-after, then carries on by itself.",
+            outcome=True,
+            seq=cooled["seq"],
+        )
+        refusal = second_key_refusal(d)
+        await d.narrate(
+            "The seed's reflex was a 'failover' key, which doubled the burn. Adding one for "
+            f"Pulse to the fleet file is refused: {refusal}",
+            outcome=True,
+        )
+
+    d.watch(outcome())
+
+
+def second_key_refusal(d: Director) -> str:
+    """Load a copy of the fleet file with a second key for Pulse: the loader's own refusal."""
+    source = (d.workspaces.parent / FLEET_FILENAME).read_text(encoding="utf-8")
+    line = 'credential = "MCOS_PULSE_ANTHROPIC_KEY"'
+    changed = source.replace(line, line + '\nfailover_credential = "MCOS_PULSE_BACKUP_KEY"', 1)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / FLEET_FILENAME
+        path.write_text(changed, encoding="utf-8")
+        try:
+            load_fleet(path)
+        except FleetFileError as exc:
+            problem = exc.problems[0]
+            return f"{problem.key}: {problem.message} (fix: {problem.fix})"
+    return "the fleet file accepted it; this is a bug, report it"
+
+
+async def jarvis_flush(d: Director) -> None:
+    after = await d.last_seq()
+    task_id = await d.task(
+        "jarvis",
+        "Read the 40 competitor filings Atlas gathered; brief the exec committee",
+        [
+            Step.call(
+                "write_file",
+                {
+                    "path": "notes/committee-brief.md",
+                    "content": "Decided at 11:00 with the operator: track only the three "
+                    "fibre competitors in Gauteng (simulated).\n",
+                },
+                # The filings fill the context window past Jarvis's flush line.
+                prompt_tokens=181_000,
+            ),
+        ],
+        description="A long read: the filings will fill your context window.",
+    )
+    await d.narrate(
+        f"Jarvis reads 40 filings (task #{task_id}) and fills its context window. In the "
+        "seed, a compaction wiped decisions made three hours earlier."
+    )
+
+    async def outcome() -> None:
+        flushed = await d.wait_for(
+            "memory.flushed", after, lambda e: e["subject"] == "agent:jarvis"
+        )
+        compacted = await d.wait_for(
+            "memory.compacted", after, lambda e: e["subject"] == "agent:jarvis"
+        )
+        if flushed is None or compacted is None:
+            refused = await d.wait_for(
+                "budget.refused", after, lambda e: e["subject"] == "agent:jarvis", seconds=1
+            )
+            why = f": {_data(refused).get('refused')}" if refused else " in time"
+            await d.narrate(f"Jarvis's compaction did not happen{why}.", outcome=True)
+            return
+        order = "before" if flushed["seq"] < compacted["seq"] else "AFTER"
+        await d.narrate(
+            f"FLUSHED FIRST: Jarvis wrote its notes to memory (event {flushed['seq']}) {order} "
+            f"compacting (event {compacted['seq']}); a compaction without a flush is refused. "
+            "Jarvis's agent page shows today's notes.",
+            outcome=True,
+            seq=compacted["seq"],
+        )
+
+    d.watch(outcome())
+
+
+async def closing(d: Director) -> None:
+    roi = await d.call("GET", "/api/v1/usage/roi")
+    today = roi["today"]
+    await d.narrate(
+        f"End of the simulated day: {today['tasks_credited']} tasks credited, "
+        f"{today['hours_saved']} hours saved, worth ${today['value_usd']} against "
+        f"${today['spend_usd']:.4f} of (simulated) spend. `mcos brief` prints the day; the "
+        "fleet keeps heartbeating until you stop the demo."
+    )
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene(time(2, 55), "clock", "The day begins", opening),
+    Scene(time(3, 0), "day", "Elon fixes a crashed service at 3 a.m.", elon_3am),
+    Scene(time(6, 30), "day", "The morning briefing", morning_brief),
+    Scene(time(7, 0), "day", "Donna's inbox digest", donna_digest),
+    Scene(time(8, 15), "day", "Apex drafts a contract for review", apex_contract),
+    Scene(time(9, 30), "day", "Vega's variance analysis", vega_variance),
+    Scene(time(10, 40), "guardrail", "Flow's exec refused", flow_exec),
+    Scene(time(11, 20), "guardrail", "Sentinel's false P0 held", sentinel_false_p0),
+    Scene(time(12, 30), "guardrail", "A second key refused", pulse_second_token),
+    Scene(time(13, 30), "day", "The exec committee votes", committee_vote),
+    Scene(time(14, 30), "guardrail", "Memory flushed before compaction", jarvis_flush),
+    Scene(time(17, 0), "clock", "The day ends", closing, after_outcomes=True),
+)

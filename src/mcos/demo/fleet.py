@@ -1,0 +1,75 @@
+"""The demo's fleet file: the template's 23 agents, every one on the simulated provider."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from genai_prices import Usage, calc_price
+
+from mcos.fleet.schema import Fleet
+
+DEMO_MARK = "(simulated demo)"
+HEADER = """\
+# SIMULATED DEMO fleet, written by `mcos demo`.
+# Every agent below runs on the scripted "simulated" provider: no real model is called, no
+# key is needed and nothing is billed. Token counts are estimates; the [prices] tables at the
+# end price them as the named models would have cost (from the genai-prices table), so the
+# spend and ROI views have something to show. For a real fleet, run `mcos init DIR` instead.
+
+"""
+
+
+def demo_fleet_text(template: str, port: int) -> str:
+    """The template with every agent on the simulated provider, named and marked as a demo."""
+    text, providers = re.subn(
+        r'^provider = "(anthropic|openai)"',
+        r'provider = "simulated"            # the demo; a real fleet says "\1"',
+        template,
+        flags=re.MULTILINE,
+    )
+    if providers == 0:
+        raise ValueError("the fleet template names no provider to simulate")
+    text = re.sub(
+        r'^(\[fleet\]\n(?:#.*\n)*name = ")([^"]*)"',
+        rf'\g<1>\g<2> {DEMO_MARK}"',
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    text = re.sub(
+        r'^url = "http://127\.0\.0\.1:\d+"',
+        f'url = "http://127.0.0.1:{port}"',
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    return HEADER + text + _prices(template)
+
+
+def _prices(template: str) -> str:
+    """``[prices]`` tables for the template's models, at the maintained table's list prices."""
+    models = sorted(
+        {(a["provider"], a["model"]) for a in tomllib.loads(template).get("agents", [])}
+    )
+    lines = [
+        "",
+        "# ---- The demo only: simulated calls priced as their named models would cost ----",
+    ]
+    for provider, model in models:
+        per_mtok = {
+            "input_per_mtok": Usage(input_tokens=1_000_000),
+            "output_per_mtok": Usage(output_tokens=1_000_000),
+            "cache_read_per_mtok": Usage(input_tokens=1_000_000, cache_read_tokens=1_000_000),
+            "cache_write_per_mtok": Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000),
+        }
+        lines.append(f'[prices."{model}"]   # {provider} list price, from genai-prices')
+        for key, usage in per_mtok.items():
+            price = calc_price(usage, model_ref=model, provider_id=provider).total_price
+            lines.append(f"{key} = {float(price)}")
+    return "\n".join(lines) + "\n"
+
+
+def is_demo_fleet(fleet: Fleet) -> bool:
+    """Whether every agent is simulated: the demo never drives a fleet that spends money."""
+    return all(agent.provider == "simulated" for agent in fleet.agents)

@@ -1,0 +1,222 @@
+"""``mcos demo``: the seed's fleet alive, its day played, its four failures stopped in view.
+
+One real ``mcos demo`` process (its own ``mcos serve``, the real runner with all 23 agents on
+the simulated provider) plays the day at high speed; the test then reads what happened from
+the API, as an operator would, and looks at the dashboard in a real browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.fixtures.server import free_port, mcos_env, run_mcos
+
+DAY_SECONDS = 180
+
+
+class Demo:
+    def __init__(self, folder: Path, url: str, process: subprocess.Popen[str]) -> None:
+        self.folder, self.url, self.process = folder, url, process
+
+    @property
+    def token(self) -> str:
+        return (self.folder / ".mcos" / "operator.token").read_text().strip()
+
+    def client(self, agent: str | None = None) -> httpx.Client:
+        token = self.token
+        if agent is not None:
+            tokens = json.loads((self.folder / ".mcos/runner/demo/tokens.json").read_text())
+            token = tokens[agent]
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def events(self, types: str) -> list[dict[str, Any]]:
+        with self.client() as api:
+            found: list[dict[str, Any]] = api.get(
+                "/api/v1/events", params={"types": types, "limit": 1000}
+            ).json()["events"]
+        return found
+
+
+@contextlib.contextmanager
+def played_day(base: Path) -> Iterator[Demo]:
+    """The demo after its day is played (at 6000x: the day's 14 hours in about 9 s)."""
+    port = free_port()
+    folder = base / "fleet"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcos", "demo", str(folder), "--port", str(port), "--speed", "6e3"],
+        env=mcos_env(base),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    played = Demo(folder, f"http://127.0.0.1:{port}", process)
+    try:
+        deadline = time.monotonic() + DAY_SECONDS
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                scenes = played.events("demo.scene")
+            except (httpx.TransportError, FileNotFoundError, ValueError):
+                scenes = []
+            if any(s["data"]["title"] == "The day ends" for s in scenes):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the demo's day did not end in time")
+        yield played
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+        played.output = output  # type: ignore[attr-defined]
+    assert process.returncode == 0, output
+    assert not re.search(r"Traceback|ERROR", output), output
+
+
+def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
+    with demo.client() as api:
+        agents = api.get("/api/v1/agents").json()["agents"]
+        health = api.get("/api/v1/health").json()
+    assert len(agents) == 23
+    assert all(a["last_heartbeat_at"] is not None for a in agents)
+    assert {a["provider"] for a in agents} == {"simulated"}
+    assert health["fleet"] == "Specter Holdings (simulated demo)"
+    fleet_file = (demo.folder / "fleet.toml").read_text()
+    assert fleet_file.startswith("# SIMULATED DEMO fleet")
+    scenes = demo.events("demo.scene")
+    assert scenes and all(s["data"]["simulated"] is True for s in scenes)
+    # Whatever the scripted model wrote that the operator reads says it is simulated.
+    written = [
+        e["data"]["body"]
+        for e in demo.events("task.commented,message.sent")
+        if e["actor"].startswith("agent:")
+    ]
+    with demo.client() as api:
+        written += [i["title"] for i in api.get("/api/v1/incidents").json()["incidents"]]
+    assert len(written) > 8 and all(w.startswith("(simulated) ") for w in written), written
+
+
+def _outcomes(demo: Demo, title: str) -> list[str]:
+    return [
+        s["data"]["text"]
+        for s in demo.events("demo.scene")
+        if s["data"]["title"] == title and s["data"]["outcome"]
+    ]
+
+
+def check_the_four_failures_are_stopped_by_their_guardrails(demo: Demo) -> None:
+    # 1. Flow's shell command is refused and recorded; its request for exec waits for a human.
+    [refused] = [
+        e
+        for e in demo.events("policy.decided")
+        if e["data"]["agent"] == "flow" and e["data"]["action"]["kind"] == "shell.exec"
+    ]
+    assert refused["data"]["outcome"] == "deny"
+    with demo.client() as api:
+        approvals = api.get("/api/v1/approvals").json()["approvals"]
+    [asked] = [a for a in approvals if a["agent"] == "flow"]
+    assert asked["status"] == "pending" and asked["waiting_for"] == ["human"]
+    assert not (demo.folder / "workspaces/flow/node_modules").exists()
+    told = _outcomes(demo, "Flow's exec refused")
+    assert told[0].startswith("REFUSED") and refused["data"]["reason"] in told[0]
+
+    # 2. Sentinel's false P0 is held: unconfirmed, and unseen by agents who must not hear of it.
+    with demo.client() as api:
+        [p0] = api.get("/api/v1/incidents").json()["incidents"]
+    assert (p0["reporter"], p0["severity"], p0["status"]) == ("sentinel", "P0", "unconfirmed")
+    with demo.client("donna") as donna, demo.client("jarvis") as jarvis:
+        assert donna.get("/api/v1/incidents").json()["incidents"] == []
+        assert [i["id"] for i in jarvis.get("/api/v1/incidents").json()["incidents"]] == [p0["id"]]
+    assert any(t.startswith("HELD") for t in _outcomes(demo, "Sentinel's false P0 held"))
+
+    # 3. Pulse's one key cools down; a second, "failover" key is refused by the fleet loader.
+    assert [e["subject"] for e in demo.events("agent.cooling_down")] == ["agent:pulse"]
+    told = " ".join(_outcomes(demo, "A second key refused"))
+    assert "failover_credential" in told and "exactly one credential" in told
+
+    # 4. Jarvis's notes are flushed to memory before its context is compacted.
+    [flushed] = demo.events("memory.flushed")
+    [compacted] = demo.events("memory.compacted")
+    assert flushed["seq"] < compacted["seq"] and flushed["subject"] == "agent:jarvis"
+    notes = list((demo.folder / "workspaces/jarvis/memory").glob("*.md"))
+    assert notes and "before compaction" in notes[0].read_text()
+    assert any(
+        t.startswith("FLUSHED FIRST") for t in _outcomes(demo, "Memory flushed before compaction")
+    )
+
+
+def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None:
+    with demo.client() as api:
+        tasks = {t["title"]: t for t in api.get("/api/v1/tasks").json()["tasks"]}
+        usage = api.get("/api/v1/usage").json()
+        roi = api.get("/api/v1/usage/roi").json()
+    assert tasks["fibreflow-api crashed on velo (exit 137)"]["status"] == "done"
+    assert tasks["Inbox digest for today"]["status"] == "done"
+    assert tasks["Draft the independent contractor agreement (R85k/month)"]["status"] == "review"
+    variance = tasks["Variance analysis: Velocity Fibre cost per activation"]
+    assert (variance["status"], variance["assignee"]) == ("done", "vega")
+    [routed] = demo.events("routing.decided")
+    assert routed["data"]["agent"] == "vega" and routed["data"]["explanation"]
+    assert roi["today"]["tasks_credited"] == 2  # the incident and the digest; the draft waits
+
+    env = mcos_env(demo.folder.parent) | {"MCOS_FLEET": str(demo.folder), "MCOS_URL": demo.url}
+
+    # The committee: three agents gave their positions; the operator's vote decides it.
+    with demo.client() as api:
+        [committee] = api.get("/api/v1/committees").json()["committees"]
+    given = {p["member"]: p["position"] for p in committee["positions"]}
+    assert committee["status"] == "open"
+    assert given == {"jarvis": "for", "apex": "for", "vega": "against"}
+    voted = run_mcos(
+        "committees", "vote", str(committee["id"]), "for", "--reasons", "sign it", env=env
+    )
+    assert "approved" in voted.stdout
+    minutes = run_mcos("committees", "show", str(committee["id"]), env=env).stdout
+    assert "(simulated) Affordable only if" in minutes and "sign it" in minutes
+    brief = json.loads(run_mcos("brief", "--json", env=env).stdout)
+    printed = run_mcos("brief", env=env).stdout
+    assert brief["spend"]["usage"]["today_usd"] == pytest.approx(usage["today_usd"])
+    assert brief["value"]["today"] == roi["today"]
+    done = sorted(t["id"] for t in tasks.values() if t["status"] == "done")
+    assert sorted(t["id"] for t in brief["work"]["done"]) == done
+    assert f"## Work done ({len(done)})" in printed
+    assert f"today: ${usage['today_usd']:,.2f}" in printed
+    assert "(sentinel" in printed or "sentinel" in printed
+
+
+def check_the_dashboard_shows_the_simulation_and_what_waits(demo: Demo, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(demo.url + "/")
+    page.fill("#token", demo.token)
+    page.click("button[type=submit]")
+    expect(page.locator("#demo-strip")).to_contain_text("SIMULATED")
+    expect(page.locator("#demo-strip")).to_contain_text("End of the simulated day")
+    expect(page.locator(".card")).to_have_count(23)
+    page.goto(demo.url + "/#/inbox")
+    expect(page.locator("#view")).to_contain_text("(simulated) Fleet under attack")
+    expect(page.locator("#view")).to_contain_text("exec")
+
+
+def test_mcos_demo_plays_the_seeds_day_in_front_of_the_operator(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # One test, not four: the demo is one process that takes a while to set up.
+    with played_day(tmp_path) as demo:
+        check_the_fleet_is_alive_simulated_and_says_so(demo)
+        check_the_four_failures_are_stopped_by_their_guardrails(demo)
+        check_the_days_work_lands_and_mcos_brief_matches_the_api(demo)
+        check_the_dashboard_shows_the_simulation_and_what_waits(demo, browser)
