@@ -99,7 +99,8 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
     assert fleet_file.startswith("# SIMULATED DEMO fleet")
     scenes = demo.events("demo.scene")
     assert scenes and all(s["data"]["simulated"] is True for s in scenes)
-    # Whatever the scripted model wrote that the operator reads says it is simulated.
+    # Whatever the scripted model wrote that the operator reads says it is simulated (a
+    # committee's directive quotes the title Jarvis's model gave it).
     written = [
         e["data"]["body"]
         for e in demo.events("task.commented,message.sent")
@@ -107,7 +108,7 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
     ]
     with demo.client() as api:
         written += [i["title"] for i in api.get("/api/v1/incidents").json()["incidents"]]
-    assert len(written) > 8 and all(w.startswith("(simulated) ") for w in written), written
+    assert len(written) > 8 and all("(simulated) " in w for w in written), written
 
 
 def _outcomes(demo: Demo, title: str) -> list[str]:
@@ -179,7 +180,7 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
     with demo.client() as api:
         [committee] = api.get("/api/v1/committees").json()["committees"]
     given = {p["member"]: p["position"] for p in committee["positions"]}
-    assert committee["status"] == "open"
+    assert committee["status"] == "open" and committee["opened_by"] == "agent:jarvis"
     assert given == {"jarvis": "for", "apex": "for", "vega": "against"}
     voted = run_mcos(
         "committees", "vote", str(committee["id"]), "for", "--reasons", "sign it", env=env

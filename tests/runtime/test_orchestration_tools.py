@@ -34,7 +34,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
 def test_the_fleet_tools_are_offered_to_the_orchestrator_and_never_to_others(fleet: Fleet) -> None:
     assert ORCHESTRATION == {
         "fleet_status", "read_board", "route_request", "send_directive", "reassign_task",
-        "nudge_agent", "suspend_agent", "resume_agent", "confirm_incident", "dismiss_incident",
+        "nudge_agent", "suspend_agent", "resume_agent", "open_committee", "confirm_incident",
+        "dismiss_incident",
     }  # fmt: skip
     for agent in fleet.agents:
         offered = {t.name for t in offered_tools(agent)}

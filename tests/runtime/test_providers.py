@@ -473,6 +473,29 @@ def test_simulated_replies_say_so_and_estimate_usage() -> None:
     assert scripted.text == "(simulated) hello"
 
 
+def test_a_python_script_works_arguments_out_from_the_request_and_rules_can_be_added() -> None:
+    script = Script()
+    script.add(
+        Rule(
+            contains="Committee #",
+            times=1,
+            steps=(
+                Step.call(
+                    "give_position",
+                    lambda req: {"committee_id": int(req.turns[-1].text.split("#")[1][0])},
+                ),
+            ),
+        )
+    )
+    reply = simulate(script, request(work("Committee #7: sign it?")))
+    assert [(c.name, json.loads(c.arguments)) for c in reply.tool_calls] == [
+        ("give_position", {"committee_id": 7})
+    ]
+    assert script.answered == (1,)
+    # Its one answer given, the rule lets the default answer.
+    assert simulate(script, request(work("Committee #8: again?"))).tool_calls == ()
+
+
 def test_default_replies_for_memory_flush_and_compaction() -> None:
     history = (
         work("Triage the inbox.\nDetails follow."),

@@ -8,13 +8,16 @@ doing, and each scene narrates the outcome it reads back from the event log.
 
 from __future__ import annotations
 
+import re
 import tempfile
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Any
 
 from mcos.demo.director import Director, Scene
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet
+from mcos.runtime.providers.base import ModelRequest
 from mcos.runtime.providers.simulated import Step
 
 
@@ -265,58 +268,106 @@ async def vega_variance(d: Director) -> None:
     d.watch(outcome())
 
 
+COMMITTEE_TITLE = "(simulated) Sign the R85k/month contractor agreement?"
+
+
+def _committee_number(request: ModelRequest) -> int:
+    """The committee a member's directive names (``Committee #3: (simulated) Sign ...``), or
+    the one the opener's ``open_committee`` call just opened (``committee #3 opened``)."""
+    directive = re.compile(r"Committee #(\d+): " + re.escape(COMMITTEE_TITLE))
+    opened = re.compile(r"^committee #(\d+) opened")
+    for turn in reversed(request.turns):
+        pattern = directive if turn.role == "user" else opened if turn.role == "tool" else None
+        found = pattern.search(turn.text) if pattern else None
+        if found:
+            return int(found.group(1))
+    return 0  # not found: the tool refuses it, and the model reads why
+
+
+def _position(position: str, reasons: str) -> Callable[[ModelRequest], dict[str, Any]]:
+    def arguments(request: ModelRequest) -> dict[str, Any]:
+        return {
+            "committee_id": _committee_number(request),
+            "position": position,
+            "reasons": f"(simulated) {reasons}",
+        }
+
+    return arguments
+
+
 async def committee_vote(d: Director) -> None:
-    opened_at = await d.last_seq()
-    opened = await d.call(
-        "POST",
-        "/api/v1/committees",
-        {
-            "title": "Sign the R85k/month contractor agreement?",
-            "question": "Apex's draft is ready. Do we sign the 12-month agreement at R85,000 "
-            "a month?",
-            "members": ["jarvis", "apex", "vega"],
-            "human": True,
-            "quorum": 3,
-            "rule": "majority",
-        },
-    )
-    committee_id = opened["id"]
+    after = await d.last_seq()
     positions = {
         "jarvis": ("for", "The contractor fills the FibreFlow gap for a year; Apex's terms hold."),
         "apex": ("for", "The draft assigns IP to us and caps liability; legally sound."),
         "vega": ("against", "Affordable only if the Q1 activations target is met; wait a month."),
     }
+    # Jarvis opens it, so its own directive is not delivered to it: it votes in the same task.
     for member, (position, reasons) in positions.items():
+        if member == "jarvis":
+            continue
         d.answer(
-            f"Committee #{committee_id}:",
+            COMMITTEE_TITLE,
             [
                 Step.call(
                     "give_position",
-                    {
-                        "committee_id": committee_id,
-                        "position": position,
-                        "reasons": f"(simulated) {reasons}",
-                    },
+                    _position(position, reasons),
                 ),
-                Step.reply(f"Gave my position on committee #{committee_id}."),
+                Step.reply("Gave my position to the committee."),
             ],
             agent=member,
         )
+    task_id = await d.task(
+        "jarvis",
+        "Put the contractor agreement to the exec committee",
+        [
+            Step.call(
+                "open_committee",
+                {
+                    "title": COMMITTEE_TITLE,
+                    "question": "(simulated) Apex's draft is ready. Do we sign the 12-month "
+                    "agreement at R85,000 a month?",
+                    "members": list(positions),
+                    "human": True,
+                    "quorum": 3,
+                    "rule": "majority",
+                },
+            ),
+            Step.call("give_position", _position(*positions["jarvis"])),
+            Step.reply("Opened the committee (Apex, Vega, myself and the operator) and voted."),
+        ],
+        description="Legal and finance must weigh in before we sign; you decide with them.",
+    )
     await d.narrate(
-        f"The exec committee votes on signing the contractor agreement (committee "
-        f"#{committee_id}: Jarvis, Apex, Vega and you; majority, quorum 3)."
+        f"Jarvis puts the contractor agreement to the exec committee (task #{task_id})."
     )
 
     async def outcome() -> None:
-        def given(event: dict[str, Any]) -> bool:
-            return bool(event["data"].get("committee") == committee_id)
-
-        after = opened_at
+        opened = await d.wait_for(
+            "committee.opened", after, lambda e: e["data"].get("title") == COMMITTEE_TITLE
+        )
+        if opened is None:
+            await d.narrate("The committee was not opened in time.", outcome=True)
+            return
+        data = opened["data"]
+        committee_id = data["committee"]
+        voters = [d.fleet_label(m) for m in data["members"]] + (["you"] if data["human"] else [])
+        await d.narrate(
+            f"Jarvis opened committee #{committee_id} ({', '.join(voters)}; {data['rule']}, "
+            f"quorum {data['quorum']}); each member has a directive.",
+            outcome=True,
+            seq=opened["seq"],
+        )
+        mark = opened["seq"]
         for _ in positions:  # one position from each agent member
-            event = await d.wait_for("committee.position_given", after, given)
+            event = await d.wait_for(
+                "committee.position_given",
+                mark,
+                lambda e: e["data"].get("committee") == committee_id,
+            )
             if event is None:
                 break
-            after = event["seq"]
+            mark = event["seq"]
         shown = await d.call("GET", f"/api/v1/committees/{committee_id}")
         tally = ", ".join(f"{p['member']} {p['position']}" for p in shown["positions"])
         if shown["status"] == "open":

@@ -58,6 +58,16 @@ class IncidentDecision(_Args):
     reason: str = Field(min_length=1, description="Your evidence, for the record.")
 
 
+class OpenCommittee(_Args):
+    title: str = Field(min_length=1, max_length=300)
+    question: str = Field(min_length=1, description="The decision put to the committee.")
+    members: list[str] = Field(min_length=1, description="The agents who give a position.")
+    human: bool = Field(False, description="Whether the operator votes too.")
+    quorum: int | None = Field(None, ge=1, description="Positions needed (default: a majority).")
+    rule: Literal["majority", "unanimity", "veto"] = "majority"
+    approval_id: int | None = Field(None, ge=1, description="A pending approval it decides.")
+
+
 def _ago(seconds: float | None) -> str:
     if seconds is None:
         return "never"
@@ -154,6 +164,18 @@ async def _decide_incident(link: AgentLink, verb: str, args: IncidentDecision) -
     return f"incident #{args.incident_id} {incident['severity']}: {incident['status']}{more}"
 
 
+async def _open_committee(ctx: ToolContext, args: OpenCommittee) -> str:
+    body = args.model_dump(exclude_none=True)
+    if ctx.task_id is not None:
+        body["task_id"] = ctx.task_id
+    opened = await ctx.link.ask("POST", "/api/v1/committees", body)
+    voters = ", ".join(opened["voters"])
+    return (
+        f"committee #{opened['id']} opened ({opened['rule']}, quorum {opened['quorum']} of "
+        f"{voters}); each member has a directive to give a position"
+    )
+
+
 async def _confirm_incident(ctx: ToolContext, args: IncidentDecision) -> str:
     return await _decide_incident(ctx.link, "confirm", args)
 
@@ -194,6 +216,13 @@ ORCHESTRATION_TOOLS = tuple(
             _suspend_agent,
         ),
         ("resume_agent", "Resume a suspended agent.", AgentReason, _resume_agent),
+        (
+            "open_committee",
+            "Put a decision to a committee of agents (and the operator, with human=true): "
+            "each gives a position with reasons, and the rule and quorum decide it.",
+            OpenCommittee,
+            _open_committee,
+        ),
         (
             "confirm_incident",
             "Confirm an incident you are an approver of, with your evidence.",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,18 +30,21 @@ COMPACTION_MARK = "[compaction]"
 _LINE_LIMIT = 120
 
 
+ArgumentsFrom = Callable[[ModelRequest], dict[str, Any]]
+"""Arguments worked out from the request, in a script written in Python: the demo reads a
+committee's number from the directive its member was sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScriptedToolCall:
     """A tool call a step makes; a ``str`` for ``arguments`` is sent as is, even if not JSON."""
 
     name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
+    arguments: dict[str, Any] | str | ArgumentsFrom = field(default_factory=dict)
 
-    @property
-    def raw_arguments(self) -> str:
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments)
+    def raw_arguments(self, request: ModelRequest) -> str:
+        arguments = self.arguments(request) if callable(self.arguments) else self.arguments
+        return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class Step:
     def call(
         cls,
         name: str,
-        arguments: dict[str, Any] | str | None = None,
+        arguments: dict[str, Any] | str | ArgumentsFrom | None = None,
         *,
         text: str = "",
         prompt_tokens: int | None = None,
@@ -180,7 +183,7 @@ class Script:
         if step.error is not None:
             return step.error
         calls = tuple(
-            ToolCall(f"{id_prefix}{len(request.turns)}_{n}", c.name, c.raw_arguments)
+            ToolCall(f"{id_prefix}{len(request.turns)}_{n}", c.name, c.raw_arguments(request))
             for n, c in enumerate(step.tool_calls)
         )
         text = _simulated(step.text) if step.text or calls else "(simulated) done."
