@@ -243,6 +243,7 @@ async def _play(
             directory / "workspaces",
             SimulatedClock(begin, speed),
             click.echo,
+            stop_agent=lambda name: runner.loops[name].stop(),
         )
         await director.play(SCENES, stopping)
         if exit_when_done:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mcos.demo.director import Director, Scene
+from mcos.demo.fleet import QUICK_TO_MISS
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet
 from mcos.runtime.providers.base import ModelRequest
 from mcos.runtime.providers.simulated import Step
@@ -602,6 +603,60 @@ async def jarvis_flush(d: Director) -> None:
     d.watch(outcome())
 
 
+def _people(d: Director, names: list[str]) -> list[str]:
+    return ["you" if name == "operator" else d.fleet_label(name) for name in names]
+
+
+async def scout_goes_silent(d: Director) -> None:
+    after = await d.last_seq()
+    d.stop_agent(QUICK_TO_MISS)
+    task_id = await d.task(
+        QUICK_TO_MISS,
+        "Qualify the 12 new Ridgeway fibre leads",
+        [Step.reply("Qualified the Ridgeway leads: 7 warm, 5 cold; the warm ones are booked.")],
+        description="The wayleave is approved: call the 12 households that asked for fibre.",
+    )
+    await d.narrate(
+        f"Scout's process stops (the demo halts its agent loop) just as task #{task_id} "
+        "reaches it. Nobody is told; the control plane notices the silence on its own."
+    )
+
+    async def outcome() -> None:
+        def scout(event: dict[str, Any]) -> bool:
+            return bool(event["data"].get("agent") == QUICK_TO_MISS)
+
+        nudged = await d.wait_for("supervision.nudged", after, scout)
+        if nudged is None:
+            await d.narrate("Scout's silence was not noticed in time.", outcome=True)
+            return
+        data = _data(nudged)
+        await d.narrate(
+            f"Scout is {data['liveness']} after {data['silent_seconds']:.0f} s of silence: "
+            f"supervision nudged it (attempt {data['attempt']} of {data['max_wake_attempts']}).",
+            outcome=True,
+            seq=nudged["seq"],
+        )
+        moved = await d.wait_for("supervision.reassigned", after, scout)
+        if moved is not None:
+            await d.narrate(
+                f"No answer: supervision gave Scout's task #{task_id} to "
+                f"{d.fleet_label(moved['data']['to'])} ({moved['data']['reason']}).",
+                outcome=True,
+                seq=moved["seq"],
+            )
+        told = await d.wait_for("supervision.escalated", after, scout)
+        if told is not None:
+            await d.narrate(
+                f"Then it told {' and '.join(_people(d, told['data']['told']))}: "
+                f"{told['data']['reason']}. "
+                "Nothing more happens until Scout is back (it is, when the demo runs again).",
+                outcome=True,
+                seq=told["seq"],
+            )
+
+    d.watch(outcome())
+
+
 async def closing(d: Director) -> None:
     roi = await d.call("GET", "/api/v1/usage/roi")
     today = roi["today"]
@@ -625,5 +680,6 @@ SCENES: tuple[Scene, ...] = (
     Scene(time(12, 30), "guardrail", "A second key refused", pulse_second_token),
     Scene(time(13, 30), "day", "The exec committee votes", committee_vote),
     Scene(time(14, 30), "guardrail", "Memory flushed before compaction", jarvis_flush),
+    Scene(time(15, 30), "day", "Scout goes silent: supervision", scout_goes_silent),
     Scene(time(17, 0), "clock", "The day ends", closing, after_outcomes=True),
 )

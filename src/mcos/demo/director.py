@@ -84,8 +84,11 @@ class Director:
         workspaces: Path,
         clock: SimulatedClock,
         echo: Callable[[str], None],
+        stop_agent: Callable[[str], None] = lambda name: None,
     ) -> None:
         self.api, self.fleet, self.script = api, fleet, script
+        self.stop_agent = stop_agent
+        """Stop one agent's loop, as if its process had died (the supervision scene)."""
         self.workspaces, self.clock, self.echo = workspaces, clock, echo
         self.zone = ZoneInfo(fleet.fleet.timezone)
         self._watchers: set[asyncio.Task[None]] = set()
@@ -126,7 +129,9 @@ class Director:
         return self.clock.now().astimezone(self.zone).date()
 
     def clock_text(self) -> str:
-        return f"{self.clock.now().astimezone(self.zone):%H:%M}"
+        now = self.clock.now().astimezone(self.zone)
+        days = (now.date() - self.clock.start.astimezone(self.zone).date()).days
+        return f"{now:%H:%M}" + (f" +{days}d" if days else "")
 
     def put_file(self, agent: str, relative: str, text: str) -> None:
         """Put the scene's input where the agent works (mail, logs, a spreadsheet export)."""

@@ -44,7 +44,23 @@ def demo_fleet_text(template: str, port: int) -> str:
         count=1,
         flags=re.MULTILINE,
     )
-    return HEADER + text + _prices(template)
+    return HEADER + _quick_to_miss(text, QUICK_TO_MISS) + _prices(template)
+
+
+QUICK_TO_MISS = "scout"
+"""The agent whose silence the demo shows supervision on: its thresholds are seconds, so the
+nudges, the reassignment and the word to the operator all happen within a minute."""
+
+
+def _quick_to_miss(text: str, name: str) -> str:
+    start = text.index(f'\nname = "{name}"\n')
+    end = text.find("\n[[agents]]", start)
+    end = len(text) if end == -1 else end
+    liveness = (
+        "\n[agents.liveness]   # the demo only: this agent's silence is noticed in seconds\n"
+        "heartbeat_seconds = 5\nstalled_after_seconds = 10\noffline_after_seconds = 20\n"
+    )
+    return text[:end].rstrip("\n") + "\n" + liveness + text[end:]
 
 
 def _prices(template: str) -> str:

@@ -65,6 +65,7 @@ class AgentLoop:
         self.notes = ""
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._timers: set[asyncio.Task[None]] = set()
 
     # -- scheduling ---------------------------------------------------------------------
@@ -72,6 +73,12 @@ class AgentLoop:
     def wake(self, reason: str) -> None:
         log.debug("%s: woken (%s)", self.agent.name, reason)
         self._wake.set()
+
+    def stop(self) -> None:
+        """Stop this agent alone after its current step, as if its process had died: it sends
+        no more heartbeats (``mcos demo`` shows supervision this way)."""
+        self._stopped.set()
+        self.wake("stop")
 
     def interval(self) -> float:
         seconds = self.fleet.liveness_for(self.agent).heartbeat_seconds
@@ -81,7 +88,7 @@ class AgentLoop:
         notes_day = self.today()
         self.notes = self.workspace.recent_notes(notes_day)
         self.wake("start")
-        while not stopping.is_set():
+        while not (stopping.is_set() or self._stopped.is_set()):
             timeout = self.interval()
             if self.cooling_until > time.monotonic():
                 timeout = min(timeout, self.cooling_until - time.monotonic())
@@ -89,7 +96,7 @@ class AgentLoop:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
             except TimeoutError:
                 pass
-            if stopping.is_set():
+            if stopping.is_set() or self._stopped.is_set():
                 break
             self._wake.clear()
             if self.today() != notes_day:  # a new day (the memory rollover): reread the notes
