@@ -106,7 +106,9 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
         if e["actor"].startswith("agent:")
     ]
     with demo.client() as api:
-        written += [i["title"] for i in api.get("/api/v1/incidents").json()["incidents"]]
+        for incident in api.get("/api/v1/incidents").json()["incidents"]:
+            written += [incident["title"], incident["body"]]
+        written += [a["reason"] for a in api.get("/api/v1/approvals").json()["approvals"]]
     assert len(written) > 8 and all("(simulated) " in w for w in written), written
 
 

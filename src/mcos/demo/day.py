@@ -400,7 +400,11 @@ async def flow_exec(d: Director) -> None:
             ),
             Step.call(
                 "request_capability",
-                {"capability": "exec", "minutes": 30, "reason": "to run the production build"},
+                {
+                    "capability": "exec",
+                    "minutes": 30,
+                    "reason": "(simulated) to run the production build",
+                },
             ),
             Step.call(
                 "send_message",
@@ -469,7 +473,7 @@ async def sentinel_false_p0(d: Director) -> None:
                 {
                     "severity": "P0",
                     "title": "(simulated) Fleet under attack: credential stuffing on velo",
-                    "body": "Repeated failed admin logins in logs/auth.log (simulated).",
+                    "body": "(simulated) Repeated failed admin logins in logs/auth.log.",
                 },
             ),
             Step.reply("Raised a P0 for the failed logins."),
