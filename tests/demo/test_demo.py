@@ -205,6 +205,10 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
     given = {p["member"]: p["position"] for p in committee["positions"]}
     assert committee["status"] == "open" and committee["opened_by"] == "agent:jarvis"
     assert given == {"jarvis": "for", "apex": "for", "vega": "against"}
+    waiting = json.loads(run_mcos("brief", "--json", env=env).stdout)["waiting"]
+    assert [(c["id"], c["waiting_for"]) for c in waiting["committees"]] == [
+        (committee["id"], ["human"])
+    ]
     voted = run_mcos(
         "committees", "vote", str(committee["id"]), "for", "--reasons", "sign it", env=env
     )

@@ -19,7 +19,7 @@ from mcos.fleet.schema import Fleet
 from mcos.services import budgets
 from mcos.services import schedules as scheduled
 from mcos.services.agents import list_agents
-from mcos.services.committees import decided_between
+from mcos.services.committees import decided_between, open_committees
 from mcos.services.dashboard import pending_decisions
 from mcos.services.incidents import incident_view
 from mcos.services.tasks import task_summary
@@ -140,7 +140,11 @@ def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> 
         "work": _work(conn, since),
         "incidents": incidents,
         "committees": decided_between(conn, since, now),
-        "waiting": {"approvals": approvals, "incidents": unconfirmed},
+        "waiting": {
+            "approvals": approvals,
+            "incidents": unconfirmed,
+            "committees": open_committees(conn),
+        },
         "spend": {
             "window_usd": round(window_usd, 6),
             "window_calls": window_calls,
@@ -219,16 +223,24 @@ def to_markdown(b: dict[str, Any]) -> str:
     ]
     out += _committee_lines(b.get("committees", []))
     waiting = b["waiting"]
-    count = len(waiting["approvals"]) + len(waiting["incidents"])
-    lines = [
-        f"- approval #{a['id']} ({a['kind']}, {a['agent']}): {a['reason'] or 'no reason given'}; "
-        f"waiting for {', '.join(a['waiting_for'])}"
-        for a in waiting["approvals"]
-    ] + [
-        f"- incident #{i['id']} {i['severity']} {i['title']}: waiting for "
-        f"{', '.join(i['waiting_for'])}"
-        for i in waiting["incidents"]
-    ]
+    committees = waiting.get("committees", [])
+    count = len(waiting["approvals"]) + len(waiting["incidents"]) + len(committees)
+    lines = (
+        [
+            f"- approval #{a['id']} ({a['kind']}, {a['agent']}): "
+            f"{a['reason'] or 'no reason given'}; waiting for {', '.join(a['waiting_for'])}"
+            for a in waiting["approvals"]
+        ]
+        + [
+            f"- incident #{i['id']} {i['severity']} {i['title']}: waiting for "
+            f"{', '.join(i['waiting_for'])}"
+            for i in waiting["incidents"]
+        ]
+        + [
+            f"- committee #{c['id']} {c['title']}: waiting for {', '.join(c['waiting_for'])}"
+            for c in committees
+        ]
+    )
     out += [f"## Waiting for a decision ({count})", *(lines or ["- nothing"])]
     usage = b["spend"]["usage"]
     out += [

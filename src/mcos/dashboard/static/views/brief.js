@@ -34,6 +34,7 @@ function render(b) {
   const waiting = [
     ...b.waiting.approvals.map((a) => `<li><a href="#/inbox">approval #${esc(a.id)}</a> ${esc(a.kind)}, ${esc(a.agent)}: ${esc(a.reason || "no reason given")} <span class="muted">— waiting for ${esc(a.waiting_for.join(", "))}</span></li>`),
     ...b.waiting.incidents.map((i) => `<li><a href="#/inbox">incident #${esc(i.id)}</a> <span class="sev sev-${esc(i.severity)}">${esc(i.severity)}</span> ${esc(i.title)} <span class="muted">— waiting for ${esc(i.waiting_for.join(", "))}</span></li>`),
+    ...(b.waiting.committees || []).map((c) => `<li><a href="#/inbox">committee #${esc(c.id)}</a> ${esc(c.title)} <span class="muted">— waiting for ${esc(c.waiting_for.join(", "))}</span></li>`),
   ];
   const spenders = u.agents.filter((a) => a.spent.monthly_usd > 0 || a.paused)
     .sort((x, y) => y.spent.monthly_usd - x.spent.monthly_usd);
