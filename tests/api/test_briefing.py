@@ -122,6 +122,14 @@ def test_the_briefing_is_the_day_as_the_api_records_it(server: Server) -> None:
     ):
         assert line in text, line
 
+    # The orchestrator reads it too (it writes it), but only the incidents that reach it: the
+    # P0 it must confirm, not Sentinel's self-logged P3.
+    with server.agent("jarvis") as jarvis:
+        seen = jarvis.get("/api/v1/briefing").json()
+    assert [i["id"] for i in seen["incidents"]] == [day["p0"]]
+    assert [i["id"] for i in seen["waiting"]["incidents"]] == [day["p0"]]
+    assert "Noisy log" in text and "Noisy log" not in seen["markdown"]
+
 
 def test_mcos_brief_prints_it_and_bad_asks_are_refused(server: Server) -> None:
     day = _day(server)

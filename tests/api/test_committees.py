@@ -141,6 +141,20 @@ def test_a_committee_gates_an_approval_until_it_decides(server: Server) -> None:
     ):
         # Approved by the human, the payment still waits for the committee, which approves it.
         approval_id = vega.post("/api/v1/actions", json=PAYMENT).json()["approval_id"]
+        # Only an operator may put an approval to a committee: the orchestrator may not settle,
+        # through a committee of its choosing, what it could not decide itself.
+        with server.agent("jarvis") as jarvis:
+            own = jarvis.post(
+                "/api/v1/committees",
+                json={
+                    "title": "t",
+                    "question": "q",
+                    "members": ["jarvis"],
+                    "quorum": 1,
+                    "approval_id": approval_id,
+                },
+            )
+        assert own.status_code == 403 and error_of(own)["field"] == "approval_id", own.text
         gate = op.post(
             "/api/v1/committees",
             json={

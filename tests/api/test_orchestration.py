@@ -154,6 +154,11 @@ def test_the_orchestrator_routes_and_governs_the_fleet_and_no_other_agent_may(
         )
         _ok(operator.post("/api/v1/agents/jarvis/suspend", json={"reason": "maintenance"}))
         _ok(operator.post("/api/v1/agents/jarvis/resume", json={"reason": "done"}))
+        # What an operator suspended, only an operator lifts: not the orchestrator.
+        _ok(operator.post("/api/v1/agents/flow/suspend", json={"reason": "audit"}))
+        lifted = jarvis.post("/api/v1/agents/flow/resume", json={"reason": "looks fine"})
+        assert "only an operator resumes it" in _refused(lifted, 403, "forbidden", "name")
+        _ok(operator.post("/api/v1/agents/flow/resume", json={"reason": "audit done"}))
         events = _ok(
             operator.get("/api/v1/events", params={"types": "agent.suspended,agent.resumed"})
         )["events"]
@@ -162,6 +167,8 @@ def test_the_orchestrator_routes_and_governs_the_fleet_and_no_other_agent_may(
             ("agent.resumed", "agent:flow", "agent:jarvis"),
             ("agent.suspended", "agent:jarvis", server_operator(events)),
             ("agent.resumed", "agent:jarvis", server_operator(events)),
+            ("agent.suspended", "agent:flow", server_operator(events)),
+            ("agent.resumed", "agent:flow", server_operator(events)),
         ]
 
         # A P1 waits for the orchestrator's confirmation; Jarvis's token confirms it.

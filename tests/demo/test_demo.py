@@ -98,6 +98,9 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
     assert fleet_file.startswith("# SIMULATED DEMO fleet")
     scenes = demo.events("demo.scene")
     assert scenes and all(s["data"]["simulated"] is True for s in scenes)
+    with demo.client("donna") as donna:  # no agent puts words in the operator's strip
+        forged = donna.post("/api/v1/events", json={"type": "demo.scene", "data": {}})
+    assert forged.status_code == 422 and forged.json()["error"]["field"] == "type"
     # Whatever the scripted model wrote that the operator reads says it is simulated (a
     # committee's directive quotes the title Jarvis's model gave it).
     written = [

@@ -24,6 +24,13 @@ def test_reserved_namespaces_are_refused(event_type: str) -> None:
     )
 
 
+def test_only_operators_post_the_demos_narration() -> None:
+    # The dashboard shows demo.scene to every operator: an agent may not put words there.
+    assert client_type_problem("demo.scene") == "the 'demo' namespace is posted by operators only"
+    assert client_type_problem("demo.scene", operator=True) is None
+    assert client_type_problem("runtime.tool_called", operator=True) is None
+
+
 def test_no_server_event_type_can_be_forged() -> None:
     server_types = [
         value

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from mcos.fleet.loader import load_fleet
+from mcos.fleet.schema import Liveness
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import fake_keys, make_runner, run_until, running, task_status
@@ -491,3 +492,43 @@ def test_fetch_url_is_asked_of_the_control_plane_then_fetched(
         assert [(f["action"]["kind"], f["action"]["host"], f["outcome"]) for f in fetches] == [
             ("http.fetch", "127.0.0.1", "allow")
         ]
+
+
+def test_a_long_piece_of_work_keeps_heartbeating(srv: Server, fake: FakeProviderServer) -> None:
+    # Supervision reassigns the work of a silent agent: a busy one must not look silent.
+    task = create_task(srv, "Rebuild the reverse proxy", "elon")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-elon",
+                    steps=(
+                        Step.call("run_shell", {"command": "sleep 6"}),
+                        Step.reply("Rebuilt."),
+                    ),
+                )
+            ]
+        )
+    )
+    runner = make_runner(srv, ["elon"])
+    quick = Liveness(heartbeat_seconds=5, stalled_after_seconds=600, offline_after_seconds=3600)
+    elon = runner.agents[0].model_copy(update={"liveness": quick})
+    runner.agents = [elon]
+    runner.fleet = runner.fleet.model_copy(
+        update={"agents": tuple(elon if a.name == "elon" else a for a in runner.fleet.agents)}
+    )
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "done"
+
+    asyncio.run(run_until(runner, done, url=srv.url, token=srv.operator_token))
+    with srv.client() as operator:
+        beats = operator.get(
+            "/api/v1/events", params={"types": "agent.heartbeat", "limit": 1000}
+        ).json()["events"]
+    mid_task = [
+        b["data"]
+        for b in beats
+        if b["data"]["agent"] == "elon" and b["data"].get("current_task") == task
+    ]
+    assert mid_task and all(b["status"] == "working" for b in mid_task), mid_task

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,9 @@ async def _run_schedules(store: Store, every: float) -> None:
         await asyncio.sleep(every)
         for schedule in store.fleet.schedules:
             try:
-                await store.write(schedule_service.tick, store.fleet, schedule.name)
+                await store.write(
+                    schedule_service.tick, store.fleet, schedule.name, timedelta(seconds=every)
+                )
             except Exception:
                 log.exception("schedule %s failed", schedule.name)
         try:

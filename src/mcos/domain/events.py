@@ -46,13 +46,20 @@ RESERVED_NAMESPACES = frozenset(
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
 
 
-def client_type_problem(event_type: str) -> str | None:
-    """Why a client may not post an event of this type, or ``None``."""
+OPERATOR_NAMESPACES = frozenset({"demo"})
+"""Namespaces only operators post: ``demo.scene`` is narration the dashboard shows every operator,
+so no agent may put words there."""
+
+
+def client_type_problem(event_type: str, *, operator: bool = False) -> str | None:
+    """Why a client (an operator, or else an agent) may not post this type, or ``None``."""
     if not CLIENT_EVENT_TYPE.match(event_type):
         return f"{event_type!r} is not a dotted lowercase event type such as 'runtime.tool_called'"
     namespace = event_type.split(".", 1)[0]
     if namespace in RESERVED_NAMESPACES:
         return f"the {namespace!r} namespace is written by the control plane only"
+    if namespace in OPERATOR_NAMESPACES and not operator:
+        return f"the {namespace!r} namespace is posted by operators only"
     return None
 
 

@@ -66,6 +66,7 @@ class AgentLoop:
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._beat_at = time.monotonic()
         self._timers: set[asyncio.Task[None]] = set()
 
     # -- scheduling ---------------------------------------------------------------------
@@ -147,7 +148,15 @@ class AgentLoop:
         answer: dict[str, Any] = await self.link.ask(
             "POST", f"/api/v1/agents/{self.agent.name}/heartbeat", body
         )
+        self._beat_at = time.monotonic()
         return answer
+
+    async def keep_alive(self) -> None:
+        """Heartbeat between model calls when a long piece of work has outlasted the interval,
+        so the control plane (and its supervision) never takes a busy agent for a dead one."""
+        seconds = self.fleet.liveness_for(self.agent).heartbeat_seconds
+        if time.monotonic() - self._beat_at >= seconds:
+            await self.heartbeat("working" if self.saved.current_task else "idle")
 
     async def step(self, stopping: asyncio.Event) -> None:
         if self.cooling_until > time.monotonic():
@@ -298,6 +307,7 @@ class AgentLoop:
             if needs_compaction(self.agent, conversation):
                 await self.heartbeat("compacting")
                 await flush_and_compact(self, task_id, conversation)
+            await self.keep_alive()
             tools = self.toolbox.specs()
             reply = await self.caller.call(
                 self.system_prompt(), conversation.turns, tools, task_id=task_id
@@ -407,6 +417,7 @@ class AgentLoop:
                 return
             if needs_compaction(self.agent, conversation):
                 await flush_and_compact(self, None, conversation)
+            await self.keep_alive()
             reply = await self.caller.call(
                 self.system_prompt(), conversation.turns, self.toolbox.specs()
             )

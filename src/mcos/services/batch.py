@@ -40,7 +40,7 @@ def check_batch(principal: Principal, batch: BatchIn) -> None:
         if heartbeat.agent is not None:
             require_self(principal, heartbeat.agent, field=field)
     for index, event in enumerate(batch.events):
-        check_client_event(event, f"events[{index}].")
+        check_client_event(event, f"events[{index}].", principal)
 
 
 def apply_batch(

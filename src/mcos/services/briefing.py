@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from mcos.domain import events as ev
+from mcos.domain.events import visible_to_agent
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.fleet.schema import Fleet
@@ -22,6 +23,7 @@ from mcos.services.agents import list_agents
 from mcos.services.committees import decided_between, open_committees
 from mcos.services.dashboard import pending_decisions
 from mcos.services.incidents import incident_view
+from mcos.services.incidents import visible as incident_visible
 from mcos.services.tasks import task_summary
 from mcos.services.value import done_task_ids, spend_since, value_summary
 from mcos.storage import tables
@@ -120,15 +122,26 @@ def _planned(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, An
     return sorted(items, key=lambda t: (not t["due_today"], priority[t["priority"]], t["id"]))
 
 
-def briefing(conn: Connection, fleet: Fleet, now: datetime, hours: int = 24) -> dict[str, Any]:
-    """The last ``hours`` of the fleet, as data: each section from its own table or the log."""
+def briefing(
+    conn: Connection, fleet: Fleet, now: datetime, hours: int = 24, *, reader: str | None = None
+) -> dict[str, Any]:
+    """The last ``hours`` of the fleet, as data: each section from its own table or the log.
+
+    ``reader`` names the agent (the orchestrator) reading it: incidents it may not see (an
+    unconfirmed one it does not confirm, another's self-logged P3) are left out, as they are
+    from its heartbeat; operators (``None``) see them all.
+    """
     since = now - timedelta(hours=hours)
     agents = list_agents(conn, fleet, now)
+    rows = conn.execute(select(INC).where(INC.c.ts >= since).order_by(INC.c.id)).all()
     incidents = [
-        incident_view(r)
-        for r in conn.execute(select(INC).where(INC.c.ts >= since).order_by(INC.c.id))
+        incident_view(r) for r in rows if reader is None or incident_visible(fleet, r, reader)
     ]
     approvals, unconfirmed = pending_decisions(conn, now)
+    if reader is not None:
+        shown = {i["id"] for i in incidents}
+        unconfirmed = [i for i in unconfirmed if i["id"] in shown]
+        approvals = [a for a in approvals if visible_to_agent(a["subject"], reader)]
     window_usd, window_calls = spend_since(conn, since)
     return {
         "fleet": fleet.fleet.name,

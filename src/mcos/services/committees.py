@@ -9,6 +9,7 @@ required parties (``committee:N``), so the approval waits for it and is denied i
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,12 @@ def open_committee(
         )
     approval = None
     if body.approval_id is not None:
+        if not principal.is_operator:
+            # A committee's "no" denies the approval: an agent must not settle, through a
+            # committee of its choosing, what it could not decide itself.
+            raise Forbidden(
+                "only an operator may put an approval to a committee", field="approval_id"
+            )
         approval = ctx.conn.execute(select(AP).where(AP.c.id == body.approval_id)).first()
         if approval is None:
             raise InvalidInput(f"no approval #{body.approval_id}", field="approval_id")
@@ -394,11 +401,13 @@ def get_committee(conn: Connection, principal: Principal, committee_id: int) -> 
 def list_committees(
     conn: Connection, principal: Principal, *, status: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
-    """Newest first; an agent sees those it is a member of or opened."""
-    query = select(C).order_by(C.c.id.desc()).limit(limit)
+    """Newest first; an agent sees those it is a member of or opened (filtered before the
+    limit, so an agent's older committees are not crowded out by others')."""
+    query = select(C).order_by(C.c.id.desc())
     if status is not None:
         query = query.where(C.c.status == status)
-    return [committee_view(conn, r) for r in conn.execute(query) if _may_read(r, principal)]
+    readable = (r for r in conn.execute(query) if _may_read(r, principal))
+    return [committee_view(conn, r) for r in itertools.islice(readable, limit)]
 
 
 def decided_between(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -133,11 +133,11 @@ def _scenes(conn: Connection) -> list[dict[str, Any]]:
     """The latest narration of ``mcos demo``, oldest first (none outside a demo)."""
     rows = conn.execute(
         select(E.c.seq, E.c.data)
-        .where(E.c.type == DEMO_SCENE)
+        .where(E.c.type == DEMO_SCENE, E.c.actor.like("operator:%"))
         .order_by(E.c.seq.desc())
         .limit(RECENT_SCENES)
     ).all()
-    return [{"seq": r.seq, **r.data} for r in reversed(rows)]
+    return [{**r.data, "seq": r.seq} for r in reversed(rows)]
 
 
 def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> dict[str, Any]:

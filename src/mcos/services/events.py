@@ -38,8 +38,8 @@ def seen_client_ids(conn: Connection, actor: str, client_ids: list[str]) -> set[
     return seen
 
 
-def check_client_event(body: EventIn, field: str) -> None:
-    problem = client_type_problem(body.type)
+def check_client_event(body: EventIn, field: str, principal: Principal) -> None:
+    problem = client_type_problem(body.type, operator=principal.is_operator)
     if problem:
         raise InvalidInput(problem, field=f"{field}type")
     import orjson
@@ -51,7 +51,7 @@ def check_client_event(body: EventIn, field: str) -> None:
 
 
 def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[str, Any]:
-    check_client_event(body, "")
+    check_client_event(body, "", principal)
     if is_duplicate(ctx.conn, principal.actor, body.id):
         raise Conflict(
             f"event id {body.id!r} was already recorded", field="id", code="duplicate_id"

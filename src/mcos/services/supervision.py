@@ -114,8 +114,11 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
             elif step == Step.REASSIGN:
                 peer = pick_peer(peers)
                 assert peer is not None
-                _reassign(ctx, episode, peer, row.role, tasks.pop(row.name, []), context)
-                tasks.setdefault(peer, [])
+                handed = tasks.pop(row.name, [])
+                _reassign(ctx, episode, peer, row.role, handed, context)
+                # The peer's load counts them now: a second silent agent's work, in this same
+                # sweep, goes to the next least-loaded agent rather than piling on this one.
+                tasks.setdefault(peer, []).extend(handed)
             else:
                 _escalate(ctx, fleet, episode, agent, peers, tasks.get(row.name, []), context)
         taken += 1

@@ -25,9 +25,11 @@ A = tables.agents
 SUSPENDED_BY = "suspended by "
 
 
-def is_suspension(paused_reason: str | None) -> bool:
-    """Whether a pause is a suspension by someone (not a budget pause)."""
-    return bool(paused_reason and paused_reason.startswith(SUSPENDED_BY))
+def is_suspension(paused_reason: str | None, *, by_operator: bool = False) -> bool:
+    """Whether a pause is a suspension by someone (not a budget pause); with ``by_operator``,
+    one an operator imposed (which only an operator lifts)."""
+    prefix = SUSPENDED_BY + ("operator:" if by_operator else "")
+    return bool(paused_reason and paused_reason.startswith(prefix))
 
 
 def _liveness_changed(ctx: WriteContext, actor: str, name: str, old: str, new: str) -> None:
@@ -75,6 +77,12 @@ def resume_agent(
             f"agent {name!r} is paused over budget ({row.paused_reason}); an operator resumes "
             f"it by raising its budget (PATCH /api/v1/agents/{name}/budget)",
             code="paused",
+        )
+    if principal.kind == "agent" and is_suspension(row.paused_reason, by_operator=True):
+        raise Forbidden(
+            f"agent {name!r} was suspended by an operator ({row.paused_reason}); only an "
+            "operator resumes it",
+            field="name",
         )
     liveness = current_liveness(
         fleet, name, row.last_heartbeat_at, row.reported_status, ctx.now, row.cooldown_until

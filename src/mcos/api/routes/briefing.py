@@ -30,13 +30,14 @@ async def show_briefing(
     principal: CurrentPrincipal,
     hours: Annotated[int, Query(ge=1, le=24 * 31, description="How far back to look")] = 24,
 ) -> JSON:
-    # Operators and the orchestrator only: it lists unconfirmed incidents, which reach no
-    # other agent; the orchestrator confirms P0/P1 and writes this briefing for the operator.
+    # Operators and the orchestrator only. The orchestrator writes it for the operator and sees
+    # only the incidents that reach it (those it confirms among the unconfirmed ones).
     require_fleet_power(store.fleet, principal, "read the briefing")
     now = datetime.now(UTC)
 
     def read(conn: Connection) -> dict[str, Any]:
-        data = briefing.briefing(conn, store.fleet, now, hours)
+        reader = principal.name if principal.kind == "agent" else None
+        data = briefing.briefing(conn, store.fleet, now, hours, reader=reader)
         markdown = briefing.to_markdown(data)
         written = written_briefing(conn, store.fleet, data, markdown)
         return data | {

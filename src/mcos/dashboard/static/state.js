@@ -283,7 +283,7 @@ export function applyEvent(ev) {
       changes.messages.push(d);
     }
   } else if (type === "demo.scene") {
-    S.scenes.push({ seq: ev.seq, ...d });
+    S.scenes.push({ ...d, seq: ev.seq });
     if (S.scenes.length > 40) S.scenes.splice(0, S.scenes.length - 40);
     changes.scenes = true;
   } else if (type === "usage.recorded") {
