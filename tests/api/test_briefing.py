@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mcos.services.written_briefing import numbers_in
 from tests.fixtures.server import Server, error_of
 
 EXEC = {"kind": "shell.exec", "command": "npm run build", "paths": ["/srv/fibreflow/staging"]}
@@ -149,6 +150,11 @@ def test_mcos_brief_prints_it_and_bad_asks_are_refused(server: Server) -> None:
         assert agent.status_code == 403 and "briefing" in error_of(agent)["message"]
 
 
+def test_numbers_are_read_whole_with_their_rand_sign() -> None:
+    text = "R85,000 a month, $1,250.50 and 3 incidents; BR549 is no number, nor is v2.1"
+    assert numbers_in(text) == {"85000", "1250.5", "3"}
+
+
 def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_checked(
     server: Server,
 ) -> None:
@@ -172,7 +178,7 @@ def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_chec
 
         text = (
             f"(simulated) Good morning. The digest (#{day['digest']}) is done, the velo outage "
-            "is blocked waiting on the ISP, and 4217 emails are waiting."
+            "is blocked waiting on the ISP, and 4217 emails worth R9,999 are waiting."
         )
         written_id = briefing_task(jarvis, "jarvis", text)
         # A briefing-kind task summarised by an agent that is not the orchestrator is no
@@ -184,7 +190,7 @@ def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_chec
     written = brief["written"]
     assert written["by"] == "jarvis" and written["task_id"] == written_id
     assert written["text"] == text and written["model"] == "claude-sonnet-4-6"
-    assert written["unverified_numbers"] == ["4217"]
+    assert written["unverified_numbers"] == ["4217", "9999"]
     # The figures are the data's, unchanged, after the written text.
     assert brief["written_by"] == "data"
     assert brief["markdown"].endswith("---\n\n" + brief["data_markdown"])
@@ -202,7 +208,7 @@ def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_chec
         "",
         text,
     ]
-    assert "> Warning: these numbers in the written text are not in the data: 4217." in head
+    assert "> Warning: these numbers in the written text are not in the data: 4217, 9999." in head
     # `mcos brief` shows it the same way, "(simulated)" and all.
     assert printed.startswith("# From Jarvis (written by the model claude-sonnet-4-6;")
-    assert f"\n{text}\n" in printed and "not in the data: 4217." in printed
+    assert f"\n{text}\n" in printed and "not in the data: 4217, 9999." in printed
