@@ -254,9 +254,8 @@ async def vega_variance(d: Director) -> None:
         },
     )
     task_id = routed["task_id"]
-    await d.narrate(
-        f"A request for a variance analysis is routed (task #{task_id}): {routed['explanation']}"
-    )
+    why = "; ".join(routed["explanation"].splitlines())
+    await d.narrate(f"A request for a variance analysis is routed (task #{task_id}): {why}")
 
     async def outcome() -> None:
         if await _task_reaches(d, task_id, ("done",), after):
@@ -582,17 +581,16 @@ async def jarvis_flush(d: Director) -> None:
     )
 
     async def outcome() -> None:
-        flushed = await d.wait_for(
-            "memory.flushed", after, lambda e: e["subject"] == "agent:jarvis"
-        )
-        compacted = await d.wait_for(
-            "memory.compacted", after, lambda e: e["subject"] == "agent:jarvis"
-        )
+        def jarvis(event: dict[str, Any]) -> bool:
+            return bool(event["subject"] == "agent:jarvis")
+
+        flushed = await d.wait_for("memory.flushed,budget.refused", after, jarvis)
+        compacted = None
+        if flushed is not None and flushed["type"] == "memory.flushed":
+            compacted = await d.wait_for("memory.compacted", after, jarvis)
         if flushed is None or compacted is None:
-            refused = await d.wait_for(
-                "budget.refused", after, lambda e: e["subject"] == "agent:jarvis", seconds=1
-            )
-            why = f": {_data(refused).get('refused')}" if refused else " in time"
+            refused = _data(flushed).get("refused")
+            why = f": {refused}" if refused else " in time"
             await d.narrate(f"Jarvis's compaction did not happen{why}.", outcome=True)
             return
         order = "before" if flushed["seq"] < compacted["seq"] else "AFTER"

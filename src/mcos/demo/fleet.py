@@ -44,7 +44,40 @@ def demo_fleet_text(template: str, port: int) -> str:
         count=1,
         flags=re.MULTILINE,
     )
-    return HEADER + _quick_to_miss(text, QUICK_TO_MISS) + _prices(template)
+    text = _quick_to_miss(text, QUICK_TO_MISS)
+    return HEADER + _room_to_flush(text, FLUSHES) + _prices(template)
+
+
+FLUSHES = "jarvis"
+"""The agent whose context the demo fills past its flush line: one such call is ~180k tokens,
+so the seed's 400k a day would pause it over budget the second time the demo runs that day."""
+
+
+def _block(text: str, name: str) -> tuple[int, int]:
+    start = text.index(f'\nname = "{name}"\n')
+    end = text.find("\n[[agents]]", start)
+    return start, len(text) if end == -1 else end
+
+
+def _room_to_flush(text: str, name: str) -> str:
+    start, end = _block(text, name)
+    block = text[start:end]
+    wider = {
+        "daily_usd": "20.00",
+        "monthly_usd": "200.00",
+        "daily_tokens": "4000000",
+        "monthly_tokens": "40000000",
+    }
+    for key, value in wider.items():
+        block, found = re.subn(
+            rf"^{key} = [\d.]+",
+            f"{key} = {value}   # the demo only: room to replay a full context every run",
+            block,
+            flags=re.MULTILINE,
+        )
+        if not found:
+            raise ValueError(f"the fleet template gives {name} no {key} to widen")
+    return text[:start] + block + text[end:]
 
 
 QUICK_TO_MISS = "scout"
@@ -53,9 +86,7 @@ nudges, the reassignment and the word to the operator all happen within a minute
 
 
 def _quick_to_miss(text: str, name: str) -> str:
-    start = text.index(f'\nname = "{name}"\n')
-    end = text.find("\n[[agents]]", start)
-    end = len(text) if end == -1 else end
+    _, end = _block(text, name)
     liveness = (
         "\n[agents.liveness]   # the demo only: this agent's silence is noticed in seconds\n"
         "heartbeat_seconds = 5\nstalled_after_seconds = 10\noffline_after_seconds = 20\n"
