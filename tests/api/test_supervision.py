@@ -128,6 +128,14 @@ def test_a_silent_agent_is_nudged_then_its_work_handed_over_then_someone_told(
         assert any("scout" in b and "claw" in b for b in bodies)
         assert any("elon" in b for b in bodies)
 
+        # The operator is told where they look: the dashboard's inbox lists both, until back.
+        told = operator.get("/api/v1/dashboard/snapshot").json()["escalations"]
+        assert sorted((x["agent"], x["nudges"], x["reassigned_to"]) for x in told) == [
+            ("elon", 2, None),
+            ("scout", 2, "claw"),
+        ]
+        assert {x["agent"]: x["reassigned"] for x in told}["scout"] == [task["scout"]]
+
         # Nothing flaps: after the last step, nothing more, even across a restart.
         server.kill()
         server.start()
@@ -154,5 +162,7 @@ def test_a_silent_agent_is_nudged_then_its_work_handed_over_then_someone_told(
         recovered = events[-1]["data"]
         assert recovered["nudges"] == 2 and recovered["escalated"] and recovered["reassigned"]
         assert steps_of(events, "elon") == ["nudged", "nudged", "escalated"]
+        still = operator.get("/api/v1/dashboard/snapshot").json()["escalations"]
+        assert [x["agent"] for x in still] == ["elon"]
     for client in live.values():
         client.close()

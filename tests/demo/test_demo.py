@@ -263,6 +263,8 @@ def check_the_dashboard_shows_the_simulation_and_what_waits(demo: Demo, browser:
     expect(page.locator(".card")).to_have_count(23)
     page.goto(demo.url + "/#/inbox")
     expect(page.locator("#view")).to_contain_text("(simulated) Fleet under attack")
+    # Supervision told the operator about Scout: it waits in the inbox until Scout is back.
+    expect(page.locator("[data-silent=scout]")).to_contain_text("went to")
     expect(page.locator("#view")).to_contain_text("exec")
 
 

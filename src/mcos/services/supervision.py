@@ -18,7 +18,7 @@ from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.domain.supervision import LIVE, Episode, Rules, Step, next_step, pick_peer
 from mcos.fleet.schema import OPERATOR, Agent, Fleet
-from mcos.schemas import MessageIn, MessageKind, TaskAssign
+from mcos.schemas import MessageIn, MessageKind, TaskAssign, isoformat
 from mcos.services.access import SYSTEM, Principal
 from mcos.services.agents import current_liveness, nudge_agent
 from mcos.services.messages import send_message
@@ -236,3 +236,24 @@ def _recover(ctx: WriteContext, episode: Any, liveness: Liveness) -> None:
             "escalated": episode.escalated,
         },
     )
+
+
+def open_escalations(conn: Connection) -> list[dict[str, Any]]:
+    """Agents supervision has told the operator about and that are still silent, oldest first:
+    the dashboard's inbox lists them, since only a person can bring a dead runner back."""
+    rows = conn.execute(
+        select(S).where(S.c.escalated.is_(True), S.c.ended_at.is_(None)).order_by(S.c.started_at)
+    )
+    return [
+        {
+            "agent": r.agent,
+            "episode": r.id,
+            "silent_since": isoformat(r.started_at),
+            "liveness": r.liveness,
+            "nudges": r.nudges,
+            "reassigned": r.detail.get("reassigned") or [],
+            "reassigned_to": r.detail.get("to"),
+            "told_at": isoformat(r.last_step_at),
+        }
+        for r in rows
+    ]

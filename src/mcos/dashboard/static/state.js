@@ -15,6 +15,7 @@ export const S = {
   approvals: [],
   incidents: [],
   scenes: [],             // mcos demo's narration, oldest first
+  escalations: [],       // silent agents supervision has told the operator about
   committees: [],         // open committees (the inbox shows those where the human votes)
   messages: [],
   usage: null,
@@ -100,6 +101,7 @@ function applyPiecesOnly(snap) {
   S.approvals = snap.approvals || [];
   S.incidents = snap.incidents || [];
   S.committees = snap.committees || [];
+  S.escalations = snap.escalations || [];
   S.scenes = snap.scenes || [];
   S.usage = snap.usage || null;
   S.health = snap.health || null;
@@ -301,7 +303,7 @@ export function applyEvent(ev) {
     changes.spend = true;
     refreshPieces(2000);
   } else if (type.startsWith("approval.") || type.startsWith("incident.") ||
-             type.startsWith("committee.") ||
+             type.startsWith("committee.") || type.startsWith("supervision.") ||
              type.startsWith("budget.") || type === "grant.created" ||
              (type === "policy.decided" && d.outcome === "needs_approval")) {
     refreshPieces();
@@ -354,6 +356,7 @@ export function waitingCount() {
   for (const a of S.approvals) if (mayDecide(a)) n++;
   for (const i of S.incidents) if (mayDecide(i)) n++;
   for (const c of S.committees) if (c.human && c.status === "open" && (c.waiting_for || []).includes("human")) n++;
+  n += (S.escalations || []).length; // silent agents supervision told you about
   return n;
 }
 

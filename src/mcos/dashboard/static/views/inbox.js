@@ -138,10 +138,12 @@ function render() {
   const mineI = incidents.filter(mayDecide).length;
   const mineA = approvals.filter(mayDecide).length;
   const committees = (S.committees || []).filter(humanVotes);
-  root.innerHTML = `<div class="toolbar"><h1>Inbox</h1><span class="muted small">${mineI + mineA + committees.length} waiting for you · ${incidents.length + approvals.length} pending in all</span></div>
+  const silent = S.escalations || [];
+  root.innerHTML = `<div class="toolbar"><h1>Inbox</h1><span class="muted small">${mineI + mineA + committees.length + silent.length} waiting for you · ${incidents.length + approvals.length} pending in all</span></div>
     <div class="inbox-cols">
     <section class="inbox-section" aria-labelledby="h-esc"><h2 id="h-esc">Escalation queue <span class="count">${incidents.length}</span></h2>
-      <div class="items">${incidents.map(incidentHtml).join("") || `<p class="empty">No unconfirmed incidents.</p>`}</div></section>
+      <div class="items">${incidents.map(incidentHtml).join("") || `<p class="empty">No unconfirmed incidents.</p>`}</div>
+      ${silent.length ? `<h2 id="h-silent">Silent agents <span class="count">${silent.length}</span></h2><div class="items">${silent.map(silentHtml).join("")}</div>` : ""}</section>
     <section class="inbox-section" aria-labelledby="h-appr"><h2 id="h-appr">Approvals <span class="count">${approvals.length}</span></h2>
       <div class="items">${approvals.map(approvalHtml).join("") || `<p class="empty">No approvals waiting.</p>`}</div>
       ${committees.length ? `<h2 id="h-comm">Committees <span class="count">${committees.length}</span></h2><div class="items">${committees.map(committeeHtml).join("")}</div>` : ""}
@@ -156,6 +158,20 @@ function render() {
     const el = root.querySelector(focusAct === "TEXTAREA" ? `${focusKey} textarea` : `${focusKey} [data-act="${focusAct}"],${focusKey} [data-vote="${focusAct}"]`);
     if (el) el.focus();
   }
+}
+
+function silentHtml(x) {
+  const a = S.agents.get(x.agent);
+  const state = a ? a.liveness : x.liveness;
+  const handed = x.reassigned && x.reassigned.length
+    ? `its task${x.reassigned.length > 1 ? "s" : ""} ${x.reassigned.map((t) => `#${esc(t)}`).join(", ")} went to <a href="#/agents/${encodeURIComponent(x.reassigned_to)}">${esc(x.reassigned_to)}</a>`
+    : "no other agent of its role took its work";
+  return `<article class="item silent" data-silent="${esc(x.agent)}">
+    <header><a class="title" href="#/agents/${encodeURIComponent(x.agent)}">${esc(x.agent)}</a> is ${esc(state)}
+      <span class="muted small">· silent since ${esc(dateTime(x.silent_since))}</span></header>
+    <p class="small">Supervision nudged it ${esc(x.nudges)} time${x.nudges === 1 ? "" : "s"} with no answer; ${handed}. Its runner needs a person: restart <code>mcos run</code> where it lives.</p>
+    <div class="acts"><button type="button" class="small" data-nudge="${esc(x.agent)}">Nudge again</button></div>
+  </article>`;
 }
 
 function keyOf(item) {
@@ -229,6 +245,19 @@ async function vote(button) {
   }
 }
 
+async function nudge(button) {
+  const name = button.dataset.nudge;
+  button.disabled = true;
+  try {
+    await post(`/api/v1/agents/${encodeURIComponent(name)}/nudge`, { reason: "nudged from the inbox after supervision told you" });
+    ok(`Nudged ${name}`);
+  } catch (e) {
+    refusal(`Nudge refused: ${e.display || e.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export default {
   mount(el) {
     root = el;
@@ -238,6 +267,8 @@ export default {
       if (b && !b.disabled && PATHS[b.dataset.act]) decide(b);
       const v = e.target.closest("button[data-vote]");
       if (v && !v.disabled) vote(v);
+      const n = e.target.closest("button[data-nudge]");
+      if (n && !n.disabled) nudge(n);
     });
   },
   unmount() { root = null; },
