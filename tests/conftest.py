@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.server", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.server",
+    "tests.fixtures.browser",
+    "tests.fixtures.runtime",
+]

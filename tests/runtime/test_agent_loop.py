@@ -4,33 +4,17 @@ fake driven through the official Anthropic SDK, the runner and its loops the rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Liveness
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
-from tests.fixtures.runtime import fake_keys, make_runner, run_until, running, task_status
-from tests.fixtures.server import Server, running_server
-
-
-@pytest.fixture
-def srv(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}") as server:
-        yield server
-
-
-@pytest.fixture
-def fake(srv: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
-        fake_keys(monkeypatch, load_fleet(srv.fleet_dir), server.url)
-        yield server
+from tests.fixtures.runtime import make_runner, run_until, running, task_status
+from tests.fixtures.server import Server
 
 
 def create_task(srv: Server, title: str, assignee: str, description: str = "") -> int:

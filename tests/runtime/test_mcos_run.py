@@ -9,22 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
-import pytest
 
 from mcos.fleet.loader import load_fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer, script_path
-from tests.fixtures.server import Server, running_server
-
-
-@pytest.fixture
-def srv(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}") as server:
-        yield server
+from tests.fixtures.server import Server
 
 
 def runner_env(srv: Server, fake_url: str, **extra: str) -> dict[str, str]:

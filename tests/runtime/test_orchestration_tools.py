@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.runtime.toolbox import Toolbox
 from mcos.runtime.tools import offered_tools
 from mcos.testing.fake_providers import FakeProviderServer
-from tests.fixtures.runtime import events, fake_keys, make_runner, run_until, task_status
-from tests.fixtures.server import Server, running_server
+from tests.fixtures.runtime import events, make_runner, run_until, task_status
+from tests.fixtures.server import Server
 
 ORCHESTRATION = {t.name for t in ORCHESTRATION_TOOLS}
 
@@ -63,19 +62,6 @@ def test_a_fleet_tool_asked_for_by_another_agent_is_refused_before_any_request(
     assert result.turn.text == (
         "suspend_agent needs the role 'orchestrator', which you do not have"
     )
-
-
-@pytest.fixture
-def srv(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}") as server:
-        yield server
-
-
-@pytest.fixture
-def fake(srv: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
-        fake_keys(monkeypatch, load_fleet(srv.fleet_dir), server.url)
-        yield server
 
 
 def test_jarvis_routes_a_request_nudges_the_agent_and_is_briefed_with_the_data(
