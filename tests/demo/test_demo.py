@@ -200,6 +200,9 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
     assert routed["data"]["agent"] == "vega" and routed["data"]["explanation"]
     assert roi["today"]["tasks_credited"] == 2  # the incident and the digest; the draft waits
 
+    # As the README says: in another terminal, `mcos ...` finds the demo that is running.
+    listed = run_mcos("agents", "ls", env=mcos_env(demo.folder.parent)).stdout
+    assert "scout" in listed and "jarvis" in listed
     env = mcos_env(demo.folder.parent) | {"MCOS_FLEET": str(demo.folder), "MCOS_URL": demo.url}
 
     # The committee: three agents gave their positions; the operator's vote decides it.

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 import httpx
 
-from mcos.cli._context import TOKEN_FILE, fail
+from mcos.cli._context import TOKEN_FILE, fail, remember_fleet
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.schema import Fleet
@@ -139,6 +139,7 @@ def _demo_fleet(directory: Path, port: int | None) -> tuple[Fleet, str]:
     token_path = directory / TOKEN_FILE
     if not token_path.is_file():
         fail(f"no operator token at {token_path}; remove {directory} and run the demo again")
+    remember_fleet(directory)  # `mcos …` in another terminal talks to the demo that is running
     return fleet, token_path.read_text().strip()
 
 
