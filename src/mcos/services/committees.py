@@ -29,7 +29,7 @@ from mcos.domain.committee import (
 from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.schemas import CommitteeOpen, MessageIn, MessageKind, PositionIn, isoformat
-from mcos.services.access import Principal
+from mcos.services.access import Principal, require_fleet_power
 from mcos.services.approvals import effective_status, record_decision
 from mcos.services.messages import send_message
 from mcos.services.refusals import Refusal, refuse
@@ -37,8 +37,6 @@ from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
 C, CP, AP = tables.committees, tables.committee_positions, tables.approvals
-OPENER_ROLE = "orchestrator"
-"""Besides operators, agents of this fleet role may open a committee."""
 
 
 def voters_of(row: Any) -> list[str]:
@@ -111,13 +109,7 @@ def open_committee(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: CommitteeOpen
 ) -> dict[str, Any]:
     """Open a committee, gate its approval if it names one, and tell each member agent."""
-    if principal.kind == "agent":
-        config = fleet.agent(principal.name)
-        if config is None or config.role != OPENER_ROLE:
-            raise Forbidden(
-                f"agent {principal.name!r} may not open a committee: only an operator or an "
-                f"agent of role {OPENER_ROLE!r} may"
-            )
+    require_fleet_power(fleet, principal, "open a committee")
     for i, member in enumerate(body.members):
         if fleet.agent(member) is None:
             raise InvalidInput(f"no agent named {member!r} in the fleet", field=f"members[{i}]")
