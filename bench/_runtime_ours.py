@@ -107,7 +107,7 @@ class OurLoop:
                 self.url,
                 state_dir=self.folder / ".mcos" / "runner" / "bench",
                 workspaces=self.folder / "workspaces",
-                operator_token=self.token,
+                token=self.token,
             )
             stopping = asyncio.Event()
             running = asyncio.create_task(runner.run(stopping))
@@ -194,16 +194,16 @@ async def idle_runner(config: dict[str, Any]) -> dict[str, Any]:
             everyone.set()
         return answer
 
-    agent_tokens = Runner.agent_tokens
+    runner_tokens = Runner.runner_tokens
 
     async def timed_tokens(runner: Runner, control_plane: Any) -> dict[str, str]:
         started = time.perf_counter()
-        tokens = await agent_tokens(runner, control_plane)
+        tokens = await runner_tokens(runner, control_plane)
         issued.append(time.perf_counter() - started)
         return tokens
 
     AgentLoop.heartbeat = counted  # type: ignore[method-assign]
-    Runner.agent_tokens = timed_tokens  # type: ignore[method-assign]
+    Runner.runner_tokens = timed_tokens  # type: ignore[method-assign]
     token = (folder / ".mcos" / "operator.token").read_text().strip()
     runner = Runner(
         fleet,
@@ -211,7 +211,7 @@ async def idle_runner(config: dict[str, Any]) -> dict[str, Any]:
         config["url"],
         state_dir=folder / ".mcos" / "runner" / f"idle-{count}",
         workspaces=folder / "workspaces",
-        operator_token=token,
+        token=token,
     )
     stopping = asyncio.Event()
     started = time.perf_counter()

@@ -278,6 +278,26 @@ class TokenCreate(_Input):
     label: str = Field("", max_length=100)
 
 
+class TokenIssue(_Input):
+    """A new token (operators only): an operator's, a runner's (one machine), or an agent's."""
+
+    kind: Literal["operator", "runner", "agent"]
+    label: str = Field("", max_length=100)
+    """Who or what holds it ("alice", "mac-mini runner"); shown in lists and the event log."""
+    machine: str | None = Field(None, pattern=NAME_PATTERN)
+    """For a runner token: the machine whose agents it acts for."""
+    agent: AgentName | None = None
+    """For an agent token: the agent it acts as."""
+    expires_in_days: int | None = Field(None, ge=1, le=3_650)
+    """Lifetime; unset: 90 days for agent and runner tokens, none for operators (null in the
+    body also means none)."""
+
+
+class TokenRotate(_Input):
+    grace_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+    """How long the old token keeps working, to put the new one in place; 0: it stops now."""
+
+
 def isoformat(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 

@@ -67,6 +67,20 @@ class Settings(BaseSettings):
         description="How often the scheduler looks for schedules that fell due. Cron times have "
         "minute precision, so a run starts at most this late; tests shorten it.",
     )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+/?$",
+        description="The URL operators open the dashboard at (such as https://mc.example.com "
+        "behind a TLS proxy). Browser requests must come from its origin, and the session "
+        "cookie is Secure when it is https. Unset: the address `mcos serve` listens on (and, on "
+        "a loopback address, its other loopback names).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto and "
+        "X-Forwarded-For are believed (such as 127.0.0.1 for a local nginx terminating TLS); "
+        "empty: none, the headers are ignored.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server and uvicorn."
     )

@@ -152,6 +152,8 @@ class Broker:
     def __init__(self, max_pending: int = 10_000) -> None:
         self.max_pending = max_pending
         self.subscribers: set[Subscription] = set()
+        self.listeners: list[Callable[[list[Event]], None]] = []
+        """Called on the loop with every published batch (the token cache's invalidation)."""
         self.loop: asyncio.AbstractEventLoop | None = None
         self.last_seq = 0
         """The newest sequence number published: where a stream without ``after`` starts."""
@@ -183,6 +185,8 @@ class Broker:
         if not events:
             return
         self.last_seq = max(self.last_seq, events[-1].seq)
+        for listener in self.listeners:
+            listener(events)
         if not self.subscribers:
             return
         everything = Segment.of(tuple((e.seq, sse_frame(e)) for e in events))

@@ -172,8 +172,10 @@ def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_chec
             base = f"/api/v1/tasks/{task_id}"
             assert agent.post(f"{base}/move", json={"status": "in_progress"}).status_code == 200
             assert agent.post(f"{base}/comments", json={"body": text}).status_code == 201
-            for status in ("review", "done"):
-                assert agent.post(f"{base}/move", json={"status": status}).status_code == 200
+            assert agent.post(f"{base}/move", json={"status": "review"}).status_code == 200
+            # Finished is not accepted: the operator who reads it accepts it.
+            own = agent.post(f"{base}/move", json={"status": "done"})
+            assert own.status_code == 403 and "its own work" in error_of(own)["message"]
             return task_id
 
         text = (
@@ -183,7 +185,18 @@ def test_the_orchestrators_written_briefing_comes_first_and_its_numbers_are_chec
         written_id = briefing_task(jarvis, "jarvis", text)
         # A briefing-kind task summarised by an agent that is not the orchestrator is no
         # written briefing.
-        briefing_task(donna, "donna", "(simulated) Everything is fine, 99 percent.")
+        donnas = briefing_task(donna, "donna", "(simulated) Everything is fine, 99 percent.")
+        # Written, and waiting in review for the operator: it heads the briefing already.
+        waiting = operator.get("/api/v1/briefing").json()
+        assert waiting["written"]["task_id"] == written_id
+        assert [t["id"] for t in waiting["work"]["review"]] == [written_id, donnas]
+        assert (
+            f"## Waiting for review (2)\n- #{written_id} Morning briefing"
+            in (waiting["data_markdown"])
+        )
+        for task_id in (written_id, donnas):
+            accepted = operator.post(f"/api/v1/tasks/{task_id}/move", json={"status": "done"})
+            assert accepted.status_code == 200, accepted.text
         brief = operator.get("/api/v1/briefing").json()
         printed = server.mcos("brief").stdout
 

@@ -1,4 +1,5 @@
-"""Dashboard sign-in: operator tokens only, an HttpOnly cookie, and CSRF on every change."""
+"""Dashboard sign-in: operator tokens only, a server-side session in an HttpOnly cookie, CSRF
+on every change, and the security headers on every answer."""
 
 from __future__ import annotations
 
@@ -23,22 +24,57 @@ def _signed_in(server: Server) -> Iterator[tuple[httpx.Client, str]]:
         yield browser, signed.json()["csrf"]
 
 
-def test_operator_signs_in_with_an_httponly_strict_cookie(server: Server) -> None:
+def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cookie(
+    server: Server,
+) -> None:
     with _signed_in(server) as (browser, csrf):
-        cookie = browser.post(
-            "/api/v1/dashboard/session", json={"token": server.operator_token}
-        ).headers["set-cookie"]
-        assert cookie.startswith(f"{SESSION_COOKIE}=")
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        secret = browser.cookies[SESSION_COOKIE]
+        # The cookie holds a session's secret, never the operator token.
+        assert secret != server.operator_token and secret.startswith("mcos_s_")
         again = browser.get("/api/v1/dashboard/session")
         assert again.status_code == 200 and again.json() == {"operator": "operator", "csrf": csrf}
         snapshot = browser.get("/api/v1/dashboard/snapshot")
         assert snapshot.status_code == 200
         assert len(snapshot.json()["agents"]) == 23
 
+        # A second sign-in is a second session, with its own secret and CSRF token.
+        second = browser.post("/api/v1/dashboard/session", json={"token": server.operator_token})
+        cookie = second.headers["set-cookie"]
+        assert cookie.startswith(f"{SESSION_COOKIE}=")
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # plain http on loopback, no TLS proxy configured
+        assert browser.cookies[SESSION_COOKIE] != secret and second.json()["csrf"] != csrf
+        csrf = second.json()["csrf"]
+
         out = browser.delete("/api/v1/dashboard/session", headers={CSRF_HEADER: csrf})
         assert out.status_code == 204
         assert browser.get("/api/v1/dashboard/snapshot").status_code == 401
+
+        # Signing out ended the session on the server: a copy of the cookie is worthless.
+        browser.cookies.set(SESSION_COOKIE, second.cookies[SESSION_COOKIE])
+        refused = browser.get("/api/v1/dashboard/snapshot")
+        assert refused.status_code == 401 and error_of(refused)["field"] == SESSION_COOKIE
+        # The first session, never signed out, still works until its token is revoked.
+        browser.cookies.set(SESSION_COOKIE, secret)
+        assert browser.get("/api/v1/dashboard/snapshot").status_code == 200
+
+
+def test_revoking_the_operator_token_ends_its_sessions(server: Server) -> None:
+    with server.client() as operator:
+        issued = operator.post("/api/v1/tokens", json={"kind": "operator", "label": "alice"})
+        assert issued.status_code == 201, issued.text
+        alice = issued.json()
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        signed = browser.post("/api/v1/dashboard/session", json={"token": alice["token"]})
+        assert signed.status_code == 200 and signed.json()["operator"] == "alice"
+        assert browser.get("/api/v1/dashboard/snapshot").status_code == 200
+        with server.client() as operator:
+            revoked = operator.post(f"/api/v1/tokens/{alice['id']}/revoke", json={})
+            assert revoked.status_code == 200, revoked.text
+        ended = browser.get("/api/v1/dashboard/snapshot")
+        assert ended.status_code == 401 and "sign in again" in error_of(ended)["message"]
+        again = browser.post("/api/v1/dashboard/session", json={"token": alice["token"]})
+        assert again.status_code == 401 and error_of(again)["field"] == "token"
 
 
 def test_agent_and_unknown_tokens_cannot_sign_in(server: Server) -> None:
@@ -47,7 +83,7 @@ def test_agent_and_unknown_tokens_cannot_sign_in(server: Server) -> None:
         agent = browser.post("/api/v1/dashboard/session", json={"token": donna})
         assert agent.status_code == 403
         assert error_of(agent)["field"] == "token"
-        assert "agent tokens cannot use the dashboard" in error_of(agent)["message"]
+        assert "only operator tokens open the dashboard" in error_of(agent)["message"]
         assert SESSION_COOKIE not in browser.cookies
 
         unknown = browser.post("/api/v1/dashboard/session", json={"token": "mcos_o_nope"})
@@ -59,10 +95,12 @@ def test_agent_and_unknown_tokens_cannot_sign_in(server: Server) -> None:
         not_signed = browser.get("/api/v1/dashboard/session")
         assert not_signed.status_code == 401
 
-        # A cookie holding an agent's token (set by hand) is no way in either.
-        browser.cookies.set(SESSION_COOKIE, donna)
-        forged = browser.get("/api/v1/dashboard/snapshot")
-        assert forged.status_code == 403 and "agent tokens" in error_of(forged)["message"]
+        # A cookie holding a token (set by hand) is no session: neither an agent's nor even
+        # the operator's.
+        for token in (donna, server.operator_token):
+            browser.cookies.set(SESSION_COOKIE, token)
+            forged = browser.get("/api/v1/dashboard/snapshot")
+            assert forged.status_code == 401, forged.text
 
 
 def test_changes_through_the_cookie_need_the_csrf_token_and_our_origin(server: Server) -> None:
@@ -81,15 +119,30 @@ def test_changes_through_the_cookie_need_the_csrf_token_and_our_origin(server: S
         no_sign_out = browser.delete("/api/v1/dashboard/session")
         assert no_sign_out.status_code == 403
 
+        # The Host header is no proof of origin: a page rebinding its name to this address
+        # sends a matching Host and Origin, and is still not the dashboard.
+        rebound = browser.post(
+            "/api/v1/tasks",
+            json=task,
+            headers={CSRF_HEADER: csrf, "Origin": "http://evil.example", "Host": "evil.example"},
+        )
+        assert rebound.status_code == 403 and error_of(rebound)["field"] == "Origin"
+
         created = browser.post(
             "/api/v1/tasks", json=task, headers={CSRF_HEADER: csrf, "Origin": server.url}
         )
         assert created.status_code == 201, created.text
         assert created.json()["creator"] == "operator:operator"
+        # On a loopback address the other loopback name is the same dashboard.
+        localhost = server.url.replace("127.0.0.1", "localhost")
+        also = browser.post(
+            "/api/v1/tasks", json=task, headers={CSRF_HEADER: csrf, "Origin": localhost}
+        )
+        assert also.status_code == 201, also.text
     with server.client() as operator:
         titles = [t["title"] for t in operator.get("/api/v1/tasks").json()["tasks"]]
-        # Only the request with the CSRF token changed anything; bearer calls need none.
-        assert titles == ["Renew the Velo domain"]
+        # Only the requests with the CSRF token changed anything; bearer calls need none.
+        assert titles == ["Renew the Velo domain"] * 2
         assert operator.post("/api/v1/tasks", json=task).status_code == 201
 
 
@@ -107,4 +160,10 @@ def test_the_page_is_served_with_a_strict_policy_and_loads_nothing_remote(server
         assert remote == [], f"{path.name} loads something from another host: {remote}"
         served = httpx.get(server.url + "/static/" + path.relative_to(STATIC).as_posix())
         assert served.status_code == 200 and served.text == text
-    assert httpx.get(server.url + "/static/nope.js").status_code == 404
+    missing = httpx.get(server.url + "/static/nope.js")
+    assert missing.status_code == 404
+    # Every answer carries the policy: API answers and errors as much as the page.
+    for response in (missing, httpx.get(server.url + "/api/v1/health")):
+        assert response.headers["content-security-policy"] == policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"

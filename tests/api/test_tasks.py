@@ -54,11 +54,20 @@ def _walk_the_board(server: Server) -> None:
             assert allowed in error["message"]
         assert operator.get(f"/api/v1/tasks/{inbox['id']}").json()["status"] == "assigned"
 
-        # The assignee walks it through the board.
-        for status in ("in_progress", "review", "done"):
+        # The assignee walks it through the board, to review.
+        for status in ("in_progress", "review"):
             moved = _move(flow, inbox["id"], status)
             assert moved.status_code == 200, moved.text
             assert moved.json()["status"] == status
+        # Nobody accepts their own work, nor an agent with no say in it; Flow's supervisor does.
+        own = _move(flow, inbox["id"], "done")
+        assert own.status_code == 403 and "its own work" in error_of(own)["message"]
+        with server.agent("donna") as donna:
+            outsider = _move(donna, inbox["id"], "done")
+        assert outsider.status_code == 403 and "not a reviewer" in error_of(outsider)["message"]
+        with server.agent("elon") as elon:
+            accepted = _move(elon, inbox["id"], "done")
+        assert accepted.status_code == 200 and accepted.json()["status"] == "done"
 
         # done is final.
         for status in ("review", "in_progress", "inbox"):
@@ -92,7 +101,7 @@ def _walk_the_board(server: Server) -> None:
         ("task.assigned", "operator:operator", "flow"),
         ("task.moved", "agent:flow", "in_progress"),
         ("task.moved", "agent:flow", "review"),
-        ("task.moved", "agent:flow", "done"),
+        ("task.moved", "agent:elon", "done"),
         ("task.updated", "operator:operator", None),
         ("task.commented", "agent:flow", None),
     ]

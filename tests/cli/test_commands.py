@@ -80,7 +80,7 @@ def test_errors_are_one_line_and_non_zero(server: Server) -> None:
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "error: no agent named 'nobody' in the fleet (field: name)"
     bad_token = server.mcos("--token", "mcos_o_wrong", "agents", "ls", check=False)
-    assert bad_token.returncode == 1 and "unknown or revoked token" in bad_token.stderr
+    assert bad_token.returncode == 1 and "unknown, expired or revoked token" in bad_token.stderr
     server.stop()
     down = server.mcos("agents", "ls", check=False)
     assert down.returncode == 1

@@ -124,4 +124,4 @@ def test_events_tail_follows_resumes_after_a_restart_and_prints_json(
     )
     assert refused.returncode == 1
     assert refused.stdout == ""
-    assert refused.stderr == "error: unknown or revoked token (field: Authorization)\n"
+    assert refused.stderr == "error: unknown, expired or revoked token (field: Authorization)\n"

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, expect
 
+from mcos.fleet.loader import load_fleet
 from tests.fixtures.server import free_port, mcos_env, run_mcos
 
 DAY_SECONDS = 180
@@ -35,13 +36,13 @@ class Demo:
         return (self.folder / ".mcos" / "operator.token").read_text().strip()
 
     def client(self, agent: str | None = None) -> httpx.Client:
-        token = self.token
+        """As the operator, or as ``agent`` through its machine's runner token."""
+        headers = {"Authorization": f"Bearer {self.token}"}
         if agent is not None:
-            tokens = json.loads((self.folder / ".mcos/runner/demo/tokens.json").read_text())
-            token = tokens[agent]
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
+            machine = next(a.machine for a in load_fleet(self.folder).agents if a.name == agent)
+            runners = json.loads((self.folder / ".mcos/runner/demo/runner-tokens.json").read_text())
+            headers = {"Authorization": f"Bearer {runners[machine]}", "X-MCOS-Agent": agent}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def events(self, types: str) -> list[dict[str, Any]]:
         with self.client() as api:
@@ -183,7 +184,7 @@ def check_supervision_nudges_then_reassigns_then_tells(demo: Demo) -> None:
         ]
         roles = {a["name"]: a["role"] for a in api.get("/api/v1/agents").json()["agents"]}
     assert roles[peer] == "revenue" and peer != "scout"
-    assert (task["assignee"], task["status"]) == (peer, "done")
+    assert (task["assignee"], task["status"]) == (peer, "review")  # finished; yours to accept
     assert steps[3][1]["told"] == ["operator", "jarvis"]
 
 

@@ -54,7 +54,7 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
     )
 
     async def both_done(api: httpx.AsyncClient) -> bool:
-        return {await task_status(api, digest), await task_status(api, contract)} == {"done"}
+        return {await task_status(api, digest), await task_status(api, contract)} == {"review"}
 
     run(srv, ["donna", "apex"], both_done)
 
@@ -65,7 +65,7 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
         comments = [h for h in history["history"] if h["type"] == "task.commented"]
         assert any("Digest written" in c["data"]["body"] for c in comments), history
         moves = [h["data"]["to"] for h in history["history"] if h["type"] == "task.moved"]
-        assert moves == ["in_progress", "review", "done"]
+        assert moves == ["in_progress", "review"]
         decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
         writes = [e["data"] for e in decided["events"] if e["data"]["agent"] == "donna"]
         assert [(w["action"]["kind"], w["outcome"]) for w in writes] == [("file.write", "allow")]
@@ -145,7 +145,7 @@ def test_the_gauge_crossing_the_flush_line_flushes_memory_then_compacts(
     )
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     run(srv, ["atlas"], done)
 
@@ -180,7 +180,7 @@ def test_a_429_cools_down_only_that_agent_and_it_never_retries_early(
 
     async def settled(api: httpx.AsyncClient) -> bool:
         donna = (await api.get("/api/v1/agents/donna")).json()
-        return donna["liveness"] == "cooling_down" and await task_status(api, fine) == "done"
+        return donna["liveness"] == "cooling_down" and await task_status(api, fine) == "review"
 
     run(srv, ["donna", "apex"], settled)
 
@@ -216,7 +216,7 @@ def test_bad_tool_calls_get_clear_errors_and_the_task_goes_on(
     )
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     run(srv, ["quill"], done)
 
@@ -260,7 +260,7 @@ def test_an_action_that_needs_approval_waits_while_the_agent_works_on(
     async def scenario() -> None:
         async def other_done_and_waiting(api: httpx.AsyncClient) -> bool:
             pending = (await api.get("/api/v1/approvals", params={"status": "pending"})).json()
-            return bool(pending["approvals"]) and await task_status(api, check) == "done"
+            return bool(pending["approvals"]) and await task_status(api, check) == "review"
 
         async with running(runner, url=srv.url, token=srv.operator_token) as agents:
             api = agents.api
@@ -276,7 +276,7 @@ def test_an_action_that_needs_approval_waits_while_the_agent_works_on(
             assert decided.status_code == 200, decided.text
 
             async def restarted(api: httpx.AsyncClient) -> bool:
-                return await task_status(api, restart) == "done"
+                return await task_status(api, restart) == "review"
 
             await agents.until(restarted)
 
@@ -302,7 +302,7 @@ def test_overload_is_retried_with_backoff_and_a_permanent_error_fails_the_task(
 
     async def settled(api: httpx.AsyncClient) -> bool:
         return (await task_status(api, variance), await task_status(api, contract)) == (
-            "done",
+            "review",
             "blocked",
         )
 
@@ -357,7 +357,7 @@ def test_on_waking_an_agent_reads_yesterdays_and_todays_notes(srv: Server) -> No
     )
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     run(srv, ["donna"], done, script=script)
 
@@ -446,7 +446,7 @@ def test_an_agent_on_an_openai_compatible_endpoint_works_through_the_openai_sdk(
     )
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     run(srv, ["vega"], done)
 
@@ -465,7 +465,7 @@ def test_fetch_url_is_asked_of_the_control_plane_then_fetched(
     fake.set_script(Script([Rule(key="key-donna", steps=(Step.call("fetch_url", {"url": page}),))]))
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     run(srv, ["donna"], done)
 
@@ -503,7 +503,7 @@ def test_a_long_piece_of_work_keeps_heartbeating(srv: Server, fake: FakeProvider
     )
 
     async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "done"
+        return await task_status(api, task) == "review"
 
     asyncio.run(run_until(runner, done, url=srv.url, token=srv.operator_token))
     with srv.client() as operator:

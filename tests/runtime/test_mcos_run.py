@@ -95,7 +95,7 @@ def test_mcos_run_drives_the_seed_fleet_through_the_control_plane(srv: Server) -
                 donna = api.get("/api/v1/agents/donna").json()["liveness"]
                 return (
                     status["flow"] == "blocked"
-                    and all(status[n] == "done" for n in ("jarvis", "apex", "vega", "elon"))
+                    and all(status[n] == "review" for n in ("jarvis", "apex", "vega", "elon"))
                     and donna == "cooling_down"
                 )
 
@@ -186,7 +186,7 @@ def test_sigterm_finishes_the_step_and_a_restart_resumes_with_nothing_lost(srv: 
 
         runner = start_runner(srv, "velo", env)
         try:
-            wait_until(lambda: api.get(f"/api/v1/tasks/{task}").json()["status"] == "done")
+            wait_until(lambda: api.get(f"/api/v1/tasks/{task}").json()["status"] == "review")
         finally:
             assert stop(runner) == 0
         elon = [r for r in fake.requests if r.key == "key-elon"]
@@ -208,12 +208,12 @@ def test_reports_made_while_the_control_plane_is_down_arrive_once_it_is_back(srv
             wait_until(lambda: len(fake.requests) >= 2)  # elon carried on and finished
             assert runner.poll() is None
             srv.start()
-            wait_until(lambda: api.get(f"/api/v1/tasks/{task}").json()["status"] == "done")
+            wait_until(lambda: api.get(f"/api/v1/tasks/{task}").json()["status"] == "review")
         finally:
             assert stop(runner) == 0
         history = api.get(f"/api/v1/tasks/{task}").json()["history"]
         moves = [h["data"]["to"] for h in history if h["type"] == "task.moved"]
-        assert moves == ["in_progress", "review", "done"]
+        assert moves == ["in_progress", "review"]
         assert len([h for h in history if h["type"] == "task.commented"]) == 1
         # Not worked twice: the control plane still showed it in progress when the agent's
         # heartbeat got through, before the outbox had delivered the moves.

@@ -106,7 +106,7 @@ def test_jarvis_routes_a_request_nudges_the_agent_and_is_briefed_with_the_data(
     )
 
     async def both_done(api: httpx.AsyncClient) -> bool:
-        return {await task_status(api, sort), await task_status(api, brief)} == {"done"}
+        return {await task_status(api, sort), await task_status(api, brief)} == {"review"}
 
     asyncio.run(
         run_until(make_runner(srv, ["jarvis"]), both_done, url=srv.url, token=srv.operator_token)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from mcos import __version__
 from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
+from mcos.api.headers import SecurityHeaders
 from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
 from mcos.api.routes import (
@@ -29,7 +30,9 @@ from mcos.api.routes import (
     runtime,
     schedules,
     tasks,
+    tokens,
 )
+from mcos.api.session import allowed_origins
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
@@ -49,8 +52,9 @@ from mcos.stream import Broker
 log = logging.getLogger(__name__)
 ERROR_STATUSES: dict[int | str, str] = {
     400: "Malformed JSON",
-    401: "Missing, unknown or revoked token",
-    403: "The token may not do this (an agent acts only as itself)",
+    401: "Missing, unknown, expired or revoked token (or an ended dashboard session)",
+    403: "The token may not do this (an agent acts only as itself; a runner only as its "
+    "machine's agents)",
     404: "No such agent, task or endpoint",
     409: "Refused by the rules (an illegal Kanban move) or an id used before",
     413: "The request body is too large",
@@ -157,6 +161,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.broker = broker
     app.state.token_cache = TokenCache()
+    broker.listeners.append(app.state.token_cache.on_events)
+    listening = (
+        f"http://{settings.host}:{settings.port}"
+        if settings.host and settings.port
+        else fleet.control_plane.url
+    )
+    app.state.allowed_origins = allowed_origins(settings.public_url, listening)
     install_error_handlers(app)
     for router in (
         agents.router,
@@ -169,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         committees.router,
         orchestration.router,
         schedules.router,
+        tokens.router,
     ):
         app.include_router(router)
 
@@ -187,6 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_dashboard(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    https = bool(settings.public_url and settings.public_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders, https=https)
     finish_openapi(app, HAND_PARSED)
     return app
 

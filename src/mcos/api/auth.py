@@ -1,19 +1,31 @@
-"""Bearer-token authentication: one token per agent, operator tokens for people."""
+"""Bearer-token authentication: agent tokens, runner tokens, operator tokens, and the dashboard's
+session cookie.
+
+A runner token acts as one agent of its machine, named in the ``X-MCOS-Agent`` header; without
+the header it may only follow the event stream (routes that take :data:`ReaderPrincipal`).
+Every other route refuses it, so no service ever sees a runner as anything but an agent.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mcos.api.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
-from mcos.errors import Forbidden, Unauthorized
+from mcos.errors import Forbidden, InvalidInput, Unauthorized
+from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
 from mcos.services.store import Store
-from mcos.services.tokens import TokenCache, resolve_token
+from mcos.services.tokens import TokenCache, TokenRecord, resolve_session, resolve_token
 
-bearer = HTTPBearer(auto_error=False, description="An agent token or an operator token.")
+bearer = HTTPBearer(
+    auto_error=False, description="An agent token, a runner token or an operator token."
+)
+AGENT_HEADER = "X-MCOS-Agent"
+"""With a runner token: the agent of the runner's machine that the request acts as."""
 
 
 async def store_of(request: Request) -> Store:
@@ -28,17 +40,40 @@ async def authenticate(
     return await principal_for(request, credentials.credentials if credentials else None)
 
 
+async def authenticate_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """As :func:`authenticate`, but a runner token without an agent is let through."""
+    return await principal_for(
+        request, credentials.credentials if credentials else None, allow_runner=True
+    )
+
+
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header, for routes that skip dependencies."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def principal_for(request: Request, token: str | None) -> Principal:
+async def principal_for(
+    request: Request, token: str | None, *, allow_runner: bool = False
+) -> Principal:
     """The caller, by its bearer token or else by the dashboard's session cookie."""
-    from_cookie = token is None and SESSION_COOKIE in request.cookies
-    if from_cookie:
-        token = request.cookies[SESSION_COOKIE] or None
+    now = datetime.now(UTC)
+    store: Store = request.app.state.store
+    if token is None and SESSION_COOKIE in request.cookies:
+        secret = request.cookies[SESSION_COOKIE]
+        record = await store.read(resolve_session, secret, now) if secret else None
+        if record is None:
+            raise Unauthorized(
+                "the dashboard session has ended (signed out, expired, or its token revoked); "
+                "sign in again",
+                field=SESSION_COOKIE,
+            )
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, secret)
+        return Principal("operator", record.label, token_id=record.id)
     if token is None:
         raise Unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' "
@@ -46,19 +81,55 @@ async def principal_for(request: Request, token: str | None) -> Principal:
             field="Authorization",
         )
     cache: TokenCache = request.app.state.token_cache
-    principal = cache.get(token)
-    if principal is None:
-        principal = await request.app.state.store.read(resolve_token, token)
-        if principal is None:
-            raise Unauthorized("unknown or revoked token", field="Authorization")
-        cache.put(token, principal)
-    if from_cookie:
-        if not principal.is_operator:
-            raise Forbidden("agent tokens cannot use the dashboard", field="Authorization")
-        if request.method not in SAFE_METHODS:
-            check_csrf(request, token)
-    return principal
+    record = cache.get(token, now)
+    if record is None:
+        record = await store.read(resolve_token, token, now)
+        if record is None:
+            raise Unauthorized("unknown, expired or revoked token", field="Authorization")
+        cache.put(token, record)
+    return principal_of(record, request.headers.get(AGENT_HEADER), store.fleet, allow_runner)
+
+
+def principal_of(
+    record: TokenRecord, named: str | None, fleet: Fleet, allow_runner: bool = False
+) -> Principal:
+    """Who a valid token acts as, given the agent an ``X-MCOS-Agent`` header names."""
+    if record.kind == "runner":
+        machine = record.machine or ""
+        if fleet.machine(machine) is None:
+            raise Unauthorized(
+                f"runner token for machine {machine!r}, which is no longer in the fleet",
+                field="Authorization",
+            )
+        if named is None:
+            if allow_runner:
+                return Principal("runner", machine, machine=machine, token_id=record.id)
+            raise Forbidden(
+                f"a runner token acts only as one of machine {machine!r}'s agents: name it in "
+                f"the {AGENT_HEADER} header",
+                field=AGENT_HEADER,
+            )
+        agent = fleet.agent(named)
+        if agent is None:
+            raise Forbidden(f"no agent named {named!r} in the fleet", field=AGENT_HEADER)
+        if agent.machine != machine:
+            raise Forbidden(
+                f"agent {named!r} runs on machine {agent.machine!r}; this runner token acts only "
+                f"for machine {machine!r}",
+                field=AGENT_HEADER,
+            )
+        return Principal("agent", named, machine=machine, token_id=record.id)
+    if named is not None and named != record.agent:
+        raise InvalidInput(
+            f"only a runner token names the agent it acts as in {AGENT_HEADER}; this is "
+            f"{'an operator' if record.kind == 'operator' else 'an agent'}'s token",
+            field=AGENT_HEADER,
+        )
+    if record.kind == "agent":
+        return Principal("agent", record.agent or "", token_id=record.id)
+    return Principal("operator", record.label, token_id=record.id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+ReaderPrincipal = Annotated[Principal, Depends(authenticate_reader)]
 CurrentStore = Annotated[Store, Depends(store_of)]

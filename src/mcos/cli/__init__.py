@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from mcos import __version__
@@ -20,6 +22,7 @@ from mcos.cli.run import run
 from mcos.cli.schedules import schedules
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
+from mcos.cli.tokens import tokens
 from mcos.cli.usage import usage
 
 LOCAL_COMMANDS = {"init", "serve", "fleet", "demo"}
@@ -34,6 +37,9 @@ LOCAL_COMMANDS = {"init", "serve", "fleet", "demo"}
 @click.pass_context
 def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str | None) -> None:
     """Mission Control OS: run and watch a fleet of LLM agents."""
+    # Fleet state (the database, workspaces, .mcos) is the owner's alone: 0700 folders,
+    # 0600 files, whatever the shell's umask.
+    os.umask(0o077)
     if ctx.invoked_subcommand not in LOCAL_COMMANDS:
         ctx.obj = make_client(fleet_dir, url, token)
 
@@ -55,6 +61,7 @@ for command in (
     brief,
     schedules,
     route,
+    tokens,
     demo,
 ):
     cli.add_command(command)

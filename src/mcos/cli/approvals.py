@@ -19,7 +19,17 @@ def _what(approval: dict[str, Any]) -> str:
         return (
             f"restore {subject['capability']} to {approval['agent']} for {subject['minutes']:g} min"
         )
-    return f"{approval['agent']}: {subject.get('kind')} {subject.get('command') or ''}".strip()
+    if approval["kind"] == "incident":
+        return (
+            f"confirm {subject.get('severity')} incident #{subject.get('incident')} from "
+            f"{approval['agent']}: {subject.get('title')}"
+        )
+    if approval["kind"] == "action":
+        what = subject.get("command") or subject.get("target") or subject.get("host") or ""
+        paths = subject.get("paths") or []
+        where = f" in {', '.join(paths[:3])}" if paths and not subject.get("command") else ""
+        return f"{approval['agent']}: {subject.get('kind')} {what}{where}".strip()
+    return f"{approval['agent']}: {approval['kind']}"
 
 
 @click.group()

@@ -225,7 +225,7 @@ async def _play(
         url,
         state_dir=directory / ".mcos" / "runner" / "demo",
         workspaces=directory / "workspaces",
-        operator_token=token,
+        token=token,
         script=script,
     )
     agents = asyncio.create_task(runner.run(stopping))

@@ -85,7 +85,7 @@ def run(
             client.url,
             state_dir=folder / ".mcos" / "runner" / (machine or "all-machines"),
             workspaces=workspaces or folder / "workspaces",
-            operator_token=client.token,
+            token=client.token,
             script=Script.from_file(script) if script else None,
         )
     except McosError as exc:

@@ -10,6 +10,7 @@ import click
 from mcos.cli._context import TOKEN_FILE, emit_json, fail, find_fleet_dir, remember_fleet
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
+from mcos.fleet.permissions import tighten
 from mcos.fleet.schema import Fleet
 from mcos.settings import Settings
 
@@ -97,12 +98,15 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     except FleetFileError as exc:
         click.echo(exc.message, err=True)
         raise SystemExit(2) from None
+    for path in tighten(folder):
+        click.echo(f"made {path} private to its owner (it was readable by others)", err=True)
     url = URL(fleet.control_plane.url)
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
     from mcos.api.app import create_app
     from mcos.api.server import Server
 
+    settings = settings.model_copy(update={"host": host, "port": port or 8750})
     try:
         app = create_app(settings)
     except McosError as exc:
@@ -122,6 +126,9 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
         log_level=settings.log_level,
         access_log=settings.access_log,
         timeout_graceful_shutdown=5,
+        # X-Forwarded-Proto/-For are believed from the configured TLS proxies only.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )
     server = Server(config, app.state.broker)
     server.run()

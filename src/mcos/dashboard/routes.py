@@ -12,72 +12,74 @@ from starlette.staticfiles import StaticFiles
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.api.session import SESSION_COOKIE, SESSION_SECONDS, check_csrf, check_origin, csrf_token
+from mcos.api.session import (
+    SESSION_COOKIE,
+    check_csrf,
+    check_origin,
+    cookie_is_secure,
+    csrf_token,
+)
 from mcos.errors import Forbidden, Unauthorized
 from mcos.schemas import AgentName, SessionIn
-from mcos.services import dashboard
-from mcos.services.access import Principal, require_operator
+from mcos.services import dashboard, tokens
+from mcos.services.access import require_operator
 from mcos.services.tokens import resolve_token
 
 STATIC = Path(__file__).parent / "static"
-# Our own scripts and styles only: nothing from another origin, no inline script, no framing.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 
 router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 
 
-def _session_body(principal: Principal, token: str) -> dict[str, str]:
-    return {"operator": principal.name, "csrf": csrf_token(token)}
+def _session_body(operator: str, secret: str) -> dict[str, str]:
+    return {"operator": operator, "csrf": csrf_token(secret)}
 
 
 @router.post("/session", summary="Sign in to the dashboard with an operator token")
 async def sign_in(body: SessionIn, request: Request, store: CurrentStore) -> JSON:
     check_origin(request)
-    principal = await store.read(resolve_token, body.token)
-    if principal is None:
-        raise Unauthorized("unknown or revoked token", field="token")
-    if not principal.is_operator:
+    record = await store.read(resolve_token, body.token, datetime.now(UTC))
+    if record is None:
+        raise Unauthorized("unknown, expired or revoked token", field="token")
+    if record.kind != "operator":
         raise Forbidden(
-            f"this is agent {principal.name!r}'s token; agent tokens cannot use the dashboard. "
-            "Sign in with an operator token (`mcos serve --show-token` prints it)",
+            f"this is {record.kind} {record.agent or record.machine!r}'s token; only operator "
+            "tokens open the dashboard. Sign in with an operator token "
+            "(`mcos serve --show-token` prints it)",
             field="token",
         )
-    response = JSON(_session_body(principal, body.token))
+    secret, opened = await store.write(tokens.open_session, record)
+    response = JSON(_session_body(record.label, secret))
+    ends = datetime.fromisoformat(opened["expires_at"])
     response.set_cookie(
         SESSION_COOKIE,
-        body.token,
-        max_age=SESSION_SECONDS,
+        secret,
+        max_age=max(1, int((ends - datetime.now(UTC)).total_seconds())),
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_is_secure(request),
     )
     return response
 
 
 @router.get("/session", summary="Who is signed in, and the CSRF token for state changes")
 async def session(request: Request, principal: CurrentPrincipal) -> JSON:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token is None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret is None:
         raise Unauthorized("not signed in to the dashboard", field=SESSION_COOKIE)
-    return JSON(_session_body(principal, token))
+    return JSON(_session_body(principal.name, secret))
 
 
-@router.delete("/session", status_code=204, summary="Sign out of the dashboard")
-async def sign_out(request: Request) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        check_csrf(request, token)
+@router.delete("/session", status_code=204, summary="Sign out: the session ends on the server")
+async def sign_out(request: Request, store: CurrentStore) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        check_csrf(request, secret)
+        await store.write(tokens.end_session, secret)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=cookie_is_secure(request)
+    )
     return response
 
 
@@ -112,6 +114,6 @@ def install_dashboard(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

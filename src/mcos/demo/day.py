@@ -35,6 +35,14 @@ async def _task_reaches(d: Director, task_id: int, statuses: tuple[str, ...], af
     return moved is not None
 
 
+async def _accepted(d: Director, task_id: int, after: int) -> bool:
+    """Once the agent leaves its work in review, the operator (the director) accepts it."""
+    if not await _task_reaches(d, task_id, ("review",), after):
+        return False
+    await d.accept(task_id)
+    return True
+
+
 # -- the day's work ---------------------------------------------------------------------
 
 
@@ -83,16 +91,16 @@ async def elon_3am(d: Director) -> None:
 
     async def outcome() -> None:
         ran = await d.wait_for("policy.decided", after, lambda e: e["data"].get("agent") == "elon")
-        if await _task_reaches(d, task_id, ("done",), after):
+        if await _accepted(d, task_id, after):
             verdict = _data(ran).get("outcome", "?")
             await d.narrate(
-                f"Elon read the log, ran a check (policy: {verdict}), restarted the service and "
-                f"wrote it up; task #{task_id} is done and credited as an infrastructure "
-                "incident in the value ledger.",
+                f"Elon read the log, ran a check in his sandbox (policy: {verdict}), restarted "
+                f"the service and wrote it up; you accepted task #{task_id}, and the value "
+                "ledger credits it as an infrastructure incident.",
                 outcome=True,
             )
         else:
-            await d.narrate(f"Task #{task_id} is not done yet; see the board.", outcome=True)
+            await d.narrate(f"Task #{task_id} is not finished yet; see the board.", outcome=True)
 
     d.watch(outcome())
 
@@ -116,9 +124,10 @@ async def morning_brief(d: Director) -> None:
     await d.narrate(f"Jarvis writes the morning briefing (task #{task_id}).")
 
     async def outcome() -> None:
-        if await _task_reaches(d, task_id, ("done",), after):
+        if await _accepted(d, task_id, after):
             await d.narrate(
-                "The morning briefing is ready: the Brief view, or `mcos brief` in a terminal.",
+                "The morning briefing is ready, and you read it: the Brief view, or `mcos brief` "
+                "in a terminal.",
                 outcome=True,
             )
 
@@ -169,10 +178,10 @@ async def donna_digest(d: Director) -> None:
     await d.narrate(f"07:00: Donna's inbox digest (task #{task_id}).")
 
     async def outcome() -> None:
-        if await _task_reaches(d, task_id, ("done",), after):
+        if await _accepted(d, task_id, after):
             await d.narrate(
-                "Donna's digest is done and flagged two items to Jarvis (Messages view); "
-                "90 minutes of triage credited to the value ledger.",
+                "Donna's digest flagged two items to Jarvis (Messages view); you read it in "
+                "five minutes and accepted it: 90 minutes of triage credited to the value ledger.",
                 outcome=True,
             )
 
@@ -258,10 +267,10 @@ async def vega_variance(d: Director) -> None:
     await d.narrate(f"A request for a variance analysis is routed (task #{task_id}): {why}")
 
     async def outcome() -> None:
-        if await _task_reaches(d, task_id, ("done",), after):
+        if await _accepted(d, task_id, after):
             await d.narrate(
-                f"{d.fleet_label(routed['agent'] or 'nobody')}'s analysis is done; the summary "
-                "is on the card.",
+                f"{d.fleet_label(routed['agent'] or 'nobody')}'s analysis is finished and "
+                "accepted; the summary is on the card.",
                 outcome=True,
             )
 

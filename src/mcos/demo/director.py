@@ -168,6 +168,15 @@ class Director:
         await self.call("POST", f"/api/v1/tasks/{task_id}/assign", {"assignee": agent})
         return task_id
 
+    async def accept(self, task_id: int) -> None:
+        """Accept finished work as the operator does: review -> done (agents cannot accept
+        their own), which is what the value ledger credits."""
+        await self.call(
+            "POST",
+            f"/api/v1/tasks/{task_id}/move",
+            {"status": "done", "reason": "(simulated) read and accepted by the operator"},
+        )
+
     async def narrate(self, text: str, *, outcome: bool = False, **data: Any) -> None:
         scene = _SCENE.get()
         story = scene.story if scene else "clock"

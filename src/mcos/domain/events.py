@@ -13,6 +13,8 @@ AGENT_HEARTBEAT = "agent.heartbeat"
 AGENT_LIVENESS_CHANGED = "agent.liveness_changed"
 AGENT_NUDGED = "agent.nudged"
 TOKEN_ISSUED = "token.issued"
+TOKEN_REVOKED = "token.revoked"
+TOKEN_ROTATED = "token.rotated"
 TASK_CREATED = "task.created"
 TASK_UPDATED = "task.updated"
 TASK_ASSIGNED = "task.assigned"
@@ -106,6 +108,46 @@ VISIBLE_TO = "visible_to"
 def visible_to_agent(data: dict[str, Any], agent: str) -> bool:
     audience = data.get(VISIBLE_TO)
     return audience is None or agent in audience
+
+
+PARTY_KEYS = ("agent", "assignee", "to", "from", "reporter", "as_agent", "creator", "sender")
+"""Keys of an event's data that name an agent it concerns (a name or an ``agent:NAME`` actor)."""
+EVERYONES = frozenset({"incident"})
+"""Namespaces whose events reach every agent unless ``visible_to`` narrows them (an incident
+confirmed for the whole fleet)."""
+
+
+def concerns(
+    event_type: str,
+    actor: str,
+    subject: str | None,
+    data: dict[str, Any],
+    agents: frozenset[str],
+    channels: frozenset[str],
+) -> bool:
+    """Whether an agent (or a runner, for its machine's ``agents``) is party to an event.
+
+    It is when it is named: as the actor, the subject, a party key of the data, a committee
+    member; when a message reaches it (to it, to one of its ``channels``, to the fleet); or when
+    the event is of a namespace that reaches everyone. ``visible_to``, where present, is the
+    whole audience.
+    """
+    audience = data.get(VISIBLE_TO)
+    if audience is not None:
+        return isinstance(audience, list) and not agents.isdisjoint(audience)
+    for named in (actor, subject):
+        if named is not None and named.startswith("agent:") and named[6:] in agents:
+            return True
+    for key in PARTY_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value.removeprefix("agent:") in agents:
+            return True
+    members = data.get("members")
+    if isinstance(members, list) and any(m in agents for m in members if isinstance(m, str)):
+        return True
+    if event_type == MESSAGE_SENT:
+        return data.get("scope") == "fleet" or data.get("channel") in channels
+    return event_type.split(".", 1)[0] in EVERYONES
 
 
 MEMORY_FLUSHED = "memory.flushed"

@@ -345,5 +345,8 @@ class Fleet(_Strict):
     def agent(self, name: str) -> Agent | None:
         return next((a for a in self.agents if a.name == name), None)
 
+    def machine(self, name: str) -> Machine | None:
+        return next((m for m in self.machines if m.name == name), None)
+
     def liveness_for(self, agent: Agent) -> Liveness:
         return agent.liveness or self.liveness

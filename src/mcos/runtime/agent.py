@@ -145,9 +145,18 @@ class AgentLoop:
             body["ack_messages_through"] = self.saved.ack_messages
         if self.saved.ack_incidents:
             body["ack_incidents_through"] = self.saved.ack_incidents
-        answer: dict[str, Any] = await self.link.ask(
-            "POST", f"/api/v1/agents/{self.agent.name}/heartbeat", body
-        )
+        path = f"/api/v1/agents/{self.agent.name}/heartbeat"
+        try:
+            answer: dict[str, Any] = await self.link.ask("POST", path, body)
+        except ApiError as exc:
+            if exc.field != "current_task":
+                raise
+            # The task went to another agent meanwhile (supervision reassigns a silent
+            # agent's work): it is not ours to report any more.
+            log.info("%s: %s", self.agent.name, exc.message)
+            self.saved.current_task = None
+            body.pop("current_task")
+            answer = await self.link.ask("POST", path, body)
         self._beat_at = time.monotonic()
         return answer
 
@@ -345,7 +354,8 @@ class AgentLoop:
             self.saved.save(self.workspace)
 
     async def finish(self, task_id: int, summary: str) -> None:
-        """The model answered without a tool call: the work is done; say so on the card.
+        """The model answered without a tool call: the work is finished; say so on the card and
+        leave it in review for an operator or a reviewer to accept.
 
         Reports, not questions: they go through the outbox in order, so finishing costs the
         agent no round trip and survives an outage. A card the model already moved itself
@@ -361,10 +371,8 @@ class AgentLoop:
         if summary.strip():
             reports.append((f"{base}/comments", {"body": summary.strip()[:20_000]}))
         if conversation is None or conversation.moved_to in (None, "in_progress"):
-            reports += [
-                (f"{base}/move", {"status": "review"}),
-                (f"{base}/move", {"status": "done"}),
-            ]
+            # To review, not done: accepting work is an operator's or a reviewer's move.
+            reports.append((f"{base}/move", {"status": "review"}))
         # Put together, they share one commit; the outbox numbers them in this order.
         await asyncio.gather(*(self.link.report("POST", path, body) for path, body in reports))
         self.saved.current_task = None

@@ -16,6 +16,9 @@ import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per 
 from mcos.errors import McosError
 from mcos.runtime.outbox import DeliveryResult, Outbox, Report
 
+AGENT_HEADER = "X-MCOS-Agent"
+"""The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
+
 
 class Unreachable(McosError):
     """The control plane did not answer (down, restarting, or a 5xx)."""
@@ -49,8 +52,13 @@ class ControlPlane:
         path: str,
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        *,
+        agent: str | None = None,
     ) -> Any:
+        """One request; with a runner token, ``agent`` names the agent it acts as."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if agent is not None:
+            headers[AGENT_HEADER] = agent
         try:
             response = await self.http.request(
                 method, path, json=body, params=params, headers=headers
@@ -77,7 +85,8 @@ class ControlPlane:
 
 @dataclass
 class AgentLink:
-    """One agent's way to the control plane: its own token, and the runner's outbox."""
+    """One agent's way to the control plane: the runner's token acting as this agent (named in
+    ``X-MCOS-Agent``), and the runner's outbox."""
 
     name: str
     token: str
@@ -92,7 +101,9 @@ class AgentLink:
         params: dict[str, Any] | None = None,
     ) -> Any:
         """Ask now; raises :class:`Unreachable` or :class:`ApiError`."""
-        return await self.control_plane.request(self.token, method, path, body, params)
+        return await self.control_plane.request(
+            self.token, method, path, body, params, agent=self.name
+        )
 
     async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
         """Durably queue a report; it reaches the control plane in order, exactly once."""
@@ -113,10 +124,15 @@ class AgentLink:
 
 
 async def deliver(control_plane: ControlPlane, tokens: dict[str, str], report: Report) -> Any:
-    """The outbox's delivery callback: send one report with its agent's token."""
+    """The outbox's delivery callback: send one report with the runner token of its agent's
+    machine, acting as that agent."""
     try:
         await control_plane.request(
-            tokens.get(report.agent), report.method, report.path, report.body
+            tokens.get(report.agent),
+            report.method,
+            report.path,
+            report.body,
+            agent=report.agent,
         )
     except Unreachable:
         return DeliveryResult.retry()

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,10 @@ from mcos.sse import FrameReader
 
 log = logging.getLogger("mcos.runtime")
 
+RUNNER_TOKENS = "runner-tokens.json"
+"""In the runner's state folder (0600): the runner token of each machine it runs agents of."""
+RUNNER_PREFIX = "mcos_r_"
+EXPIRY_WARNING = timedelta(days=14)
 DRAIN_SECONDS = 10.0
 """How long a stopping runner keeps delivering its outbox before it exits."""
 WAKE_TYPES = (
@@ -85,6 +90,18 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
                 )
             )
     return problems
+
+
+def _warn_if_expiring(info: dict[str, Any]) -> None:
+    expires = info.get("expires_at")
+    if expires and datetime.fromisoformat(expires) - datetime.now(UTC) < EXPIRY_WARNING:
+        log.warning(
+            "the runner token for %s expires at %s: `mcos tokens rotate %s` on the control "
+            "plane's machine, then give the new one to this runner",
+            info.get("machine"),
+            expires,
+            info.get("id"),
+        )
 
 
 def retiring_models(agents: Iterable[Agent]) -> list[str]:
@@ -140,50 +157,121 @@ class Runner:
     url: str
     state_dir: Path
     workspaces: Path
-    operator_token: str | None = None
+    token: str | None = None
+    """A runner token for the agents' machine, or an operator token to issue one with."""
     script: Script | None = None
     """The simulated provider's script (tests and the demo); real providers ignore it."""
     loops: dict[str, AgentLoop] = field(default_factory=dict)
 
-    def _tokens(self) -> dict[str, str]:
-        path = self.state_dir / "tokens.json"
+    def _saved_tokens(self) -> dict[str, str]:
+        path = self.state_dir / RUNNER_TOKENS
         return orjson.loads(path.read_bytes()) if path.exists() else {}
 
     def _save_tokens(self, tokens: dict[str, str]) -> None:
-        path = self.state_dir / "tokens.json"
+        path = self.state_dir / RUNNER_TOKENS
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(orjson.dumps(tokens))
 
-    async def agent_tokens(self, control_plane: ControlPlane) -> dict[str, str]:
-        """Each agent's own token: kept from an earlier run, or issued now with the operator's."""
-        tokens = self._tokens()
-        missing = [a.name for a in self.agents if a.name not in tokens]
-        if missing and self.operator_token is None:
-            raise CannotStart(
-                [
-                    Problem(
-                        "token",
-                        f"no agent token for {', '.join(missing)}, and no operator token "
-                        "to issue one",
-                        "run from the fleet folder (it holds .mcos/operator.token) "
-                        "or set MCOS_TOKEN",
-                    )
-                ]
+    async def _token_info(self, control_plane: ControlPlane, token: str) -> dict[str, Any] | None:
+        """What the control plane says of ``token`` (kind, machine, expiry), or ``None`` when it
+        no longer works (revoked, expired, or from another fleet's database)."""
+        try:
+            info: dict[str, Any] = await control_plane.request(
+                token, "GET", "/api/v1/tokens/current"
             )
-        for name in missing:
-            answer = await control_plane.request(
-                self.operator_token, "POST", f"/api/v1/agents/{name}/tokens", {"label": "mcos run"}
-            )
-            tokens[name] = answer["token"]
-            self._save_tokens(tokens)
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                return None
+            raise
+        return info
+
+    async def runner_tokens(self, control_plane: ControlPlane) -> dict[str, str]:
+        """A runner token for each machine the agents run on: the one given (a runner token,
+        ``mcos tokens issue --runner MACHINE``), or kept from an earlier run, or issued now with
+        the operator's token. Agents act only through it; the operator token is not kept."""
+        machines = sorted({a.machine for a in self.agents})
+        given = self.token
+        if given is not None and given.startswith(RUNNER_PREFIX):
+            info = await self._token_info(control_plane, given)
+            if info is None or info["kind"] != "runner":
+                raise CannotStart(
+                    [
+                        Problem(
+                            "token",
+                            "the runner token is unknown, expired or revoked",
+                            "issue a new one where the fleet is: `mcos tokens issue --runner "
+                            f"{machines[0]}`, then set MCOS_TOKEN to it",
+                        )
+                    ]
+                )
+            elsewhere = [m for m in machines if m != info["machine"]]
+            if elsewhere:
+                raise CannotStart(
+                    [
+                        Problem(
+                            "--machine",
+                            f"this runner token acts only for machine {info['machine']!r}, not "
+                            f"{', '.join(elsewhere)}",
+                            f"run with --machine {info['machine']}, or use that machine's token",
+                        )
+                    ]
+                )
+            _warn_if_expiring(info)
+            return {info["machine"]: given}
+        saved = self._saved_tokens()
+        tokens: dict[str, str] = {}
+        for machine in machines:
+            token = saved.get(machine)
+            info = await self._token_info(control_plane, token) if token else None
+            if info is not None and info.get("machine") == machine and token is not None:
+                _warn_if_expiring(info)
+                tokens[machine] = token
+                continue
+            if given is None:
+                raise CannotStart(
+                    [
+                        Problem(
+                            "token",
+                            f"no runner token for machine {machine!r}",
+                            f"on the control plane's machine: `mcos tokens issue --runner "
+                            f"{machine}`, then set MCOS_TOKEN to it here (or run from the "
+                            "fleet folder, whose operator token issues one)",
+                        )
+                    ]
+                )
+            try:
+                issued = await control_plane.request(
+                    given,
+                    "POST",
+                    "/api/v1/tokens",
+                    {"kind": "runner", "machine": machine, "label": f"mcos run ({machine})"},
+                )
+            except ApiError as exc:
+                raise CannotStart(
+                    [
+                        Problem(
+                            "token",
+                            f"could not issue a runner token for {machine!r}: {exc.message}",
+                            "give an operator token (the fleet folder's .mcos/operator.token) "
+                            "or a runner token for this machine",
+                        )
+                    ]
+                ) from None
+            tokens[machine] = issued["token"]
+            self._save_tokens(saved | tokens)
+        legacy = self.state_dir / "tokens.json"
+        if legacy.exists():  # agent tokens of older versions: runners no longer hold any
+            legacy.unlink()
         return tokens
 
     async def run(self, stopping: asyncio.Event) -> int:
         """Run until ``stopping`` is set; return how many reports were left undelivered."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         control_plane = ControlPlane(self.url)
-        tokens = await self.agent_tokens(control_plane)
+        by_machine = await self.runner_tokens(control_plane)
+        tokens = {a.name: by_machine[a.machine] for a in self.agents}
         outbox = Outbox(self.state_dir / "outbox.db", lambda r: deliver(control_plane, tokens, r))
         # One connection pool per provider endpoint, shared by the agents that use it.
         pools: dict[str, httpx2.AsyncClient] = {}
@@ -205,20 +293,25 @@ class Runner:
             link = AgentLink(agent.name, tokens[agent.name], control_plane, outbox)
             self.loops[agent.name] = AgentLoop(self.fleet, agent, workspace, link, provider)
         delivery = asyncio.create_task(outbox.run())
-        watcher = asyncio.create_task(self.watch(control_plane, stopping))
+        watchers = [
+            asyncio.create_task(self.watch(control_plane, token, stopping))
+            for token in by_machine.values()
+        ]
         stopper = asyncio.create_task(self._wake_all_when(stopping))
         log.info("running %d agents against %s", len(self.loops), self.url)
         try:
             await asyncio.gather(*(loop.run(stopping) for loop in self.loops.values()))
         finally:
-            watcher.cancel()
+            for watcher in watchers:
+                watcher.cancel()
             stopper.cancel()
             left = await outbox.drain(DRAIN_SECONDS)
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await delivery
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for watcher in watchers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             for loop in self.loops.values():
                 await loop.caller.provider.aclose()
             for pool in pools.values():
@@ -263,15 +356,13 @@ class Runner:
             if woken is not None and event.get("actor") != f"agent:{name}":
                 woken.wake(kind)
 
-    async def watch(self, control_plane: ControlPlane, stopping: asyncio.Event) -> None:
-        """Follow the event stream (with the operator's token) and wake agents; resume after a
-        dropped connection with Last-Event-ID. Without an operator token, heartbeats alone bring
-        work, at each agent's heartbeat interval."""
-        if self.operator_token is None:
-            return
+    async def watch(self, control_plane: ControlPlane, token: str, stopping: asyncio.Event) -> None:
+        """Follow the event stream with a machine's runner token (it sees what concerns that
+        machine's agents) and wake agents; resume after a dropped connection with
+        Last-Event-ID."""
         last: int | None = None
         while not stopping.is_set():
-            headers = {"Authorization": f"Bearer {self.operator_token}"}
+            headers = {"Authorization": f"Bearer {token}"}
             if last is not None:
                 headers["Last-Event-ID"] = str(last)
             try:

@@ -11,8 +11,15 @@ from mcos.fleet.schema import Fleet
 
 @dataclass(frozen=True)
 class Principal:
-    kind: Literal["agent", "operator"]
+    kind: Literal["agent", "operator", "runner"]
+    """``runner`` only reaches the routes that read the log (the stream): everywhere else a
+    runner token acts as one of its machine's agents, and is that agent's principal."""
     name: str
+    """The agent's name, the operator's label, or the runner's machine."""
+    machine: str | None = None
+    """For a runner, and for an agent acting through one: the machine the runner token is for."""
+    token_id: int | None = None
+    """The token (or the dashboard session's token) the caller presented."""
 
     @property
     def actor(self) -> str:

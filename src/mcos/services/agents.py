@@ -190,7 +190,10 @@ def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
         "supervisor": row.supervisor,
         "credential_env": row.credential_env,
         "heartbeats": row.heartbeats,
-        "cooldown_until": isoformat(row.cooldown_until),
+        # Only while it lasts: a cooldown that ended is no longer the agent's state.
+        "cooldown_until": isoformat(row.cooldown_until)
+        if row.cooldown_until is not None and row.cooldown_until > now
+        else None,
         "last_flush_at": isoformat(row.last_flush_at),
         "last_compaction_at": isoformat(row.last_compaction_at),
         "compactions": row.compactions,

@@ -71,6 +71,22 @@ def create_approval(
     requested_by: str,
     client_id: str | None = None,
 ) -> dict[str, Any]:
+    """A new pending approval, or the one already waiting for exactly the same request (same
+    kind, agent, asker and frozen subject), marked ``repeated``: asking twice is not two asks."""
+    waiting = ctx.conn.execute(
+        select(AP)
+        .where(
+            AP.c.status == ApprovalStatus.PENDING.value,
+            AP.c.kind == kind,
+            AP.c.agent == agent,
+            AP.c.requested_by == requested_by,
+            AP.c.expires_at > ctx.now,
+        )
+        .order_by(AP.c.id)
+    ).all()
+    for row in waiting:
+        if row.subject == subject and list(row.required) == list(required):
+            return approval_view(ctx.conn, row, ctx.now) | {"repeated": True}
     approval_id = ctx.conn.execute(
         insert(AP).values(
             created_at=ctx.now,
@@ -241,7 +257,13 @@ def record_decision(
         ev.APPROVAL_DECIDED,
         actor,
         subject,
-        {"approval": approval_id, "decision": decision, "party": party, "comment": comment}
+        {
+            "approval": approval_id,
+            "agent": row.agent,
+            "decision": decision,
+            "party": party,
+            "comment": comment,
+        }
         | _audience(row.subject),
     )
     done = {

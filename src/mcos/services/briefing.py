@@ -84,10 +84,16 @@ def _work(conn: Connection, since: datetime) -> dict[str, Any]:
     ).all()
     reasons = _block_reasons(conn, [r.id for r in blocked_rows])
     blocked = [task_summary(r) | {"reason": reasons.get(r.id)} for r in blocked_rows]
+    review = [
+        task_summary(r)
+        for r in conn.execute(
+            select(T).where(T.c.status == TaskStatus.REVIEW.value).order_by(T.c.id)
+        )
+    ]
     created = conn.execute(
         select(func.count()).select_from(T).where(T.c.created_at >= since)
     ).scalar_one()
-    return {"done": done, "blocked": blocked, "created": int(created)}
+    return {"done": done, "review": review, "blocked": blocked, "created": int(created)}
 
 
 def _block_reasons(conn: Connection, task_ids: list[int]) -> dict[int, str | None]:
@@ -212,6 +218,12 @@ def to_markdown(b: dict[str, Any]) -> str:
         "",
         f"## Work done ({len(b['work']['done'])})",
         *([_task_line(t) for t in b["work"]["done"]] or ["- nothing finished"]),
+        "",
+        f"## Waiting for review ({len(b['work']['review'])})",
+        *(
+            [_task_line(t) for t in b["work"]["review"]]
+            or ["- nothing: every finished task was accepted"]
+        ),
         "",
         f"## Blocked ({len(b['work']['blocked'])})",
         *(

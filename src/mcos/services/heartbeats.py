@@ -49,7 +49,7 @@ _SEEN_IDS = select(E.c.actor, E.c.client_id).where(
     E.c.actor.in_(bindparam("actors", expanding=True)),
     E.c.client_id.in_(bindparam("ids", expanding=True)),
 )
-_TASK_IDS = select(T.c.id).where(T.c.id.in_(bindparam("ids", expanding=True)))
+_TASK_IDS = select(T.c.id, T.c.assignee).where(T.c.id.in_(bindparam("ids", expanding=True)))
 _RECORD = (
     update(A)
     .where(A.c.name == bindparam("b_name"))
@@ -103,7 +103,9 @@ def record_heartbeats(
         else set()
     )
     task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
-    known_tasks = {r.id for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else set()
+    assignees = (
+        {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else {}
+    )
     updates: list[dict[str, Any]] = []
     recorded: list[tuple[HeartbeatItem, int, dict[str, Any] | None, str]] = []
     for item in items:
@@ -124,8 +126,15 @@ def record_heartbeats(
             if item.field:
                 raise InvalidInput(message, field=f"{prefix}agent")
             raise NotFound(message)
-        if heartbeat.current_task is not None and heartbeat.current_task not in known_tasks:
-            raise InvalidInput(f"no task #{heartbeat.current_task}", field=f"{prefix}current_task")
+        current = heartbeat.current_task
+        if current is not None and current not in assignees:
+            raise InvalidInput(f"no task #{current}", field=f"{prefix}current_task")
+        if current is not None and assignees[current] != item.agent:
+            raise InvalidInput(
+                f"task #{current} is assigned to {assignees[current] or 'nobody'}, not "
+                f"{item.agent!r}: an agent's current task is one of its own",
+                field=f"{prefix}current_task",
+            )
         config = fleet.agent(item.agent)
         thresholds = fleet.liveness_for(config) if config else fleet.liveness
         liveness = derive_liveness(

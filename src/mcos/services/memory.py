@@ -43,7 +43,16 @@ def record_flush(
     refuse_duplicate(ctx.conn, principal.actor, body.id, "memory flush")
     require_self(principal, name)
     _agent(ctx.conn, name)
-    day = body.day.isoformat() if body.day else today(fleet, ctx.now)
+    day = today(fleet, ctx.now)
+    if body.day is not None:
+        yesterday = today(fleet, ctx.now - timedelta(days=1))
+        if body.day.isoformat() not in (day, yesterday):
+            raise InvalidInput(
+                f"a memory note is today's ({day}) or, just after midnight, yesterday's "
+                f"({yesterday}); got {body.day.isoformat()}",
+                field="day",
+            )
+        day = body.day.isoformat()
     note_id = ctx.conn.execute(
         insert(N).values(agent=name, ts=ctx.now, day=day, content=body.content)
     ).inserted_primary_key[0]  # type: ignore[index]

@@ -8,9 +8,9 @@ from sqlalchemy import Connection, insert, or_, select
 
 from mcos.domain import events as ev
 from mcos.errors import Conflict, Forbidden, InvalidInput
-from mcos.fleet.schema import Fleet
-from mcos.schemas import MessageIn, isoformat
-from mcos.services.access import Principal
+from mcos.fleet.schema import Agent, Fleet
+from mcos.schemas import MessageIn, MessageKind, isoformat
+from mcos.services.access import ORCHESTRATOR, Principal
 from mcos.services.events import is_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -30,6 +30,22 @@ def message_view(row: Any) -> dict[str, Any]:
         "body": row.body,
         "task_id": row.task_id,
     }
+
+
+def _may_direct(fleet: Fleet, sender: Agent, body: MessageIn, prefix: str) -> None:
+    """Directives come from the orchestrator, an operator, or the recipient's supervisor."""
+    if sender.role == ORCHESTRATOR:
+        return
+    target = fleet.agent(body.to) if body.to is not None else None
+    if target is not None and target.supervisor == sender.name:
+        return
+    whom = f"agent {body.to!r}" if body.to else "a channel or the fleet"
+    raise Forbidden(
+        f"agent {sender.name!r} may not give {whom} a directive: directives come from the "
+        f"{ORCHESTRATOR}, an operator, or the recipient's supervisor; send a report or a "
+        "question instead",
+        field=f"{prefix}kind",
+    )
 
 
 def send_message(
@@ -69,6 +85,8 @@ def send_message(
             "whole fleet; message its supervisor or a channel instead",
             field=f"{prefix}fleet",
         )
+    if sender is not None and body.kind == MessageKind.DIRECTIVE:
+        _may_direct(fleet, sender, body, prefix)
     if (
         body.task_id is not None
         and ctx.conn.execute(
@@ -108,6 +126,7 @@ def send_message(
 def list_messages(
     conn: Connection,
     *,
+    reader: tuple[str, frozenset[str]] | None = None,
     agent: str | None = None,
     channel: str | None = None,
     kind: str | None = None,
@@ -117,6 +136,16 @@ def list_messages(
     query = select(M).where(M.c.id > after_id).order_by(M.c.id.desc()).limit(limit)
     if after_id:
         query = select(M).where(M.c.id > after_id).order_by(M.c.id).limit(limit)
+    if reader is not None:  # an agent: its own, to it, to its channels, to the fleet
+        name, channels = reader
+        query = query.where(
+            or_(
+                M.c.recipient == name,
+                M.c.sender == f"agent:{name}",
+                M.c.scope == "fleet",
+                M.c.channel.in_(sorted(channels)),
+            )
+        )
     if agent is not None:
         query = query.where(or_(M.c.recipient == agent, M.c.sender == f"agent:{agent}"))
     if channel is not None:

@@ -59,6 +59,33 @@ def _may_change(principal: Principal, row: Any) -> None:
     )
 
 
+def _may_accept(conn: Connection, principal: Principal, row: Any) -> None:
+    """review -> done is acceptance: an operator's, or a reviewer's who did not do the work
+    (the agent that asked for it, the doer's supervisor, or the orchestrator)."""
+    if principal.is_operator:
+        return
+    if principal.name == row.assignee:
+        raise Forbidden(
+            f"agent {principal.name!r} cannot accept its own work: task #{row.id} waits in "
+            "review for an operator or a reviewer (the agent that asked for it, its "
+            "supervisor, or the orchestrator) to move it to done",
+            field="status",
+        )
+    A = tables.agents
+    supervisor = conn.execute(select(A.c.supervisor).where(A.c.name == row.assignee)).scalar()
+    if (
+        principal.actor == row.creator
+        or supervisor == principal.name
+        or _is_orchestrator(conn, principal)
+    ):
+        return
+    raise Forbidden(
+        f"agent {principal.name!r} is not a reviewer of task #{row.id}: the agent that asked "
+        f"for it, {row.assignee!r}'s supervisor, the orchestrator or an operator accepts it",
+        field="status",
+    )
+
+
 def _is_orchestrator(conn: Connection, principal: Principal) -> bool:
     if principal.kind != "agent":
         return False
@@ -124,7 +151,9 @@ def move_task(
 ) -> dict[str, Any]:
     refuse_duplicate(ctx.conn, principal.actor, body.id, "task move")
     row = _task(ctx.conn, task_id)
-    _may_change(principal, row)
+    accepting = body.status == TaskStatus.DONE
+    if not accepting:
+        _may_change(principal, row)
     current = TaskStatus(row.status)
     reason = refuse_move(
         current,
@@ -134,6 +163,8 @@ def move_task(
     )
     if reason:
         raise IllegalTransition(f"task #{task_id}: {reason}", field="status")
+    if accepting:  # review -> done, the only way there: who may accept this work?
+        _may_accept(ctx.conn, principal, row)
     ctx.conn.execute(
         update(T).where(T.c.id == task_id).values(status=body.status.value, updated_at=ctx.now)
     )

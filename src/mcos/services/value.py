@@ -1,8 +1,9 @@
 """The value ledger: human time that finished work saved, in money, set against spend.
 
-A task is credited once, when it moves to ``done``, at the rate its ``kind`` has in the fleet
-file's ``[[value_ledger]]``. Spend is in US dollars; value is converted with the fleet file's
-``[exchange_rates]``. Every figure comes from the log and the usage table, never from a model.
+A task is credited once, when someone other than its doer accepts it (moves it to ``done``),
+at the rate its ``kind`` has in the fleet file's ``[[value_ledger]]``. Spend is in US dollars;
+value is converted with the fleet file's ``[exchange_rates]``. Every figure comes from the log
+and the usage table, never from a model.
 """
 
 from __future__ import annotations
@@ -23,11 +24,21 @@ E, T, U = tables.events, tables.tasks, tables.usage
 
 
 def done_task_ids(conn: Connection, since: datetime) -> list[int]:
-    """Tasks that moved to ``done`` since ``since``, each once (done is final)."""
+    """Tasks accepted (moved to ``done``) since ``since`` by someone other than their doer,
+    each once (done is final)."""
     moved = conn.execute(
-        select(E.c.data).where(E.c.type == ev.TASK_MOVED, E.c.ts >= since).order_by(E.c.seq)
+        select(E.c.actor, E.c.data)
+        .where(E.c.type == ev.TASK_MOVED, E.c.ts >= since)
+        .order_by(E.c.seq)
     )
-    return sorted({r.data["task"] for r in moved if r.data.get("to") == TaskStatus.DONE.value})
+    return sorted(
+        {
+            r.data["task"]
+            for r in moved
+            if r.data.get("to") == TaskStatus.DONE.value
+            and r.actor != f"agent:{r.data.get('assignee')}"
+        }
+    )
 
 
 def _done_since(conn: Connection, since: datetime) -> Counter[str]:

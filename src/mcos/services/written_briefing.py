@@ -9,6 +9,7 @@ the data does not contain is listed in ``unverified_numbers`` and shown as a war
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -54,9 +55,14 @@ def _written_comment(conn: Connection, fleet: Fleet, task_id: int) -> Any:
 def written_briefing(
     conn: Connection, fleet: Fleet, data: dict[str, Any], markdown: str
 ) -> dict[str, Any] | None:
-    """The latest briefing written in the window by the orchestrator, with its checks."""
+    """The latest briefing written in the window by the orchestrator, with its checks: accepted
+    already, or waiting in review for the operator who reads it."""
+    since = datetime.fromisoformat(data["since"])
+    finished = data["work"]["done"] + [
+        t for t in data["work"]["review"] if datetime.fromisoformat(t["updated_at"]) >= since
+    ]
     tasks = sorted(
-        (t for t in data["work"]["done"] if t["kind"] == BRIEFING_KIND),
+        (t for t in finished if t["kind"] == BRIEFING_KIND),
         key=lambda t: t["id"],
         reverse=True,
     )

@@ -93,6 +93,8 @@ agents = Table(
     Column("paused_reason", Text),
     Column("budget_override", JSONDoc),
     Column("heartbeats", SeqInt, nullable=False, default=0),
+    Column("set_aside_reports", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_set_aside", JSONDoc),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -105,10 +107,29 @@ tokens = Table(
     Column("prefix", String(24), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("agent", String(32), ForeignKey("agents.name")),
+    Column("machine", String(32)),
     Column("label", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
+    Column("revoked_by", String(120)),
+    Column("replaced_by", Integer),
 )
+"""Bearer tokens, stored as hashes: ``agent`` (acts as one agent), ``runner`` (acts as the agents
+of one ``machine``) and ``operator`` (a person)."""
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("token_id", Integer, ForeignKey("tokens.id"), nullable=False),
+    Column("operator", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
+)
+"""Dashboard sign-ins: the cookie holds the session's secret, never the operator token."""
 
 tasks = Table(
     "tasks",

@@ -10,11 +10,18 @@ from sqlalchemy import Connection
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
-from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principal_for
+from mcos.api.auth import (
+    CurrentPrincipal,
+    CurrentStore,
+    ReaderPrincipal,
+    bearer_token,
+    principal_for,
+)
 from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
-from mcos.domain.events import Event, visible_to_agent
+from mcos.domain.events import Event, concerns
 from mcos.errors import InvalidInput
+from mcos.fleet.schema import Fleet
 from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
 from mcos.services.access import Principal
@@ -30,10 +37,13 @@ def _types(types: str | None) -> list[str] | None:
     return [t.strip() for t in types.split(",") if t.strip()] if types else None
 
 
-@router.get("/events", summary="Read the event log after a sequence number")
+@router.get(
+    "/events",
+    summary="Read the event log after a sequence number (agents: only events they are party to)",
+)
 async def list_events(
     store: CurrentStore,
-    principal: CurrentPrincipal,
+    principal: ReaderPrincipal,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     types: Annotated[
@@ -41,13 +51,13 @@ async def list_events(
     ] = None,
     subject: str | None = None,
 ) -> JSON:
-    items = await store.read(
-        lambda conn: events.list_events(
+    found = await store.read(
+        lambda conn: events.read_events(
             conn, after=after, limit=limit, types=_types(types), subject=subject
         )
     )
-    if principal.kind == "agent":
-        items = [e for e in items if visible_to_agent(e["data"], principal.name)]
+    party = party_filter(store.fleet, principal)
+    items = [e.as_dict() for e in found if party is None or party(e)]
     return JSON({"events": items})
 
 
@@ -69,15 +79,27 @@ async def post_batch(request: Request, store: CurrentStore) -> JSON:
     return JSON(await store.write(batch.apply_batch, store.fleet, principal, body))
 
 
-def _for(principal: Principal, accepts: EventFilter | None) -> EventFilter | None:
-    """Agents see only events meant for them (an unconfirmed incident is not); operators all."""
-    if principal.kind != "agent":
-        return accepts
-    name = principal.name
-    if accepts is None:
-        return lambda e: visible_to_agent(e.data, name)
+def party_filter(fleet: Fleet, principal: Principal) -> EventFilter | None:
+    """Operators read the whole log; an agent only the events it is party to; a runner those
+    of its machine's agents (``mcos.domain.events.concerns``)."""
+    if principal.is_operator:
+        return None
+    if principal.kind == "runner":
+        mine = [a for a in fleet.agents if a.machine == principal.machine]
+    else:
+        agent = fleet.agent(principal.name)
+        mine = [agent] if agent is not None else []
+    names = frozenset(a.name for a in mine) or frozenset({principal.name})
+    channels = frozenset(c for a in mine for c in a.channels)
+    return lambda e: concerns(e.type, e.actor, e.subject, e.data, names, channels)
+
+
+def _for(fleet: Fleet, principal: Principal, accepts: EventFilter | None) -> EventFilter | None:
+    party = party_filter(fleet, principal)
+    if party is None or accepts is None:
+        return party or accepts
     wanted = accepts
-    return lambda e: wanted(e) and visible_to_agent(e.data, name)
+    return lambda e: wanted(e) and party(e)
 
 
 def _replay_page(conn: Connection, after: int, types: list[str] | None) -> list[Event]:
@@ -137,7 +159,7 @@ class EventStreamResponse(StreamingResponse):
 async def stream(
     request: Request,
     store: CurrentStore,
-    principal: CurrentPrincipal,
+    principal: ReaderPrincipal,
     last_event_id: Annotated[
         str | None, Header(description="Resume after this sequence number")
     ] = None,
@@ -169,7 +191,7 @@ async def stream(
         request.app.state.broker,
         replay,
         after=start,
-        accepts=_for(principal, type_filter(wanted)),
+        accepts=_for(store.fleet, principal, type_filter(wanted)),
         keepalive_seconds=request.app.state.settings.stream_keepalive_seconds,
         page_size=REPLAY_PAGE,
     )

@@ -20,19 +20,27 @@ async def send_message(body: MessageIn, store: CurrentStore, principal: CurrentP
     return JSON(view, status_code=201)
 
 
-@router.get("", summary="The message log, newest last")
+@router.get(
+    "",
+    summary="The message log, newest last (an agent: what it sent, and what reached it)",
+)
 async def list_messages(
     store: CurrentStore,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     agent: AgentName | None = None,
     channel: str | None = None,
     kind: MessageKind | None = None,
     after_id: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 200,
 ) -> JSON:
+    reader = None
+    if not principal.is_operator:
+        config = store.fleet.agent(principal.name)
+        reader = (principal.name, frozenset(config.channels if config else ()))
     items = await store.read(
         lambda conn: messages.list_messages(
             conn,
+            reader=reader,
             agent=agent,
             channel=channel,
             kind=kind.value if kind else None,

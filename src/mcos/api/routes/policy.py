@@ -29,13 +29,17 @@ async def check_action(
     return JSON(answer, status_code=202 if answer["decision"] == "needs_approval" else 200)
 
 
-@router.post("/approvals", status_code=201, summary="Ask an operator to restore a capability")
+@router.post(
+    "/approvals",
+    status_code=201,
+    summary="Ask an operator to restore a capability (the same request again: the same approval)",
+    responses={200: {"description": "The same request is already waiting: that approval"}},
+)
 async def request_restore(
     body: CapabilityRestore, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
-    return JSON(
-        await store.write(approvals.request_restore, store.fleet, principal, body), status_code=201
-    )
+    view = await store.write(approvals.request_restore, store.fleet, principal, body)
+    return JSON(view, status_code=200 if view.get("repeated") else 201)
 
 
 @router.get("/approvals", summary="Approvals, newest first")

@@ -19,6 +19,7 @@ from mcos.schemas import (
     UsageIn,
 )
 from mcos.services import budgets, memory
+from mcos.services.access import require_self
 
 router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
 
@@ -32,13 +33,16 @@ async def flush(
     )
 
 
-@router.get("/memory", summary="Memory notes by day (default: today and yesterday)")
+@router.get(
+    "/memory", summary="Memory notes by day (default: today and yesterday); an agent reads its own"
+)
 async def notes(
     name: AgentName,
     store: CurrentStore,
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     day: Annotated[list[date] | None, Query(description="Repeat for several days")] = None,
 ) -> JSON:
+    require_self(principal, name, field="name")
     days = [d.isoformat() for d in day] if day else None
     items = await store.read(memory.list_notes, store.fleet, name, datetime.now(UTC), days)
     return JSON({"agent": name, "notes": items})

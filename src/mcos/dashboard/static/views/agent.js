@@ -25,7 +25,7 @@ function headHtml(a) {
     <div class="ah-sub">${esc(a.title || "")}${a.role ? ` · <span class="muted">${esc(a.role)}</span>` : ""} · machine <b>${esc(a.machine || "—")}</b> · ${modelBadge(a.provider, a.model)}</div>
     ${a.note ? `<div class="ah-note">“${esc(a.note)}”</div>` : ""}
     ${a.paused ? `<div class="banner crit">Paused${a.paused_reason ? ": " + esc(a.paused_reason) : ""}</div>` : ""}
-    ${a.cooldown_until ? `<div class="banner cool">Credential cooling down until ${esc(dateTime(a.cooldown_until))}</div>` : ""}
+    ${a.cooldown_until && a.liveness === "cooling_down" ? `<div class="banner cool">Credential cooling down until ${esc(dateTime(a.cooldown_until))}</div>` : ""}
     <div class="ah-grid">
       <div><span class="k">Context fuel</span><div data-field="gauge">${gaugeHtml(a.gauge, a)}</div></div>
       <div><span class="k">Spend today</span><div data-field="spend">${spendHtml(sp)}</div></div>

@@ -47,6 +47,7 @@ function render(b) {
     ${written(b.written)}
     <div class="brief-grid" data-brief>
     ${section("Work done", b.work.done.length, list(b.work.done.map((t) => taskLine(t)), "nothing finished"))}
+    ${section("Waiting for review", b.work.review.length, list(b.work.review.map((t) => taskLine(t)), "nothing: every finished task was accepted"))}
     ${section("Blocked", b.work.blocked.length, list(b.work.blocked.map((t) => taskLine(t, t.reason ? `: ${esc(t.reason)}` : "")), "nothing blocked"))}
     ${section("Incidents", b.incidents.length, list(b.incidents.map((i) => `<li><span class="sev sev-${esc(i.severity)}">${esc(i.severity)}</span> #${esc(i.id)} ${esc(i.title)} <span class="muted">from ${esc(i.reporter)}: ${esc(i.status)}${i.resolved_by ? " by " + esc(i.resolved_by) : ""}${i.resolution ? " — " + esc(i.resolution) : ""}</span></li>`), "none raised"))}
     ${section("Waiting for a decision", waiting.length, list(waiting, "nothing"))}

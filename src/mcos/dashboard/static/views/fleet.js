@@ -60,7 +60,7 @@ function sinceClass(a) {
 function cardInner(a) {
   const extra = [];
   if (a.paused) extra.push(`<span class="badge crit" title="${esc(a.paused_reason || "")}">paused${a.paused_reason ? ": " + esc(a.paused_reason) : ""}</span>`);
-  if (a.cooldown_until) extra.push(`<span class="badge cool">cooling until ${esc(time(a.cooldown_until))}</span>`);
+  if (a.cooldown_until && a.liveness === "cooling_down") extra.push(`<span class="badge cool">cooling until ${esc(time(a.cooldown_until))}</span>`);
   const note = a.note ? `<span class="note" title="${esc(a.note)}">${esc(a.note)}</span>` : "";
   return `<div class="card-head"><a class="name" href="#/agents/${encodeURIComponent(a.name)}">${esc(a.display_name || a.name)}</a>` +
     livenessPill(a.liveness) + `</div>` +
