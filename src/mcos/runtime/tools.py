@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcos.fleet.schema import Agent
-from mcos.runtime import netcheck
+from mcos.runtime import files, netcheck
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolSpec
@@ -158,24 +158,19 @@ def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
 # -- the tools ------------------------------------------------------------------------------
 
 
-def _path(ctx: ToolContext, relative: str) -> Any:
-    try:
-        return ctx.workspace.resolve(relative)
-    except ValueError as exc:
-        raise ToolError(str(exc)) from None
-
-
 async def _read_file(ctx: ToolContext, args: ReadFile) -> str:
-    path = _path(ctx, args.path)
-    if not path.is_file():
-        raise ToolError(f"no file {args.path!r} in your workspace")
-    return cap_output(path.read_text(encoding="utf-8", errors="replace"))
+    try:
+        text = files.read_text(ctx.workspace.root, args.path)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    return cap_output(text)
 
 
 async def _write_file(ctx: ToolContext, args: WriteFile) -> str:
-    path = _path(ctx, args.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(args.content, encoding="utf-8")
+    try:
+        files.write_text(ctx.workspace.root, args.path, args.content)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
     return f"wrote {len(args.content)} characters to {args.path}"
 
 
@@ -264,7 +259,12 @@ async def _give_position(ctx: ToolContext, args: GivePosition) -> str:
 
 
 def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
-    return {"kind": "file.write", "paths": [str(_path(ctx, args.path))], "files_touched": 1}
+    """The absolute path written, for the policy's protected paths; refused paths ask nothing."""
+    try:
+        path = files.workspace_path(ctx.workspace.root, args.path, writing=True)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    return {"kind": "file.write", "paths": [str(path)], "files_touched": 1}
 
 
 def _shell_action(ctx: ToolContext, args: RunShell) -> dict[str, Any]:
