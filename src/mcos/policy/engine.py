@@ -217,7 +217,10 @@ def _excepted(request: PolicyRequest) -> bool:
     """An ``allowed_hosts`` entry names this host (and this port, when it gives one)."""
     host = _canonical(request.action.host or "")
     for entry in request.guard.allowed_hosts:
-        allowed, port = parse_host_port(entry)  # checked when the fleet file loaded
+        try:
+            allowed, port = parse_host_port(entry)  # checked when the fleet file loaded
+        except BadHost:
+            continue
         if host is not None and allowed == host and port in (None, request.action.port):
             return True
     return False

@@ -96,7 +96,9 @@ def parse_url(text: str) -> Target:
         host = canonical_host(host)
     except BadHost as exc:
         raise ToolError(f"{text!r} cannot be fetched: {exc}") from None
-    return Target(scheme, host, port or _SCHEMES[scheme], path or "/")
+    if not path.startswith("/"):
+        path = "/" + path  # "http://host?q=1" asks for "/?q=1"
+    return Target(scheme, host, port or _SCHEMES[scheme], path)
 
 
 def _split_authority(authority: str, text: str) -> tuple[str, int | None]:

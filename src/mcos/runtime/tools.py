@@ -127,12 +127,12 @@ class Tool:
     """Offered only to agents with this capability (or ``None``: to every agent)."""
     action: ActionOf | None = None
     """The action asked of the control plane before running; ``None`` when not sensitive."""
+    role: str | None = None
+    """Offered only to agents of this fleet role (``orchestrator``), or ``None``: to any."""
     asks: bool = False
     """The tool asks the control plane itself, while it runs, with what only running reveals
     (``fetch_url``: the addresses a host resolved to, once per redirect hop). The toolbox runs
     it even when not offered, so that the control plane refuses and records the attempt."""
-    role: str | None = None
-    """Offered only to agents of this fleet role (``orchestrator``), or ``None``: to any."""
 
     @property
     def spec(self) -> ToolSpec:
