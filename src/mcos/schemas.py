@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import ReportedStatus
@@ -159,12 +160,31 @@ class ActionRequest(_Input):
     recipient: str | None = Field(None, max_length=320)
     amount_usd: float | None = Field(None, ge=0)
     files_touched: int | None = Field(None, ge=0)
+    addresses: list[str] = Field(default_factory=list, max_length=32)
+    """For ``http.fetch``: every IP address the host resolved to (standard notation)."""
+    port: int | None = Field(None, ge=1, le=65_535)
+    """For ``http.fetch``: the port connected to."""
+    target: str | None = Field(None, min_length=1, max_length=1_000)
+    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path."""
     reason: str = Field("", max_length=2_000)
     """Why the agent wants it; shown to approvers."""
     agent: AgentName | None = None
     """Operators only: the agent asking (an agent token always asks for itself)."""
     approval_id: int | None = Field(None, ge=1)
     """Carry out an action an approval allowed: it must match the approved action exactly."""
+
+    @field_validator("addresses")
+    @classmethod
+    def _ip_literals(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"{address!r} is not an IP address; give the addresses the host resolved "
+                    "to, such as '93.184.216.34' or '2606:2800:220:1::'"
+                ) from None
+        return value
 
 
 class CapabilityRestore(_Input):

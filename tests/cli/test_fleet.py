@@ -92,7 +92,27 @@ def test_fleet_check_says_ok_for_the_template(tmp_path: Path, env: dict[str, str
     result = run_mcos("fleet", "check", str(path), env=env)
     assert result.stdout == f"{path}: ok — 23 agents on 2 machines, 6 channels\n"
     as_json = json.loads(run_mcos("fleet", "check", str(path), "--json", env=env).stdout)
-    assert as_json == {"ok": True, "file": str(path), "agents": 23, "machines": 2}
+    assert as_json == {"ok": True, "file": str(path), "agents": 23, "machines": 2, "warnings": []}
+
+
+def test_fleet_check_warns_of_exec_on_a_machine_without_a_sandbox_and_passes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Elon, who has exec, moved to the Mac Mini, which has no sandbox.
+    text = template_text()
+    velo = 'title = "Infrastructure (CTO)"\nmachine = "velo"'
+    assert text.count(velo) == 1
+    path = tmp_path / "fleet.toml"
+    path.write_text(text.replace(velo, velo.replace("velo", "mac-mini")), encoding="utf-8")
+    result = run_mcos("fleet", "check", str(path), env=env)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{path}: ok — 23 agents on 2 machines, 6 channels"
+    assert len(lines) == 2 and lines[1].startswith("  warning: elon: Elon has exec on machine")
+    assert "run unconfined" in lines[1]
+    as_json = json.loads(run_mcos("fleet", "check", str(path), "--json", env=env).stdout)
+    assert as_json["ok"] is True
+    (warning,) = as_json["warnings"]
+    assert warning["agent"] == "elon" and "no sandbox" in warning["message"]
 
 
 def test_fleet_check_explains_each_problem_with_file_line_key_and_fix(

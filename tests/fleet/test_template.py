@@ -146,3 +146,37 @@ def test_template_schedules_are_the_seeds_mornings_and_nights(fleet: Fleet) -> N
 def test_template_supervises_with_two_wake_attempts(fleet: Fleet) -> None:
     assert fleet.supervision.enabled and fleet.supervision.reassign
     assert fleet.supervision.max_wake_attempts == 2
+
+
+def test_template_guards_production_and_blocks_private_networks_for_every_agent(
+    fleet: Fleet,
+) -> None:
+    flow = fleet.agent("flow")
+    assert flow is not None
+    guard = fleet.guard_for(flow)
+    assert "/srv/fibreflow/production/**" in guard.protected_paths
+    assert guard.max_files_per_change == 200
+    for agent in fleet.agents:
+        blocked = set(fleet.guard_for(agent).blocked_networks)
+        assert {"127.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16"} <= blocked, agent.name
+        assert fleet.guard_for(agent).allowed_hosts == (), agent.name
+
+
+def test_template_sandboxes_velo_and_says_the_mac_mini_has_none(fleet: Fleet) -> None:
+    sandboxes = {m.name: m.sandbox for m in fleet.machines}
+    assert sandboxes == {"mac-mini": "none", "velo": "bubblewrap"}
+    # Nothing on the unconfined machine may run a command; Elon's run on velo, seeing staging.
+    assert [
+        a.name for a in fleet.agents if a.machine == "mac-mini" and "exec" in a.capabilities
+    ] == []
+    elon = fleet.agent("elon")
+    assert elon is not None
+    sandbox = fleet.sandbox_for(elon)
+    assert (sandbox.kind, sandbox.read_write, sandbox.masked) == (
+        "bubblewrap",
+        ("/srv/fibreflow/staging",),
+        (),
+    )
+    assert [(t.name, t.machine, t.path) for t in fleet.deploy_targets] == [
+        ("fibreflow-staging", "velo", "/srv/fibreflow/staging")
+    ]

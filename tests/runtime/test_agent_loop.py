@@ -15,6 +15,7 @@ from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import make_runner, run_until, running, task_status
 from tests.fixtures.server import Server
+from tests.fixtures.web import WebServer
 
 
 def create_task(srv: Server, title: str, assignee: str, description: str = "") -> int:
@@ -460,22 +461,35 @@ def test_an_agent_on_an_openai_compatible_endpoint_works_through_the_openai_sdk(
 def test_fetch_url_is_asked_of_the_control_plane_then_fetched(
     srv: Server, fake: FakeProviderServer
 ) -> None:
-    task = create_task(srv, "Check the provider status page", "donna")
-    page = fake.url + "/_fake/requests"
-    fake.set_script(Script([Rule(key="key-donna", steps=(Step.call("fetch_url", {"url": page}),))]))
+    with WebServer("127.0.0.2") as web:
+        web.page("/status", "all systems normal")
+        # Loopback is closed to agents; the operator opens this one server to Donna.
+        fleet_file = srv.fleet_dir / "fleet.toml"
+        text = fleet_file.read_text()
+        at = text.index("[agents.budget]", text.index('name = "donna"'))
+        exception = f'[agents.guard]\nallowed_hosts = ["{web.authority}"]\n'
+        fleet_file.write_text(text[:at] + exception + text[at:])
+        srv.stop()
+        srv.start()
+        task = create_task(srv, "Check the provider status page", "donna")
+        page = web.url("/status")
+        fake.set_script(
+            Script([Rule(key="key-donna", steps=(Step.call("fetch_url", {"url": page}),))])
+        )
 
-    async def done(api: httpx.AsyncClient) -> bool:
-        return await task_status(api, task) == "review"
+        async def done(api: httpx.AsyncClient) -> bool:
+            return await task_status(api, task) == "review"
 
-    run(srv, ["donna"], done)
+        run(srv, ["donna"], done)
 
-    assert fake.requests[-1].tool_results[0].startswith("HTTP 200\n")
+    assert fake.requests[-1].tool_results[0] == "HTTP 200\nall systems normal"
     with srv.client() as operator:
         decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
         fetches = [e["data"] for e in decided["events"] if e["data"]["agent"] == "donna"]
-        assert [(f["action"]["kind"], f["action"]["host"], f["outcome"]) for f in fetches] == [
-            ("http.fetch", "127.0.0.1", "allow")
-        ]
+        assert [
+            (f["action"]["kind"], f["action"]["host"], f["action"]["addresses"], f["outcome"])
+            for f in fetches
+        ] == [("http.fetch", "127.0.0.2", ["127.0.0.2"], "allow")]
 
 
 def test_a_long_piece_of_work_keeps_heartbeating(srv: Server, fake: FakeProviderServer) -> None:

@@ -12,6 +12,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
 from mcos.fleet.schema import Fleet
+from mcos.fleet.warnings import fleet_warnings
 from mcos.settings import Settings
 
 
@@ -158,7 +159,11 @@ def fleet() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def check(path: Path | None, as_json: bool) -> None:
-    """Validate a fleet file and explain each problem with the key and the fix."""
+    """Validate a fleet file and explain each problem with the key and the fix.
+
+    Warnings (a choice that weakens a guarantee, such as exec on a machine without a sandbox)
+    are listed after "ok"; they do not fail the check.
+    """
     if path is None:
         folder = find_fleet_dir(None)
         if folder is None:
@@ -181,6 +186,7 @@ def check(path: Path | None, as_json: bool) -> None:
         else:
             click.echo(exc.message, err=True)
         raise SystemExit(1) from None
+    warnings = fleet_warnings(loaded)
     if as_json:
         emit_json(
             {
@@ -188,6 +194,7 @@ def check(path: Path | None, as_json: bool) -> None:
                 "file": str(path),
                 "agents": len(loaded.agents),
                 "machines": len(loaded.machines),
+                "warnings": [{"agent": w.agent, "message": w.message} for w in warnings],
             }
         )
     else:
@@ -195,3 +202,5 @@ def check(path: Path | None, as_json: bool) -> None:
             f"{path}: ok — {len(loaded.agents)} agents on {len(loaded.machines)} "
             f"machines, {len(loaded.channels)} channels"
         )
+        for warning in warnings:
+            click.echo(f"  warning: {warning.agent}: {warning.message}")

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mcos.errors import UserError
+from mcos.fleet._guard_checks import guard_problems
 from mcos.fleet.schedules import schedule_problems
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
 
@@ -238,6 +239,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                     )
                 )
     problems += _routing_problems(fleet)
+    problems += [FleetProblem(key, message, fix) for key, message, fix in guard_problems(fleet)]
     problems += [
         FleetProblem(key, message, fix)
         for key, message, fix in schedule_problems(

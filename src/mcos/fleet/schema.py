@@ -14,6 +14,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcos.fleet.guard import FleetGuard, Guard, merge_guards
+from mcos.fleet.sandbox import (
+    AgentSandbox,
+    Sandbox,
+    SandboxKind,
+    SandboxLimits,
+    plain_absolute,
+    plan_sandbox,
+)
 from mcos.fleet.schedules import Schedule, Supervision
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
@@ -69,6 +78,14 @@ class ControlPlane(_Strict):
             )
         return value.rstrip("/")
 
+    @property
+    def host(self) -> str:
+        """The control plane's host, as written in ``url``: no agent may ever fetch from it."""
+        authority = self.url.split("://", 1)[1]
+        if authority.startswith("["):
+            return authority[1 : authority.index("]")]
+        return authority.rsplit(":", 1)[0] if ":" in authority else authority
+
 
 class Liveness(_Strict):
     """How the server turns heartbeat times into liveness; every agent may override."""
@@ -95,6 +112,25 @@ class Liveness(_Strict):
 class Machine(_Strict):
     name: Name
     description: str = ""
+    sandbox: SandboxKind = "bubblewrap"
+    """How agents' commands are confined on this machine: ``bubblewrap`` (Linux), or ``none``,
+    an explicit opt-out for a machine without a sandbox (commands run unconfined; ``mcos fleet
+    check`` warns for every agent with ``exec`` there)."""
+
+
+class DeployTarget(_Strict):
+    """Somewhere a ``deploy`` tool may sync files to: a folder on one machine."""
+
+    name: Name
+    machine: Name
+    path: str
+    """The absolute folder files are synced into."""
+    description: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return plain_absolute(value)
 
 
 class Budget(_Strict):
@@ -113,34 +149,6 @@ class ContextPolicy(_Strict):
     """Tokens kept free for the compaction summary and the reply."""
     soft_threshold: int = Field(4_000, ge=0)
     """Tokens before the floor at which the memory flush turn runs."""
-
-
-class Guard(_Strict):
-    """Limits on the blast radius of what an agent may do, whatever its capabilities."""
-
-    protected_paths: tuple[str, ...] = ()
-    """Glob patterns (``/srv/fibreflow/**``) the agent may never write, delete or run in."""
-    blocked_hosts: tuple[str, ...] = ()
-    """Hosts (``prod.fibreflow.app``, ``*.internal``) the agent may never reach."""
-    max_files_per_change: int | None = Field(None, ge=1)
-    """The most files one change may touch; the seed's runaway commit swept in 3,571."""
-    max_spend_usd: float | None = Field(None, ge=0)
-    """The largest single payment the agent may make without an operator's approval."""
-    ask_first: tuple[str, ...] = ()
-    """Kinds of action (``shell.exec``, ``email.send``) that need a person's approval each time,
-    though the agent has the capability: the command waits, frozen, until someone approves it."""
-
-    @field_validator("ask_first")
-    @classmethod
-    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from mcos.policy.actions import ACTION_KINDS  # mcos.policy imports this module
-
-        for kind in value:
-            if kind not in ACTION_KINDS:
-                raise ValueError(
-                    f"unknown action kind {kind!r}; use one of {', '.join(sorted(ACTION_KINDS))}"
-                )
-        return value
 
 
 class Agent(_Strict):
@@ -170,6 +178,9 @@ class Agent(_Strict):
     """Agent name or ``operator``: who hears when this agent stalls or misbehaves."""
     channels: tuple[Name, ...] = ()
     guard: Guard = Guard()
+    """Adds to the fleet's ``[guard]``; see ``Fleet.guard_for``."""
+    sandbox: AgentSandbox = AgentSandbox()
+    """Overrides the fleet's ``[sandbox]`` limits; folders its commands may see."""
 
     @field_validator("capabilities")
     @classmethod
@@ -313,6 +324,12 @@ class Fleet(_Strict):
     """Cron-style runs: recurring tasks, heartbeats, the briefing, the memory rollover."""
     routing: tuple[RoutingRule, ...] = ()
     """How the orchestrator routes incoming requests; see ``mcos.domain.routing``."""
+    guard: FleetGuard = FleetGuard()
+    """Limits every agent's guard extends; by default, fetches reach no private address."""
+    sandbox: SandboxLimits = SandboxLimits()
+    """Limits on every shell command; an agent's ``[agents.sandbox]`` may override them."""
+    deploy_targets: tuple[DeployTarget, ...] = ()
+    """Where a ``deploy`` tool may sync files to."""
 
     @field_validator("escalation")
     @classmethod
@@ -350,3 +367,20 @@ class Fleet(_Strict):
 
     def liveness_for(self, agent: Agent) -> Liveness:
         return agent.liveness or self.liveness
+
+    def guard_for(self, agent: Agent) -> Guard:
+        """The guard that holds for ``agent``: the fleet's ``[guard]`` extended by its own
+        (lists joined, the stricter of each limit). The one place the two are merged."""
+        return merge_guards(self.guard, agent.guard)
+
+    def sandbox_for(self, agent: Agent) -> Sandbox:
+        """Where ``agent``'s commands run: its machine's sandbox, the fleet's limits with the
+        agent's overrides, its extra folders, and the protected folders inside them to mask."""
+        machine = self.machine(agent.machine)
+        return plan_sandbox(
+            self.sandbox,
+            agent.sandbox,
+            self.guard_for(agent),
+            kind=machine.sandbox if machine is not None else "bubblewrap",
+            network="network" in agent.capabilities,
+        )

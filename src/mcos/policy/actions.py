@@ -19,6 +19,25 @@ ACTION_KINDS: dict[str, str] = {
 }
 
 
+# Kind -> what the action must say for its limits to be checked. An action without it is
+# refused: a payment without an amount would otherwise pass the spending limit unexamined.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "file.write": ("paths",),
+    "file.delete": ("paths",),
+    "shell.exec": ("command",),
+    "http.fetch": ("host",),
+    "email.send": ("recipient",),
+    "payment.send": ("amount_usd",),
+    "git.commit": ("files_touched", "paths"),
+    "deploy.run": ("target", "files_touched"),
+}
+
+# Kinds whose ``paths`` are files or folders on the agent's machine.
+FILE_KINDS = frozenset(
+    {"file.read", "file.write", "file.delete", "shell.exec", "git.commit", "deploy.run"}
+)
+
+
 @dataclass(frozen=True)
 class Action:
     """The exact thing an agent wants to do, as it would be done."""
@@ -35,4 +54,10 @@ class Action:
     amount_usd: float | None = None
     """For ``payment.send``."""
     files_touched: int | None = None
-    """For ``git.commit`` and ``file.write``: how many files the change touches."""
+    """For ``git.commit``, ``deploy.run`` and ``file.write``: how many files the change touches."""
+    addresses: tuple[str, ...] = ()
+    """For ``http.fetch``: every IP address the host resolved to, one of which is connected to."""
+    port: int | None = None
+    """For ``http.fetch``: the port reached."""
+    target: str | None = None
+    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository's path."""

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from fnmatch import fnmatch
-from pathlib import PurePosixPath
+from fnmatch import fnmatchcase
 
+from mcos.domain.hosts import (
+    BadHost,
+    IPAddress,
+    blocking_network,
+    canonical_host,
+    ip_literal,
+    parse_host_port,
+)
+from mcos.domain.hosts import reached as reached_by
+from mcos.domain.paths import matches, normalise_path
+from mcos.fleet.guard import Guard
 from mcos.fleet.schema import HUMAN, Agent
-from mcos.policy.actions import ACTION_KINDS, Action
+from mcos.policy.actions import ACTION_KINDS, FILE_KINDS, REQUIRED, Action
 from mcos.policy.decisions import Allow, Decision, Deny, NeedsApproval
 
 
@@ -29,8 +39,12 @@ class PolicyRequest:
     """The acting agent's configuration, from the fleet file."""
     action: Action
     now: datetime
+    guard: Guard
+    """The guard that holds for the agent: ``fleet.guard_for(agent)``, never its own alone."""
     grants: tuple[Grant, ...] = field(default=())
     """Time-boxed restorations currently on record for this agent."""
+    control_plane_host: str | None = None
+    """The control plane's host (``control_plane.url``): no fetch may reach it, exception or not."""
 
 
 Rule = Callable[[PolicyRequest], Decision | None]
@@ -68,35 +82,152 @@ def capability(request: PolicyRequest) -> Decision | None:
     )
 
 
-def protected_paths(request: PolicyRequest) -> Decision | None:
-    if request.action.kind == "file.read":
-        return None
-    for path in request.action.paths:
-        normalised = str(PurePosixPath(path))
-        for pattern in request.agent.guard.protected_paths:
-            if fnmatch(normalised, pattern) or fnmatch(normalised + "/", pattern):
-                return Deny(
-                    "protected_path",
-                    f"{path} is protected for agent {request.agent.name!r} (matches {pattern!r})",
-                )
-    return None
-
-
-def blocked_hosts(request: PolicyRequest) -> Decision | None:
-    host = request.action.host
-    if host is None:
-        return None
-    for pattern in request.agent.guard.blocked_hosts:
-        if fnmatch(host.lower(), pattern.lower()):
+def complete(request: PolicyRequest) -> Decision | None:
+    """An action must say what its limits are checked against: a payment its amount."""
+    action = request.action
+    for name in REQUIRED.get(action.kind, ()):
+        if getattr(action, name) in (None, "", ()):
             return Deny(
-                "blocked_host",
-                f"host {host} is blocked for agent {request.agent.name!r} (matches {pattern!r})",
+                "incomplete_action",
+                f"{action.kind} without {name} is refused: its limits cannot be checked "
+                f"without it; ask again with the {name} of the action as it will be done",
             )
     return None
 
 
+def absolute_paths(request: PolicyRequest) -> Decision | None:
+    """A relative path means nothing to the guard, so it is refused, not matched."""
+    if request.action.kind not in FILE_KINDS:
+        return None
+    for path in request.action.paths:
+        if normalise_path(path) is None:
+            return Deny(
+                "relative_path",
+                f"{path!r} is not an absolute path; ask with the full path of the file or "
+                "folder (the runtime sends its workspace's)",
+            )
+    return None
+
+
+def protected_paths(request: PolicyRequest) -> Decision | None:
+    action = request.action
+    if action.kind == "file.read":
+        return None
+    touched = list(action.paths)
+    if action.target is not None and action.target.startswith("/"):
+        touched.append(action.target)  # a repository committed to
+    for path in touched:
+        for pattern in request.guard.protected_paths:
+            if matches(path, pattern):
+                shown = normalise_path(path)
+                said = path if shown == path else f"{path} (that is {shown})"
+                return Deny(
+                    "protected_path",
+                    f"{said} is protected for agent {request.agent.name!r} (matches {pattern!r})",
+                )
+    return None
+
+
+def fetch_host(request: PolicyRequest) -> Decision | None:
+    """The host and addresses of a fetch must be real ones: read, not guessed at."""
+    if request.action.kind != "http.fetch" or not request.action.host:
+        return None
+    try:
+        canonical_host(request.action.host)
+        for address in request.action.addresses:
+            if ip_literal(address) is None:
+                raise BadHost(f"address {address!r} is a name, not an IP address")
+    except BadHost as exc:
+        return Deny("invalid_host", f"{exc}; ask with the host and the addresses it resolved to")
+    return None
+
+
+def control_plane(request: PolicyRequest) -> Decision | None:
+    """No agent fetches from the control plane, whatever its guard's exceptions say."""
+    action = request.action
+    if action.kind != "http.fetch" or not action.host or request.control_plane_host is None:
+        return None
+    own = _canonical(request.control_plane_host) or request.control_plane_host.lower()
+    reached = {_canonical(action.host)}
+    reached.update(str(a) for address in _addresses(action) for a in reached_by(address))
+    if own in reached:
+        return Deny(
+            "control_plane",
+            f"host {action.host} is the control plane's ({own}); no agent may fetch from it, "
+            "whatever its guard's exceptions",
+        )
+    return None
+
+
+def blocked_hosts(request: PolicyRequest) -> Decision | None:
+    action = request.action
+    if action.kind != "http.fetch" or not action.host or _excepted(request):
+        return None
+    host = _canonical(action.host) or action.host.lower()
+    for pattern in request.guard.blocked_hosts:
+        if fnmatchcase(host, pattern.lower().rstrip(".")):
+            said = action.host if host == action.host else f"{action.host} (that is {host})"
+            return Deny(
+                "blocked_host",
+                f"host {said} is blocked for agent {request.agent.name!r} (matches {pattern!r})",
+            )
+    return None
+
+
+def blocked_networks(request: PolicyRequest) -> Decision | None:
+    """Every address the host resolved to, and the host itself if it is one, in any spelling."""
+    action = request.action
+    if action.kind != "http.fetch" or not action.host or _excepted(request):
+        return None
+    for address in _addresses(action):
+        network = blocking_network(address, request.guard.blocked_networks)
+        if network is not None:
+            via = "is" if ip_literal(action.host) is not None else "resolves to"
+            return Deny(
+                "blocked_network",
+                f"host {action.host} {via} {address}, in blocked network {network}, which "
+                f"agent {request.agent.name!r} may not reach (an operator may add the host to "
+                "its guard's allowed_hosts)",
+            )
+    return None
+
+
+def _canonical(host: str) -> str | None:
+    try:
+        return canonical_host(host)
+    except BadHost:
+        return None  # refused by fetch_host, which runs first
+
+
+def _address(text: str) -> IPAddress | None:
+    try:
+        return ip_literal(text)
+    except BadHost:
+        return None
+
+
+def _addresses(action: Action) -> list[IPAddress]:
+    """The host itself when it is an address in any notation, then every resolved address."""
+    host = _canonical(action.host or "")
+    found = [_address(host) if host else None, *(_address(a) for a in action.addresses)]
+    return [address for address in found if address is not None]
+
+
+def _excepted(request: PolicyRequest) -> bool:
+    """An ``allowed_hosts`` entry names this host (and this port, when it gives one)."""
+    host = _canonical(request.action.host or "")
+    for entry in request.guard.allowed_hosts:
+        try:
+            allowed, port = parse_host_port(entry)  # checked when the fleet file loaded
+        except BadHost:
+            continue
+        if host is not None and allowed == host and port in (None, request.action.port):
+            return True
+    return False
+
+
 def blast_radius(request: PolicyRequest) -> Decision | None:
-    limit = request.agent.guard.max_files_per_change
+    limit = request.guard.max_files_per_change
     touched = request.action.files_touched
     if limit is not None and touched is not None and touched > limit:
         return Deny(
@@ -109,7 +240,7 @@ def blast_radius(request: PolicyRequest) -> Decision | None:
 
 def spend_limit(request: PolicyRequest) -> Decision | None:
     amount = request.action.amount_usd
-    limit = request.agent.guard.max_spend_usd
+    limit = request.guard.max_spend_usd
     if (
         request.action.kind == "payment.send"
         and amount is not None
@@ -125,7 +256,7 @@ def spend_limit(request: PolicyRequest) -> Decision | None:
 
 
 def ask_first(request: PolicyRequest) -> Decision | None:
-    if request.action.kind in request.agent.guard.ask_first:
+    if request.action.kind in request.guard.ask_first:
         return NeedsApproval(
             "ask_first",
             f"agent {request.agent.name!r} must ask a person before every "
@@ -138,8 +269,13 @@ def ask_first(request: PolicyRequest) -> Decision | None:
 RULES: tuple[Rule, ...] = (
     known_kind,
     capability,
+    complete,
+    absolute_paths,
     protected_paths,
+    fetch_host,
+    control_plane,
     blocked_hosts,
+    blocked_networks,
     blast_radius,
     spend_limit,
     ask_first,

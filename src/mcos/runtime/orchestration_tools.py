@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mcos.runtime.client import AgentLink
-from mcos.runtime.tools import TOOLS, Tool, ToolContext, ToolError, _Args, cap_output
+from mcos.runtime.permission import ToolError
+from mcos.runtime.tools import TOOLS, Tool, ToolContext, _Args, cap_output
 
 ORCHESTRATOR = "orchestrator"
 OPEN = ("inbox", "assigned", "in_progress", "review", "blocked")

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from mcos.fleet.schema import Agent
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.permission import Parked, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
-from mcos.runtime.tools import TOOLS, Tool, ToolContext, ToolError, offered_tools
+from mcos.runtime.tools import TOOLS, Tool, ToolContext, offered_tools
 from mcos.runtime.workspace import Workspace
 
 log = logging.getLogger("mcos.runtime")
@@ -75,13 +76,10 @@ class Toolbox:
         try:
             args = self._parse(tool, call)
             if tool.action is not None:
-                action = tool.action(context, args) | {
-                    "reason": f"task #{task_id}" if task_id else "no task"
-                }
-                parked = await self._ask(call, action, task_id)
-                if parked is not None:
-                    return parked
-            elif tool.name not in self.offered:
+                await ask_before_acting(
+                    self.link, tool.action(context, args) | {"reason": context.reason}
+                )
+            elif tool.name not in self.offered and not tool.asks:
                 needs = (
                     f"the {tool.capability!r} capability"
                     if tool.capability is not None
@@ -89,6 +87,8 @@ class Toolbox:
                 )
                 raise ToolError(f"{call.name} needs {needs}, which you do not have")
             output = await tool.run(context, args)
+        except Parked as parked:
+            return self._parked(call, parked, task_id)
         except ToolError as exc:
             return _error(call, str(exc))
         except ApiError as exc:
@@ -97,30 +97,21 @@ class Toolbox:
             return _error(call, "the control plane cannot be reached, so nothing was done")
         return ToolResult(Turn("tool", output, tool_call_id=call.id))
 
-    async def _ask(
-        self, call: ToolCall, action: dict[str, Any], task_id: int | None
-    ) -> ToolResult | None:
-        """Ask the control plane; ``None`` means allowed. Refusals raise, approvals park."""
-        try:
-            decision = await self.link.ask("POST", "/api/v1/actions", action)
-        except ApiError as exc:
-            if exc.code == "policy_denied":
-                raise ToolError(f"refused by policy: {exc.message}") from None
-            raise
-        if decision["decision"] != "needs_approval":
-            return None
-        waiting = ", ".join(decision.get("approvers", ())) or "an operator"
+    def _parked(self, call: ToolCall, parked: Parked, task_id: int | None) -> ToolResult:
+        """The call waits for an approval: the model hears so, and the runtime keeps what to
+        carry out once it is decided (the exact action asked about)."""
+        waiting = ", ".join(parked.approvers) or "an operator"
         text = (
-            f"this needs approval #{decision['approval_id']} from {waiting}: {decision['reason']}. "
+            f"this needs approval #{parked.approval_id} from {waiting}: {parked.reason}. "
             "Nothing was done yet; the task waits for the decision and you will be told."
         )
-        parked = {
-            "approval_id": decision["approval_id"],
-            "call": [call.id, call.name, call.arguments],
-            "action": action,
+        saved = {
+            "approval_id": parked.approval_id,
+            "call": [call.id, call.name, parked.arguments or call.arguments],
+            "action": parked.action,
             "task_id": task_id,
         }
-        return ToolResult(Turn("tool", text, tool_call_id=call.id), parked)
+        return ToolResult(Turn("tool", text, tool_call_id=call.id), saved)
 
     async def resume(self, parked: dict[str, Any]) -> Turn | None:
         """A parked call's outcome once its approval is decided, as a user turn; else ``None``."""
@@ -134,7 +125,9 @@ class Toolbox:
             reasons = "; ".join(d.get("comment") or "" for d in approval.get("decisions", ()))
             return Turn("user", f"Approval #{approval_id} for {call.name} was {status}. {reasons}")
         tool = TOOLS[call.name]
-        context = ToolContext(self.agent, self.workspace, self.link, parked["task_id"])
+        context = ToolContext(
+            self.agent, self.workspace, self.link, parked["task_id"], approved=parked["action"]
+        )
         try:
             args = self._parse(tool, call)
             await self.link.ask(
@@ -143,6 +136,8 @@ class Toolbox:
             output = await tool.run(context, args)
         except ToolError as exc:
             output = f"it failed: {exc}"
+        except Parked as again:  # only a tool asking again for more than was approved
+            output = f"it needs approval #{again.approval_id} too: {again.reason}"
         except ApiError as exc:
             output = f"the control plane refused to carry it out: {exc.message}"
         return Turn("user", f"Approval #{approval_id} was approved and {call.name} ran:\n{output}")

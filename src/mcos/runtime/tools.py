@@ -13,17 +13,16 @@ import asyncio
 import functools
 import os
 import signal
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcos.fleet.schema import Agent
+from mcos.runtime import files, netcheck
 from mcos.runtime.client import AgentLink
+from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolSpec
 from mcos.runtime.workspace import Workspace
 
@@ -33,25 +32,20 @@ SHELL_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ")
 """The only variables a shell command inherits: never the runner's other agents' keys."""
 
 
-class ToolError(Exception):
-    """The tool failed or was refused; the message goes back to the model as the result."""
-
-
-@dataclass
-class Parked(Exception):
-    """The call needs an approval: the task waits for it while the agent does other work."""
-
-    approval_id: int
-    approvers: list[str]
-    action: dict[str, Any]
-
-
 @dataclass
 class ToolContext:
     agent: Agent
     workspace: Workspace
     link: AgentLink
     task_id: int | None = None
+    approved: dict[str, Any] | None = None
+    """When a parked call is carried out: the action an operator approved. A tool that asks
+    for itself (``fetch_url``) does exactly that action, without asking again."""
+
+    @property
+    def reason(self) -> str:
+        """What the control plane is told the action is for."""
+        return f"task #{self.task_id}" if self.task_id else "no task"
 
 
 class _Args(BaseModel):
@@ -73,7 +67,9 @@ class RunShell(_Args):
 
 
 class FetchUrl(_Args):
-    url: str = Field(pattern=r"^https?://", description="An http(s) URL to GET.")
+    url: str = Field(
+        min_length=1, max_length=8_000, description="An http(s) URL to GET; redirects followed."
+    )
 
 
 class SendMessage(_Args):
@@ -133,6 +129,10 @@ class Tool:
     """The action asked of the control plane before running; ``None`` when not sensitive."""
     role: str | None = None
     """Offered only to agents of this fleet role (``orchestrator``), or ``None``: to any."""
+    asks: bool = False
+    """The tool asks the control plane itself, while it runs, with what only running reveals
+    (``fetch_url``: the addresses a host resolved to, once per redirect hop). The toolbox runs
+    it even when not offered, so that the control plane refuses and records the attempt."""
 
     @property
     def spec(self) -> ToolSpec:
@@ -158,24 +158,19 @@ def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
 # -- the tools ------------------------------------------------------------------------------
 
 
-def _path(ctx: ToolContext, relative: str) -> Any:
-    try:
-        return ctx.workspace.resolve(relative)
-    except ValueError as exc:
-        raise ToolError(str(exc)) from None
-
-
 async def _read_file(ctx: ToolContext, args: ReadFile) -> str:
-    path = _path(ctx, args.path)
-    if not path.is_file():
-        raise ToolError(f"no file {args.path!r} in your workspace")
-    return cap_output(path.read_text(encoding="utf-8", errors="replace"))
+    try:
+        text = files.read_text(ctx.workspace.root, args.path)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    return cap_output(text)
 
 
 async def _write_file(ctx: ToolContext, args: WriteFile) -> str:
-    path = _path(ctx, args.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(args.content, encoding="utf-8")
+    try:
+        files.write_text(ctx.workspace.root, args.path, args.content)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
     return f"wrote {len(args.content)} characters to {args.path}"
 
 
@@ -201,30 +196,15 @@ async def _run_shell(ctx: ToolContext, args: RunShell) -> str:
     return f"exit status {process.returncode}\n{text}"
 
 
-_WEB: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _web() -> httpx.AsyncClient:
-    """One client per event loop for every agent's fetches (a new one costs ~26 ms of CPU).
-
-    Redirects are not followed: the control plane allowed this host, not wherever it points.
-    """
-    loop = asyncio.get_running_loop()
-    if loop not in _WEB:
-        _WEB[loop] = httpx.AsyncClient(timeout=20, follow_redirects=False)
-    return _WEB[loop]
-
-
 async def _fetch_url(ctx: ToolContext, args: FetchUrl) -> str:
-    try:
-        response = await _web().get(args.url)
-    except httpx.HTTPError as exc:
-        raise ToolError(f"could not fetch {args.url}: {exc!r}") from None
-    if response.is_redirect:
-        return f"HTTP {response.status_code}: redirects to {response.headers.get('location')}"
-    return f"HTTP {response.status_code}\n{cap_output(response.text)}"
+    if "network" not in ctx.agent.capabilities and ctx.approved is None:
+        # Never offered: put to the control plane (which refuses, and records it) before the
+        # host is even resolved, so that a lookup cannot carry data out either.
+        target = netcheck.parse_url(args.url)
+        asked = {"kind": "http.fetch", "host": target.host, "port": target.port}
+        await ask_before_acting(ctx.link, asked | {"reason": ctx.reason})
+    output = await netcheck.fetch(ctx.link, args.url, reason=ctx.reason, approved=ctx.approved)
+    return cap_output(output)
 
 
 async def _send_message(ctx: ToolContext, args: SendMessage) -> str:
@@ -279,15 +259,16 @@ async def _give_position(ctx: ToolContext, args: GivePosition) -> str:
 
 
 def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
-    return {"kind": "file.write", "paths": [str(_path(ctx, args.path))], "files_touched": 1}
+    """The absolute path written, for the policy's protected paths; refused paths ask nothing."""
+    try:
+        path = files.workspace_path(ctx.workspace.root, args.path, writing=True)
+    except files.UnsafePath as exc:
+        raise ToolError(str(exc)) from None
+    return {"kind": "file.write", "paths": [str(path)], "files_touched": 1}
 
 
 def _shell_action(ctx: ToolContext, args: RunShell) -> dict[str, Any]:
     return {"kind": "shell.exec", "command": args.command, "paths": [str(ctx.workspace.root)]}
-
-
-def _fetch_action(ctx: ToolContext, args: FetchUrl) -> dict[str, Any]:
-    return {"kind": "http.fetch", "host": urlsplit(args.url).hostname or ""}
 
 
 TOOLS: dict[str, Tool] = {
@@ -310,7 +291,14 @@ TOOLS: dict[str, Tool] = {
             "exec",
             _shell_action,
         ),
-        Tool("fetch_url", "GET a URL.", FetchUrl, _fetch_url, "network", _fetch_action),
+        Tool(
+            "fetch_url",
+            "GET an http(s) URL (redirects followed); the answer's status and text.",
+            FetchUrl,
+            _fetch_url,
+            "network",
+            asks=True,
+        ),
         Tool(
             "send_message",
             "Message another agent or a channel you belong to.",

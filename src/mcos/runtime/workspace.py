@@ -7,12 +7,13 @@ Layout, under ``<workspaces>/<agent>/``::
     .mcos/state.json        where the runtime was (conversations, parked approvals), for restarts
     ...                     whatever the agent writes with its tools
 
-Every path a tool names is resolved inside the workspace; ``..`` and symlinks out are refused.
+Every file here is opened through :mod:`mcos.runtime.files`: walked down from the workspace's
+folder with no symbolic link followed, so neither a tool's path nor one the runtime writes itself
+(notes, state) can be led out of the workspace by a link an agent planted.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,10 +22,20 @@ from typing import Any
 import orjson
 
 from mcos.fleet.schema import Agent, Fleet
+from mcos.runtime.files import (
+    UnsafePath,
+    append_bytes_at,
+    read_bytes_at,
+    replace_bytes_at,
+    workspace_path,
+)
 
 SOUL_FILE = "SOUL.md"
 MEMORY_DIR = "memory"
 STATE_FILE = Path(".mcos") / "state.json"
+MAX_SOUL_BYTES = 200_000
+MAX_NOTE_BYTES = 2_000_000
+MAX_STATE_BYTES = 1 << 30
 
 ROLE_DUTIES: dict[str, str] = {
     "orchestrator": "You read the fleet's heartbeats, route work to the agent whose role fits, "
@@ -77,18 +88,18 @@ class Workspace:
         return cls(root)
 
     def soul(self) -> str:
-        return (self.root / SOUL_FILE).read_text()
+        try:
+            text = read_bytes_at(self.root, (SOUL_FILE,), limit=MAX_SOUL_BYTES)
+        except UnsafePath as exc:
+            return f"(your identity file could not be read: {exc})"
+        return (text or b"").decode("utf-8", errors="replace")
 
     def resolve(self, relative: str) -> Path:
-        """``relative`` inside the workspace, or ``ValueError`` saying why not."""
-        if not relative or "\x00" in relative:
-            raise ValueError("give a path relative to your workspace, such as 'notes/today.md'")
-        candidate = (self.root / relative).resolve()
-        if candidate != self.root and self.root not in candidate.parents:
-            raise ValueError(f"{relative!r} is outside your workspace; use a relative path")
-        if candidate.is_relative_to(self.root / ".mcos"):
-            raise ValueError(f"{relative!r} is the runtime's own state; it is not yours to touch")
-        return candidate
+        """The absolute path ``relative`` names in the workspace, or ``ValueError`` saying why
+        not (``..``, absolute, ``.mcos``). For callers that need a path to show or to ask
+        about; never open it (a link swapped in later would be followed): open with
+        :mod:`mcos.runtime.files`."""
+        return workspace_path(self.root, relative)
 
     # -- memory notes -------------------------------------------------------------------
 
@@ -96,32 +107,41 @@ class Workspace:
         return self.root / MEMORY_DIR / f"{day.isoformat()}.md"
 
     def append_note(self, day: date, heading: str, content: str) -> Path:
-        path = self.note_path(day)
-        with path.open("a", encoding="utf-8") as note:
-            if path.stat().st_size == 0:
-                note.write(f"# Memory: {day.isoformat()}\n")
-            note.write(f"\n## {heading}\n\n{content.strip()}\n")
-            note.flush()
-            os.fsync(note.fileno())
-        return path
+        """Append to the day's note, fsynced; ``UnsafePath`` if it is a link or linked file."""
+        append_bytes_at(
+            self.root,
+            (MEMORY_DIR, f"{day.isoformat()}.md"),
+            f"\n## {heading}\n\n{content.strip()}\n".encode(),
+            header=f"# Memory: {day.isoformat()}\n".encode(),
+        )
+        return self.note_path(day)
 
     def recent_notes(self, today: date) -> str:
         """Yesterday's and today's notes, oldest first: what the agent reads on waking."""
         parts = []
         for day in (today - timedelta(days=1), today):
-            path = self.note_path(day)
-            if path.exists():
-                parts.append(path.read_text(encoding="utf-8").strip())
+            name = f"{day.isoformat()}.md"
+            try:
+                note = read_bytes_at(self.root, (MEMORY_DIR, name), limit=MAX_NOTE_BYTES)
+            except UnsafePath as exc:
+                parts.append(f"(the note {MEMORY_DIR}/{name} was not read: {exc})")
+                continue
+            if note is not None:
+                parts.append(note[:MAX_NOTE_BYTES].decode("utf-8", errors="replace").strip())
         return "\n\n".join(parts)
 
     # -- saved state --------------------------------------------------------------------
 
     def load_state(self) -> dict[str, Any]:
         path = self.root / STATE_FILE
-        if not path.exists():
+        try:
+            data = read_bytes_at(self.root, STATE_FILE.parts, limit=MAX_STATE_BYTES)
+        except UnsafePath:
+            return {}  # not the runtime's file (a link planted there): start afresh
+        if data is None:
             return {}
         try:
-            loaded = orjson.loads(path.read_bytes())
+            loaded = orjson.loads(data)
         except orjson.JSONDecodeError:
             # A torn write cannot happen (see save_state); a hand-edited file can.
             path.rename(path.with_suffix(".corrupt"))
@@ -134,7 +154,4 @@ class Workspace:
         Not fsynced: this survives the runner being killed, which is what it is for; after a
         power loss the agent may redo its last step.
         """
-        path = self.root / STATE_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(orjson.dumps(state))
-        temporary.replace(path)
+        replace_bytes_at(self.root, STATE_FILE.parts, orjson.dumps(state), over_links=True)

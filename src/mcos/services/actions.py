@@ -28,12 +28,19 @@ def action_of(body: ActionRequest) -> Action:
         recipient=body.recipient,
         amount_usd=body.amount_usd,
         files_touched=body.files_touched,
+        addresses=tuple(body.addresses),
+        port=body.port,
+        target=body.target,
     )
 
 
 def frozen(action: Action) -> dict[str, Any]:
-    """The exact action, as stored in an approval and compared when it is carried out."""
-    return {
+    """The exact action, as stored in an approval and compared when it is carried out.
+
+    ``addresses``, ``port`` and ``target`` appear only when given, so an approval frozen
+    before they existed still matches its action.
+    """
+    shown: dict[str, Any] = {
         "kind": action.kind,
         "command": action.command,
         "paths": list(action.paths),
@@ -42,6 +49,13 @@ def frozen(action: Action) -> dict[str, Any]:
         "amount_usd": action.amount_usd,
         "files_touched": action.files_touched,
     }
+    if action.addresses:
+        shown["addresses"] = list(action.addresses)
+    if action.port is not None:
+        shown["port"] = action.port
+    if action.target is not None:
+        shown["target"] = action.target
+    return shown
 
 
 def check_action(
@@ -76,7 +90,16 @@ def check_action(
         Grant(g.agent, g.capability, g.expires_at, g.approval_id)
         for g in active_grants(ctx.conn, name, ctx.now)
     )
-    decision = decide(PolicyRequest(agent, action, ctx.now, grants))
+    decision = decide(
+        PolicyRequest(
+            agent,
+            action,
+            ctx.now,
+            fleet.guard_for(agent),
+            grants,
+            control_plane_host=fleet.control_plane.host,
+        )
+    )
     outcome = {"outcome": decision.outcome, "reason": decision.reason}
     if isinstance(decision, Deny):
         error = Forbidden(decision.reason, code="policy_denied", field="kind")
