@@ -139,6 +139,18 @@ def check_the_four_failures_are_stopped_by_their_guardrails(demo: Demo) -> None:
     assert not (demo.folder / "workspaces/flow/node_modules").exists()
     told = _outcomes(demo, "Flow's exec refused")
     assert told[0].startswith("REFUSED") and refused["data"]["reason"] in told[0]
+    # Its model said it was done; the task did not end done but blocked, with the refusal.
+    with demo.client() as api:
+        [ship] = [
+            t
+            for t in api.get("/api/v1/tasks").json()["tasks"]
+            if t["title"] == "Ship the FibreFlow dashboard build to production"
+        ]
+        history = api.get(f"/api/v1/tasks/{ship['id']}").json()["history"]
+    assert ship["status"] == "blocked"
+    [blocked] = [h for h in history if h["type"] == "task.moved" and h["data"]["to"] == "blocked"]
+    assert "run_shell: refused by policy" in blocked["data"]["reason"]
+    assert any("is blocked with the refusal" in t for t in told)
 
     # 2. Sentinel's false P0 is held: unconfirmed, and unseen by agents who must not hear of it.
     with demo.client() as api:

@@ -349,8 +349,8 @@ def test_a_fetch_that_needs_approval_waits_then_goes_to_the_approved_address(
                 assert shown["subject"]["addresses"] == ["127.0.0.2"]
                 approved = await operator.post(f"/api/v1/approvals/{approval_id}/approve", json={})
                 assert approved.status_code == 200, approved.text
-            turn = await tools.resume(result.parked)
-            return result, turn.text if turn else None
+            outcome = await tools.resume(result.parked)
+            return result, outcome[0].text if outcome else None
 
     parked, resumed = asyncio.run(scenario())
     assert (

@@ -455,6 +455,12 @@ async def flow_exec(d: Director) -> None:
                 outcome=True,
                 seq=asked["seq"],
             )
+        if await _task_reaches(d, task_id, ("blocked",), after):
+            await d.narrate(
+                f"Flow's task #{task_id} is blocked with the refusal on its card: work whose "
+                "essential action was refused never ends as done, whatever the model says.",
+                outcome=True,
+            )
 
     d.watch(outcome())
 

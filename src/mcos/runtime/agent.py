@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from mcos.runtime.client import AgentLink, ApiError, Unreachable
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
 from mcos.runtime.orchestration_tools import ORCHESTRATOR
-from mcos.runtime.providers.base import Provider, TransientProviderError, Turn
+from mcos.runtime.providers.base import Provider, ToolCall, TransientProviderError, Turn
 from mcos.runtime.toolbox import Toolbox
 from mcos.runtime.workspace import Workspace
 
@@ -61,7 +61,9 @@ class AgentLoop:
         self.fleet, self.agent, self.workspace, self.link = fleet, agent, workspace, link
         self.caller = ModelCaller(fleet, agent, provider, link)
         self.saved = Saved.load(workspace)
-        self.toolbox = Toolbox(agent, workspace, link)
+        self.grants: dict[str, datetime] = {}
+        """Capabilities an operator restored, until when (from the latest heartbeat)."""
+        self.toolbox = Toolbox(agent, workspace, link, self.live_grants)
         self.notes = ""
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
@@ -158,7 +160,16 @@ class AgentLoop:
             body.pop("current_task")
             answer = await self.link.ask("POST", path, body)
         self._beat_at = time.monotonic()
+        self.grants = {
+            g["capability"]: datetime.fromisoformat(g["expires_at"])
+            for g in answer.get("grants", ())
+        }
         return answer
+
+    def live_grants(self) -> list[str]:
+        """The restored capabilities whose time box has not ended: offered for exactly that."""
+        now = datetime.now(UTC)
+        return [capability for capability, until in self.grants.items() if until > now]
 
     async def keep_alive(self) -> None:
         """Heartbeat between model calls when a long piece of work has outlasted the interval,
@@ -329,6 +340,7 @@ class AgentLoop:
             for call in reply.tool_calls:
                 result = await self.toolbox.run(call, task_id)
                 conversation.turns.append(result.turn)
+                conversation.note_outcome(call, result.refused)
                 if result.parked is not None:
                     self.saved.parked[key] = result.parked
                 if result.failed:
@@ -346,11 +358,14 @@ class AgentLoop:
         for key, parked in list(self.saved.parked.items()):
             if stopping.is_set():
                 return
-            turn = await self.toolbox.resume(parked)
-            if turn is None:
+            outcome = await self.toolbox.resume(parked)
+            if outcome is None:
                 continue  # still waiting
+            turn, refused = outcome
             del self.saved.parked[key]
-            self.saved.conversations[key].turns.append(turn)
+            conversation = self.saved.conversations[key]
+            conversation.turns.append(turn)
+            conversation.note_outcome(ToolCall(*parked["call"]), refused)
             self.saved.save(self.workspace)
 
     async def finish(self, task_id: int, summary: str) -> None:
@@ -370,7 +385,13 @@ class AgentLoop:
         reports: list[tuple[str, dict[str, Any]]] = []
         if summary.strip():
             reports.append((f"{base}/comments", {"body": summary.strip()[:20_000]}))
-        if conversation is None or conversation.moved_to in (None, "in_progress"):
+        refused = conversation.refusals if conversation is not None else {}
+        if refused:
+            # What the work needed was refused: it is not finished, whatever the model says.
+            why = "; ".join(f"{name}: {reason}" for name, reason in refused.items())
+            reports.append((f"{base}/move", {"status": "blocked", "reason": why[:2000]}))
+            log.info("%s: task #%s blocked: %s", self.agent.name, task_id, why)
+        elif conversation is None or conversation.moved_to in (None, "in_progress"):
             # To review, not done: accepting work is an operator's or a reviewer's move.
             reports.append((f"{base}/move", {"status": "review"}))
         # Put together, they share one commit; the outbox numbers them in this order.

@@ -46,6 +46,9 @@ class Conversation:
     """Failing tool calls by name and arguments: the same one three times means stuck."""
     moved_to: str | None = None
     """The column the model itself last moved the card to (``update_task``), if any."""
+    refusals: dict[str, str] = field(default_factory=dict)
+    """Tools the policy refused, by name, with why, until the same tool later runs: work that
+    needed a refused action is not finished, whatever the model says."""
 
     def record(self, reply: ModelReply) -> None:
         self.steps += 1
@@ -63,6 +66,13 @@ class Conversation:
         if isinstance(status, str):
             self.moved_to = status
 
+    def note_outcome(self, call: ToolCall, refused: str | None) -> None:
+        """A refusal stands until the same tool runs after all (approved, or restored)."""
+        if refused is not None:
+            self.refusals[call.name] = refused
+        else:
+            self.refusals.pop(call.name, None)
+
     def repeated_failure(self, limit: int) -> str | None:
         worst = self.failures.most_common(1)
         return worst[0][0][:300] if worst and worst[0][1] >= limit else None
@@ -74,6 +84,7 @@ class Conversation:
             "prompt_tokens": self.prompt_tokens,
             "failures": dict(self.failures),
             "moved_to": self.moved_to,
+            "refusals": self.refusals,
         }
 
     @classmethod
@@ -84,6 +95,7 @@ class Conversation:
             prompt_tokens=data.get("prompt_tokens", 0),
             failures=Counter(data.get("failures", {})),
             moved_to=data.get("moved_to"),
+            refusals=dict(data.get("refusals", {})),
         )
 
 

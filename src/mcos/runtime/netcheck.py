@@ -230,8 +230,8 @@ async def _checked_hop(link: AgentLink, target: Target, reason: str, hops: list[
             parked.reason = f"{target.url} (redirected from {hops[-1]}): {parked.reason}"
         raise
     except ToolError as exc:
-        if hops:
-            raise ToolError(f"{hops[-1]} redirects to {target.url}: {exc}") from None
+        if hops:  # the same kind of error (a refusal stays a refusal), saying where it led
+            raise type(exc)(f"{hops[-1]} redirects to {target.url}: {exc}") from None
         raise
 
 

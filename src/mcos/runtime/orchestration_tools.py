@@ -4,7 +4,7 @@ Each is a thin call over the agent's link returning compact text for the model: 
 (the fleet, the board, a routing decision, a nudge, a suspension, an incident decision) are
 asked now; the directive and the reassignment are told (queued if the control plane is down).
 The control plane refuses all but reading to any other agent, so offering is not the guard.
-This module adds its tools to :data:`mcos.runtime.tools.TOOLS` when imported.
+They are part of :data:`mcos.runtime.tools.TOOLS`.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ from pydantic import Field
 
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import ToolError
-from mcos.runtime.tools import TOOLS, Tool, ToolContext, _Args, cap_output
+from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
 ORCHESTRATOR = "orchestrator"
 OPEN = ("inbox", "assigned", "in_progress", "review", "blocked")
 
 
-class NoArgs(_Args):
+class NoArgs(ToolArgs):
     pass
 
 
-class ReadBoard(_Args):
+class ReadBoard(ToolArgs):
     assignee: str | None = Field(None, description="Only this agent's tasks.")
 
 
-class RouteRequest(_Args):
+class RouteRequest(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     kind: str | None = Field(None, description="Kind of work, such as legal-document.")
@@ -38,28 +38,28 @@ class RouteRequest(_Args):
     dry_run: bool = Field(False, description="Only decide and explain; create no task.")
 
 
-class SendDirective(_Args):
+class SendDirective(ToolArgs):
     to: str = Field(description="The agent to direct.")
     body: str = Field(min_length=1)
 
 
-class ReassignTask(_Args):
+class ReassignTask(ToolArgs):
     task_id: int = Field(ge=1)
     assignee: str = Field(description="The agent to take the task over.")
     reason: str = Field(min_length=1, description="Why, for the task's history.")
 
 
-class AgentReason(_Args):
+class AgentReason(ToolArgs):
     agent: str
     reason: str = Field(min_length=1)
 
 
-class IncidentDecision(_Args):
+class IncidentDecision(ToolArgs):
     incident_id: int = Field(ge=1)
     reason: str = Field(min_length=1, description="Your evidence, for the record.")
 
 
-class OpenCommittee(_Args):
+class OpenCommittee(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     question: str = Field(min_length=1, description="The decision put to the committee.")
     members: list[str] = Field(min_length=1, description="The agents who give a position.")
@@ -238,4 +238,3 @@ ORCHESTRATION_TOOLS = tuple(
         ),
     )
 )
-TOOLS.update((tool.name, tool) for tool in ORCHESTRATION_TOOLS)

@@ -18,6 +18,11 @@ class ToolError(Exception):
     """The tool failed or was refused; the message goes back to the model as the result."""
 
 
+class Refused(ToolError):
+    """The control plane's policy refused the action (and recorded the refusal): the work that
+    needed it was not done, whatever the model says next."""
+
+
 @dataclass
 class Parked(Exception):
     """The call needs an approval: the task waits for it while the agent does other work."""
@@ -36,14 +41,14 @@ class Parked(Exception):
 async def ask_before_acting(link: AgentLink, action: dict[str, Any]) -> dict[str, Any]:
     """Ask whether ``action`` may be done now: returns the answer if allowed.
 
-    Raises :class:`ToolError` when policy refuses it, :class:`Parked` when it needs an approval,
+    Raises :class:`Refused` when policy refuses it, :class:`Parked` when it needs an approval,
     and ``ApiError`` or ``Unreachable`` when the control plane cannot answer the question.
     """
     try:
         decision: dict[str, Any] = await link.ask("POST", "/api/v1/actions", action)
     except ApiError as exc:
         if exc.code == "policy_denied":
-            raise ToolError(f"refused by policy: {exc.message}") from None
+            raise Refused(f"refused by policy: {exc.message}") from None
         raise
     if decision["decision"] == "needs_approval":
         raise Parked(

@@ -9,6 +9,7 @@ the model hears that it waits, the task waits, and the agent goes on with its ot
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,10 @@ from pydantic import ValidationError
 
 from mcos.fleet.schema import Agent
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
-from mcos.runtime.permission import Parked, ToolError, ask_before_acting
+from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
-from mcos.runtime.tools import TOOLS, Tool, ToolContext, offered_tools
+from mcos.runtime.tooling import Tool, ToolContext
+from mcos.runtime.tools import TOOLS, offered_tools
 from mcos.runtime.workspace import Workspace
 
 log = logging.getLogger("mcos.runtime")
@@ -30,6 +32,8 @@ class ToolResult:
     turn: Turn
     parked: dict[str, Any] | None = None
     """Set when the call waits for an approval: what to carry out once it is decided."""
+    refused: str | None = None
+    """Set when the control plane's policy refused the call: why."""
 
     @property
     def failed(self) -> bool:
@@ -47,13 +51,33 @@ def _problems(exc: ValidationError) -> str:
 
 
 class Toolbox:
-    def __init__(self, agent: Agent, workspace: Workspace, link: AgentLink) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        workspace: Workspace,
+        link: AgentLink,
+        granted: Callable[[], Collection[str]] = tuple,
+    ) -> None:
         self.agent, self.workspace, self.link = agent, workspace, link
-        self.offered = {t.name: t for t in offered_tools(agent)}
-        self._specs = [t.spec for t in self.offered.values()]
+        self._granted = granted
+        """The capabilities an operator restored for now (the heartbeat says which, until
+        when): their tools are offered for exactly that time."""
+        self._offers: dict[frozenset[str], tuple[dict[str, Tool], list[ToolSpec]]] = {}
+
+    def _offer(self) -> tuple[dict[str, Tool], list[ToolSpec]]:
+        granted = frozenset(self._granted())
+        if granted not in self._offers:
+            tools = {t.name: t for t in offered_tools(self.agent, granted)}
+            self._offers[granted] = (tools, [t.spec for t in tools.values()])
+        return self._offers[granted]
+
+    @property
+    def offered(self) -> dict[str, Tool]:
+        """The tools offered now, by name."""
+        return self._offer()[0]
 
     def specs(self) -> list[ToolSpec]:
-        return self._specs
+        return self._offer()[1]
 
     def _parse(self, tool: Tool, call: ToolCall) -> Any:
         try:
@@ -89,6 +113,8 @@ class Toolbox:
             output = await tool.run(context, args)
         except Parked as parked:
             return self._parked(call, parked, task_id)
+        except Refused as exc:
+            return ToolResult(_error(call, str(exc)).turn, refused=str(exc))
         except ToolError as exc:
             return _error(call, str(exc))
         except ApiError as exc:
@@ -113,8 +139,9 @@ class Toolbox:
         }
         return ToolResult(Turn("tool", text, tool_call_id=call.id), saved)
 
-    async def resume(self, parked: dict[str, Any]) -> Turn | None:
-        """A parked call's outcome once its approval is decided, as a user turn; else ``None``."""
+    async def resume(self, parked: dict[str, Any]) -> tuple[Turn, str | None] | None:
+        """A parked call's outcome once its approval is decided, as a user turn, with why it was
+        refused if it was (denied, expired, refused when carried out); ``None`` while pending."""
         approval_id = parked["approval_id"]
         approval = await self.link.ask("GET", f"/api/v1/approvals/{approval_id}")
         status = approval["status"]
@@ -123,21 +150,26 @@ class Toolbox:
         call = ToolCall(*parked["call"])
         if status != "approved":
             reasons = "; ".join(d.get("comment") or "" for d in approval.get("decisions", ()))
-            return Turn("user", f"Approval #{approval_id} for {call.name} was {status}. {reasons}")
+            said = f"Approval #{approval_id} for {call.name} was {status}. {reasons}".strip()
+            return Turn("user", said), said
         tool = TOOLS[call.name]
         context = ToolContext(
             self.agent, self.workspace, self.link, parked["task_id"], approved=parked["action"]
         )
+        refused: str | None = None
         try:
             args = self._parse(tool, call)
             await self.link.ask(
                 "POST", "/api/v1/actions", parked["action"] | {"approval_id": approval_id}
             )
             output = await tool.run(context, args)
+        except Refused as exc:
+            output = refused = f"it was refused: {exc}"
         except ToolError as exc:
             output = f"it failed: {exc}"
         except Parked as again:  # only a tool asking again for more than was approved
             output = f"it needs approval #{again.approval_id} too: {again.reason}"
         except ApiError as exc:
-            output = f"the control plane refused to carry it out: {exc.message}"
-        return Turn("user", f"Approval #{approval_id} was approved and {call.name} ran:\n{output}")
+            output = refused = f"the control plane refused to carry it out: {exc.message}"
+        said = f"Approval #{approval_id} was approved and {call.name} ran:\n{output}"
+        return Turn("user", said), refused

@@ -27,7 +27,7 @@ from mcos.services.tasks import task_summary
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
-A, E, T, M = tables.agents, tables.events, tables.tasks, tables.messages
+A, E, T, M, G = tables.agents, tables.events, tables.tasks, tables.messages, tables.grants
 WAITING_STATUSES = (TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value)
 TASKS_PER_ANSWER = 50
 MESSAGES_PER_ANSWER = 100
@@ -65,6 +65,11 @@ _RECORD = (
         heartbeats=A.c.heartbeats + 1,
         updated_at=bindparam("b_at"),
     )
+)
+_LIVE_GRANTS = (
+    select(G.c.agent, G.c.capability, G.c.expires_at)
+    .where(G.c.agent.in_(bindparam("names", expanding=True)), G.c.expires_at > bindparam("now"))
+    .order_by(G.c.id)
 )
 _WAITING_TASKS = (
     select(T)
@@ -209,6 +214,13 @@ def record_heartbeats(
         if wanted
         else {}
     )
+    grants: dict[str, dict[str, str]] = defaultdict(dict)
+    if wanted:
+        for grant in conn.execute(_LIVE_GRANTS, {"names": wanted, "now": ctx.now}):
+            # The latest expiry of a capability restored twice.
+            grants[grant.agent][grant.capability] = max(
+                grants[grant.agent].get(grant.capability, ""), grant.expires_at.isoformat()
+            )
     answers: list[dict[str, Any]] = []
     for item, seq, gauge, liveness in recorded:
         if not item.answer:
@@ -228,6 +240,10 @@ def record_heartbeats(
                 "incidents": incidents[item.agent][0],
                 "confirmations": incidents[item.agent][1],
                 "incident_cursor": state[item.agent]["incident_cursor"],
+                "grants": [
+                    {"capability": capability, "expires_at": until}
+                    for capability, until in sorted(grants[item.agent].items())
+                ],
             }
         )
     return answers

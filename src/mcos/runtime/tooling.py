@@ -1,0 +1,86 @@
+"""What a tool is: its arguments, its context, how it is offered and asked for.
+
+The tools themselves live in :mod:`mcos.runtime.tools` (the work), :mod:`mcos.runtime.shell`
+(commands), :mod:`mcos.runtime.changes` (commits and deploys) and
+:mod:`mcos.runtime.orchestration_tools` (the orchestrator's); :data:`mcos.runtime.tools.TOOLS`
+gathers them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mcos.fleet.schema import Agent
+from mcos.runtime.client import AgentLink
+from mcos.runtime.providers.base import ToolSpec
+from mcos.runtime.workspace import Workspace
+
+OUTPUT_CAP = 16_000
+"""Characters of a tool's output given back to the model; the rest is cut from the middle."""
+
+
+@dataclass
+class ToolContext:
+    agent: Agent
+    workspace: Workspace
+    link: AgentLink
+    task_id: int | None = None
+    approved: dict[str, Any] | None = None
+    """When a parked call is carried out: the action an operator approved. A tool that asks
+    for itself (``fetch_url``) does exactly that action, without asking again."""
+
+    @property
+    def reason(self) -> str:
+        """What the control plane is told the action is for."""
+        return f"task #{self.task_id}" if self.task_id else "no task"
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Runner = Callable[[ToolContext, Any], Awaitable[str]]
+ActionOf = Callable[[ToolContext, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[ToolArgs]
+    run: Runner
+    capability: str | None = None
+    """Offered only to agents with this capability (or ``None``: to every agent)."""
+    action: ActionOf | None = None
+    """The action asked of the control plane before running; ``None`` when not sensitive."""
+    role: str | None = None
+    """Offered only to agents of this fleet role (``orchestrator``), or ``None``: to any."""
+    asks: bool = False
+    """The tool asks the control plane itself, while it runs, with what only running reveals
+    (``fetch_url``: the addresses a host resolved to, once per redirect hop). The toolbox runs
+    it even when not offered, so that the control plane refuses and records the attempt."""
+
+    @property
+    def spec(self) -> ToolSpec:
+        return _spec(self.name, self.description, self.args)
+
+
+@functools.cache
+def _spec(name: str, description: str, args: type[ToolArgs]) -> ToolSpec:
+    """Built once per tool, not once per agent: a runner may hold a thousand agents."""
+    schema = args.model_json_schema()
+    schema.pop("title", None)
+    return ToolSpec(name, description, schema)
+
+
+def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - limit
+    return f"{text[:half]}\n[... {cut} characters cut ...]\n{text[-half:]}"
