@@ -257,6 +257,18 @@ class UsageIn(_Input):
     task_id: int | None = Field(None, ge=1)
 
 
+class SetAsideIn(_Input):
+    """A report the control plane refused for good (a 4xx, or the same 5xx again and again),
+    set aside by the agent's runtime so it no longer blocks the reports after it."""
+
+    id: ClientId | None = None
+    """Client-chosen id; a retried report with the same id is recorded once."""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str = Field(min_length=1, max_length=500)
+    status: int = Field(ge=100, le=599)
+    error: str = Field(min_length=1, max_length=2_000)
+
+
 class BudgetCheck(_Input):
     """Asked before each call: may the agent spend about this much?"""
 

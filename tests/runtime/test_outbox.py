@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from mcos.runtime.outbox import DeliveryResult, Outbox, Report, backoff_delay
+from mcos.runtime.client import ControlPlane, deliver
+from mcos.runtime.outbox import (
+    MAX_SERVER_ERRORS,
+    DeliveryResult,
+    Outbox,
+    RejectedReport,
+    Report,
+    backoff_delay,
+)
+from mcos.runtime.runner import tell_set_aside
 from tests.fixtures.server import running_server
 
 USAGE = "/api/v1/agents/donna/usage"
@@ -88,6 +97,39 @@ def test_a_rejected_report_is_set_aside_with_its_error_and_does_not_block(
         assert "rejected: HTTP 422 no task #9" in caplog.text
         outbox.close()
         assert outbox.rejected() == [kept]  # kept in the file, readable after close
+
+    asyncio.run(scenario())
+
+
+def test_a_report_the_server_fails_on_every_time_is_set_aside_and_told(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        told: list[RejectedReport] = []
+
+        async def tell(rejected: RejectedReport) -> None:
+            told.append(rejected)
+
+        outbox = Outbox(
+            tmp_path / "outbox.db",
+            plane,
+            backoff_start=0.001,
+            backoff_cap=0.01,
+            on_set_aside=tell,
+        )
+        reports = await put_usage(outbox, 3)
+        poison = DeliveryResult.retry(500, "the control plane failed; the error is in its log")
+        plane.script[reports[0].body["id"]] = [poison] * MAX_SERVER_ERRORS
+        # An outage is not the server failing on the report: no answer never sets one aside.
+        plane.script[reports[1].body["id"]] = [DeliveryResult.retry()] * (MAX_SERVER_ERRORS * 3)
+        assert await outbox.drain(timeout=10) == 0
+        assert [r.seq for r in plane.delivered] == [2, 3], "the reports behind it arrived"
+        attempts = plane.attempts.count(reports[0].body["id"])
+        assert attempts == MAX_SERVER_ERRORS
+        (kept,) = outbox.rejected()
+        assert kept.report == reports[0] and kept.status == 500
+        assert kept.error == "the control plane failed; the error is in its log (5 times)"
+        assert [(t.report, t.status, t.error) for t in told] == [(kept.report, 500, kept.error)]
+        outbox.close()
 
     asyncio.run(scenario())
 
@@ -251,3 +293,46 @@ def test_reports_reach_a_real_control_plane_once_even_when_delivered_twice(
             assert [m["calls"] for m in summary["models_this_month"]] == [3]
             events = operator.get("/api/v1/events", params={"types": "usage.recorded"}).json()
             assert len(events["events"]) == 3
+
+
+def test_a_report_set_aside_shows_on_the_agents_card(tmp_path: Path) -> None:
+    """The runner's wiring, against a real control plane: refused for good, set aside, and the
+    operator sees it on the agent (and `mcos agents show`), not in a log nobody reads."""
+    with running_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}") as server:
+        with server.client() as operator:
+            runner = operator.post("/api/v1/tokens", json={"kind": "runner", "machine": "mac-mini"})
+            token = runner.json()["token"]
+
+        async def scenario() -> None:
+            control_plane = ControlPlane(server.url)
+            outbox: Outbox = Outbox(
+                tmp_path / "outbox.db",
+                lambda r: deliver(control_plane, {"donna": token}, r),
+                on_set_aside=lambda rejected: tell_set_aside(outbox, rejected),
+            )
+            unknown = {"input_tokens": 5, "output_tokens": 5, "model": "claude-9000"}
+            await outbox.put("donna", "POST", USAGE, unknown)
+            await outbox.put("donna", "POST", USAGE, {"input_tokens": 7, "output_tokens": 1})
+            assert await outbox.drain(timeout=30) == 0
+            outbox.close()
+            await control_plane.aclose()
+
+        asyncio.run(scenario())
+        with server.client() as operator:
+            donna = operator.get("/api/v1/agents/donna").json()
+            used = operator.get("/api/v1/usage").json()
+        assert donna["set_aside_reports"] == 1
+        assert donna["last_set_aside"]["path"] == USAGE
+        assert donna["last_set_aside"]["status"] == 422
+        [warning] = donna["warnings"]
+        assert "1 report refused for good and set aside" in warning and "claude-9000" in warning
+        spent = next(a for a in used["agents"] if a["agent"] == "donna")
+        assert spent["spent"]["daily_tokens"] == 8, "the report behind it arrived"
+        shown = server.mcos("agents", "show", "donna").stdout
+        assert "warning  1 report refused for good" in shown
+        with server.agent("flow") as flow:
+            other = flow.post(
+                "/api/v1/agents/donna/set-aside",
+                json={"method": "POST", "path": "/x", "status": 500, "error": "made up"},
+            )
+        assert other.status_code == 403

@@ -98,6 +98,8 @@ def show_agent(client: Client, name: str, as_json: bool) -> None:
     ]
     for key, value in rows:
         click.echo(f"{key:>13}  {value}")
+    for warning in agent.get("warnings", []):
+        click.echo(f"{'warning':>13}  {warning}")
 
 
 @agents.command("nudge")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mcos.fleet.schema import Fleet
+from mcos.fleet.schema import Agent, Fleet
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,22 @@ class FleetWarning:
 
 def fleet_warnings(fleet: Fleet) -> list[FleetWarning]:
     """Every warning for ``fleet``, in the order of its agents."""
-    unconfined = {m.name for m in fleet.machines if m.sandbox == "none"}
-    warnings = []
-    for agent in fleet.agents:
-        if "exec" in agent.capabilities and agent.machine in unconfined:
-            warnings.append(
-                FleetWarning(
-                    agent.name,
-                    f"{agent.label} has exec on machine {agent.machine!r}, which has no sandbox "
-                    '(sandbox = "none"): its commands run unconfined, able to read and write '
-                    "whatever the runner can, other agents' workspaces and the network included; "
-                    "install bubblewrap there and drop the opt-out, or move the agent to a "
-                    "sandboxed machine",
-                )
-            )
-    return warnings
+    return [
+        FleetWarning(agent.name, message)
+        for agent in fleet.agents
+        for message in agent_warnings(fleet, agent)
+    ]
+
+
+def agent_warnings(fleet: Fleet, agent: Agent) -> list[str]:
+    """The warnings that concern one agent (shown on its card)."""
+    machine = fleet.machine(agent.machine)
+    if "exec" in agent.capabilities and machine is not None and machine.sandbox == "none":
+        return [
+            f"{agent.label} has exec on machine {agent.machine!r}, which has no sandbox "
+            '(sandbox = "none"): its commands run unconfined, able to read and write '
+            "whatever the runner can, other agents' workspaces and the network included; "
+            "install bubblewrap there and drop the opt-out, or move the agent to a "
+            "sandboxed machine"
+        ]
+    return []

@@ -21,9 +21,14 @@ AGENT_HEADER = "X-MCOS-Agent"
 
 
 class Unreachable(McosError):
-    """The control plane did not answer (down, restarting, or a 5xx)."""
+    """The control plane did not answer (down, restarting), or answered 5xx or 429."""
 
     code = "control_plane_unreachable"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.answered = status
+        """The HTTP status it answered with, or ``None`` when it did not answer at all."""
 
 
 class ApiError(McosError):
@@ -66,7 +71,11 @@ class ControlPlane:
         except httpx2.HTTPError as exc:
             raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
         if response.status_code >= 500 or response.status_code == 429:
-            raise Unreachable(f"control plane answered HTTP {response.status_code} to {path}")
+            raise Unreachable(
+                f"control plane answered HTTP {response.status_code} to {path}: "
+                f"{response.text[:300]}",
+                status=response.status_code,
+            )
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
@@ -134,8 +143,8 @@ async def deliver(control_plane: ControlPlane, tokens: dict[str, str], report: R
             report.body,
             agent=report.agent,
         )
-    except Unreachable:
-        return DeliveryResult.retry()
+    except Unreachable as exc:
+        return DeliveryResult.retry(exc.answered, exc.message)
     except ApiError as exc:
         if exc.code == "duplicate_id":
             return DeliveryResult.duplicate()

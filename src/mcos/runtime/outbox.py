@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS rejected (
     status INTEGER NOT NULL, error TEXT NOT NULL, rejected_at REAL NOT NULL);
 """
 _COLUMNS = "seq, agent, method, path, body, created_at"
+MAX_SERVER_ERRORS = 5
+"""A report the control plane answers with a 5xx this many times is set aside, not retried
+forever behind the reports after it. An outage (no answer at all) never sets one aside."""
 _PAGE = 256
 _MAX_BATCH = 4_096
 
@@ -107,9 +110,13 @@ class DeliveryResult:
         return cls("rejected", status, error)
 
     @classmethod
-    def retry(cls) -> DeliveryResult:
-        """Unreachable, timeout, 5xx, 429: the same report is tried again after a backoff."""
-        return cls("retry")
+    def retry(cls, status: int | None = None, error: str | None = None) -> DeliveryResult:
+        """Unreachable, timeout, 5xx, 429: the same report is tried again after a backoff.
+
+        ``status`` is the answer's 5xx, if the control plane answered: the same report failing
+        on the server :data:`MAX_SERVER_ERRORS` times is set aside (it would block its lane).
+        """
+        return cls("retry", status, error)
 
 
 Deliver = Callable[[Report], Awaitable[DeliveryResult]]
@@ -151,9 +158,12 @@ class Outbox:
         *,
         backoff_start: float = 0.5,
         backoff_cap: float = 30.0,
+        on_set_aside: Callable[[RejectedReport], Awaitable[None]] | None = None,
     ) -> None:
         self.path = path
         self._deliver = deliver
+        self._on_set_aside = on_set_aside
+        """Told of each report set aside (the runner shows it on the agent's card)."""
         self._backoff = (backoff_start, backoff_cap)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
@@ -264,13 +274,20 @@ class Outbox:
             await self._deliver_one(report)
 
     async def _deliver_one(self, report: Report) -> None:
-        attempt = 0
+        attempt = server_errors = 0
         while True:
             why = "the control plane asked for a retry"
             try:
                 result = await self._deliver(report)
             except Exception as exc:  # unreachable, a timeout, or a bug: the report waits
                 why, result = repr(exc), DeliveryResult.retry()
+            if result.kind == "retry" and result.status is not None and result.status >= 500:
+                server_errors += 1
+                why = result.error or f"HTTP {result.status}"
+                if server_errors >= MAX_SERVER_ERRORS:  # it fails on the server, every time
+                    result = DeliveryResult.rejected(
+                        result.status, f"{why} ({server_errors} times)"
+                    )
             if result.kind != "retry":
                 break
             attempt += 1
@@ -291,6 +308,11 @@ class Outbox:
         # Not awaited: the next delivery need not wait for this fsync, and the thread commits
         # it before any later fetch. Lost in a crash, the report is delivered again: duplicate.
         self._submit(_done_with(report.seq, rejection)).add_done_callback(self._noted)
+        if rejection is not None and self._on_set_aside is not None:
+            try:
+                await self._on_set_aside(RejectedReport(report, *rejection, time.time()))
+            except Exception:  # telling is best effort; the report is kept in `rejected`
+                log.exception("outbox: telling of report #%d set aside failed", report.seq)
 
     def _noted(self, future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:

@@ -26,7 +26,7 @@ from mcos.errors import InvalidInput
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
-from mcos.runtime.outbox import Outbox
+from mcos.runtime.outbox import Outbox, RejectedReport
 from mcos.runtime.providers import make_provider
 from mcos.runtime.providers.simulated import Script
 from mcos.runtime.workspace import Workspace
@@ -34,6 +34,7 @@ from mcos.sse import FrameReader
 
 log = logging.getLogger("mcos.runtime")
 
+SET_ASIDE = "/set-aside"
 RUNNER_TOKENS = "runner-tokens.json"
 """In the runner's state folder (0600): the runner token of each machine it runs agents of."""
 RUNNER_PREFIX = "mcos_r_"
@@ -90,6 +91,25 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
                 )
             )
     return problems
+
+
+async def tell_set_aside(outbox: Outbox, rejected: RejectedReport) -> None:
+    """Show a report the control plane refused for good on its agent's card (never a notice
+    about a notice that was itself refused)."""
+    report = rejected.report
+    if report.path.endswith(SET_ASIDE):
+        return
+    await outbox.put(
+        report.agent,
+        "POST",
+        f"/api/v1/agents/{report.agent}{SET_ASIDE}",
+        {
+            "method": report.method,
+            "path": report.path[:500],
+            "status": rejected.status,
+            "error": rejected.error[:2_000] or "no reason given",
+        },
+    )
 
 
 def _warn_if_expiring(info: dict[str, Any]) -> None:
@@ -272,7 +292,11 @@ class Runner:
         control_plane = ControlPlane(self.url)
         by_machine = await self.runner_tokens(control_plane)
         tokens = {a.name: by_machine[a.machine] for a in self.agents}
-        outbox = Outbox(self.state_dir / "outbox.db", lambda r: deliver(control_plane, tokens, r))
+        outbox = Outbox(
+            self.state_dir / "outbox.db",
+            lambda r: deliver(control_plane, tokens, r),
+            on_set_aside=lambda rejected: tell_set_aside(outbox, rejected),
+        )
         # One connection pool per provider endpoint, shared by the agents that use it.
         pools: dict[str, httpx2.AsyncClient] = {}
         for agent in self.agents:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -12,8 +12,10 @@ from mcos.domain.gauge import ContextGauge
 from mcos.domain.liveness import Liveness, derive_liveness
 from mcos.errors import NotFound
 from mcos.fleet.schema import Agent, Fleet
-from mcos.schemas import isoformat
-from mcos.services.access import SYSTEM
+from mcos.fleet.warnings import agent_warnings
+from mcos.schemas import SetAsideIn, isoformat
+from mcos.services.access import SYSTEM, Principal, require_self
+from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -200,7 +202,29 @@ def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
         "paused": row.paused,
         "paused_reason": row.paused_reason,
         "message_cursor": row.message_cursor,
+        "set_aside_reports": row.set_aside_reports,
+        "last_set_aside": row.last_set_aside,
+        "warnings": _warnings(fleet, row, now),
     }
+
+
+SET_ASIDE_SHOWN = timedelta(hours=24)
+"""How long a report set aside stays a warning on the agent's card."""
+
+
+def _warnings(fleet: Fleet, row: Any, now: datetime) -> list[str]:
+    """What the operator should know about this agent that its state does not say."""
+    config = fleet.agent(row.name)
+    warnings = agent_warnings(fleet, config) if config is not None else []
+    last = row.last_set_aside
+    if last and now - datetime.fromisoformat(last["ts"]) < SET_ASIDE_SHOWN:
+        count = row.set_aside_reports
+        warnings.append(
+            f"{count} report{'s' if count != 1 else ''} refused for good and set aside by its "
+            f"runtime; the last: {last['method']} {last['path']} -> HTTP {last['status']}: "
+            f"{last['error']}"
+        )
+    return warnings
 
 
 def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, Any]]:
@@ -210,6 +234,24 @@ def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str,
 
 def get_agent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
     return agent_view(_active_agent(conn, name, "name"), fleet, now)
+
+
+def record_set_aside(
+    ctx: WriteContext, principal: Principal, name: str, body: SetAsideIn
+) -> dict[str, Any]:
+    """A report the agent's runtime set aside: counted, and the latest kept for its card."""
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "set-aside report")
+    require_self(principal, name, field="name")
+    row = _active_agent(ctx.conn, name, "name")
+    last = body.model_dump(exclude={"id"}) | {"ts": isoformat(ctx.now)}
+    ctx.conn.execute(
+        update(A)
+        .where(A.c.name == name)
+        .values(set_aside_reports=A.c.set_aside_reports + 1, last_set_aside=last)
+    )
+    view = {"agent": name, "set_aside_reports": row.set_aside_reports + 1, "last": last}
+    ctx.append(ev.AGENT_REPORT_SET_ASIDE, principal.actor, f"agent:{name}", view, client_id=body.id)
+    return view
 
 
 def nudge_agent(ctx: WriteContext, name: str, reason: str, actor: str) -> dict[str, Any]:

@@ -16,9 +16,10 @@ from mcos.schemas import (
     Compaction,
     Cooldown,
     MemoryFlush,
+    SetAsideIn,
     UsageIn,
 )
-from mcos.services import budgets, memory
+from mcos.services import agents, budgets, memory
 from mcos.services.access import require_self
 
 router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
@@ -60,6 +61,18 @@ async def compaction(
         await store.write(memory.record_compaction, store.fleet, principal, name, body),
         status_code=201,
     )
+
+
+@router.post(
+    "/set-aside",
+    status_code=201,
+    summary="A report the control plane refused for good, set aside by the runtime (its card "
+    "shows it)",
+)
+async def set_aside(
+    name: AgentName, body: SetAsideIn, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
+    return JSON(await store.write(agents.record_set_aside, principal, name, body), status_code=201)
 
 
 @router.post("/cooldown", summary="A 429: the agent's one credential waits until retry-after")

@@ -110,10 +110,12 @@ function applyPiecesOnly(snap) {
   for (const a of snap.agents || []) {
     const mine = S.agents.get(a.name);
     if (!mine) continue;
-    if (mine.cooldown_until !== a.cooldown_until || mine.paused !== a.paused || mine.paused_reason !== a.paused_reason) {
+    if (mine.cooldown_until !== a.cooldown_until || mine.paused !== a.paused || mine.paused_reason !== a.paused_reason ||
+        (mine.warnings || []).join("\n") !== (a.warnings || []).join("\n")) {
       changes.agents.add(a.name);
     }
     mine.spend = a.spend;
+    mine.warnings = a.warnings || [];
     mine.cooldown_until = a.cooldown_until;
     mine.paused = a.paused;
     mine.paused_reason = a.paused_reason;
@@ -274,6 +276,8 @@ export function applyEvent(ev) {
     const a = S.agents.get(agentOf(ev));
     if (a) { a.cooldown_until = d.until || a.cooldown_until; changes.agents.add(a.name); }
     refreshPieces();
+  } else if (type === "agent.report_set_aside") {
+    refreshPieces(); // its card's warnings are written by the server
   } else if (type === "agent.synced" || type === "agent.removed") {
     refreshFull();
   } else if (type.startsWith("task.")) {

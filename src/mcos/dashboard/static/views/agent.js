@@ -24,6 +24,7 @@ function headHtml(a) {
       <span class="since" data-field="since" title="time since last heartbeat">${esc(sinceText(a))}</span></div>
     <div class="ah-sub">${esc(a.title || "")}${a.role ? ` · <span class="muted">${esc(a.role)}</span>` : ""} · machine <b>${esc(a.machine || "—")}</b> · ${modelBadge(a.provider, a.model)}</div>
     ${a.note ? `<div class="ah-note">“${esc(a.note)}”</div>` : ""}
+    ${(a.warnings || []).map((w) => `<div class="banner warn" data-warning>${esc(w)}</div>`).join("")}
     ${a.paused ? `<div class="banner crit">Paused${a.paused_reason ? ": " + esc(a.paused_reason) : ""}</div>` : ""}
     ${a.cooldown_until && a.liveness === "cooling_down" ? `<div class="banner cool">Credential cooling down until ${esc(dateTime(a.cooldown_until))}</div>` : ""}
     <div class="ah-grid">
