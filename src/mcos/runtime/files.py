@@ -156,6 +156,24 @@ def replace_bytes_at(
         os.close(folder)
 
 
+def remove_at(root: Path, parts: Sequence[str], *, shown: str | None = None) -> None:
+    """Remove the file at ``parts`` (a link there is removed, never what it leads to); a file
+    already gone is no error."""
+    shown = shown or "/".join(parts)
+    try:
+        folder = _open_folder(root, parts[:-1], create=False, shown=shown)
+    except FileNotFoundError:
+        return
+    try:
+        os.unlink(parts[-1], dir_fd=folder)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        raise UnsafePath(f"{shown!r} is a folder; name a file") from None
+    finally:
+        os.close(folder)
+
+
 def append_bytes_at(root: Path, parts: Sequence[str], data: bytes, *, header: bytes = b"") -> None:
     """Append ``data`` (after ``header`` if the file is new or empty), and fsync it."""
     shown = "/".join(parts)

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from mcos.fleet.schema import Agent
+from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
 from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
-from mcos.runtime.tooling import Tool, ToolContext
+from mcos.runtime.tooling import Commands, Tool, ToolContext
 from mcos.runtime.tools import TOOLS, offered_tools
 from mcos.runtime.workspace import Workspace
 
@@ -57,8 +57,12 @@ class Toolbox:
         workspace: Workspace,
         link: AgentLink,
         granted: Callable[[], Collection[str]] = tuple,
+        *,
+        fleet: Fleet | None = None,
+        commands: Commands | None = None,
     ) -> None:
         self.agent, self.workspace, self.link = agent, workspace, link
+        self.fleet, self.commands = fleet, commands
         self._granted = granted
         """The capabilities an operator restored for now (the heartbeat says which, until
         when): their tools are offered for exactly that time."""
@@ -79,6 +83,18 @@ class Toolbox:
     def specs(self) -> list[ToolSpec]:
         return self._offer()[1]
 
+    def _context(self, task_id: int | None, approved: dict[str, Any] | None = None) -> ToolContext:
+        return ToolContext(
+            self.agent,
+            self.workspace,
+            self.link,
+            task_id,
+            approved=approved,
+            fleet=self.fleet,
+            commands=self.commands,
+            granted=tuple(self._granted()),
+        )
+
     def _parse(self, tool: Tool, call: ToolCall) -> Any:
         try:
             raw = orjson.loads(call.arguments or "{}")
@@ -96,7 +112,7 @@ class Toolbox:
         if tool is None:
             known = ", ".join(self.offered) or "none"
             return _error(call, f"there is no tool named {call.name!r}; your tools are: {known}")
-        context = ToolContext(self.agent, self.workspace, self.link, task_id)
+        context = self._context(task_id)
         try:
             args = self._parse(tool, call)
             if tool.action is not None:
@@ -153,9 +169,7 @@ class Toolbox:
             said = f"Approval #{approval_id} for {call.name} was {status}. {reasons}".strip()
             return Turn("user", said), said
         tool = TOOLS[call.name]
-        context = ToolContext(
-            self.agent, self.workspace, self.link, parked["task_id"], approved=parked["action"]
-        )
+        context = self._context(parked["task_id"], approved=parked["action"])
         refused: str | None = None
         try:
             args = self._parse(tool, call)

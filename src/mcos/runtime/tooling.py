@@ -11,17 +11,42 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from mcos.fleet.schema import Agent
+from mcos.fleet.schema import Agent, DeployTarget, Fleet
 from mcos.runtime.client import AgentLink
 from mcos.runtime.providers.base import ToolSpec
 from mcos.runtime.workspace import Workspace
 
 OUTPUT_CAP = 16_000
 """Characters of a tool's output given back to the model; the rest is cut from the middle."""
+
+
+class CommandResult(Protocol):
+    exit_status: int
+    output: str
+
+    def report(self) -> str:
+        """The status, the output, and whatever stopped it, as the model reads it."""
+        ...
+
+
+class Commands(Protocol):
+    """Where an agent's commands run: its sandbox (or, on a machine that opted out, not)."""
+
+    async def run(
+        self,
+        command: str,
+        *,
+        timeout_seconds: float | None = None,
+        writable_git: tuple[Path, ...] = (),
+    ) -> CommandResult:
+        """Run ``command`` with ``sh -c`` in the agent's workspace. A repository's ``.git`` is
+        read-only to commands, but for ``writable_git`` (``git_commit``'s own)."""
+        ...
 
 
 @dataclass
@@ -33,6 +58,15 @@ class ToolContext:
     approved: dict[str, Any] | None = None
     """When a parked call is carried out: the action an operator approved. A tool that asks
     for itself (``fetch_url``) does exactly that action, without asking again."""
+    fleet: Fleet | None = None
+    commands: Commands | None = None
+    """Where commands run; ``None`` where none can (tests of tools that run none)."""
+    granted: tuple[str, ...] = ()
+    """Capabilities restored for now (live grants)."""
+
+    @property
+    def deploy_targets(self) -> tuple[DeployTarget, ...]:
+        return self.fleet.deploy_targets if self.fleet is not None else ()
 
     @property
     def reason(self) -> str:

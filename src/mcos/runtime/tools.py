@@ -16,6 +16,7 @@ from pydantic import Field
 
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
+from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.shell import SHELL_TOOLS
@@ -220,7 +221,7 @@ WORK_TOOLS: tuple[Tool, ...] = (
 )
 
 TOOLS: dict[str, Tool] = {
-    tool.name: tool for tool in (*WORK_TOOLS, *SHELL_TOOLS, *ORCHESTRATION_TOOLS)
+    tool.name: tool for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS)
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
