@@ -27,11 +27,13 @@ bytecode: install
 	@$(BIN)/python -m compileall -q src > /dev/null
 
 run: install bytecode
+	@scripts/ensure-sandbox
 	$(BIN)/mcos demo $(DEMO) --speed $(SPEED)
 
 test: install bytecode
 	@scripts/ensure-postgres
 	@scripts/ensure-chromium
+	@scripts/ensure-sandbox
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install
