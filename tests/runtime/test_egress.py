@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import stat
 from collections.abc import AsyncIterator
@@ -211,16 +212,22 @@ def socket_port_closed() -> int:
 
 
 def test_the_socket_is_private_replaces_a_stale_one_and_goes_at_close(tmp_path: Path) -> None:
-    path = tmp_path / "e.sock"
+    # deeper than the 107 bytes a socket's path may have, as a fleet folder's state dir can be
+    folder = tmp_path / ("runner-state-" * 10)
+    folder.mkdir()
+    path = folder / "egress-alice.sock"
+    assert len(str(path)) > 107
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    short = f"/proc/self/fd/{directory}/{path.name}"  # how a client reaches it from here
 
     async def scenario() -> tuple[int, bytes]:
         with socket.socket(socket.AF_UNIX) as stale:
-            stale.bind(str(path))  # and closed: a crashed runner's socket file stays behind
+            stale.bind(short)  # and closed: a crashed runner's socket file stays behind
         proxy = EgressProxy(path, Checks())
         await proxy.start()
         mode = stat.S_IMODE(path.stat().st_mode)
         async with upstream("echo") as (_, port):
-            reader, writer = await asyncio.open_unix_connection(path)
+            reader, writer = await asyncio.open_unix_connection(short)
             writer.write(f"CONNECT allowed.test:{port} HTTP/1.1\r\n\r\n".encode())
             await reader.readuntil(b"\r\n\r\n")
             await proxy.close()  # cuts the open tunnel
@@ -228,7 +235,10 @@ def test_the_socket_is_private_replaces_a_stale_one_and_goes_at_close(tmp_path: 
             writer.close()
         return mode, left
 
-    mode, left = asyncio.run(scenario())
+    try:
+        mode, left = asyncio.run(scenario())
+    finally:
+        os.close(directory)
     assert mode == 0o600
     assert left == b""
     assert not path.exists()

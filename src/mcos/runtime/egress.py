@@ -22,6 +22,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -118,8 +119,22 @@ class EgressProxy:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._accept, self.path, limit=HEAD_LIMIT)
-        os.chmod(self.path, 0o600)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # A socket's path may be at most 107 bytes, and a fleet folder's can be longer:
+            # bind through the directory's descriptor, which names the same place briefly.
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                listener.bind(f"/proc/self/fd/{directory}/{self.path.name}")
+            finally:
+                os.close(directory)
+            os.chmod(self.path, 0o600)
+            self._server = await asyncio.start_unix_server(
+                self._accept, sock=listener, limit=HEAD_LIMIT
+            )
+        except BaseException:
+            listener.close()
+            raise
 
     async def close(self) -> None:
         """Stop listening, cut every open connection, and remove the socket."""
