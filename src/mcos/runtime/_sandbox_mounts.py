@@ -233,12 +233,19 @@ def environment(workspace: Path, networked: bool) -> dict[str, str]:
 # the runner's proxy socket; the command starts once it listens (seen in /proc/net/tcp).
 _BRIDGE = (
     '"$1" TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{socket} &\n'
+    # Read /proc/net/tcp with the shell's own `read`: no process per look while socat starts.
+    "listening() {{\n"
+    "  while read -r _ address _ state _; do\n"
+    '    [ "$address $state" = "0100007F:{hexport} 0A" ] && return 0\n'
+    "  done < /proc/net/tcp\n"
+    "  return 1\n"
+    "}}\n"
     "tries=0\n"
-    "until grep -q ' 0100007F:{hexport} 00000000:0000 0A ' /proc/net/tcp; do\n"
+    "until listening; do\n"
     "  tries=$((tries + 1))\n"
-    '  if [ "$tries" -gt 500 ]; then echo "mcos sandbox: the egress bridge did not start" >&2;'
+    '  if [ "$tries" -gt 2000 ]; then echo "mcos sandbox: the egress bridge did not start" >&2;'
     " exit 125; fi\n"
-    "  sleep 0.01\n"
+    "  sleep 0.002\n"
     "done\n"
     'exec /bin/sh -c -- "$2"\n'
 ).format(port=PROXY_PORT, socket=EGRESS_SOCKET, hexport=f"{PROXY_PORT:04X}")
