@@ -95,7 +95,8 @@ class Availability:
 @functools.cache
 def detect() -> Availability:
     """Whether a sandbox can run here: Linux, bwrap, socat and prlimit installed, and a probe
-    command run in a real sandbox succeeds. Cached: the answer does not change while we run."""
+    command run in a real sandbox succeeds. Cached: the answer does not change while we run.
+    The first call blocks for the probe (tens of milliseconds): make it when the runner starts."""
     if sys.platform == "darwin":
         return Availability(
             False,
@@ -299,7 +300,7 @@ class _Capture:
             self.total += len(chunk)
             room = self.head_room - len(self.head)
             self.head += chunk[:room]
-            self.tail += chunk[max(room, 0) :]
+            self.tail += chunk[room:]
             if len(self.tail) > self.tail_room:
                 del self.tail[: len(self.tail) - self.tail_room]
             if self.total > self.limit:
