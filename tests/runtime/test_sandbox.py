@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ import pytest
 from mcos.runtime import sandbox as sandbox_module
 from mcos.runtime._sandbox_limits import CGROUP_PREFIX, cgroup_parents, enforcement
 from mcos.runtime.egress import EgressProxy, EgressRefused
-from mcos.runtime.sandbox import Limits, Sandbox, SandboxError, SandboxResult, describe, detect
+from mcos.runtime.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxError,
+    SandboxResult,
+    SandboxUnavailable,
+    describe,
+    detect,
+)
 
 OPERATOR_TOKEN = "mcos-operator-TOKEN-0a1b2c"
 RUNNER_TOKEN = "mcos-agent-TOKEN-3d4e5f"
@@ -385,15 +394,32 @@ def test_without_a_cgroup_memory_falls_back_to_a_per_process_rlimit(
     assert not result.memory_limit_hit, "no cgroup says so: the rlimit made malloc fail"
 
 
-def test_output_is_capped_and_the_command_killed(fleet: FleetFolder) -> None:
-    result = run(Sandbox(fleet.alice), "echo first; yes mcos-line", output_bytes=64 * 1024)
+@pytest.mark.parametrize("cap", [4 * 1024, 64 * 1024])
+def test_output_is_capped_and_the_command_killed(fleet: FleetFolder, cap: int) -> None:
+    # Reading stops at the cap while `yes` still writes: the pipe it fills is never read to its
+    # end, and the run must end anyway.
+    result = run(
+        Sandbox(fleet.alice), "echo first; yes mcos-line", output_bytes=cap, wall_seconds=60
+    )
     assert result.output_limit_hit and not result.timed_out
     assert result.exit_status == 137
     assert result.output.startswith("first\nmcos-line\n")
     assert "bytes cut ...]" in result.output
-    assert len(result.output.encode()) < 64 * 1024 + 100
+    assert len(result.output.encode()) < cap + 100
     small = run(Sandbox(fleet.alice), "seq 1000", output_bytes=64 * 1024)
     assert small.output == "".join(f"{i}\n" for i in range(1, 1001)) and not small.output_limit_hit
+
+
+def test_file_size_open_files_and_core_dumps_are_limited(fleet: FleetFolder) -> None:
+    result = run(
+        Sandbox(fleet.alice),
+        "ulimit -n; ulimit -c; head -c 3000000 /dev/zero > big.bin; echo status $?",
+        file_bytes=1 << 20,
+        open_files=64,
+    )
+    assert result.output.splitlines()[:2] == ["64", "0"]
+    assert result.output.endswith("status 153\n"), "SIGXFSZ stopped the writer"
+    assert (fleet.alice / "big.bin").stat().st_size == 1 << 20
 
 
 def test_a_timeout_kills_background_children_too(fleet: FleetFolder) -> None:
@@ -454,6 +480,30 @@ def test_a_path_that_cannot_be_bound_is_refused(fleet: FleetFolder) -> None:
         run(Sandbox(fleet.alice, read_only=(Path("/"),)), "true")
     with pytest.raises(SandboxError, match="no egress proxy is listening"):
         run(Sandbox(fleet.alice, egress_socket=fleet.root / "egress.sock"), "true")
+
+
+@pytest.fixture
+def fresh_detect() -> Iterator[None]:
+    """detect() asked anew, and its real answer cached again for the tests after this one."""
+    detect.cache_clear()
+    yield
+    detect.cache_clear()
+
+
+def test_where_no_sandbox_can_run_it_says_why_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_detect: None
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
+    assert str(detect()) == (
+        "bwrap, socat, prlimit not installed\n  fix: apt install bubblewrap socat util-linux"
+    )
+    detect.cache_clear()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    mac = detect()
+    assert not mac.available and mac.reason == "no sandbox on macOS yet"
+    assert mac.fix.startswith('set `sandbox = "none"` on this machine in fleet.toml')
+    with pytest.raises(SandboxUnavailable, match="no sandbox on macOS yet"):
+        run(Sandbox(Path.cwd()), "true")
 
 
 def test_describe_says_how_each_limit_is_enforced_here() -> None:

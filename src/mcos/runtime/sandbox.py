@@ -314,33 +314,13 @@ class _Capture:
         return f"{head}\n[... {cut} bytes cut ...]\n{tail}" if cut > 0 else head + tail
 
 
-async def _read_child_pid(info: BinaryIO) -> int | None:
-    """A pidfd for the sandbox's pid 1, from bwrap's ``--info-fd``; ``None`` if it never started.
-
-    Killing that process ends the sandbox's pid namespace: the kernel kills everything in it,
-    background children included, before bwrap outside sees it exit.
-    """
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), info)
-    try:
-        said = await reader.read()
-    finally:
-        transport.close()
-    found = re.search(rb'"child-pid":\s*(\d+)', said)
-    if found is None:
-        return None
-    try:
-        return os.pidfd_open(int(found.group(1)))
-    except ProcessLookupError:
-        return -1  # started, and already gone
-
-
 @dataclass
 class _Running:
-    """One sandboxed command while it runs: the bwrap process, its pid 1, its cgroups."""
+    """One sandboxed command while it runs: the bwrap process, its output, its pid 1, its
+    cgroups."""
 
     process: asyncio.subprocess.Process
+    output: asyncio.StreamReader
     pid1: asyncio.Task[int | None]
     cgroups: CommandCgroups
 
@@ -358,6 +338,33 @@ class _Running:
         self.cgroups.kill_all()
 
 
+async def _reader(pipe: BinaryIO) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader, transport
+
+
+async def _read_child_pid(info: BinaryIO) -> int | None:
+    """A pidfd for the sandbox's pid 1, from bwrap's ``--info-fd``; ``None`` if it never started.
+
+    Killing that process ends the sandbox's pid namespace: the kernel kills everything in it,
+    background children included, before bwrap outside sees it exit.
+    """
+    reader, transport = await _reader(info)
+    try:
+        said = await reader.read()
+    finally:
+        transport.close()
+    found = re.search(rb'"child-pid":\s*(\d+)', said)
+    if found is None:
+        return None
+    try:
+        return os.pidfd_open(int(found.group(1)))
+    except ProcessLookupError:
+        return -1  # started, and already gone
+
+
 async def _run(layout: Layout, command: str, limits: Limits) -> SandboxResult:
     bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
     if bwrap is None or prlimit is None:
@@ -365,8 +372,12 @@ async def _run(layout: Layout, command: str, limits: Limits) -> SandboxResult:
     parents = cgroup_parents()
     cgroups = CommandCgroups(parents, limits)
     data_fds = _data_pipes(synthetic_etc(layout.workspace))
+    # Pipes of our own, not asyncio's: its wait() would also wait for the output to end, which
+    # never comes once reading stops at the output limit.
     info_read, info_write = os.pipe()
+    output_read, output_write = os.pipe()
     info = os.fdopen(info_read, "rb", buffering=0)
+    output = os.fdopen(output_read, "rb", buffering=0)
     try:
         joined = cgroups.create()
         argv = bwrap_args(layout, limits.file_bytes, data_fds, info_write, command)
@@ -378,21 +389,22 @@ async def _run(layout: Layout, command: str, limits: Limits) -> SandboxResult:
         process = await asyncio.create_subprocess_exec(
             *launch,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stdout=output_write,
+            stderr=output_write,
             env=LAUNCH_ENV,
             cwd="/",
             pass_fds=(info_write, *data_fds.values()),
         )
     except (OSError, ValueError) as exc:
         info.close()
+        output.close()
         await cgroups.remove()
         raise SandboxError(f"could not set up the sandbox: {exc}") from None
     finally:
-        os.close(info_write)
-        for fd in data_fds.values():
+        for fd in (info_write, output_write, *data_fds.values()):
             os.close(fd)
-    running = _Running(process, asyncio.create_task(_read_child_pid(info)), cgroups)
+    reader, transport = await _reader(output)
+    running = _Running(process, reader, asyncio.create_task(_read_child_pid(info)), cgroups)
     try:
         return await _supervise(running, limits, started)
     except BaseException:
@@ -401,6 +413,7 @@ async def _run(layout: Layout, command: str, limits: Limits) -> SandboxResult:
             await asyncio.wait_for(process.wait(), DRAIN_SECONDS)
         raise
     finally:
+        transport.close()
         if not running.pid1.done():
             running.pid1.cancel()
         info.close()
@@ -413,12 +426,11 @@ async def _run(layout: Layout, command: str, limits: Limits) -> SandboxResult:
 
 async def _supervise(running: _Running, limits: Limits, started: float) -> SandboxResult:
     process = running.process
-    assert process.stdout is not None
     capture = _Capture(limits.output_bytes)
     timed_out = over = False
     try:
         async with asyncio.timeout(limits.wall_seconds):
-            over = await capture.read(process.stdout)
+            over = await capture.read(running.output)
             if not over:
                 await process.wait()
     except TimeoutError:
@@ -428,7 +440,7 @@ async def _supervise(running: _Running, limits: Limits, started: float) -> Sandb
         if not over:  # what it printed before it died; it is all dead, so this ends at once
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(DRAIN_SECONDS):
-                    over = await capture.read(process.stdout)
+                    over = await capture.read(running.output)
     await process.wait()
     if await running.pid1 is None:
         raise SandboxError(f"bwrap did not start the sandbox: {capture.text().strip()}")
