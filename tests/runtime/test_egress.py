@@ -135,6 +135,19 @@ def test_an_absolute_form_request_is_forwarded_once_and_rewritten(tmp_path: Path
     assert checks.asked == [("api.allowed.test", port)]
 
 
+def test_a_url_without_a_path_asks_for_the_root(tmp_path: Path) -> None:
+    async def scenario() -> list[bytes]:
+        async with (
+            upstream("http") as (server, port),
+            EgressProxy(tmp_path / "e.sock", Checks()) as proxy,
+        ):
+            await exchange(proxy.path, b"GET http://allowed.test:%d?q=1 HTTP/1.1\r\n\r\n" % port)
+            return server.received
+
+    head, _ = asyncio.run(scenario())
+    assert head.startswith(b"GET /?q=1 HTTP/1.1\r\n")
+
+
 def test_a_refused_destination_gets_403_with_the_reason_and_no_connection(tmp_path: Path) -> None:
     async def scenario() -> tuple[bytes, bytes, int, int]:
         async with (

@@ -181,7 +181,7 @@ class EgressProxy:
         finally:
             self._handlers.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,7 +222,8 @@ class EgressProxy:
         host, port = _authority(url.netloc, 80)
         length = _content_length(headers)
         upstream = await self._open(host, port)
-        path = target[len(f"{url.scheme}://{url.netloc}") :] or "/"
+        path = target[len(f"{url.scheme}://{url.netloc}") :]
+        path = path if path.startswith("/") else f"/{path}"
         kept = [h for h in headers if h.split(":", 1)[0].strip().lower() not in _HOP_BY_HOP]
         kept = [h for h in kept if h.split(":", 1)[0].strip().lower() != "host"]
         head_out = "\r\n".join(
