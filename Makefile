@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo-day
 SPEED ?= 240
 
-.PHONY: run test lint bytecode bench bench-runtime bench-dashboard install clean
+.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -27,11 +27,13 @@ bytecode: install
 	@$(BIN)/python -m compileall -q src > /dev/null
 
 run: install bytecode
+	@scripts/ensure-sandbox
 	$(BIN)/mcos demo $(DEMO) --speed $(SPEED)
 
 test: install bytecode
 	@scripts/ensure-postgres
 	@scripts/ensure-chromium
+	@scripts/ensure-sandbox
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install
@@ -48,6 +50,8 @@ bench: install
 	$(BIN)/python bench/runtime.py
 	@scripts/ensure-chromium
 	$(BIN)/python bench/dashboard.py
+	@scripts/ensure-sandbox
+	$(BIN)/python bench/sandbox.py
 
 bench-runtime: install
 	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
@@ -56,6 +60,10 @@ bench-runtime: install
 bench-dashboard: install
 	@scripts/ensure-chromium
 	$(BIN)/python bench/dashboard.py
+
+bench-sandbox: install
+	@scripts/ensure-sandbox
+	$(BIN)/python bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
