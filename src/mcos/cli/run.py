@@ -59,7 +59,13 @@ def run(
     Stop with Ctrl-C or SIGTERM: every agent finishes its current step first.
     """
     from mcos.runtime.providers.simulated import Script
-    from mcos.runtime.runner import Runner, check_agents, retiring_models, select_agents
+    from mcos.runtime.runner import (
+        Runner,
+        check_agents,
+        retiring_models,
+        sandbox_notes,
+        select_agents,
+    )
 
     client = ctx.find_object(Client)
     assert client is not None  # the group made it
@@ -90,7 +96,7 @@ def run(
         )
     except McosError as exc:
         fail(exc.message, field=exc.field)
-    for warning in retiring_models(chosen):
+    for warning in [*retiring_models(chosen), *sandbox_notes(fleet, chosen)]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"mcos run: {len(chosen)} agents ({', '.join(a.name for a in chosen)}) -> {client.url}",

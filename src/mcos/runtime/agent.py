@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.briefing import BRIEFING_KIND, briefing_prompt
 from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.commands import AgentCommands
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
 from mcos.runtime.orchestration_tools import ORCHESTRATOR
@@ -57,13 +59,23 @@ class AgentLoop:
         workspace: Workspace,
         link: AgentLink,
         provider: Provider,
+        egress_dir: Path | None = None,
     ) -> None:
+        """``egress_dir``: where the runner keeps its egress proxies' sockets; ``None`` runs no
+        command (an agent loop in a test of other things)."""
         self.fleet, self.agent, self.workspace, self.link = fleet, agent, workspace, link
         self.caller = ModelCaller(fleet, agent, provider, link)
         self.saved = Saved.load(workspace)
         self.grants: dict[str, datetime] = {}
         """Capabilities an operator restored, until when (from the latest heartbeat)."""
-        self.toolbox = Toolbox(agent, workspace, link, self.live_grants)
+        self.commands = (
+            AgentCommands(fleet, agent, workspace.root, link, egress_dir, self.live_grants)
+            if egress_dir is not None
+            else None
+        )
+        self.toolbox = Toolbox(
+            agent, workspace, link, self.live_grants, fleet=fleet, commands=self.commands
+        )
         self.notes = ""
         self.cooling_until = 0.0
         self._wake = asyncio.Event()

@@ -24,6 +24,8 @@ import orjson
 
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Agent, Fleet
+from mcos.fleet.warnings import agent_warnings
+from mcos.runtime import sandbox
 from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
 from mcos.runtime.outbox import Outbox, RejectedReport
@@ -79,6 +81,7 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
     for agent in agents:
         index = fleet.agents.index(agent)
         key = f"agents[{index}] ({agent.name})"
+        problems += _sandbox_problems(fleet, agent, key)
         if agent.provider == "simulated":
             continue
         if not env.get(agent.credential):
@@ -122,6 +125,40 @@ def _warn_if_expiring(info: dict[str, Any]) -> None:
             expires,
             info.get("id"),
         )
+
+
+def _sandbox_problems(fleet: Fleet, agent: Agent, key: str) -> list[Problem]:
+    """An agent with ``exec`` on a sandboxed machine needs a sandbox that works here."""
+    if "exec" not in agent.capabilities or fleet.sandbox_for(agent).kind == "none":
+        return []
+    available = sandbox.detect()
+    if available.available:
+        return []
+    machines = [m.name for m in fleet.machines]
+    return [
+        Problem(
+            f"{key}.capabilities",
+            f"agent {agent.name!r} has exec, and its commands cannot be sandboxed on this "
+            f"machine: {available.reason}",
+            f"{available.fix}; or, to run its commands unconfined (a warning on its card), set "
+            f'sandbox = "none" on machines[{machines.index(agent.machine)}] '
+            f"({agent.machine}) in the fleet file",
+        )
+    ]
+
+
+def sandbox_notes(fleet: Fleet, agents: Iterable[Agent]) -> list[str]:
+    """What the runner says at start about its agents' commands: how each limit is held, and
+    every agent whose commands run unconfined."""
+    notes = [warning for agent in agents for warning in agent_warnings(fleet, agent)]
+    confined = [a for a in agents if fleet.sandbox_for(a).kind != "none"]
+    if confined and sandbox.detect().available:
+        notes += [
+            f"sandbox limit not enforced here: {line}"
+            for line in sandbox.describe()
+            if not line.enforced
+        ]
+    return notes
 
 
 def retiring_models(agents: Iterable[Agent]) -> list[str]:
@@ -315,7 +352,9 @@ class Runner:
             )
             workspace = Workspace.open(self.workspaces, self.fleet, agent)
             link = AgentLink(agent.name, tokens[agent.name], control_plane, outbox)
-            self.loops[agent.name] = AgentLoop(self.fleet, agent, workspace, link, provider)
+            self.loops[agent.name] = AgentLoop(
+                self.fleet, agent, workspace, link, provider, self.state_dir / "egress"
+            )
         delivery = asyncio.create_task(outbox.run())
         watchers = [
             asyncio.create_task(self.watch(control_plane, token, stopping))
@@ -338,6 +377,8 @@ class Runner:
                     await watcher
             for loop in self.loops.values():
                 await loop.caller.provider.aclose()
+                if loop.commands is not None:
+                    await loop.commands.close()
             for pool in pools.values():
                 await pool.aclose()
             outbox.close()

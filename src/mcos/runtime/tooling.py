@@ -26,8 +26,11 @@ OUTPUT_CAP = 16_000
 
 
 class CommandResult(Protocol):
-    exit_status: int
-    output: str
+    @property
+    def exit_status(self) -> int: ...
+
+    @property
+    def output(self) -> str: ...
 
     def report(self) -> str:
         """The status, the output, and whatever stopped it, as the model reads it."""
