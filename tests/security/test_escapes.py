@@ -359,8 +359,9 @@ def test_an_agent_with_exec_restored_cannot_get_out(
         shown = operator.get(f"/api/v1/tasks/{task}").json()
     assert shown["status"] == "blocked"
     [blocked] = [h for h in shown["history"] if h["data"].get("to") == "blocked"]
-    assert "fetch_url: " in blocked["data"]["reason"] and "refused by policy" in (
-        blocked["data"]["reason"]
+    assert (
+        "fetch_url: " in blocked["data"]["reason"]
+        and "refused by policy" in (blocked["data"]["reason"])
     )
 
     async def decisions() -> list[dict[str, Any]]:

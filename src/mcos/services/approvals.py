@@ -315,17 +315,28 @@ def _restore(ctx: WriteContext, row: Any, actor: str) -> None:
     ctx.append(ev.APPROVAL_APPLIED, actor, f"approval:{row.id}", {"approval": row.id} | result)
 
 
-def _may_see(row: Any, agent: str | None) -> bool:
+Viewer = tuple[str, str | None]
+"""An agent reading approvals: its name and its fleet role."""
+
+
+def _may_see(row: Any, viewer: Viewer | None) -> bool:
+    """Operators (``None``) see every approval; an agent, those about itself and those waiting
+    for its role's decision, within the approval's audience when it has one."""
+    if viewer is None:
+        return True
+    name, role = viewer
     audience = row.subject.get(ev.VISIBLE_TO)
-    return agent is None or audience is None or agent in audience
+    if audience is not None:
+        return name in audience
+    return row.agent == name or (role is not None and role in row.required)
 
 
 def get_approval(
-    conn: Connection, approval_id: int, now: datetime, agent: str | None = None
+    conn: Connection, approval_id: int, now: datetime, viewer: Viewer | None = None
 ) -> dict[str, Any]:
-    """``agent``: the agent asking, who sees only approvals meant for it (operators: ``None``)."""
+    """``viewer``: the agent asking, who sees only approvals meant for it (operators: ``None``)."""
     row = _load(conn, approval_id)
-    if not _may_see(row, agent):
+    if not _may_see(row, viewer):
         raise NotFound(f"no approval #{approval_id}", field="approval_id")
     return approval_view(conn, row, now)
 
@@ -336,10 +347,10 @@ def list_approvals(
     *,
     status: str | None = None,
     limit: int = 200,
-    agent: str | None = None,
+    viewer: Viewer | None = None,
 ) -> list[dict[str, Any]]:
     rows = conn.execute(select(AP).order_by(AP.c.id.desc()).limit(limit)).all()
-    views = [approval_view(conn, r, now) for r in rows if _may_see(r, agent)]
+    views = [approval_view(conn, r, now) for r in rows if _may_see(r, viewer)]
     return [v for v in views if status is None or v["status"] == status]
 
 

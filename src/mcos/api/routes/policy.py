@@ -13,6 +13,7 @@ from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
 from mcos.services import actions, approvals, budgets, incidents, value
 from mcos.services.access import Principal
+from mcos.services.store import Store
 
 router = APIRouter(prefix="/api/v1", tags=["guardrails"])
 
@@ -52,7 +53,7 @@ async def list_approvals(
     now = datetime.now(UTC)
     items = await store.read(
         lambda conn: approvals.list_approvals(
-            conn, now, status=status, limit=limit, agent=_agent_of(principal)
+            conn, now, status=status, limit=limit, viewer=_viewer(store, principal)
         )
     )
     return JSON({"approvals": items})
@@ -62,13 +63,17 @@ async def list_approvals(
 async def show_approval(approval_id: int, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     return JSON(
         await store.read(
-            approvals.get_approval, approval_id, datetime.now(UTC), _agent_of(principal)
+            approvals.get_approval, approval_id, datetime.now(UTC), _viewer(store, principal)
         )
     )
 
 
-def _agent_of(principal: Principal) -> str | None:
-    return principal.name if principal.kind == "agent" else None
+def _viewer(store: Store, principal: Principal) -> approvals.Viewer | None:
+    """Who reads approvals: an agent, with its role; ``None`` for an operator (every one)."""
+    if principal.is_operator:
+        return None
+    config = store.fleet.agent(principal.name)
+    return principal.name, config.role if config is not None else None
 
 
 @router.post("/approvals/{approval_id}/approve", summary="Approve, as one of the required parties")

@@ -1,0 +1,298 @@
+"""The authorization matrix: every operation of ``/openapi.json`` tried by every kind of caller.
+
+The callers: no token; another agent (Donna); the agent the request is about (Flow); a runner
+token of another machine (the Mac Mini's) naming Flow; the runner token of Flow's machine (velo)
+naming Flow; an operator. The expected outcome is written once per operation, by the rule that
+governs it (:data:`RULES`); an operation the table does not name fails the test, so a new route
+cannot arrive without its rule. "Allowed" means the request passed authorization (any answer but
+401, 403 or 404); "refused" means one of those three, and no token is always 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.server import Server, running_server
+
+CALLERS = ("none", "other", "runner_other", "self", "runner_own", "operator")
+"""In the order they try each operation: the operator last, since it may change what it tries."""
+
+OK, NO = True, False
+Expect = dict[str, bool]
+
+
+def rule(*allowed: str) -> Expect:
+    return {caller: caller in allowed for caller in CALLERS}
+
+
+PUBLIC = rule(*CALLERS)
+OPERATOR = rule("operator")
+"""People only: tokens, budgets, the dashboard's reads, deciding a human's approvals."""
+SELF = rule("self", "runner_own", "operator")
+"""The agent itself (or its own machine's runner acting as it), and operators."""
+ANY = rule("other", "self", "runner_own", "operator")
+"""Any caller acting as an agent of the fleet (what it sees is filtered to what is its)."""
+FLEET = rule("operator")
+"""Fleet powers: operators and the orchestrator (Jarvis, not among these callers)."""
+NOBODY_BY_BEARER = rule()
+"""The dashboard's own session routes: a signed-in browser's cookie, never a bearer token."""
+
+RULES: dict[str, Expect] = {
+    "GET /api/v1/health": PUBLIC,
+    "GET /api/v1/agents": ANY,
+    "GET /api/v1/agents/{name}": ANY,
+    "POST /api/v1/agents/{name}/heartbeat": SELF,
+    "POST /api/v1/agents/{name}/nudge": FLEET,
+    "POST /api/v1/agents/{name}/tokens": OPERATOR,
+    "POST /api/v1/agents/{name}/memory": SELF,
+    "GET /api/v1/agents/{name}/memory": SELF,
+    "POST /api/v1/agents/{name}/compactions": SELF,
+    "POST /api/v1/agents/{name}/set-aside": SELF,
+    "POST /api/v1/agents/{name}/cooldown": SELF,
+    "POST /api/v1/agents/{name}/usage": SELF,
+    "POST /api/v1/agents/{name}/budget/check": SELF,
+    "PATCH /api/v1/agents/{name}/budget": OPERATOR,
+    "POST /api/v1/agents/{name}/suspend": FLEET,
+    "POST /api/v1/agents/{name}/resume": FLEET,
+    "GET /api/v1/tasks": ANY,
+    "POST /api/v1/tasks": ANY,
+    "GET /api/v1/tasks/{task_id}": ANY,
+    "PATCH /api/v1/tasks/{task_id}": SELF,
+    "POST /api/v1/tasks/{task_id}/move": SELF,
+    "POST /api/v1/tasks/{task_id}/assign": SELF,
+    "POST /api/v1/tasks/{task_id}/comments": ANY,
+    "POST /api/v1/messages": ANY,
+    "GET /api/v1/messages": ANY,
+    "GET /api/v1/events": ANY,
+    "POST /api/v1/events": ANY,
+    "POST /api/v1/batch": SELF,
+    "GET /api/v1/stream": ANY,
+    "POST /api/v1/actions": SELF,
+    "POST /api/v1/approvals": SELF,
+    "GET /api/v1/approvals": ANY,
+    "GET /api/v1/approvals/{approval_id}": SELF,
+    "POST /api/v1/approvals/{approval_id}/approve": OPERATOR,
+    "POST /api/v1/approvals/{approval_id}/deny": OPERATOR,
+    "POST /api/v1/incidents": SELF,
+    "GET /api/v1/incidents": ANY,
+    "GET /api/v1/incidents/{incident_id}": SELF,
+    "POST /api/v1/incidents/{incident_id}/confirm": OPERATOR,
+    "POST /api/v1/incidents/{incident_id}/dismiss": OPERATOR,
+    "GET /api/v1/usage/roi": ANY,
+    "GET /api/v1/usage": ANY,
+    "GET /api/v1/briefing": FLEET,
+    "POST /api/v1/committees": FLEET,
+    "GET /api/v1/committees": ANY,
+    "GET /api/v1/committees/{committee_id}": SELF,
+    "POST /api/v1/committees/{committee_id}/positions": SELF,
+    "POST /api/v1/route": FLEET,
+    "GET /api/v1/schedules": FLEET,
+    "POST /api/v1/schedules/{name}/run": FLEET,
+    "GET /api/v1/tokens": OPERATOR,
+    "POST /api/v1/tokens": OPERATOR,
+    "GET /api/v1/tokens/current": ANY,
+    "POST /api/v1/tokens/{token_id}/revoke": OPERATOR,
+    "POST /api/v1/tokens/{token_id}/rotate": OPERATOR,
+    "GET /api/v1/dashboard/session": NOBODY_BY_BEARER,
+    "POST /api/v1/dashboard/session": PUBLIC,
+    "DELETE /api/v1/dashboard/session": PUBLIC,
+    "GET /api/v1/dashboard/snapshot": OPERATOR,
+    "GET /api/v1/dashboard/series": OPERATOR,
+    "GET /api/v1/dashboard/agents/{name}": OPERATOR,
+}
+
+
+@dataclass
+class Fixture:
+    server: Server
+    tokens: dict[str, str | None]
+    """Each caller's token (``None``: no token)."""
+    ids: dict[str, int]
+    """The path parameters of the resources the operations are tried on."""
+
+
+def _created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
+    folder = tmp_path_factory.mktemp("authz")
+    with running_server(folder, f"sqlite+pysqlite:///{folder / 'mcos.db'}") as server:
+        with server.client() as operator:
+            runners = {
+                machine: _created(
+                    operator.post("/api/v1/tokens", json={"kind": "runner", "machine": machine})
+                )["token"]
+                for machine in ("velo", "mac-mini")
+            }
+            tokens: dict[str, str | None] = {
+                "none": None,
+                "other": server.agent_token("donna"),
+                "self": server.agent_token("flow"),
+                "runner_other": runners["mac-mini"],
+                "runner_own": runners["velo"],
+                "operator": server.operator_token,
+            }
+            task = _created(
+                operator.post("/api/v1/tasks", json={"title": "Fix CI", "assignee": "flow"})
+            )
+            spare = _created(operator.post("/api/v1/tokens", json={"kind": "operator"}))
+            with server.client(str(tokens["self"])) as flow:
+                approvals = [
+                    _created(
+                        flow.post(
+                            "/api/v1/approvals",
+                            json={"capability": capability, "reason": "ci"},
+                        )
+                    )
+                    for capability in ("exec", "network")
+                ]
+                incidents = [
+                    _created(flow.post("/api/v1/incidents", json={"severity": "P2", "title": t}))
+                    for t in ("odd log", "odd port")
+                ]
+            committee = _created(
+                operator.post(
+                    "/api/v1/committees",
+                    json={
+                        "title": "Adopt pnpm?",
+                        "question": "Should the build use pnpm?",
+                        "members": ["flow", "elon"],
+                        "human": True,
+                    },
+                )
+            )
+        yield Fixture(
+            server,
+            tokens,
+            {
+                "task_id": task["id"],
+                "approval_id": approvals[0]["id"],
+                "denied_approval_id": approvals[1]["id"],
+                "incident_id": incidents[0]["id"],
+                "dismissed_incident_id": incidents[1]["id"],
+                "committee_id": committee["id"],
+                "token_id": spare["id"],
+            },
+        )
+
+
+def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
+    """The method, the path with its parameters, and a valid request for the operation."""
+    method, template = key.split(" ", 1)
+    name = "morning-briefing" if template.startswith("/api/v1/schedules/") else "flow"
+    ids = dict(world.ids)
+    if template.endswith("/deny"):  # the approval the approve operation left pending
+        ids["approval_id"] = ids["denied_approval_id"]
+    if template.endswith("/dismiss"):
+        ids["incident_id"] = ids["dismissed_incident_id"]
+    path = template.format(name=name, **ids)
+    workspace = str(world.server.fleet_dir / "workspaces" / "flow" / "notes.md")
+    bodies: dict[str, Any] = {
+        "POST /api/v1/agents/{name}/heartbeat": {"status": "idle"},
+        "POST /api/v1/agents/{name}/nudge": {"reason": "matrix"},
+        "POST /api/v1/agents/{name}/tokens": {},
+        "POST /api/v1/agents/{name}/memory": {"content": "matrix"},
+        "POST /api/v1/agents/{name}/compactions": {"tokens_before": 10, "tokens_after": 1},
+        "POST /api/v1/agents/{name}/set-aside": {
+            "method": "POST",
+            "path": "/x",
+            "status": 422,
+            "error": "matrix",
+        },
+        "POST /api/v1/agents/{name}/cooldown": {"retry_after_seconds": 0.01},
+        "POST /api/v1/agents/{name}/usage": {"input_tokens": 1, "output_tokens": 1},
+        "POST /api/v1/agents/{name}/budget/check": {},
+        "PATCH /api/v1/agents/{name}/budget": {"daily_usd": 5, "reason": "matrix"},
+        "POST /api/v1/agents/{name}/suspend": {"reason": "matrix"},
+        "POST /api/v1/agents/{name}/resume": {"reason": "matrix"},
+        "POST /api/v1/tasks": {"title": "matrix"},
+        "PATCH /api/v1/tasks/{task_id}": {"priority": "high"},
+        "POST /api/v1/tasks/{task_id}/move": {"status": "in_progress"},
+        "POST /api/v1/tasks/{task_id}/assign": {"assignee": "flow"},
+        "POST /api/v1/tasks/{task_id}/comments": {"body": "matrix"},
+        "POST /api/v1/messages": {"to": "flow", "body": "matrix"},
+        "POST /api/v1/events": {"type": "matrix.tried", "data": {"agent": "flow"}},
+        "POST /api/v1/batch": {"heartbeats": [{"id": "m", "agent": "flow"}]},
+        "POST /api/v1/actions": {
+            "kind": "file.write",
+            "paths": [workspace],
+            "files_touched": 1,
+            "agent": "flow",
+        },
+        "POST /api/v1/approvals": {"capability": "exec", "reason": "ci", "agent": "flow"},
+        "POST /api/v1/approvals/{approval_id}/approve": {},
+        "POST /api/v1/approvals/{approval_id}/deny": {"comment": "matrix"},
+        "POST /api/v1/incidents": {"severity": "P3", "title": "matrix", "agent": "flow"},
+        "POST /api/v1/incidents/{incident_id}/confirm": {},
+        "POST /api/v1/incidents/{incident_id}/dismiss": {"comment": "matrix"},
+        "POST /api/v1/committees": {
+            "title": "matrix",
+            "question": "?",
+            "members": ["flow"],
+        },
+        "POST /api/v1/committees/{committee_id}/positions": {
+            "position": "for",
+            "reasons": "matrix",
+        },
+        "POST /api/v1/route": {"title": "matrix", "dry_run": True},
+        "POST /api/v1/schedules/{name}/run": {},
+        "POST /api/v1/tokens": {"kind": "runner", "machine": "velo"},
+        "POST /api/v1/tokens/{token_id}/revoke": {},
+        "POST /api/v1/tokens/{token_id}/rotate": {"grace_minutes": 1},
+        "POST /api/v1/dashboard/session": {"token": world.server.operator_token},
+    }
+    request: dict[str, Any] = {}
+    if key in bodies:
+        request["json"] = bodies[key]
+    if key == "GET /api/v1/stream":
+        request["params"] = {"after": 0}
+    return method, path, request
+
+
+def _try(world: Fixture, caller: str, key: str) -> int:
+    method, path, request = _request(world, key)
+    headers: dict[str, str] = {}
+    token = world.tokens[caller]
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if caller.startswith("runner"):
+        headers["X-MCOS-Agent"] = "flow"
+    with httpx.Client(base_url=world.server.url, timeout=30, headers=headers) as client:
+        if key == "GET /api/v1/stream":
+            with client.stream(method, path, **request) as response:
+                return response.status_code
+        return client.request(method, path, **request).status_code
+
+
+def test_every_operation_has_its_rule(world: Fixture) -> None:
+    with world.server.client() as operator:
+        spec = operator.get("/openapi.json").json()
+    operations = {
+        f"{method.upper()} {path}" for path, methods in spec["paths"].items() for method in methods
+    }
+    assert operations == set(RULES), {
+        "without a rule": sorted(operations - set(RULES)),
+        "rules for no operation": sorted(set(RULES) - operations),
+    }
+
+
+@pytest.mark.parametrize("key", sorted(RULES))
+def test_the_matrix(world: Fixture, key: str) -> None:
+    outcomes = {caller: _try(world, caller, key) for caller in CALLERS}
+    wrong = {}
+    for caller, status in outcomes.items():
+        allowed = status not in (401, 403, 404)
+        if allowed != RULES[key][caller]:
+            wrong[caller] = status
+        elif caller == "none" and not allowed and status != 401:
+            wrong[caller] = status
+    assert not wrong, f"{key}: {wrong} (all: {outcomes})"
