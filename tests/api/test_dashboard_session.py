@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from mcos.api.session import CSRF_HEADER, SESSION_COOKIE
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import Server, error_of, running_server
 
 STATIC = Path(__file__).parents[2] / "src" / "mcos" / "dashboard" / "static"
 
@@ -167,3 +167,45 @@ def test_the_page_is_served_with_a_strict_policy_and_loads_nothing_remote(server
         assert response.headers["content-security-policy"] == policy
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_and_only_the_public_origin_is_ours(
+    tmp_path: Path,
+) -> None:
+    database = f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}"
+    public = {"MCOS_PUBLIC_URL": "https://mc.example.com", "MCOS_TRUSTED_PROXIES": "127.0.0.1"}
+    with running_server(tmp_path, database, public) as server:
+        with httpx.Client(base_url=server.url, timeout=30) as browser:
+            signed = browser.post(
+                "/api/v1/dashboard/session", json={"token": server.operator_token}
+            )
+            assert "Secure" in signed.headers["set-cookie"]
+            assert signed.headers["strict-transport-security"] == "max-age=31536000"
+            secret = signed.cookies[SESSION_COOKIE]
+            # httpx keeps a Secure cookie for https only: send it by hand, as the proxy would.
+            headers = {"Cookie": f"{SESSION_COOKIE}={secret}", CSRF_HEADER: signed.json()["csrf"]}
+            task = {"title": "Renew the certificate"}
+            ours = browser.post(
+                "/api/v1/tasks", json=task, headers=headers | {"Origin": "https://mc.example.com"}
+            )
+            assert ours.status_code == 201, ours.text
+            direct = browser.post(
+                "/api/v1/tasks", json=task, headers=headers | {"Origin": server.url}
+            )
+            assert direct.status_code == 403 and error_of(direct)["field"] == "Origin"
+            assert "https://mc.example.com" in error_of(direct)["message"]
+
+
+def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(tmp_path: Path) -> None:
+    for trusted, secure in (("", False), ("127.0.0.1", True)):
+        folder = tmp_path / (trusted or "none")
+        folder.mkdir()
+        database = f"sqlite+pysqlite:///{folder / 'mcos.db'}"
+        with running_server(folder, database, {"MCOS_TRUSTED_PROXIES": trusted}) as server:
+            signed = httpx.post(
+                server.url + "/api/v1/dashboard/session",
+                json={"token": server.operator_token},
+                headers={"X-Forwarded-Proto": "https"},
+            )
+            assert signed.status_code == 200, signed.text
+            assert ("Secure" in signed.headers["set-cookie"]) is secure, trusted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcos.fleet.loader import template_text
+from mcos.fleet.permissions import tighten
 from tests.fixtures.server import free_port, mcos_env, run_mcos
 
 
@@ -201,3 +203,31 @@ def test_serve_prints_where_it_listens_and_the_token_only_when_asked(tmp_path: P
         printed = "".join(lines)
         assert f"http://127.0.0.1:{port}/api/v1" in printed, printed
         assert (token in printed) is shows_token, printed
+
+
+def test_fleet_state_is_its_owners_alone(tmp_path: Path, env: dict[str, str]) -> None:
+    folder = tmp_path / "hq"
+    run_mcos("init", str(folder), env=env)
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(folder / ".mcos") == 0o700
+    assert mode(folder / "mcos.db") == 0o600
+    # State an older version (or another tool) left readable is made private at start.
+    (folder / "workspaces" / "donna").mkdir(parents=True)
+    os.chmod(folder / "workspaces", 0o755)
+    os.chmod(folder / "workspaces" / "donna", 0o755)
+    os.chmod(folder / ".mcos", 0o755)
+    os.chmod(folder / ".mcos" / "operator.token", 0o644)
+    os.chmod(folder / "mcos.db", 0o644)
+    changed = tighten(folder)
+    assert set(changed) == {
+        folder / "mcos.db",
+        folder / ".mcos",
+        folder / ".mcos" / "operator.token",
+        folder / "workspaces",
+        folder / "workspaces" / "donna",
+    }
+    assert {p: mode(p) for p in changed} == {p: 0o600 if p.is_file() else 0o700 for p in changed}
+    assert tighten(folder) == [], "nothing left to change"

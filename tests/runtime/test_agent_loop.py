@@ -530,3 +530,43 @@ def test_a_long_piece_of_work_keeps_heartbeating(srv: Server, fake: FakeProvider
         if b["data"]["agent"] == "elon" and b["data"].get("current_task") == task
     ]
     assert mid_task and all(b["status"] == "working" for b in mid_task), mid_task
+
+
+def test_a_restored_capability_is_offered_for_exactly_its_time_box(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    with srv.agent("flow") as flow:
+        asked = flow.post(
+            "/api/v1/approvals",
+            json={"capability": "exec", "minutes": 0.1, "reason": "rebuild staging"},
+        )
+    srv.mcos("approvals", "approve", str(asked.json()["id"]))
+    with srv.client() as operator:
+        [grant] = operator.get("/api/v1/events", params={"types": "grant.created"}).json()["events"]
+    until = datetime.fromisoformat(grant["data"]["until"])
+    first = create_task(srv, "Rebuild staging", "flow")
+    fake.set_script(Script([Rule(key="key-flow", steps=(Step.reply("(simulated) built"),))]))
+
+    async def scenario() -> None:
+        runner = make_runner(srv, ["flow"])
+        async with running(runner, url=srv.url, token=srv.operator_token) as agents:
+
+            async def finished(api: httpx.AsyncClient) -> bool:
+                return await task_status(api, first) == "review"
+
+            await agents.until(finished)
+            # The grant's time box ends.
+            await asyncio.sleep(max(0.0, (until - datetime.now(until.tzinfo)).total_seconds()))
+            second = await agents.api.post(
+                "/api/v1/tasks", json={"title": "Rebuild again", "assignee": "flow"}
+            )
+
+            async def finished_too(api: httpx.AsyncClient) -> bool:
+                return await task_status(api, second.json()["id"]) == "review"
+
+            await agents.until(finished_too)
+
+    asyncio.run(scenario())
+    calls = [r for r in fake.requests if r.key == "key-flow"]
+    assert "run_shell" in calls[0].tools, "offered while the restoration lasts"
+    assert "run_shell" not in calls[-1].tools, "and no longer once it has lapsed"

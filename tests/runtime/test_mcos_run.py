@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -221,3 +223,95 @@ def test_reports_made_while_the_control_plane_is_down_arrive_once_it_is_back(srv
         calls = api.get("/api/v1/events", params={"types": "usage.recorded"}).json()["events"]
         assert len([c for c in calls if c["data"]["agent"] == "elon"]) == 2
     assert os.path.exists(srv.fleet_dir / ".mcos" / "runner" / "velo" / "outbox.db")
+
+
+def test_a_runner_on_the_second_machine_needs_only_its_runner_token(
+    srv: Server, tmp_path: Path
+) -> None:
+    """The Mac Mini has the fleet file and its runner token: no operator token, no database."""
+    issued = srv.mcos("tokens", "issue", "--runner", "mac-mini", "--json")
+    token = json.loads(issued.stdout)["token"]
+    elsewhere = tmp_path / "mac-mini"
+    elsewhere.mkdir()
+    shutil.copy(srv.fleet_dir / "fleet.toml", elsewhere / "fleet.toml")
+    script = Script([Rule(key="key-donna", steps=(Step.reply("(simulated) digest done"),))])
+    with FakeProviderServer(script) as fake, srv.client() as api:
+        task = create_task(api, "Inbox digest", "donna")
+        env = runner_env(srv, fake.url) | {"MCOS_TOKEN": token, "MCOS_URL": srv.url}
+        wrong = subprocess.run(
+            [sys.executable, "-m", "mcos", "--fleet", str(elsewhere), "run", "--machine", "velo"],
+            env=env | {k: "" for k in ("ANTHROPIC_BASE_URL",)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert wrong.returncode == 1
+        assert "acts only for machine 'mac-mini', not velo" in wrong.stderr
+        with (elsewhere / "run.log").open("ab") as log:
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "mcos", "--fleet", str(elsewhere), "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(lambda: api.get(f"/api/v1/tasks/{task}").json()["status"] == "review")
+        finally:
+            assert stop(runner) == 0
+        donna = [
+            e for e in api.get("/api/v1/events").json()["events"] if e["actor"] == "agent:donna"
+        ]
+    assert donna, "donna worked, as herself, through the Mac Mini's runner token"
+    kept = [p for p in elsewhere.rglob("*") if p.is_file()]
+    for path in kept:
+        data = path.read_bytes()
+        assert srv.operator_token.encode() not in data and b"mcos_o_" not in data, path
+    assert not (elsewhere / ".mcos" / "operator.token").exists()
+    # What the runner made is its owner's alone (the CLI's umask is 077).
+    for made in (elsewhere / ".mcos", elsewhere / "workspaces", elsewhere / "workspaces/donna"):
+        assert made.stat().st_mode & 0o777 == 0o700, made
+    assert (elsewhere / ".mcos/runner/mac-mini/outbox.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_exec_without_a_sandbox_refuses_to_start_unless_the_machine_opts_out(
+    srv: Server,
+) -> None:
+    bare = {"PATH": str(Path(sys.executable).parent)}  # no bwrap, no socat, no prlimit
+    env = runner_env(srv, "http://127.0.0.1:9") | bare
+    refused = subprocess.run(
+        [sys.executable, "-m", "mcos", "run", "--machine", "velo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "agents[4] (elon).capabilities: agent 'elon' has exec" in refused.stderr
+    assert "cannot be sandboxed on this machine: bwrap" in refused.stderr
+    assert "apt install bubblewrap" in refused.stderr and 'sandbox = "none"' in refused.stderr
+
+    fleet_file = srv.fleet_dir / "fleet.toml"
+    text = fleet_file.read_text()
+    velo = text.index('name = "velo"')
+    fleet_file.write_text(text[:velo] + text[velo:].replace("bubblewrap", "none", 1))
+    srv.stop()
+    srv.start()
+    checked = srv.mcos("fleet", "check").stdout
+    assert "warning: elon: Elon has exec on machine 'velo', which has no sandbox" in checked
+    with srv.client() as api:
+        [warning] = api.get("/api/v1/agents/elon").json()["warnings"]
+        assert "its commands run unconfined" in warning
+        assert api.get("/api/v1/agents/flow").json()["warnings"] == []  # no exec, no warning
+    with (srv.fleet_dir / "run-velo.log").open("ab") as log:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "mcos", "run", "--machine", "velo"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "running" in (srv.fleet_dir / "run-velo.log").read_text())
+    finally:
+        assert stop(runner) == 0
+    said = (srv.fleet_dir / "run-velo.log").read_text()
+    assert "warning: Elon has exec on machine 'velo', which has no sandbox" in said

@@ -17,12 +17,18 @@ from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
 
 
-def pick_machine(fleet: Fleet, machine: str | None) -> str | None:
-    """The machine asked for; else the only one; else the one named like this host."""
+def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | None:
+    """The machine asked for; else the only one; else the runner token's; else the one named
+    like this host."""
     if machine is not None:
         return machine
     if len(fleet.machines) == 1:
         return fleet.machines[0].name
+    from mcos.runtime.runner import RUNNER_PREFIX
+
+    if client.token is not None and client.token.startswith(RUNNER_PREFIX):
+        scope: str = client.get("/api/v1/tokens/current")["machine"]
+        return scope
     host = socket.gethostname().split(".")[0].lower()
     if any(m.name == host for m in fleet.machines):
         return host
@@ -31,7 +37,11 @@ def pick_machine(fleet: Fleet, machine: str | None) -> str | None:
 
 
 @click.command()
-@click.option("--machine", help="Run the agents of this machine (default: the host's name).")
+@click.option(
+    "--machine",
+    help="Run the agents of this machine (default: a runner token's machine, else the host's "
+    "name).",
+)
 @click.option("--agent", "agent_names", multiple=True, help="Only this agent (repeatable).")
 @click.option(
     "--workspaces",
@@ -80,7 +90,7 @@ def run(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         fleet = load_fleet(folder / FLEET_FILENAME)
-        machine = pick_machine(fleet, machine)
+        machine = pick_machine(fleet, machine, client)
         chosen = select_agents(fleet, machine, agent_names)
         problems = check_agents(fleet, chosen, dict(os.environ))
         if problems:
