@@ -90,7 +90,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSON:
+        # Starlette re-raises the exception after this answer, and the server then drops the
+        # connection: say so, or a client reusing it would see its next request fail.
         log.exception("unexpected error")
         return error_response(
-            500, "internal_error", "the control plane failed; the error is in its log"
+            500,
+            "internal_error",
+            "the control plane failed; the error is in its log",
+            headers={"Connection": "close"},
         )
