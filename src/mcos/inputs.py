@@ -11,7 +11,10 @@
 - **Storable everywhere.** No string may hold NUL (PostgreSQL stores ``\\u0000`` in neither text
   nor JSONB) or a lone surrogate (not UTF-8), no number may be NaN or infinite (not JSON, though
   Python's ``json.loads`` reads them), and free-form JSON nests at most ``JSON_MAX_DEPTH`` deep
-  with integers of 64 bits. :func:`check_storable` says what is wrong and where.
+  with integers of 64 bits. Numbers stay below 2**63 in size, floats too: PostgreSQL's JSONB
+  writes 1e300 out in full, which reads back as an integer no JSON encoder takes (a log that
+  cannot be read, a stream that cannot be sent). :func:`check_storable` says what is wrong and
+  where.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 """The largest value a ``BigInteger`` column, or any SQLite integer, holds."""
 INT64_MIN = -(2**63)
+MAX_MAGNITUDE = float(2**63)
+"""Floats stay below this in size: beyond it, JSONB gives them back as too large integers."""
 JSON_MAX_DEPTH = 32
 """How deep free-form JSON (an event's ``data``) may nest."""
 
@@ -41,9 +46,12 @@ Tokens = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 """Tokens of one prompt or one call: far beyond any model's context, well within ``Integer``."""
 TokenLimit = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
 """A budget in tokens, summed over many calls."""
-Amount = Annotated[float, Strict(), Field(ge=0)]
-"""Money in USD; finite, as every number of an input model (``allow_inf_nan=False``)."""
+Amount = Annotated[float, Strict(), Field(ge=0, le=1e15)]
+"""Money in USD (a quadrillion at most); finite, as every number of an input model is."""
 Flag = Annotated[bool, Strict()]
+
+# A field needing tighter bounds uses ``StrictInt`` / ``StrictFloat`` with its own ``Field``: the
+# bounds of an alias above would override those of the field's ``Field``.
 
 
 def _iso_text(value: Any) -> Any:
@@ -91,6 +99,8 @@ def storable_problem(value: Any, depth: int = 0) -> tuple[Where, str] | None:
     if isinstance(value, float):
         if not math.isfinite(value):
             return (), "must be a finite number (NaN and Infinity are not JSON)"
+        if abs(value) >= MAX_MAGNITUDE:
+            return (), "must be a number below 2**63 in size"
         return None
     if isinstance(value, list | tuple | dict) and depth >= JSON_MAX_DEPTH:
         return (), f"nests deeper than {JSON_MAX_DEPTH} levels"

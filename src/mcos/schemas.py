@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
     StrictInt,
     field_validator,
     model_validator,
@@ -221,7 +222,7 @@ class CapabilityRestore(_Input):
     agent: AgentName | None = None
     """Defaults to the agent of the token; required with an operator token."""
     capability: str = Field(min_length=1, max_length=64)
-    minutes: Amount = Field(60, gt=0, le=24 * 60)
+    minutes: StrictFloat = Field(60, gt=0, le=24 * 60)
     """How long the restoration lasts once approved (at most a day); it lapses by itself."""
     reason: str = Field(min_length=1, max_length=2_000)
 
@@ -262,7 +263,7 @@ class Cooldown(_Input):
 
     id: ClientId | None = None
     """Client-chosen id; a retried report with the same id is recorded once."""
-    retry_after_seconds: Amount = Field(gt=0, le=86_400)
+    retry_after_seconds: StrictFloat = Field(gt=0, le=86_400)
     credential: str | None = Field(None, max_length=128)
     """The credential's environment-variable name; it must be the agent's own."""
 
