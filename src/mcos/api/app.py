@@ -56,6 +56,7 @@ ERROR_STATUSES: dict[int | str, str] = {
     403: "The token may not do this (an agent acts only as itself; a runner only as its "
     "machine's agents)",
     404: "No such agent, task or endpoint",
+    408: "The request's headers or body did not arrive in time; the connection is closed",
     409: "Refused by the rules (an illegal Kanban move) or an id used before",
     413: "The request body is too large",
     415: "The body is not sent as JSON (`Content-Type: application/json`)",
@@ -196,6 +197,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "database": "sqlite" if db.is_sqlite else "postgresql",
                 "last_seq": broker.last_seq,
                 "agents": len(fleet.agents),
+                # Live streams open on this replica: an operator sees readers pile up (or not).
+                "stream_subscribers": len(broker.subscribers),
             }
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from mcos.api.responses import JSON
 from mcos.errors import (
@@ -97,6 +98,13 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> JSON:
+        # The client left while its body was read (or it stalled, see protocol.py): nobody is
+        # there to read this, but it is no failure of ours to log.
+        error = MalformedJSON(unreadable_body(exc))
+        return error_response(error.status, error.code, error.message)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSON:
         # Starlette re-raises the exception after this answer, and the server then drops the
@@ -115,4 +123,6 @@ def unreadable_body(cause: BaseException | None) -> str:
         return "the body is not valid JSON: it is not UTF-8"
     if isinstance(cause, RecursionError):
         return "the body is not valid JSON: it nests too deeply"
+    if isinstance(cause, ClientDisconnect):
+        return "the body did not arrive whole: the client left"
     return "the body could not be read as JSON"
