@@ -68,6 +68,13 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class RequestTimeout(UserError):
+    """The request did not arrive in time (its headers, or the rest of its body)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(UserError):
     status = 413
     code = "payload_too_large"

@@ -1,21 +1,42 @@
 """Request bodies of the public API, validated by pydantic; shared by routes, services and batch.
 
 Every model forbids unknown keys, so a typo is an error that names the field rather than a
-silently ignored value.
+silently ignored value. Scalars are strict and bounded by their columns (``mcos.inputs``), and
+every value, free-form JSON included, must be storable on both backends: no NUL, no NaN.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import ReportedStatus
 from mcos.fleet.schema import NAME_PATTERN
+from mcos.inputs import (
+    Amount,
+    Count,
+    Day,
+    Flag,
+    Instant,
+    RowId,
+    Seq,
+    TokenLimit,
+    Tokens,
+    check_storable,
+)
 
 ClientId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$")]
 AgentName = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -23,7 +44,13 @@ MAX_EVENT_DATA_CHARS = 64_000
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """Every string, number and free-form value, at any depth, can be stored as it is."""
+        return check_storable(value)
 
 
 class Priority(StrEnum):
@@ -44,15 +71,15 @@ class HeartbeatIn(_Input):
     id: ClientId | None = None
     """Client-chosen id; a retried heartbeat with the same id is recorded once."""
     status: ReportedStatus = ReportedStatus.IDLE
-    context_tokens: int | None = Field(None, ge=0, le=100_000_000)
+    context_tokens: Tokens | None = None
     """Tokens in the latest prompt (the fuel gauge), not cumulative usage."""
-    context_window: int | None = Field(None, ge=1_000, le=100_000_000)
+    context_window: StrictInt | None = Field(None, ge=1_000, le=100_000_000)
     """Defaults to the agent's window in the fleet file."""
-    current_task: int | None = Field(None, ge=1)
+    current_task: RowId | None = None
     note: str | None = Field(None, max_length=2_000)
-    ack_messages_through: int | None = Field(None, ge=0)
+    ack_messages_through: Seq | None = None
     """Messages up to this id have been handled and are not delivered again."""
-    ack_incidents_through: int | None = Field(None, ge=0)
+    ack_incidents_through: Count | None = None
     """Confirmed incidents up to this id have been seen and are not delivered again."""
 
 
@@ -71,9 +98,9 @@ class TaskCreate(_Input):
     """Kind of work, matched against the value ledger (``email-triage``, ...)."""
     priority: Priority = Priority.NORMAL
     assignee: AgentName | None = None
-    parent_id: int | None = Field(None, ge=1)
-    depends_on: list[int] = Field(default_factory=list, max_length=50)
-    due_at: AwareDatetime | None = None
+    parent_id: RowId | None = None
+    depends_on: list[RowId] = Field(default_factory=list, max_length=50)
+    due_at: Instant | None = None
 
 
 class TaskUpdate(_Input):
@@ -81,7 +108,7 @@ class TaskUpdate(_Input):
     description: str | None = Field(None, max_length=20_000)
     kind: str | None = Field(None, pattern=NAME_PATTERN)
     priority: Priority | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
 
 
 class TaskMove(_Input):
@@ -109,11 +136,11 @@ class MessageIn(_Input):
     to: AgentName | None = None
     """A direct message to one agent."""
     channel: str | None = Field(None, pattern=NAME_PATTERN)
-    fleet: bool = False
+    fleet: Flag = False
     """To every agent: needs the ``broadcast`` capability."""
     kind: MessageKind = MessageKind.CHAT
     body: str = Field(min_length=1, max_length=20_000)
-    task_id: int | None = Field(None, ge=1)
+    task_id: RowId | None = None
 
     @model_validator(mode="after")
     def _one_audience(self) -> MessageIn:
@@ -158,11 +185,11 @@ class ActionRequest(_Input):
     paths: list[str] = Field(default_factory=list, max_length=100)
     host: str | None = Field(None, max_length=255)
     recipient: str | None = Field(None, max_length=320)
-    amount_usd: float | None = Field(None, ge=0)
-    files_touched: int | None = Field(None, ge=0)
+    amount_usd: Amount | None = None
+    files_touched: Count | None = None
     addresses: list[str] = Field(default_factory=list, max_length=32)
     """For ``http.fetch``: every IP address the host resolved to (standard notation)."""
-    port: int | None = Field(None, ge=1, le=65_535)
+    port: StrictInt | None = Field(None, ge=1, le=65_535)
     """For ``http.fetch``: the port connected to."""
     target: str | None = Field(None, min_length=1, max_length=1_000)
     """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path."""
@@ -170,7 +197,7 @@ class ActionRequest(_Input):
     """Why the agent wants it; shown to approvers."""
     agent: AgentName | None = None
     """Operators only: the agent asking (an agent token always asks for itself)."""
-    approval_id: int | None = Field(None, ge=1)
+    approval_id: RowId | None = None
     """Carry out an action an approval allowed: it must match the approved action exactly."""
 
     @field_validator("addresses")
@@ -195,7 +222,7 @@ class CapabilityRestore(_Input):
     agent: AgentName | None = None
     """Defaults to the agent of the token; required with an operator token."""
     capability: str = Field(min_length=1, max_length=64)
-    minutes: float = Field(60, gt=0, le=24 * 60)
+    minutes: StrictFloat = Field(60, gt=0, le=24 * 60)
     """How long the restoration lasts once approved (at most a day); it lapses by itself."""
     reason: str = Field(min_length=1, max_length=2_000)
 
@@ -220,15 +247,15 @@ class MemoryFlush(_Input):
     id: ClientId | None = None
     """Client-chosen id; a retried report with the same id is recorded once."""
     content: str = Field(min_length=1, max_length=100_000)
-    day: date | None = None
+    day: Day | None = None
     """The note's day; defaults to today in the fleet's time zone."""
 
 
 class Compaction(_Input):
     id: ClientId | None = None
     """Client-chosen id; a retried report with the same id is recorded once."""
-    tokens_before: int = Field(ge=0, le=100_000_000)
-    tokens_after: int = Field(ge=0, le=100_000_000)
+    tokens_before: Tokens
+    tokens_after: Tokens
 
 
 class Cooldown(_Input):
@@ -236,7 +263,7 @@ class Cooldown(_Input):
 
     id: ClientId | None = None
     """Client-chosen id; a retried report with the same id is recorded once."""
-    retry_after_seconds: float = Field(gt=0, le=86_400)
+    retry_after_seconds: StrictFloat = Field(gt=0, le=86_400)
     credential: str | None = Field(None, max_length=128)
     """The credential's environment-variable name; it must be the agent's own."""
 
@@ -248,13 +275,13 @@ class UsageIn(_Input):
     """Client-chosen id; a retried report with the same id is recorded once."""
     model: str | None = Field(None, max_length=200)
     """Defaults to the agent's model in the fleet file."""
-    input_tokens: int = Field(ge=0, le=100_000_000)
+    input_tokens: Tokens
     """Prompt tokens neither read from nor written to the prompt cache."""
-    output_tokens: int = Field(ge=0, le=100_000_000)
-    cache_read_tokens: int = Field(0, ge=0, le=100_000_000)
-    cache_write_tokens: int = Field(0, ge=0, le=100_000_000)
-    latency_ms: int | None = Field(None, ge=0)
-    task_id: int | None = Field(None, ge=1)
+    output_tokens: Tokens
+    cache_read_tokens: Tokens = 0
+    cache_write_tokens: Tokens = 0
+    latency_ms: Count | None = None
+    task_id: RowId | None = None
 
 
 class SetAsideIn(_Input):
@@ -265,24 +292,24 @@ class SetAsideIn(_Input):
     """Client-chosen id; a retried report with the same id is recorded once."""
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str = Field(min_length=1, max_length=500)
-    status: int = Field(ge=100, le=599)
+    status: StrictInt = Field(ge=100, le=599)
     error: str = Field(min_length=1, max_length=2_000)
 
 
 class BudgetCheck(_Input):
     """Asked before each call: may the agent spend about this much?"""
 
-    estimated_tokens: int = Field(0, ge=0, le=100_000_000)
-    estimated_usd: float = Field(0, ge=0)
+    estimated_tokens: Tokens = 0
+    estimated_usd: Amount = 0
 
 
 class BudgetChange(_Input):
     """New limits (operators only); unset keeps the current one, null removes the limit."""
 
-    daily_usd: float | None = Field(None, ge=0)
-    monthly_usd: float | None = Field(None, ge=0)
-    daily_tokens: int | None = Field(None, ge=0)
-    monthly_tokens: int | None = Field(None, ge=0)
+    daily_usd: Amount | None = None
+    monthly_usd: Amount | None = None
+    daily_tokens: TokenLimit | None = None
+    monthly_tokens: TokenLimit | None = None
     reason: str = Field(min_length=1, max_length=2_000)
 
 
@@ -320,13 +347,13 @@ class TokenIssue(_Input):
     """For a runner token: the machine whose agents it acts for."""
     agent: AgentName | None = None
     """For an agent token: the agent it acts as."""
-    expires_in_days: int | None = Field(None, ge=1, le=3_650)
+    expires_in_days: StrictInt | None = Field(None, ge=1, le=3_650)
     """Lifetime; unset: 90 days for agent and runner tokens, none for operators (null in the
     body also means none)."""
 
 
 class TokenRotate(_Input):
-    grace_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+    grace_minutes: StrictInt = Field(0, ge=0, le=7 * 24 * 60)
     """How long the old token keeps working, to put the new one in place; 0: it stops now."""
 
 
@@ -347,14 +374,14 @@ class CommitteeOpen(_Input):
     question: str = Field(min_length=1, max_length=20_000)
     members: list[AgentName] = Field(min_length=1, max_length=50)
     """Agents of the fleet, each giving one position."""
-    human: bool = False
+    human: Flag = False
     """The operator votes too, as ``human``."""
-    quorum: int | None = None
+    quorum: Count | None = None
     """Positions for or against (abstentions do not count) needed; default: a majority of voters."""
     rule: Literal["majority", "unanimity", "veto"] = "majority"
-    approval_id: int | None = Field(None, ge=1)
+    approval_id: RowId | None = None
     """A pending approval this committee gates: it cannot be approved until the committee is."""
-    task_id: int | None = Field(None, ge=1)
+    task_id: RowId | None = None
 
 
 class PositionIn(_Input):
@@ -380,7 +407,7 @@ class RouteRequest(_Input):
         Field(default_factory=list, max_length=20)
     )
     """Capabilities the work needs, on top of the matching rule's."""
-    dry_run: bool = False
+    dry_run: Flag = False
     """Only decide and explain: no task is created (the decision is still logged)."""
 
 

@@ -47,6 +47,26 @@ class Settings(BaseSettings):
     stream_keepalive_seconds: float = Field(
         15.0, gt=0, description="Idle time after which the stream sends a keep-alive comment."
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a client may take to send a request's headers, from connecting "
+        "(or from the first byte of a request on a kept-alive connection). A connection that "
+        "sent nothing by then is closed; a request begun is answered 408 request_timeout.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a request body may stall between two reads; then it is answered "
+        "408 request_timeout and the connection closed. A body that keeps arriving is read.",
+    )
+    write_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client may read nothing of what is sent to it (the buffers "
+        "towards it stay full) before its connection is dropped: a live-stream subscriber that "
+        "stopped reading goes, and resumes with Last-Event-ID.",
+    )
     write_batch_max: int = Field(
         512, ge=1, description="Most writes the writer commits in one transaction."
     )

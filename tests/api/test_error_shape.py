@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 
 import httpx
+import orjson
+import psycopg
 
+from tests.fixtures import raw_http
 from tests.fixtures.server import Server, error_of
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the default of max_request_bytes
@@ -102,3 +107,36 @@ def test_every_refusal_has_the_one_shape(server: Server) -> None:
     assert "'lots'" in error_of(answers["wrong_type"])["message"]
     assert "nobody" in error_of(answers["unknown_agent"])["message"]
     assert "4194304" in error_of(answers["oversize_chunked"])["message"]
+
+
+def _drop_table(database_url: str, table: str) -> None:
+    """A fault under the service, as a lost disk or a bad migration would cause."""
+    if database_url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(database_url.split("///", 1)[1])) as conn:
+            conn.execute(f"DROP TABLE {table}")
+        return
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {table} CASCADE")
+
+
+def test_a_failure_is_a_500_in_the_one_shape_and_the_client_is_told_the_connection_closes(
+    server: Server,
+) -> None:
+    _drop_table(server.database_url, "memory_notes")
+    headers = {"Authorization": f"Bearer {server.operator_token}"}
+    with raw_http.connect(server.url) as sock:
+        sock.sendall(raw_http.request_head("GET", "/api/v1/agents/donna/memory", headers))
+        response, body = raw_http.read_response(sock)
+        assert response.status == 500
+        assert response.getheader("Connection") == "close", "a client must not reuse it"
+        assert response.getheader("Content-Type") == "application/json"
+        assert orjson.loads(body) == {
+            "error": {
+                "code": "internal_error",
+                "message": "the control plane failed; the error is in its log",
+                "field": None,
+            }
+        }
+        assert raw_http.closed_by_server(sock), "the server closes it, as it said"
+    with server.client() as operator:
+        assert operator.get("/api/v1/agents").status_code == 200, "and goes on serving"

@@ -7,6 +7,7 @@ from typing import Any
 
 from mcos.api.app import create_app
 from mcos.fleet.loader import template_text
+from mcos.inputs import INT64_MAX
 from mcos.schemas import HeartbeatIn
 from mcos.settings import Settings
 
@@ -62,3 +63,19 @@ def test_the_hand_parsed_heartbeat_is_documented(tmp_path: Path) -> None:
     assert schema["paths"]["/api/v1/stream"]["get"]["responses"]["200"]["content"].keys() >= {
         "text/event-stream"
     }
+
+
+def test_every_integer_parameter_is_bounded_by_its_column(tmp_path: Path) -> None:
+    """A path or query integer past its column is a 422, not an overflow in the driver."""
+    schema = _openapi(tmp_path)
+    unbounded = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                options = parameter["schema"].get("anyOf", [parameter["schema"]])
+                for option in options:
+                    if option.get("type") != "integer":
+                        continue
+                    if "minimum" not in option or option.get("maximum", 2**63) > INT64_MAX:
+                        unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+    assert unbounded == []

@@ -276,6 +276,9 @@ def impatient_server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     settings = {
         "MCOS_STREAM_MAX_PENDING": str(MAX_PENDING),
         "MCOS_STREAM_KEEPALIVE_SECONDS": "0.2",
+        # The stalled reader must overflow, not be dropped for reading nothing during the flood
+        # (test_stream_slow_readers.py drops one).
+        "MCOS_WRITE_TIMEOUT_SECONDS": "600",
     }
     with running_server(tmp_path, database_url, settings) as srv:
         yield srv

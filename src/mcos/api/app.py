@@ -51,15 +51,18 @@ from mcos.stream import Broker
 
 log = logging.getLogger(__name__)
 ERROR_STATUSES: dict[int | str, str] = {
-    400: "Malformed JSON",
+    400: "The body is empty or not JSON (malformed, not UTF-8, nested too deep)",
     401: "Missing, unknown, expired or revoked token (or an ended dashboard session)",
     403: "The token may not do this (an agent acts only as itself; a runner only as its "
     "machine's agents)",
     404: "No such agent, task or endpoint",
+    408: "The request's headers or body did not arrive in time; the connection is closed",
     409: "Refused by the rules (an illegal Kanban move) or an id used before",
     413: "The request body is too large",
-    415: "The body is not JSON",
-    422: "A field is invalid; `field` names it",
+    415: "The body is not sent as JSON (`Content-Type: application/json`)",
+    422: "A field is invalid (the wrong type, out of range, NUL, NaN); `field` is its path",
+    500: "The control plane failed; the connection is closed after this answer",
+    503: "The control plane is shutting down or its database refused the write; retry",
 }
 
 
@@ -194,6 +197,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "database": "sqlite" if db.is_sqlite else "postgresql",
                 "last_seq": broker.last_seq,
                 "agents": len(fleet.agents),
+                # Live streams open on this replica: an operator sees readers pile up (or not).
+                "stream_subscribers": len(broker.subscribers),
             }
         )
 

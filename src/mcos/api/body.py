@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from mcos.api.errors import NOT_JSON, error_from_validation
-from mcos.errors import UnsupportedMediaType
+from mcos.api.errors import EMPTY_BODY, NOT_JSON, error_from_validation
+from mcos.errors import MalformedJSON, UnsupportedMediaType
 
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;|$)", re.IGNORECASE)
@@ -24,11 +24,14 @@ HAND_PARSED: list[type[BaseModel]] = []
 
 
 async def json_body(request: Request, model: type[M]) -> M:
-    content_type = request.headers.get("content-type", "application/json")
-    if not JSON_TYPE.match(content_type):
+    """The body as ``model``, refused as FastAPI's own body parsing would refuse it."""
+    body = await request.body()
+    if not body:
+        raise MalformedJSON(EMPTY_BODY)
+    if not JSON_TYPE.match(request.headers.get("content-type", "")):
         raise UnsupportedMediaType(NOT_JSON, field="Content-Type")
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise error_from_validation(list(exc.errors())) from None
 

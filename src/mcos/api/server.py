@@ -1,12 +1,31 @@
-"""The uvicorn server ``mcos serve`` runs: it ends live streams before waiting for requests."""
+"""The uvicorn server ``mcos serve`` runs: it ends live streams before waiting for requests, and
+speaks HTTP with header, body and write timeouts (``protocol.py``)."""
 
 from __future__ import annotations
 
 import socket
 
 import uvicorn
+from starlette.types import ASGIApp
 
+from mcos.api.protocol import timed_protocol
+from mcos.settings import Settings
 from mcos.stream import Broker
+
+
+def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=5,
+        # X-Forwarded-Proto/-For are believed from the configured TLS proxies only.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
+        http=timed_protocol(settings),
+    )
 
 
 class Server(uvicorn.Server):

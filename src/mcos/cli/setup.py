@@ -87,7 +87,6 @@ def init_fleet(
 )
 def serve(fleet_path: str | None, host: str | None, port: int | None, show_token: bool) -> None:
     """Run the control plane: the API and the live stream."""
-    import uvicorn
     from httpx import URL
 
     folder = find_fleet_dir(fleet_path)
@@ -105,7 +104,7 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
     from mcos.api.app import create_app
-    from mcos.api.server import Server
+    from mcos.api.server import Server, server_config
 
     settings = settings.model_copy(update={"host": host, "port": port or 8750})
     try:
@@ -120,18 +119,7 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     if show_token and token_path.is_file():
         click.echo(f"  operator token  {token_path.read_text().strip()}   (from {token_path})")
     tune_garbage_collector()
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port or 8750,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=5,
-        # X-Forwarded-Proto/-For are believed from the configured TLS proxies only.
-        proxy_headers=bool(settings.trusted_proxies.strip()),
-        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
-    )
-    server = Server(config, app.state.broker)
+    server = Server(server_config(app, settings, host, port or 8750), app.state.broker)
     server.run()
     if not server.started:
         raise SystemExit(3)  # as uvicorn.run: the port was taken, or start-up failed

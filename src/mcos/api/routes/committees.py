@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.params import CommitteeId
 from mcos.api.responses import JSON
 from mcos.schemas import CommitteeOpen, PositionIn
 from mcos.services import committees
@@ -43,7 +44,7 @@ async def list_committees(
 
 @router.get("/committees/{committee_id}", summary="One committee: positions, tally, minutes")
 async def show_committee(
-    committee_id: int, store: CurrentStore, principal: CurrentPrincipal
+    committee_id: CommitteeId, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.read(committees.get_committee, principal, committee_id))
 
@@ -53,7 +54,7 @@ async def show_committee(
     summary="Give a position with reasons: an agent as itself, an operator as 'human'; final",
 )
 async def give_position(
-    committee_id: int, body: PositionIn, store: CurrentStore, principal: CurrentPrincipal
+    committee_id: CommitteeId, body: PositionIn, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(
         await store.write(committees.give_position, store.fleet, principal, committee_id, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
@@ -18,10 +19,12 @@ from mcos.api.auth import (
     principal_for,
 )
 from mcos.api.body import documented_body, json_body
+from mcos.api.params import SearchText
 from mcos.api.responses import JSON
 from mcos.domain.events import Event, concerns
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
+from mcos.inputs import INT64_MAX
 from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
 from mcos.services.access import Principal
@@ -29,8 +32,13 @@ from mcos.stream import EventFilter, event_stream, type_filter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 REPLAY_PAGE = 1_000
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = INT64_MAX
 """The largest sequence number a BIGINT column holds."""
+SEQ_TEXT = re.compile(r"[0-9]{1,19}")
+Types = Annotated[
+    SearchText | None,
+    Query(max_length=1_000, description="Comma-separated; 'task.*' matches a namespace"),
+]
 
 
 def _types(types: str | None) -> list[str] | None:
@@ -46,10 +54,8 @@ async def list_events(
     principal: ReaderPrincipal,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
-    types: Annotated[
-        str | None, Query(description="Comma-separated; 'task.*' matches a namespace")
-    ] = None,
-    subject: str | None = None,
+    types: Types = None,
+    subject: Annotated[SearchText | None, Query(max_length=64)] = None,
 ) -> JSON:
     found = await store.read(
         lambda conn: events.read_events(
@@ -110,13 +116,12 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
     """``Last-Event-ID`` wins over ``?after=``: a browser reconnects to the same URL with it."""
     if last_event_id is None:
         return after
-    try:
-        seq = int(last_event_id)
-    except ValueError:
+    if not SEQ_TEXT.fullmatch(last_event_id):  # int() also takes " 5" and "1_0"
         raise InvalidInput(
             f"Last-Event-ID must be a sequence number, got {last_event_id!r}",
             field="Last-Event-ID",
-        ) from None
+        )
+    seq = int(last_event_id)
     if not 0 <= seq <= MAX_SEQ:
         raise InvalidInput(
             f"Last-Event-ID must be between 0 and {MAX_SEQ}, got {seq}", field="Last-Event-ID"
@@ -166,9 +171,7 @@ async def stream(
     after: Annotated[
         int | None, Query(ge=0, le=MAX_SEQ, description="Replay from here (as Last-Event-ID)")
     ] = None,
-    types: Annotated[
-        str | None, Query(description="Comma-separated; 'task.*' matches a namespace")
-    ] = None,
+    types: Types = None,
 ) -> EventStreamResponse:
     start = _resume_point(last_event_id, after)
     if start is not None and start > request.app.state.broker.last_seq:

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.params import AfterSeq
 from mcos.api.responses import JSON
+from mcos.fleet.schema import NAME_PATTERN
 from mcos.schemas import AgentName, MessageIn, MessageKind
 from mcos.services import messages
 
@@ -28,9 +30,9 @@ async def list_messages(
     store: CurrentStore,
     principal: CurrentPrincipal,
     agent: AgentName | None = None,
-    channel: str | None = None,
+    channel: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     kind: MessageKind | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: AfterSeq = 0,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 200,
 ) -> JSON:
     reader = None

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.params import ApprovalId, IncidentId
 from mcos.api.responses import JSON
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
@@ -60,7 +61,9 @@ async def list_approvals(
 
 
 @router.get("/approvals/{approval_id}", summary="One approval with its decisions")
-async def show_approval(approval_id: int, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+async def show_approval(
+    approval_id: ApprovalId, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
     return JSON(
         await store.read(
             approvals.get_approval, approval_id, datetime.now(UTC), _viewer(store, principal)
@@ -78,7 +81,10 @@ def _viewer(store: Store, principal: Principal) -> approvals.Viewer | None:
 
 @router.post("/approvals/{approval_id}/approve", summary="Approve, as one of the required parties")
 async def approve(
-    approval_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+    approval_id: ApprovalId,
+    body: ApprovalDecision,
+    store: CurrentStore,
+    principal: CurrentPrincipal,
 ) -> JSON:
     return JSON(
         await store.write(
@@ -89,7 +95,10 @@ async def approve(
 
 @router.post("/approvals/{approval_id}/deny", summary="Deny: one denial ends the approval")
 async def deny(
-    approval_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+    approval_id: ApprovalId,
+    body: ApprovalDecision,
+    store: CurrentStore,
+    principal: CurrentPrincipal,
 ) -> JSON:
     return JSON(
         await store.write(
@@ -120,7 +129,9 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", summary="One incident")
-async def show_incident(incident_id: int, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+async def show_incident(
+    incident_id: IncidentId, store: CurrentStore, principal: CurrentPrincipal
+) -> JSON:
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
 
 
@@ -137,7 +148,10 @@ async def _incident_approval(store: CurrentStore, principal: Principal, incident
 
 @router.post("/incidents/{incident_id}/confirm", summary="Confirm, as one of its confirmers")
 async def confirm_incident(
-    incident_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+    incident_id: IncidentId,
+    body: ApprovalDecision,
+    store: CurrentStore,
+    principal: CurrentPrincipal,
 ) -> JSON:
     approval_id = await _incident_approval(store, principal, incident_id)
     await store.write(
@@ -148,7 +162,10 @@ async def confirm_incident(
 
 @router.post("/incidents/{incident_id}/dismiss", summary="Dismiss, saying why")
 async def dismiss_incident(
-    incident_id: int, body: ApprovalDecision, store: CurrentStore, principal: CurrentPrincipal
+    incident_id: IncidentId,
+    body: ApprovalDecision,
+    store: CurrentStore,
+    principal: CurrentPrincipal,
 ) -> JSON:
     if not body.comment.strip():
         raise InvalidInput("say why the incident is dismissed", field="comment")

@@ -41,7 +41,9 @@ async def notes(
     name: AgentName,
     store: CurrentStore,
     principal: CurrentPrincipal,
-    day: Annotated[list[date] | None, Query(description="Repeat for several days")] = None,
+    day: Annotated[
+        list[date] | None, Query(max_length=366, description="Repeat for several days")
+    ] = None,
 ) -> JSON:
     require_self(principal, name, field="name")
     days = [d.isoformat() for d in day] if day else None

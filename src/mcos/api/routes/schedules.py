@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.fleet.schema import NAME_PATTERN
 from mcos.services import schedules
 from mcos.services.access import require_operator
 from mcos.storage.writer import WriteContext
@@ -32,7 +33,11 @@ async def list_schedules(store: CurrentStore, principal: CurrentPrincipal) -> JS
     "/{name}/run",
     summary="Run a schedule now (operators); recorded as a run with trigger 'manual'",
 )
-async def run_schedule(name: str, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
+async def run_schedule(
+    name: Annotated[str, Path(pattern=NAME_PATTERN)],
+    store: CurrentStore,
+    principal: CurrentPrincipal,
+) -> JSON:
     def unit(ctx: WriteContext) -> dict[str, Any]:
         return schedules.run_now(ctx, store.fleet, principal, name)
 

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.params import AfterRowId, TaskId
 from mcos.api.responses import JSON
 from mcos.domain.kanban import TaskStatus
 from mcos.schemas import AgentName, TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate
 from mcos.services import tasks
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
-TaskId = Annotated[int, Query(ge=1)]
 
 
 @router.get("", summary="Tasks, oldest first; page with after_id")
@@ -23,7 +23,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     assignee: AgentName | None = None,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 500,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: AfterRowId = 0,
 ) -> JSON:
     items = await store.read(
         lambda conn: tasks.list_tasks(
@@ -43,13 +43,13 @@ async def create_task(body: TaskCreate, store: CurrentStore, principal: CurrentP
 
 
 @router.get("/{task_id}", summary="One task with its dependencies and full history")
-async def show_task(task_id: int, store: CurrentStore, _: CurrentPrincipal) -> JSON:
+async def show_task(task_id: TaskId, store: CurrentStore, _: CurrentPrincipal) -> JSON:
     return JSON(await store.read(tasks.get_task, task_id))
 
 
 @router.patch("/{task_id}", summary="Change title, description, kind, priority or due date")
 async def update_task(
-    task_id: int, body: TaskUpdate, store: CurrentStore, principal: CurrentPrincipal
+    task_id: TaskId, body: TaskUpdate, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(tasks.update_task, principal, task_id, body))
 
@@ -60,20 +60,20 @@ async def update_task(
     responses={409: {"description": "The Kanban rules refuse this move; the message says why"}},
 )
 async def move_task(
-    task_id: int, body: TaskMove, store: CurrentStore, principal: CurrentPrincipal
+    task_id: TaskId, body: TaskMove, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(tasks.move_task, principal, task_id, body))
 
 
 @router.post("/{task_id}/assign", summary="Assign or unassign")
 async def assign_task(
-    task_id: int, body: TaskAssign, store: CurrentStore, principal: CurrentPrincipal
+    task_id: TaskId, body: TaskAssign, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(tasks.assign_task, principal, task_id, body))
 
 
 @router.post("/{task_id}/comments", status_code=201, summary="Comment on a task")
 async def comment_task(
-    task_id: int, body: TaskComment, store: CurrentStore, principal: CurrentPrincipal
+    task_id: TaskId, body: TaskComment, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(tasks.comment_task, principal, task_id, body), status_code=201)
