@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcos.runtime.client import ControlPlane, deliver
+from mcos.runtime.client import AgentLink, ControlPlane, deliver, storable
 from mcos.runtime.outbox import (
     MAX_SERVER_ERRORS,
     DeliveryResult,
@@ -336,3 +336,26 @@ def test_a_report_set_aside_shows_on_the_agents_card(tmp_path: Path) -> None:
                 json={"method": "POST", "path": "/x", "status": 500, "error": "made up"},
             )
         assert other.status_code == 403
+
+
+def test_text_the_control_plane_cannot_store_is_mended_not_lost(tmp_path: Path) -> None:
+    """A model's answer with a NUL or a lone surrogate in it: the report keeps its text, with
+    the character replaced, rather than being refused (or failing to be queued at all)."""
+    assert storable({"body": "ok\x00", "parts": ["\udc80x"], "n": 3}) == {
+        "body": "ok\ufffd",
+        "parts": ["?x"],
+        "n": 3,
+    }
+
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(tmp_path / "outbox.db", plane)
+        link = AgentLink("donna", "token", ControlPlane("http://127.0.0.1:9"), outbox)
+        await link.report("POST", "/api/v1/tasks/1/comments", {"body": "done\x00 \udc80"})
+        assert await outbox.drain(timeout=10) == 0
+        [sent] = plane.delivered
+        assert sent.body["body"] == "done\ufffd ?"
+        outbox.close()
+        await link.control_plane.aclose()
+
+    asyncio.run(scenario())

@@ -20,6 +20,24 @@ AGENT_HEADER = "X-MCOS-Agent"
 """The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
 
 
+def storable(value: Any) -> Any:
+    """``value`` with what the control plane refuses to store replaced in its strings (a NUL, a
+    lone surrogate, both seen in model output): a report is kept, not refused for a character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
 class Unreachable(McosError):
     """The control plane did not answer (down, restarting), or answered 5xx or 429."""
 
@@ -66,7 +84,7 @@ class ControlPlane:
             headers[AGENT_HEADER] = agent
         try:
             response = await self.http.request(
-                method, path, json=body, params=params, headers=headers
+                method, path, json=storable(body), params=params, headers=headers
             )
         except httpx2.HTTPError as exc:
             raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
@@ -116,7 +134,7 @@ class AgentLink:
 
     async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
         """Durably queue a report; it reaches the control plane in order, exactly once."""
-        await self.outbox.put(self.name, method, path, body)
+        await self.outbox.put(self.name, method, path, storable(body))
 
     async def tell(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
         """Send now if the control plane is up (its refusal comes back to the caller), else queue.
