@@ -19,6 +19,7 @@ import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from pydantic import Field
 
@@ -78,6 +79,18 @@ def _paths_for_policy(root: Path, changed: list[str]) -> list[str]:
     return [str(root)]
 
 
+async def _asked(ctx: ToolContext, action: dict[str, Any], what: str) -> None:
+    """Ask the policy about ``action``; or, carrying out an approved one, make sure the change
+    is still exactly the one approved (a change that grew since is not)."""
+    if ctx.approved is None:
+        await ask_before_acting(ctx.link, action | {"reason": ctx.reason})
+    elif {k: ctx.approved.get(k) for k in action} != action:
+        raise ToolError(
+            f"the {what} is no longer the one approved ({action['files_touched']} files now); "
+            "nothing was done: ask again"
+        )
+
+
 # -- git_commit ------------------------------------------------------------------------------
 
 
@@ -134,14 +147,7 @@ async def _git_commit(ctx: ToolContext, args: GitCommit) -> str:
         "target": str(repo),
     }
     try:
-        if ctx.approved is not None:
-            if {k: ctx.approved.get(k) for k in action} != action:
-                raise ToolError(
-                    f"the change is no longer the one approved ({len(changed)} files now); "
-                    "nothing was committed: ask again"
-                )
-        else:
-            await ask_before_acting(ctx.link, action | {"reason": ctx.reason})
+        await _asked(ctx, action, "commit")
     except BaseException:
         await _git(ctx, repo, f"{GIT} reset -q")  # refused or waiting: nothing stays staged
         raise
@@ -244,14 +250,7 @@ async def _deploy(ctx: ToolContext, args: Deploy) -> str:
         "paths": _paths_for_policy(Path(plan.target.path), touched),
         "files_touched": len(touched),
     }
-    if ctx.approved is not None:
-        if {k: ctx.approved.get(k) for k in action} != action:
-            raise ToolError(
-                f"the deploy is no longer the one approved ({len(touched)} files now); "
-                "nothing was copied: ask again"
-            )
-    else:
-        await ask_before_acting(ctx.link, action | {"reason": ctx.reason})
+    await _asked(ctx, action, "deploy")
     try:
         _apply(ctx, plan, args)
     except files.UnsafePath as exc:
