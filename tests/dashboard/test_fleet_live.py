@@ -50,3 +50,32 @@ def test_a_heartbeat_posted_by_an_agent_appears_on_the_grid_without_reload(
     expect(gauge).to_contain_text("flush")
     expect(liveness).to_have_text("idle")
     assert page.evaluate("window.__marker") == 1
+
+
+def test_a_report_set_aside_shows_as_a_warning_on_the_card_without_reload(
+    page: Page, dashboard_server: Server
+) -> None:
+    sign_in(page, dashboard_server.operator_token)
+    wait_until_ready(page)
+    card = page.locator('[data-agent="donna"]')
+    warning = card.locator('[data-field="warnings"]')
+    expect(warning).to_have_count(0)
+    page.evaluate("window.__marker = 1")
+    with dashboard_server.agent("donna") as donna:
+        told = donna.post(
+            "/api/v1/agents/donna/set-aside",
+            json={
+                "method": "POST",
+                "path": "/api/v1/tasks/7/move",
+                "status": 409,
+                "error": "task #7: a task in done cannot move to review",
+            },
+        )
+    assert told.status_code == 201, told.text
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("1 report refused for good and set aside")
+    assert "task #7" in (warning.get_attribute("title") or "")
+    assert page.evaluate("window.__marker") == 1, "the page did not reload"
+
+    page.goto("/#/agents/donna")
+    expect(page.locator("[data-warning]")).to_contain_text("POST /api/v1/tasks/7/move -> HTTP 409")

@@ -4,7 +4,7 @@ import { S, applyEvent } from "./state.js";
 
 const TYPES = [
   "agent.synced", "agent.removed", "agent.heartbeat", "agent.liveness_changed", "agent.nudged",
-  "agent.cooling_down", "token.issued",
+  "agent.cooling_down", "agent.report_set_aside", "token.issued", "token.revoked", "token.rotated",
   "task.created", "task.updated", "task.assigned", "task.moved", "task.commented",
   "message.sent", "policy.decided",
   "approval.requested", "approval.decided", "approval.approved", "approval.denied",
