@@ -44,6 +44,14 @@ def demo_fleet_text(template: str, port: int) -> str:
         count=1,
         flags=re.MULTILINE,
     )
+    # The seed's servers' folders (Elon's /srv/fibreflow/staging) are not on this machine: the
+    # demo's agents see their workspaces only.
+    text = re.sub(
+        r"^(read_only|read_write) = \[.*\]$",
+        r"# \g<0>   (the seed's server; not on this machine)",
+        text,
+        flags=re.MULTILINE,
+    )
     text = _quick_to_miss(text, QUICK_TO_MISS)
     return HEADER + _room_to_flush(text, FLUSHES) + _prices(template)
 
