@@ -132,18 +132,23 @@ async def _git_commit(ctx: ToolContext, args: GitCommit) -> str:
         )
     repo = _repository(ctx, args.repository)
     spec = _pathspec(args.paths)
+    staged = f"{GIT} diff --cached --name-only -z"
     listed = await _git(
         ctx,
         repo,
-        f"{GIT} add -A -- {spec} && {GIT} diff --cached --name-only -z",
+        f"{GIT} add -A -- {spec} && {staged} | tr -cd '\\0' | wc -c && {staged}",
     )
-    changed = [name for name in listed.split("\0") if name]
-    if not changed:
+    # The count first: the names may be more than a command's output keeps.
+    counted, _, names = listed.partition("\n")
+    count = int(counted.strip() or 0)
+    changed = [name for name in names.split("\0") if name][:count]
+    if not count:
         return "nothing to commit: the repository has no change there"
     action = {
         "kind": "git.commit",
-        "paths": _paths_for_policy(repo, changed),
-        "files_touched": len(changed),
+        # Every file, or their folders; only the repository when the names did not all fit.
+        "paths": _paths_for_policy(repo, changed) if len(changed) == count else [str(repo)],
+        "files_touched": count,
         "target": str(repo),
     }
     try:
@@ -159,7 +164,7 @@ async def _git_commit(ctx: ToolContext, args: GitCommit) -> str:
         f"{GIT} -c user.name={who} -c user.email={email} commit -q --no-verify "
         f"-m {shlex.quote(args.message)} && {GIT} rev-parse --short HEAD",
     )
-    return f"committed {len(changed)} file{'s' if len(changed) != 1 else ''} as {done.strip()}"
+    return f"committed {count} file{'s' if count != 1 else ''} as {done.strip()}"
 
 
 # -- deploy ----------------------------------------------------------------------------------
@@ -191,7 +196,12 @@ def _tree(top: Path, shown: str) -> dict[str, tuple[int, str]]:
             if not stat.S_ISREG(status.st_mode) or status.st_nlink > 1:
                 kind = "a link" if stat.S_ISLNK(status.st_mode) else "not a plain file"
                 raise ToolError(f"{shown}/{relative} is {kind}; a deploy carries plain files only")
-            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            handle = os.open(name, flags, dir_fd=fd)
+            opened = os.fstat(handle)  # what was opened, not what the name was a moment ago
+            if (opened.st_dev, opened.st_ino) != (status.st_dev, status.st_ino):
+                os.close(handle)
+                raise ToolError(f"{shown}/{relative} changed while it was read; deploy again")
             with os.fdopen(handle, "rb") as stream:
                 digest = hashlib.file_digest(stream, "sha256").hexdigest()
             found[relative] = (status.st_size, digest)
@@ -253,8 +263,8 @@ async def _deploy(ctx: ToolContext, args: Deploy) -> str:
     await _asked(ctx, action, "deploy")
     try:
         _apply(ctx, plan, args)
-    except files.UnsafePath as exc:
-        raise ToolError(f"the deploy stopped: {exc}") from None
+    except (files.UnsafePath, OSError) as exc:
+        raise ToolError(f"the deploy stopped part way: {exc}") from None
     removed = f", deleted {len(plan.remove)}" if plan.remove else ""
     return f"deployed {args.source} to {plan.target.name}: copied {len(plan.copy)}{removed}"
 

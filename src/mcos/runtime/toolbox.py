@@ -137,6 +137,9 @@ class Toolbox:
             return _error(call, f"the control plane refused: {exc.message}")
         except Unreachable:
             return _error(call, "the control plane cannot be reached, so nothing was done")
+        except Exception as exc:  # a tool's own failure is the model's to read, not the loop's
+            log.exception("%s: %s failed", self.agent.name, call.name)
+            return _error(call, f"{call.name} failed: {type(exc).__name__}: {exc}")
         return ToolResult(Turn("tool", output, tool_call_id=call.id))
 
     def _parked(self, call: ToolCall, parked: Parked, task_id: int | None) -> ToolResult:
@@ -185,5 +188,10 @@ class Toolbox:
             output = f"it needs approval #{again.approval_id} too: {again.reason}"
         except ApiError as exc:
             output = refused = f"the control plane refused to carry it out: {exc.message}"
+        except Unreachable:
+            raise  # asked again at the next wake; the approval stays waiting to be carried out
+        except Exception as exc:
+            log.exception("%s: %s failed", self.agent.name, call.name)
+            output = f"it failed: {type(exc).__name__}: {exc}"
         said = f"Approval #{approval_id} was approved and {call.name} ran:\n{output}"
         return Turn("user", said), refused
