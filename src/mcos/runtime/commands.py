@@ -128,6 +128,14 @@ class AgentCommands:
     ) -> CommandResult:
         limits = self.limits(timeout_seconds)
         if not self.confined:
+            if "exec" not in self.agent.capabilities:
+                # The fleet file's opt-out covers the agents it lists with exec (each warned of
+                # on its card); an approval restoring exec is no reason to run unconfined.
+                raise ToolError(
+                    f"machine {self.agent.machine!r} has no sandbox, and {self.agent.name!r}'s "
+                    "exec is a restoration, not the fleet file's: nothing runs unconfined on an "
+                    "approval; run it where there is a sandbox, or ask an operator"
+                )
             return await _unconfined(command, self.workspace, limits.wall_seconds)
         read_only, read_write = (
             self._present(self.plan.read_only),
