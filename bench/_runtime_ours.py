@@ -114,7 +114,7 @@ class OurLoop:
             try:
                 await _until(self.worked.wait(), running)
                 agents_done = time.perf_counter()
-                # Every report delivered: the control plane has recorded each task as done.
+                # Every report delivered: the control plane has recorded each task as finished.
                 await self.outboxes[-1].drain(PHASE_TIMEOUT)
                 figures = self.window.stop()
             finally:
@@ -153,7 +153,8 @@ async def _until(waiting: Any, running: asyncio.Task[Any]) -> None:
 
 
 async def _done_times(api: httpx.AsyncClient, since: int, ids: set[int]) -> dict[int, float]:
-    """When the control plane recorded each task as done (the event's timestamp)."""
+    """When the control plane recorded each task as finished: moved to review, where the agent
+    leaves its work for someone else to accept (the event's timestamp)."""
     found: dict[int, float] = {}
     after = since
     while True:
@@ -166,7 +167,7 @@ async def _done_times(api: httpx.AsyncClient, since: int, ids: set[int]) -> dict
             return found
         for event in page:
             data = event["data"]
-            if data.get("to") == "done" and data.get("task") in ids:
+            if data.get("to") == "review" and data.get("task") in ids:
                 found[data["task"]] = datetime.fromisoformat(event["ts"]).timestamp()
         after = page[-1]["seq"]
 
@@ -220,7 +221,7 @@ async def idle_runner(config: dict[str, Any]) -> dict[str, Any]:
         await _until(everyone.wait(), running)
         all_in = time.perf_counter() - started
         await asyncio.sleep(float(config.get("settle_seconds", 3.0)))
-        busy = sum(1 for loop in runner.loops.values() if loop.busy)
+        busy = sum(1 for loop in runner.loops.values() if loop.saved.current_task is not None)
         idle = memory_of(os.getpid())
     finally:
         stopping.set()

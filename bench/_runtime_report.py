@@ -204,10 +204,10 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print(table)
         ours = rows["mcos"]
         print(
-            f"mcos: done on the control plane p50 {ours['done_p50_ms']:.1f} ms, "
+            f"mcos: finished (in review) on the control plane p50 {ours['done_p50_ms']:.1f} ms, "
             f"p99 {ours['done_p99_ms']:.1f} ms after pick-up; agents alone "
             f"{ours['agent_side_tasks_per_s']:.1f} tasks/s (before the outbox drains); "
-            f"not done {ours['tasks_not_done']}, worked twice {ours['worked_twice']}, "
+            f"not finished {ours['tasks_not_done']}, worked twice {ours['worked_twice']}, "
             f"left in outbox {ours['left_in_outbox']}"
         )
     if "idle" in summary:

@@ -47,6 +47,13 @@ def start_runner(srv: Server, machine: str, env: dict[str, str]) -> subprocess.P
         )
 
 
+def run_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``mcos ARGS`` run to its end (a runner that refuses to start), its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "mcos", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(60)
@@ -138,13 +145,7 @@ def test_mcos_run_refuses_to_start_without_each_agents_credential(srv: Server) -
     result = srv.mcos("run", "--machine", "velo", check=False)
     assert result.returncode == 1
     assert "MCOS_ELON_ANTHROPIC_KEY is not set" in result.stderr  # srv.env has no keys at all
-    partial = subprocess.run(
-        [sys.executable, "-m", "mcos", "run", "--machine", "velo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    partial = run_once(env, "run", "--machine", "velo")
     assert partial.returncode == 1
     assert "agents[6] (flow).credential: environment variable MCOS_FLOW_ANTHROPIC_KEY" in (
         partial.stderr
@@ -238,13 +239,7 @@ def test_a_runner_on_the_second_machine_needs_only_its_runner_token(
     with FakeProviderServer(script) as fake, srv.client() as api:
         task = create_task(api, "Inbox digest", "donna")
         env = runner_env(srv, fake.url) | {"MCOS_TOKEN": token, "MCOS_URL": srv.url}
-        wrong = subprocess.run(
-            [sys.executable, "-m", "mcos", "--fleet", str(elsewhere), "run", "--machine", "velo"],
-            env=env | {k: "" for k in ("ANTHROPIC_BASE_URL",)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        wrong = run_once(env, "--fleet", str(elsewhere), "run", "--machine", "velo")
         assert wrong.returncode == 1
         assert "acts only for machine 'mac-mini', not velo" in wrong.stderr
         with (elsewhere / "run.log").open("ab") as log:
@@ -278,13 +273,7 @@ def test_exec_without_a_sandbox_refuses_to_start_unless_the_machine_opts_out(
 ) -> None:
     bare = {"PATH": str(Path(sys.executable).parent)}  # no bwrap, no socat, no prlimit
     env = runner_env(srv, "http://127.0.0.1:9") | bare
-    refused = subprocess.run(
-        [sys.executable, "-m", "mcos", "run", "--machine", "velo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = run_once(env, "run", "--machine", "velo")
     assert refused.returncode == 1
     assert "agents[4] (elon).capabilities: agent 'elon' has exec" in refused.stderr
     assert "cannot be sandboxed on this machine: bwrap" in refused.stderr
