@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
+from mcos.fleet.mail import Mail
 from mcos.fleet.sandbox import (
     AgentSandbox,
     Sandbox,
@@ -330,6 +331,8 @@ class Fleet(_Strict):
     """Limits on every shell command; an agent's ``[agents.sandbox]`` may override them."""
     deploy_targets: tuple[DeployTarget, ...] = ()
     """Where a ``deploy`` tool may sync files to."""
+    mail: Mail = Mail()
+    """The mailboxes agents watch, and the triage rules that override the model."""
 
     @field_validator("escalation")
     @classmethod

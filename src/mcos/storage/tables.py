@@ -359,3 +359,120 @@ supervision_episodes = Table(
     Column("detail", JSONDoc, nullable=False),
     Index(None, "agent", "ended_at"),
 )
+
+# -- mail ------------------------------------------------------------------------------------
+
+mail_accounts = Table(
+    "mail_accounts",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    # Where the next sync starts: UIDVALIDITY and last UID (IMAP), the delta link (Graph).
+    Column("cursor", JSONDoc),
+    Column("synced_at", UTCDateTime()),
+    Column("messages", Integer, nullable=False, default=0),
+    Column("failing_since", UTCDateTime()),
+    Column("error_kind", String(16)),
+    Column("error", Text),
+)
+"""Per ``[[mail.accounts]]`` entry: the sync cursor, kept with the messages it covers."""
+
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("thread", String(255), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("sender_name", String(200), nullable=False),
+    Column("recipients", JSONDoc, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("attachments", JSONDoc, nullable=False),
+    Column("synced_at", UTCDateTime(), nullable=False),
+    Column("category", String(16)),
+    Column("topic", String(16)),
+    Column("reason", Text),
+    Column("classified_by", String(64)),
+    Column("model_category", String(16)),
+    Column("triaged_at", UTCDateTime()),
+    Column("flag_message_id", Integer, ForeignKey("messages.id")),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Column("digest_id", Integer, ForeignKey("mail_digests.id")),
+    # A message is stored once per account, however often it is synced.
+    UniqueConstraint("account", "key"),
+    Index(None, "thread"),
+    Index(None, "triaged_at", "digest_id"),
+)
+
+mail_digests = Table(
+    "mail_digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent", String(32), nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Column("day", String(10), nullable=False),
+    Column("markdown", Text, nullable=False),
+    Column("counts", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "day"),
+)
+
+mail_drafts = Table(
+    "mail_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(32), nullable=False),
+    Column("agent", String(32), nullable=False),
+    Column("reply_to", Integer, ForeignKey("mail_messages.id")),
+    Column("recipients", JSONDoc, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("draft_ref", String(255)),
+    Column("approval_id", Integer, ForeignKey("approvals.id")),
+    Column("sent_ref", String(255)),
+    Column("sent_at", UTCDateTime()),
+    Column("error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status"),
+)
+
+# -- notify channels -------------------------------------------------------------------------
+
+notify_channels = Table(
+    "notify_channels",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    # Events up to this sequence number were considered for this channel.
+    Column("cursor_seq", BigInteger, nullable=False, default=0),
+    Column("failing_since", UTCDateTime()),
+    Column("error", Text),
+    Column("sent", Integer, nullable=False, default=0),
+    Column("last_sent_at", UTCDateTime()),
+)
+
+notify_deliveries = Table(
+    "notify_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    # One delivery per event and channel: never sent twice.
+    UniqueConstraint("channel", "event_seq"),
+    Index(None, "status", "next_attempt_at"),
+)
