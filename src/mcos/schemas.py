@@ -193,6 +193,14 @@ class ActionRequest(_Input):
     """For ``http.fetch``: the port connected to."""
     target: str | None = Field(None, min_length=1, max_length=1_000)
     """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path."""
+    draft: RowId | None = None
+    """For ``email.send``: the draft sent (``POST /api/v1/mail/drafts``)."""
+    subject: str | None = Field(None, max_length=998)
+    """For ``email.send``: the draft's subject."""
+    body_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    """For ``email.send``: the draft's hash, as ``GET /api/v1/mail/drafts/{id}`` gives it."""
+    recipients: list[str] = Field(default_factory=list, max_length=100)
+    """For ``email.send``: every recipient, To and Cc."""
     reason: str = Field("", max_length=2_000)
     """Why the agent wants it; shown to approvers."""
     agent: AgentName | None = None

@@ -151,6 +151,8 @@ def test_a_change_the_size_of_the_seeds_runaway_commit_is_refused(fleet: Fleet) 
         ("atlas", Action("http.fetch"), "host"),
         ("atlas", Action("http.fetch", host=""), "host"),
         ("donna", Action("email.send"), "recipient"),
+        ("donna", Action("email.send", recipient="a@b.za"), "draft"),
+        ("donna", Action("email.send", recipient="a@b.za", draft=3), "body_sha256"),
         ("elon", Action("shell.exec", paths=("/srv/fibreflow/staging",)), "command"),
         ("flow", Action("git.commit", paths=("/srv/fibreflow/staging",)), "files_touched"),
         ("flow", Action("git.commit", files_touched=3_571), "paths"),
@@ -175,9 +177,13 @@ def test_unknown_action_kinds_are_refused_not_allowed(fleet: Fleet) -> None:
     assert "shell.exec" in decision.reason, "the refusal lists the kinds that exist"
 
 
+SEND = Action("email.send", recipient="a@b.za", draft=1, body_sha256="0" * 64)
+
+
 def test_capabilities_map_to_kinds(fleet: Fleet) -> None:
-    assert isinstance(ask(fleet, "donna", Action("email.send", recipient="a@b.za")), Allow)
-    assert isinstance(ask(fleet, "elon", Action("email.send", recipient="a@b.za")), Deny)
+    sending = ask(fleet, "donna", SEND)
+    assert isinstance(sending, NeedsApproval) and sending.rule == "ask_first"
+    assert isinstance(ask(fleet, "elon", SEND), Deny)
     assert isinstance(ask(fleet, "elon", Action("shell.exec", "systemctl restart x")), Allow)
     broadcast = ask(fleet, "sentinel", Action("message.broadcast"))
     assert isinstance(broadcast, Deny) and "'broadcast'" in broadcast.reason

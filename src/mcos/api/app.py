@@ -24,6 +24,7 @@ from mcos.api.routes import (
     briefing,
     committees,
     events,
+    mail,
     messages,
     orchestration,
     policy,
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orchestration.router,
         schedules.router,
         tokens.router,
+        mail.router,
     ):
         app.include_router(router)
 

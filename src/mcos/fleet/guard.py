@@ -148,6 +148,9 @@ class FleetGuard(Guard):
     blocked_networks: tuple[str, ...] = DEFAULT_BLOCKED_NETWORKS
     """CIDR networks no agent may reach (default: loopback, unspecified, private, carrier-grade
     NAT, link-local and unique-local)."""
+    ask_first: tuple[str, ...] = ("email.send",)
+    """Kinds of action that wait for a person every time (default: ``email.send``: no mail
+    leaves without an approval; ``ask_first = []`` lets agents with the capability send)."""
 
 
 N = TypeVar("N", int, float)

@@ -26,7 +26,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "file.delete": ("paths",),
     "shell.exec": ("command",),
     "http.fetch": ("host",),
-    "email.send": ("recipient",),
+    "email.send": ("recipient", "draft", "body_sha256"),
     "payment.send": ("amount_usd",),
     "git.commit": ("files_touched", "paths"),
     "deploy.run": ("target", "files_touched"),
@@ -61,3 +61,11 @@ class Action:
     """For ``http.fetch``: the port reached."""
     target: str | None = None
     """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository's path."""
+    draft: int | None = None
+    """For ``email.send``: the stored draft sent, exactly as it is."""
+    subject: str | None = None
+    """For ``email.send``: the subject line."""
+    body_sha256: str | None = None
+    """For ``email.send``: the hash of the whole message (sender, recipients, subject, body)."""
+    recipients: tuple[str, ...] = ()
+    """For ``email.send``: every address it goes to (``recipient`` is the first)."""

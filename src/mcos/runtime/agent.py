@@ -27,6 +27,7 @@ from mcos.runtime.client import AgentLink, ApiError, Unreachable
 from mcos.runtime.commands import AgentCommands
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
+from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.orchestration_tools import ORCHESTRATOR
 from mcos.runtime.providers.base import Provider, ToolCall, TransientProviderError, Turn
 from mcos.runtime.toolbox import Toolbox
@@ -60,6 +61,7 @@ class AgentLoop:
         link: AgentLink,
         provider: Provider,
         egress_dir: Path | None = None,
+        mailboxes: Mailboxes | None = None,
     ) -> None:
         """``egress_dir``: where the runner keeps its egress proxies' sockets; ``None`` runs no
         command (an agent loop in a test of other things)."""
@@ -73,8 +75,16 @@ class AgentLoop:
             if egress_dir is not None
             else None
         )
+        self.mailboxes = mailboxes
+        """Its mail accounts, read on their schedule by the runner (``None``: it owns none)."""
         self.toolbox = Toolbox(
-            agent, workspace, link, self.live_grants, fleet=fleet, commands=self.commands
+            agent,
+            workspace,
+            link,
+            self.live_grants,
+            fleet=fleet,
+            commands=self.commands,
+            mailboxes=mailboxes,
         )
         self.notes = ""
         self.cooling_until = 0.0

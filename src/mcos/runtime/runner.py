@@ -28,6 +28,7 @@ from mcos.fleet.warnings import agent_warnings
 from mcos.runtime import sandbox
 from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
+from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.outbox import Outbox, RejectedReport
 from mcos.runtime.providers import make_provider
 from mcos.runtime.providers.simulated import Script
@@ -352,8 +353,11 @@ class Runner:
             )
             workspace = Workspace.open(self.workspaces, self.fleet, agent)
             link = AgentLink(agent.name, tokens[agent.name], control_plane, outbox)
+            mailboxes = (
+                Mailboxes(self.fleet, agent, link) if self.fleet.mail.owned_by(agent.name) else None
+            )
             self.loops[agent.name] = AgentLoop(
-                self.fleet, agent, workspace, link, provider, self.state_dir / "egress"
+                self.fleet, agent, workspace, link, provider, self.state_dir / "egress", mailboxes
             )
         delivery = asyncio.create_task(outbox.run())
         watchers = [
@@ -361,11 +365,16 @@ class Runner:
             for token in by_machine.values()
         ]
         stopper = asyncio.create_task(self._wake_all_when(stopping))
+        readers = [
+            asyncio.create_task(loop.mailboxes.run(stopping))
+            for loop in self.loops.values()
+            if loop.mailboxes is not None
+        ]
         log.info("running %d agents against %s", len(self.loops), self.url)
         try:
             await asyncio.gather(*(loop.run(stopping) for loop in self.loops.values()))
         finally:
-            for watcher in watchers:
+            for watcher in (*watchers, *readers):
                 watcher.cancel()
             stopper.cancel()
             left = await outbox.drain(DRAIN_SECONDS)
@@ -375,7 +384,12 @@ class Runner:
             for watcher in watchers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            for reader in readers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
             for loop in self.loops.values():
+                if loop.mailboxes is not None:
+                    await loop.mailboxes.close()
                 await loop.caller.provider.aclose()
                 if loop.commands is not None:
                     await loop.commands.close()

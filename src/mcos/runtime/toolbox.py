@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
 from mcos.runtime.tooling import Commands, Tool, ToolContext
@@ -60,9 +61,11 @@ class Toolbox:
         *,
         fleet: Fleet | None = None,
         commands: Commands | None = None,
+        mailboxes: Mailboxes | None = None,
     ) -> None:
         self.agent, self.workspace, self.link = agent, workspace, link
-        self.fleet, self.commands = fleet, commands
+        self.fleet, self.commands, self.mailboxes = fleet, commands, mailboxes
+        self.owns_mail = fleet is not None and bool(fleet.mail.owned_by(agent.name))
         self._granted = granted
         """The capabilities an operator restored for now (the heartbeat says which, until
         when): their tools are offered for exactly that time."""
@@ -71,7 +74,8 @@ class Toolbox:
     def _offer(self) -> tuple[dict[str, Tool], list[ToolSpec]]:
         granted = frozenset(self._granted())
         if granted not in self._offers:
-            tools = {t.name: t for t in offered_tools(self.agent, granted)}
+            offered = offered_tools(self.agent, granted, owns_mail=self.owns_mail)
+            tools = {t.name: t for t in offered}
             self._offers[granted] = (tools, [t.spec for t in tools.values()])
         return self._offers[granted]
 
@@ -83,7 +87,12 @@ class Toolbox:
     def specs(self) -> list[ToolSpec]:
         return self._offer()[1]
 
-    def _context(self, task_id: int | None, approved: dict[str, Any] | None = None) -> ToolContext:
+    def _context(
+        self,
+        task_id: int | None,
+        approved: dict[str, Any] | None = None,
+        approval_id: int | None = None,
+    ) -> ToolContext:
         return ToolContext(
             self.agent,
             self.workspace,
@@ -93,6 +102,8 @@ class Toolbox:
             fleet=self.fleet,
             commands=self.commands,
             granted=tuple(self._granted()),
+            mailboxes=self.mailboxes,
+            approval_id=approval_id,
         )
 
     def _parse(self, tool: Tool, call: ToolCall) -> Any:
@@ -172,7 +183,7 @@ class Toolbox:
             said = f"Approval #{approval_id} for {call.name} was {status}. {reasons}".strip()
             return Turn("user", said), said
         tool = TOOLS[call.name]
-        context = self._context(parked["task_id"], approved=parked["action"])
+        context = self._context(parked["task_id"], parked["action"], approval_id)
         refused: str | None = None
         try:
             args = self._parse(tool, call)

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,9 @@ from mcos.fleet.schema import Agent, DeployTarget, Fleet
 from mcos.runtime.client import AgentLink
 from mcos.runtime.providers.base import ToolSpec
 from mcos.runtime.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mcos.runtime.mailboxes import Mailboxes
 
 OUTPUT_CAP = 16_000
 """Characters of a tool's output given back to the model; the rest is cut from the middle."""
@@ -66,6 +69,10 @@ class ToolContext:
     """Where commands run; ``None`` where none can (tests of tools that run none)."""
     granted: tuple[str, ...] = ()
     """Capabilities restored for now (live grants)."""
+    mailboxes: Mailboxes | None = None
+    """The agent's mail accounts on this runner (``None``: it owns none here)."""
+    approval_id: int | None = None
+    """With ``approved``: the approval being carried out."""
 
     @property
     def deploy_targets(self) -> tuple[DeployTarget, ...]:
@@ -101,6 +108,8 @@ class Tool:
     """The tool asks the control plane itself, while it runs, with what only running reveals
     (``fetch_url``: the addresses a host resolved to, once per redirect hop). The toolbox runs
     it even when not offered, so that the control plane refuses and records the attempt."""
+    mail: bool = False
+    """Offered only to an agent that owns a mail account (``[[mail.accounts]]``)."""
 
     @property
     def spec(self) -> ToolSpec:

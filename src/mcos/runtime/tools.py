@@ -17,6 +17,7 @@ from pydantic import Field
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
 from mcos.runtime.changes import CHANGE_TOOLS
+from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.shell import SHELL_TOOLS
@@ -221,16 +222,20 @@ WORK_TOOLS: tuple[Tool, ...] = (
 )
 
 TOOLS: dict[str, Tool] = {
-    tool.name: tool for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS)
+    tool.name: tool
+    for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS, *MAIL_TOOLS)
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
 
-def offered_tools(agent: Agent, granted: Collection[str] = ()) -> list[Tool]:
+def offered_tools(
+    agent: Agent, granted: Collection[str] = (), *, owns_mail: bool = False
+) -> list[Tool]:
     """The tools this agent may be offered: never one whose capability or role it lacks.
 
     ``granted``: capabilities an operator restored for a while (live grants); their tools are
     offered while the grant lasts, and the control plane still decides every call.
+    ``owns_mail``: the agent owns a mail account, so the mail tools are offered.
     """
     held = set(agent.capabilities) | set(granted)
     return [
@@ -238,4 +243,5 @@ def offered_tools(agent: Agent, granted: Collection[str] = ()) -> list[Tool]:
         for t in TOOLS.values()
         if (t.capability is None or t.capability in held)
         and (t.role is None or t.role == agent.role)
+        and (owns_mail or not t.mail)
     ]

@@ -14,6 +14,7 @@ from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest
 from mcos.schemas import ActionRequest
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
+from mcos.services.mail_drafts import send_problem
 from mcos.services.refusals import Refusal, refuse
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -31,6 +32,10 @@ def action_of(body: ActionRequest) -> Action:
         addresses=tuple(body.addresses),
         port=body.port,
         target=body.target,
+        draft=body.draft,
+        subject=body.subject,
+        body_sha256=body.body_sha256,
+        recipients=tuple(body.recipients),
     )
 
 
@@ -55,6 +60,11 @@ def frozen(action: Action) -> dict[str, Any]:
         shown["port"] = action.port
     if action.target is not None:
         shown["target"] = action.target
+    if action.kind == "email.send":
+        shown["draft"] = action.draft
+        shown["subject"] = action.subject
+        shown["body_sha256"] = action.body_sha256
+        shown["recipients"] = list(action.recipients)
     return shown
 
 
@@ -86,6 +96,17 @@ def check_action(
     subject = f"agent:{name}"
     if body.approval_id is not None:
         return _carry_out(ctx, principal, name, action, body.approval_id, record)
+    if action.kind == "email.send":
+        problem = send_problem(ctx.conn, fleet, name, action)
+        if problem is not None and "email.send" in agent.capabilities:
+            return refuse(
+                ctx,
+                Forbidden(problem, code="policy_denied", field="draft"),
+                ev.POLICY_DECIDED,
+                principal.actor,
+                subject,
+                record | {"outcome": "deny", "rule": "email_draft", "reason": problem},
+            )
     grants = tuple(
         Grant(g.agent, g.capability, g.expires_at, g.approval_id)
         for g in active_grants(ctx.conn, name, ctx.now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,7 +155,9 @@ def current_liveness(
     )
 
 
-def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
+def agent_view(
+    row: Any, fleet: Fleet, now: datetime, mail_warnings: Sequence[str] = ()
+) -> dict[str, Any]:
     liveness = current_liveness(
         fleet,
         row.name,
@@ -204,7 +207,7 @@ def agent_view(row: Any, fleet: Fleet, now: datetime) -> dict[str, Any]:
         "message_cursor": row.message_cursor,
         "set_aside_reports": row.set_aside_reports,
         "last_set_aside": row.last_set_aside,
-        "warnings": _warnings(fleet, row, now),
+        "warnings": [*_warnings(fleet, row, now), *mail_warnings],
     }
 
 
@@ -229,11 +232,22 @@ def _warnings(fleet: Fleet, row: Any, now: datetime) -> list[str]:
 
 def list_agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, Any]]:
     rows = conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
-    return [agent_view(r, fleet, now) for r in rows]
+    mailboxes = mailbox_warnings(conn, fleet)
+    return [agent_view(r, fleet, now, mailboxes.get(r.name, ())) for r in rows]
 
 
 def get_agent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
-    return agent_view(_active_agent(conn, name, "name"), fleet, now)
+    mailboxes = mailbox_warnings(conn, fleet).get(name, ())
+    return agent_view(_active_agent(conn, name, "name"), fleet, now, mailboxes)
+
+
+def mailbox_warnings(conn: Connection, fleet: Fleet) -> dict[str, list[str]]:
+    """Per agent, its mailboxes that cannot be read now (see ``mail.failing_accounts``)."""
+    if not fleet.mail.accounts:
+        return {}
+    from mcos.services.mail import failing_accounts  # mail reads agents for its views
+
+    return failing_accounts(conn, fleet)
 
 
 def record_set_aside(

@@ -13,6 +13,7 @@ from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
 from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
 from mcos.services.access import Principal, acting_agent
+from mcos.services.mail_drafts import mail_for_approval
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -57,6 +58,7 @@ def approval_view(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
         "applied_at": isoformat(row.applied_at),
         "outcome": row.outcome,
         "decisions": decisions,
+        "mail": mail_for_approval(conn, row.subject),
     }
 
 

@@ -22,7 +22,7 @@ from mcos.domain.liveness import Liveness
 from mcos.fleet.schema import HUMAN, Fleet
 from mcos.schemas import isoformat
 from mcos.services import budgets
-from mcos.services.agents import agent_view, get_agent
+from mcos.services.agents import agent_view, get_agent, mailbox_warnings
 from mcos.services.approvals import approval_view
 from mcos.services.committees import open_committees
 from mcos.services.incidents import incident_view
@@ -57,8 +57,10 @@ def _spend(used: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]:
 def _agents(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, Any]]:
     rows = conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
     used = budgets.spent_by_agent(conn, fleet, now, [r.name for r in rows])
+    mailboxes = mailbox_warnings(conn, fleet)
     return [
-        agent_view(r, fleet, now) | {"spend": _spend(used[r.name], budgets.budget_of(fleet, r))}
+        agent_view(r, fleet, now, mailboxes.get(r.name, ()))
+        | {"spend": _spend(used[r.name], budgets.budget_of(fleet, r))}
         for r in rows
     ]
 

@@ -1,0 +1,206 @@
+"""One agent's mailboxes on its runner: read on a schedule, drafts saved, mail sent.
+
+The cursor lives in the control plane, beside the messages it covers: each sync starts from the
+cursor stored there and reports every batch with the cursor after it, in one write. A runner
+killed anywhere in a sync starts again from the last stored batch; the control plane recognises
+what it already has, so no message is lost or processed twice. A mailbox that cannot be read
+(a missing secret, a refused login, a server down) is reported to the control plane, which
+shows it on the agent's card, and the agent goes on: a mailbox never crashes its agent.
+
+Secrets are read from the runner's environment by the variable the fleet file names, when the
+mailbox is opened, and never leave this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mcos.fleet.mail import ImapAccount, M365Account
+from mcos.fleet.schema import Agent, Fleet
+from mcos.mail.message import MailboxError, MailSender, MailSource, OutgoingMail
+from mcos.runtime.client import AgentLink, ApiError, Unreachable
+
+log = logging.getLogger("mcos.runtime.mail")
+
+Account = ImapAccount | M365Account
+BATCH = 25
+"""Messages read and reported at a time: a batch stays well under the API's body limit."""
+MAX_BATCHES = 400
+"""Batches in one sync (10,000 messages); a bigger backlog goes on at the next sync."""
+
+
+def secret_of(account: Account, env: Mapping[str, str]) -> str:
+    variable = account.password_env if account.kind == "imap" else account.client_secret_env
+    what = "password" if account.kind == "imap" else "client secret"
+    value = env.get(variable, "")
+    if not value:
+        raise MailboxError(
+            "config",
+            f"mail account {account.name!r}: {variable} is not set in the runner's "
+            f"environment; set it to the account's {what} and restart `mcos run`",
+        )
+    return value
+
+
+def graph_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where Microsoft's endpoints are, and what CA to trust besides the system's: for a
+    national cloud, a TLS-intercepting proxy, or a test server (``MCOS_M365_LOGIN_URL``,
+    ``MCOS_GRAPH_URL``, ``MCOS_MAIL_CA_FILE``)."""
+    options: dict[str, Any] = {}
+    if env.get("MCOS_M365_LOGIN_URL"):
+        options["login_url"] = env["MCOS_M365_LOGIN_URL"]
+    if env.get("MCOS_GRAPH_URL"):
+        options["graph_url"] = env["MCOS_GRAPH_URL"]
+    if env.get("MCOS_MAIL_CA_FILE"):
+        options["verify"] = env["MCOS_MAIL_CA_FILE"]
+    return options
+
+
+def open_source(account: Account, env: Mapping[str, str]) -> MailSource:
+    """The reader for an account, built with its secret from ``env``."""
+    secret = secret_of(account, env)
+    if account.kind == "imap":
+        from mcos.mail.imap import ImapSource
+
+        return ImapSource(account, secret)
+    from mcos.mail.graph import GraphSource
+
+    return GraphSource(account, secret, **graph_options(env))
+
+
+def open_sender(account: Account, env: Mapping[str, str]) -> MailSender:
+    secret = secret_of(account, env)
+    if account.kind == "imap":
+        from mcos.mail.smtp import SmtpSender
+
+        return SmtpSender(account, secret)
+    from mcos.mail.graph import GraphSender
+
+    return GraphSender(account, secret, **graph_options(env))
+
+
+@dataclass
+class SyncReport:
+    account: str
+    stored: int = 0
+    duplicates: int = 0
+    error: str | None = None
+
+
+class Mailboxes:
+    def __init__(
+        self,
+        fleet: Fleet,
+        agent: Agent,
+        link: AgentLink,
+        env: Mapping[str, str] | None = None,
+        *,
+        sources: Callable[[Account, Mapping[str, str]], MailSource] = open_source,
+        senders: Callable[[Account, Mapping[str, str]], MailSender] = open_sender,
+    ) -> None:
+        self.fleet, self.agent, self.link = fleet, agent, link
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.accounts = fleet.mail.owned_by(agent.name)
+        self._sources, self._senders = sources, senders
+        self._open: dict[str, MailSource] = {}
+        self._locks = {a.name: asyncio.Lock() for a in self.accounts}
+
+    def account(self, name: str) -> Account:
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        names = ", ".join(a.name for a in self.accounts) or "none"
+        raise MailboxError("config", f"{name!r} is not one of your mail accounts ({names})")
+
+    def _source(self, account: Account) -> MailSource:
+        if account.name not in self._open:
+            self._open[account.name] = self._sources(account, self.env)
+        return self._open[account.name]
+
+    async def _cursor(self, name: str) -> dict[str, Any] | None:
+        accounts = (await self.link.ask("GET", "/api/v1/mail/accounts"))["accounts"]
+        for account in accounts:
+            if account["name"] == name:
+                cursor: dict[str, Any] | None = account["cursor"]
+                return cursor
+        return None
+
+    async def sync(self, name: str | None = None) -> list[SyncReport]:
+        """Read new mail of every account (or one) now and hand it to the control plane."""
+        chosen = [self.account(name)] if name else self.accounts
+        return [await self._sync_one(account) for account in chosen]
+
+    async def _sync_one(self, account: Account) -> SyncReport:
+        report = SyncReport(account.name)
+        async with self._locks[account.name]:
+            try:
+                cursor = await self._cursor(account.name)
+                source = self._source(account)
+                for _ in range(MAX_BATCHES):
+                    batch = await source.fetch(cursor, BATCH)
+                    body = {
+                        "items": [item.as_json() for item in batch.items],
+                        "cursor": batch.cursor,
+                        "reset": batch.reset,
+                    }
+                    result = await self.link.ask(
+                        "POST", f"/api/v1/mail/accounts/{account.name}/sync", body
+                    )
+                    report.stored += result["stored"]
+                    report.duplicates += result["duplicates"]
+                    cursor = batch.cursor
+                    if not batch.more:
+                        break
+            except MailboxError as exc:
+                report.error = f"{exc.kind}: {exc.message}"
+                await self._failed(account, exc)
+                self._forget(account.name)
+            except (Unreachable, ApiError) as exc:
+                report.error = f"the control plane did not take the mail: {exc}"
+                log.warning("%s: %s", account.name, report.error)
+        return report
+
+    async def _failed(self, account: Account, exc: MailboxError) -> None:
+        log.warning("mailbox %s cannot be read: %s", account.name, exc.message)
+        body = {"kind": exc.kind, "message": exc.message[:2_000]}
+        with contextlib.suppress(Unreachable, ApiError):
+            await self.link.ask("POST", f"/api/v1/mail/accounts/{account.name}/failed", body)
+
+    def _forget(self, name: str) -> None:
+        """A failed mailbox is opened afresh next time (a fixed secret, a new connection)."""
+        source = self._open.pop(name, None)
+        if source is not None:
+            task = asyncio.ensure_future(source.close())
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def save_draft(self, name: str, mail: OutgoingMail) -> str:
+        account = self.account(name)
+        return await self._source(account).save_draft(mail)
+
+    async def send(self, name: str, mail: OutgoingMail) -> str:
+        account = self.account(name)
+        sender = self._senders(account, self.env)
+        return await sender.send(mail)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Read every account now, then every ``[mail] sync_every_seconds``, until stopped."""
+        every = self.fleet.mail.sync_every_seconds
+        while not stopping.is_set():
+            try:
+                await self.sync()
+            except Exception:  # a mailbox never takes its agent down
+                log.exception("%s: mail sync failed", self.agent.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every)
+
+    async def close(self) -> None:
+        for source in self._open.values():
+            with contextlib.suppress(Exception):
+                await source.close()
+        self._open.clear()
