@@ -24,6 +24,7 @@ from typing import Any
 from mcos.fleet.mail import ImapAccount, M365Account
 from mcos.fleet.schema import Agent, Fleet
 from mcos.mail.message import MailboxError, MailSender, MailSource, OutgoingMail
+from mcos.mail.settings import MailSettings
 from mcos.runtime.client import AgentLink, ApiError, Unreachable
 
 log = logging.getLogger("mcos.runtime.mail")
@@ -48,20 +49,6 @@ def secret_of(account: Account, env: Mapping[str, str]) -> str:
     return value
 
 
-def graph_options(env: Mapping[str, str]) -> dict[str, Any]:
-    """Where Microsoft's endpoints are, and what CA to trust besides the system's: for a
-    national cloud, a TLS-intercepting proxy, or a test server (``MCOS_M365_LOGIN_URL``,
-    ``MCOS_GRAPH_URL``, ``MCOS_MAIL_CA_FILE``)."""
-    options: dict[str, Any] = {}
-    if env.get("MCOS_M365_LOGIN_URL"):
-        options["login_url"] = env["MCOS_M365_LOGIN_URL"]
-    if env.get("MCOS_GRAPH_URL"):
-        options["graph_url"] = env["MCOS_GRAPH_URL"]
-    if env.get("MCOS_MAIL_CA_FILE"):
-        options["verify"] = env["MCOS_MAIL_CA_FILE"]
-    return options
-
-
 def open_source(account: Account, env: Mapping[str, str]) -> MailSource:
     """The reader for an account, built with its secret from ``env``."""
     secret = secret_of(account, env)
@@ -71,7 +58,7 @@ def open_source(account: Account, env: Mapping[str, str]) -> MailSource:
         return ImapSource(account, secret)
     from mcos.mail.graph import GraphSource
 
-    return GraphSource(account, secret, **graph_options(env))
+    return GraphSource.from_settings(account, env, MailSettings())
 
 
 def open_sender(account: Account, env: Mapping[str, str]) -> MailSender:
@@ -82,7 +69,7 @@ def open_sender(account: Account, env: Mapping[str, str]) -> MailSender:
         return SmtpSender(account, secret)
     from mcos.mail.graph import GraphSender
 
-    return GraphSender(account, secret, **graph_options(env))
+    return GraphSender.from_settings(account, env, MailSettings())
 
 
 @dataclass
