@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+import trustme
 from imap_tools import MailBoxUnencrypted
 
 from mcos.fleet.mail import ImapAccount
@@ -233,3 +236,34 @@ def test_a_header_with_a_line_break_is_refused(account: ImapAccount) -> None:
     with pytest.raises(MailboxError) as caught:
         asyncio.run(ImapSource(account, PASSWORD, timeout=10).save_draft(mail))
     assert "subject" in caught.value.message and "line break" in caught.value.message
+
+
+def test_tls_reads_with_the_trusted_certificate_only(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    with Dovecot.start({USER: PASSWORD}, certificate=(cert, key)) as server:
+        assert server.tls_port is not None
+        server.deliver(USER, message("over TLS"))
+        base = ImapAccount(
+            kind="imap",
+            name="donna-mail",
+            owner="donna",
+            address="donna@specter.test",
+            host=server.host,
+            user=USER,
+            password_env="DONNA_MAIL_PASSWORD",
+        )
+        for tls, port in (("ssl", server.tls_port), ("starttls", server.port)):
+            account = base.model_copy(update={"tls": tls, "port": port})
+            source = ImapSource(account, PASSWORD, timeout=10, ssl_context=trusting)
+            batch = asyncio.run(source.fetch(None, 10))
+            assert [i.subject for i in batch.items] == ["over TLS"], tls
+        untrusted = base.model_copy(update={"tls": "ssl", "port": server.tls_port})
+        with pytest.raises(MailboxError) as caught:
+            asyncio.run(ImapSource(untrusted, PASSWORD, timeout=10).fetch(None, 10))
+    assert caught.value.kind == "network" and "TLS" in caught.value.message

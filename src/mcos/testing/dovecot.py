@@ -78,12 +78,18 @@ class Dovecot:
 
     host = "127.0.0.1"
 
-    def __init__(self, root: Path, users: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, users: Mapping[str, str], certificate: tuple[Path, Path] | None = None
+    ) -> None:
         self.root = root
         """The temp folder holding the configuration, the runtime files, the logs and the mail."""
         self.users = dict(users)
         self.port = 0
         """The IMAP port (plain text, STARTTLS refused: ``tls = "none"`` in an account)."""
+        self.tls_port: int | None = None
+        """With a certificate: the IMAPS port (TLS from the first byte; ``tls = "ssl"``). The
+        IMAP port then also offers STARTTLS."""
+        self._certificate = certificate
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], Dovecot] | None = None
         if os.getuid() == 0:
@@ -94,8 +100,13 @@ class Dovecot:
         self._delivered = 0
 
     @classmethod
-    def start(cls, users: Mapping[str, str]) -> Dovecot:
-        """Start a server for ``users`` (name → password) and return once it greets clients."""
+    def start(
+        cls, users: Mapping[str, str], *, certificate: tuple[Path, Path] | None = None
+    ) -> Dovecot:
+        """Start a server for ``users`` (name → password) and return once it greets clients.
+
+        ``certificate`` (PEM certificate chain, PEM key: ``trustme`` makes them) turns TLS on.
+        """
         why_not = available()
         if why_not:
             raise DovecotError(why_not)
@@ -110,7 +121,7 @@ class Dovecot:
                 )
         root = Path(tempfile.mkdtemp(prefix="mcos-dovecot-"))
         root.chmod(0o711)  # the mail user (nobody, as root) must reach its Maildirs
-        server = cls(root, users)
+        server = cls(root, users, certificate)
         try:
             server._start()
         except BaseException:
@@ -198,6 +209,7 @@ class Dovecot:
         version = dovecot_version()
         for _attempt in range(5):  # another process may take the free port before Dovecot
             self.port = _free_port()
+            self.tls_port = _free_port() if self._certificate else None
             config = self.root / "dovecot.conf"
             config.write_text(self._config(version))
             log = (self.root / "dovecot.log").open("ab")
@@ -258,7 +270,9 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    {"listen" if version >= (2, 4) else "address"} = {self.host}
+    port = {self.tls_port or 0}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -270,7 +284,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = {self.host}
-ssl = no
+{self._ssl_settings(version)}
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
@@ -309,6 +323,14 @@ userdb {{
   args = home={mail}/%u
 }}
 {services}"""
+
+    def _ssl_settings(self, version: tuple[int, int]) -> str:
+        if self._certificate is None:
+            return "ssl = no"
+        cert, key = self._certificate
+        if version >= (2, 4):
+            return f"ssl = yes\nssl_server_cert_file = {cert}\nssl_server_key_file = {key}"
+        return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
 
 
 def _free_port() -> int:
