@@ -28,12 +28,14 @@ bytecode: install
 
 run: install bytecode
 	@scripts/ensure-sandbox
+	@scripts/ensure-dovecot
 	$(BIN)/mcos demo $(DEMO) --speed $(SPEED)
 
 test: install bytecode
 	@scripts/ensure-postgres
 	@scripts/ensure-chromium
 	@scripts/ensure-sandbox
+	@scripts/ensure-dovecot
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install
