@@ -55,7 +55,7 @@ def open_source(account: Account, env: Mapping[str, str]) -> MailSource:
     if account.kind == "imap":
         from mcos.mail.imap import ImapSource
 
-        return ImapSource(account, secret)
+        return ImapSource(account, secret, ssl_context=MailSettings().ssl_context())
     from mcos.mail.graph import GraphSource
 
     return GraphSource.from_settings(account, env, MailSettings())
@@ -66,7 +66,7 @@ def open_sender(account: Account, env: Mapping[str, str]) -> MailSender:
     if account.kind == "imap":
         from mcos.mail.smtp import SmtpSender
 
-        return SmtpSender(account, secret)
+        return SmtpSender(account, secret, tls_context=MailSettings().ssl_context())
     from mcos.mail.graph import GraphSender
 
     return GraphSender.from_settings(account, env, MailSettings())
