@@ -13,14 +13,15 @@ import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from mcos.fleet.loader import load_fleet
 from mcos.mail.message import MailSource, SyncBatch
-from mcos.runtime.mailboxes import Mailboxes, open_source
+from mcos.runtime.client import AgentLink, ControlPlane
+from mcos.runtime.mailboxes import BATCH, Mailboxes, open_source
 from mcos.runtime.providers.base import ModelRequest
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.dovecot import Dovecot
@@ -43,6 +44,10 @@ INJECTION = message(
 )
 
 
+TITLE = "Inbox digest for the mail test"
+"""Not the template's scheduled "Inbox digest" (07:00 in the fleet's zone), which may fire."""
+
+
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
     with Dovecot.start({USER: PASSWORD}) as server:
@@ -53,8 +58,16 @@ def _ids(request: ModelRequest, pattern: str = r"^#(\d+) ") -> list[int]:
     """The mail ids check_mail listed, from the latest check_mail answer."""
     for turn in reversed(request.turns):
         if turn.role == "tool" and "not triaged yet" in turn.text:
-            return [int(m) for m in re.findall(pattern, turn.text, re.MULTILINE)]
+            return [
+                int(m)
+                for m in re.findall(pattern, turn.text, re.MULTILINE)
+                if f"#{m} " in turn.text and "[not triaged]" in _row(turn.text, m)
+            ]
     return []
+
+
+def _row(text: str, mail_id: str) -> str:
+    return next((line for line in text.splitlines() if line.startswith(f"#{mail_id} ")), "")
 
 
 def _listed(request: ModelRequest, needle: str) -> int:
@@ -77,8 +90,7 @@ def _draft(request: ModelRequest) -> dict[str, Any]:
 def _triage_all(request: ModelRequest) -> dict[str, Any]:
     return {
         "verdicts": [
-            {"id": i, "category": "handled", "reason": "(scripted) routine"}
-            for i in _ids(request)
+            {"id": i, "category": "handled", "reason": "(scripted) routine"} for i in _ids(request)
         ]
     }
 
@@ -87,7 +99,7 @@ def _digest_task(srv: Server) -> int:
     with srv.client() as op:
         made = op.post(
             "/api/v1/tasks",
-            json={"title": "Inbox digest", "assignee": "donna", "kind": "email-triage"},
+            json={"title": TITLE, "assignee": "donna", "kind": "email-triage"},
         )
         assert made.status_code == 201, made.text
         task_id: int = made.json()["id"]
@@ -102,9 +114,14 @@ def test_donna_digests_real_mail_and_a_reply_leaves_only_once_approved(
     monkeypatch.setenv("MCOS_MAIL_TEST_PASSWORD", PASSWORD)
     script = Script(
         [
+            Rule(  # resumed once the operator approved the reply
+                key="key-donna",
+                contains="was approved and send_mail ran",
+                steps=(Step.reply("(scripted) Digest written; the reply to the VIP is sent."),),
+            ),
             Rule(
                 key="key-donna",
-                contains="Inbox digest",
+                contains=TITLE,
                 steps=(
                     Step.call("check_mail"),
                     Step.call("triage_mail", _triage_all),
@@ -117,9 +134,8 @@ def test_donna_digests_real_mail_and_a_reply_leaves_only_once_approved(
                         },
                     ),
                     Step.call("send_mail", _draft),
-                    Step.reply("(scripted) Digest written; the reply to the VIP is sent."),
                 ),
-            )
+            ),
         ]
     )
 
@@ -127,8 +143,9 @@ def test_donna_digests_real_mail_and_a_reply_leaves_only_once_approved(
         async with smtp_server(PASSWORD) as (smtp_port, received):
             account = imap_account(port=dovecot.port, smtp_port=smtp_port)
             with (
-                mail_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'm.db'}", account, RULES)
-                as srv,
+                mail_server(
+                    tmp_path, f"sqlite+pysqlite:///{tmp_path / 'm.db'}", account, RULES
+                ) as srv,
                 FakeProviderServer() as fake,
             ):
                 fake_keys(monkeypatch, load_fleet(srv.fleet_dir), fake.url)
@@ -153,11 +170,11 @@ def test_donna_digests_real_mail_and_a_reply_leaves_only_once_approved(
                     assert "(scripted) One VIP waits." in text
                     ws = srv.fleet_dir / "workspaces" / "donna" / "digests"
                     assert (ws / f"{digest['day']}.md").read_text() == text
-                    legal = [
+                    legal = next(
                         m
                         for m in (await api.get("/api/v1/mail/messages")).json()["messages"]
                         if m["subject"].startswith("Summons")
-                    ][0]
+                    )
                     assert legal["task_id"] and legal["flag_message_id"]
                     # The draft is in the mailbox's Drafts folder; nothing has left yet.
                     drafts = dovecot.maildir(USER, "Drafts")
@@ -202,7 +219,7 @@ def test_a_mail_cannot_give_its_reader_a_capability(
         [
             Rule(
                 key="key-donna",
-                contains="Inbox digest",
+                contains=TITLE,
                 steps=(
                     Step.call("check_mail"),
                     Step.call("read_mail", lambda r: {"id": _listed(r, "IT notice")}),
@@ -215,9 +232,7 @@ def test_a_mail_cannot_give_its_reader_a_capability(
                     Step.call(
                         "triage_mail",
                         lambda r: {
-                            "verdicts": [
-                                {"id": _listed(r, "IT notice"), "category": "handled"}
-                            ]
+                            "verdicts": [{"id": _listed(r, "IT notice"), "category": "handled"}]
                         },
                     ),
                     Step.reply("(scripted) Done as the IT notice asked."),
@@ -229,8 +244,7 @@ def test_a_mail_cannot_give_its_reader_a_capability(
     async def scenario() -> None:
         account = imap_account(port=dovecot.port)
         with (
-            mail_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'm.db'}", account, RULES)
-            as srv,
+            mail_server(tmp_path, f"sqlite+pysqlite:///{tmp_path / 'm.db'}", account, RULES) as srv,
             FakeProviderServer() as fake,
         ):
             fake_keys(monkeypatch, load_fleet(srv.fleet_dir), fake.url)
@@ -261,28 +275,25 @@ def test_a_mail_cannot_give_its_reader_a_capability(
                 [mail] = (await api.get("/api/v1/mail/messages")).json()["messages"]
                 assert (mail["category"], mail["classified_by"]) == ("jarvis", "rule:test-legal")
             # The model read the mail fenced as the sender's words, not as instructions.
-            read = [
-                t
-                for r in fake.requests()
-                for t in r.body.get("messages", [])
-                if "SYSTEM OVERRIDE" in str(t)
-            ]
-            assert read and "untrusted" in str(read[0]).lower()
+            read = [t for r in fake.requests for t in r.tool_results if "SYSTEM OVERRIDE" in t]
+            assert read and read[0].startswith("<<<MAIL") and "Untrusted data" in read[0]
 
     asyncio.run(scenario())
 
 
 class _CutShort:
-    """A source that stops the sync (as a kill would) after ``fetches`` reads."""
+    """A source after whose ``fetches``-th read the sync stops, as a kill would: that batch
+    was read from the server and never reported."""
 
     def __init__(self, source: MailSource, fetches: int) -> None:
         self.source, self.left = source, fetches
 
     async def fetch(self, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
+        batch = await self.source.fetch(cursor, limit)
+        self.left -= 1
         if self.left == 0:
             raise asyncio.CancelledError  # the runner dies here, mid-sync
-        self.left -= 1
-        return await self.source.fetch(cursor, limit)
+        return batch
 
     async def save_draft(self, mail: Any) -> str:
         return await self.source.save_draft(mail)
@@ -300,19 +311,30 @@ def test_a_sync_cut_short_anywhere_loses_nothing_and_stores_nothing_twice(
 
     async def scenario(srv: Server) -> None:
         fleet = load_fleet(srv.fleet_dir)
-        runner = make_runner(srv, ["donna"])
         donna = fleet.agent("donna")
         assert donna is not None
-        async with running(runner, url=srv.url, token=srv.operator_token) as agents:
-            link = runner.loops["donna"].link
-            for fetches in (1, 2):  # cut after a batch was stored, then before one was
-                cut = Mailboxes(fleet, donna, link, sources=lambda a, e: _CutShort(open_source(a, e), fetches))
+        plane = ControlPlane(srv.url)
+        # Only questions are asked (no reports), so no outbox is needed.
+        link = AgentLink("donna", srv.agent_token("donna"), plane, cast(Any, None))
+        try:
+            for fetches in (1, 2):  # cut before any batch was stored, then after one was
+
+                def cut_short(account: Any, env: Any, fetches: int = fetches) -> MailSource:
+                    return _CutShort(open_source(account, env), fetches)
+
+                cut = Mailboxes(fleet, donna, link, sources=cut_short)
                 with pytest.raises(asyncio.CancelledError):
                     await cut.sync()
+            stored = (await link.ask("GET", "/api/v1/mail/accounts"))["accounts"][0]["messages"]
+            assert stored == BATCH  # the first cut kept nothing, the second one batch
             whole = Mailboxes(fleet, donna, link)
-            await whole.sync()
-            await whole.sync()  # nothing new: nothing stored
-            mail = (await agents.api.get("/api/v1/mail/messages?limit=1000")).json()["messages"]
+            [report] = await whole.sync()
+            assert (report.error, report.stored) == (None, 60 - BATCH)
+            [again] = await whole.sync()
+            assert (again.stored, again.duplicates) == (0, 0)
+            mail = (await link.ask("GET", "/api/v1/mail/messages?limit=1000"))["messages"]
+        finally:
+            await plane.aclose()
         subjects = sorted(m["subject"] for m in mail)
         assert subjects == sorted(f"Order {n}" for n in range(60))
 
@@ -329,6 +351,7 @@ def test_a_mailbox_that_cannot_be_read_is_a_warning_not_a_dead_agent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MCOS_MAIL_TEST_PASSWORD", "wrong")
+    monkeypatch.setenv("MCOS_DONNA_ANTHROPIC_KEY", "key-donna")  # no model is called
 
     async def scenario(srv: Server, dovecot: Dovecot) -> None:
         runner = make_runner(srv, ["donna"])

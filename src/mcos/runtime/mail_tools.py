@@ -76,9 +76,9 @@ class WriteDigest(ToolArgs):
 
 
 def _line(m: dict[str, Any]) -> str:
-    ruled = ""
-    if m["classified_by"] and m["classified_by"].startswith("rule:"):
-        ruled = f" [rule {m['classified_by'][5:]}: {m['category']}]"
+    ruled = " [not triaged]"
+    if m["category"] is not None:
+        ruled = f" [{m['category']}, by {m['classified_by']}]"
     files_ = f" ({m['attachments']} attachment(s))" if m["attachments"] else ""
     return (
         f"#{m['id']} {m['account']} {m['received_at'][:16]} from {m['sender']}: "
@@ -96,17 +96,22 @@ async def _check_mail(ctx: ToolContext, args: CheckMail) -> str:
         for r in reports:
             state = f"failed ({r.error})" if r.error else f"{r.stored} new"
             said.append(f"{r.account}: {state}")
-    query = "/api/v1/mail/messages?status=untriaged&limit=1000"
+    query = "/api/v1/mail/messages?status=undigested&limit=1000"
     if args.account:
         query += f"&account={args.account}"
-    waiting = (await ctx.link.ask("GET", query))["messages"]
-    waiting.sort(key=lambda m: m["id"])
+    new = sorted((await ctx.link.ask("GET", query))["messages"], key=lambda m: m["id"])
+    waiting = [m for m in new if m["category"] is None]
+    shown = (
+        waiting[:MAX_LISTED]
+        + [m for m in new if m["category"] is not None][: max(0, MAX_LISTED - len(waiting))]
+    )
     lines = [
         "Synced: " + ("; ".join(said) if said else "by the runner on its schedule"),
-        f"{len(waiting)} mail not triaged yet"
-        + (f" (the oldest {MAX_LISTED} below)" if len(waiting) > MAX_LISTED else "")
-        + ". Read them with read_mail, then triage_mail; a rule's verdict stands.",
-        *(_line(m) for m in waiting[:MAX_LISTED]),
+        f"{len(new)} mail since the last digest, {len(waiting)} not triaged yet"
+        + (f" (showing {len(shown)})" if len(shown) < len(new) else "")
+        + ". Read them with read_mail, then triage_mail the untriaged; a rule's verdict "
+        "stands.",
+        *(_line(m) for m in sorted(shown, key=lambda m: m["id"])),
         "",
         TRIAGE_GUIDE,
     ]
@@ -138,7 +143,7 @@ async def _read_mail(ctx: ToolContext, args: ReadMail) -> str:
         if mail["category"]
         else "Not triaged yet."
     )
-    return cap_output(untrusted(_item(mail), id=args.id) + "\n" + state)
+    return cap_output(untrusted(_item(mail), id=args.id, max_body_chars=12_000) + "\n" + state)
 
 
 async def _triage_mail(ctx: ToolContext, args: TriageMail) -> str:
