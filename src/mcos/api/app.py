@@ -128,10 +128,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
     writer = Writer(db, on_commit, max_batch=settings.write_batch_max)
     store = Store(db, writer, fleet)
+    listening = (
+        f"http://{settings.host}:{settings.port}"
+        if settings.host and settings.port
+        else fleet.control_plane.url
+    )
     write_once(db, lambda ctx: notify_service.register_channels(ctx, fleet))
     notifier = NotifyDispatcher(
         store,
-        settings.public_url or fleet.control_plane.url,
+        settings.public_url or listening,  # the links in notifications open the dashboard
         tick_seconds=settings.notify_tick_seconds,
         retry=notify_service.Retry(
             timedelta(seconds=settings.notify_retry_base_seconds),
@@ -183,11 +188,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker.listeners.append(app.state.token_cache.on_events)
     app.state.notify = notifier
     broker.listeners.append(notifier.on_events)
-    listening = (
-        f"http://{settings.host}:{settings.port}"
-        if settings.host and settings.port
-        else fleet.control_plane.url
-    )
     app.state.allowed_origins = allowed_origins(settings.public_url, listening)
     install_error_handlers(app)
     for router in (

@@ -44,6 +44,7 @@ RESERVED_NAMESPACES = frozenset(
         "schedule",
         "committee",
         "routing",
+        "notify",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
