@@ -239,9 +239,9 @@ carries = ["p0"]
             assert unknown.status_code == 404 and error_of(unknown)["field"] == "name"
             bad = op.post("/api/v1/notify/Not_A_Name/test")
             assert bad.status_code == 422 and error_of(bad)["field"] == "name"
-            donna = srv.agent("donna")
-            assert donna.get("/api/v1/notify").status_code == 403
-            assert donna.post("/api/v1/notify/owner-telegram/test").status_code == 403
+            with srv.agent("donna") as donna:
+                assert donna.get("/api/v1/notify").status_code == 403
+                assert donna.post("/api/v1/notify/owner-telegram/test").status_code == 403
             assert bot.received == []
 
         srv.env["NOTIFY_TG_TOKEN"] = "123:ABC"

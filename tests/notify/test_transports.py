@@ -63,7 +63,7 @@ def test_email_goes_through_a_real_smtp_server_with_its_login() -> None:
         text = mail.get_content()
         assert "http://mc.example/#/inbox?incident=7" in text, "the link opens the incident"
 
-        with pytest.raises(DeliveryError, match="SMTP 127.0.0.1"):
+        with pytest.raises(DeliveryError, match=r"SMTP 127\.0\.0\.1"):
             deliver(ch, {"NOTIFY_SMTP_PASSWORD": "wrong"})
         with pytest.raises(DeliveryError, match="NOTIFY_SMTP_PASSWORD is not set"):
             deliver(ch, {})
@@ -77,7 +77,7 @@ def test_an_smtp_server_that_is_down_is_a_delivery_error() -> None:
         kind="email", host="127.0.0.1", port=port, tls="none",
         **{"from": "mc@specter.test"}, to=["owner@specter.test"],
     )  # fmt: skip
-    with pytest.raises(DeliveryError, match="SMTP 127.0.0.1.*(Connect call failed|refused)"):
+    with pytest.raises(DeliveryError, match=r"SMTP 127\.0\.0\.1.*(Connect call failed|refused)"):
         deliver(ch, {})
 
 

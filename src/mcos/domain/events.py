@@ -45,6 +45,7 @@ RESERVED_NAMESPACES = frozenset(
         "committee",
         "routing",
         "notify",
+        "mail",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
