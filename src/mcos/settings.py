@@ -87,6 +87,31 @@ class Settings(BaseSettings):
         description="How often the scheduler looks for schedules that fell due. Cron times have "
         "minute precision, so a run starts at most this late; tests shorten it.",
     )
+    notify_tick_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often the notify dispatcher looks for work even when no event woke it "
+        "(a backstop: new events, retries and the end of quiet hours wake it on their own).",
+    )
+    notify_retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="The wait before a failed notification is retried; it doubles with each "
+        "failed attempt up to MCOS_NOTIFY_RETRY_MAX_SECONDS.",
+    )
+    notify_retry_max_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="The longest wait between two attempts of one notification (the backoff's "
+        "cap); a notification still failing after 24 hours is given up, visibly.",
+    )
+    notify_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=300,
+        description="How long one send (an SMTP session, a webhook or Telegram request) may "
+        "take before it counts as failed.",
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^/\s]+/?$",

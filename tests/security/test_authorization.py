@@ -93,6 +93,8 @@ RULES: dict[str, Expect] = {
     "POST /api/v1/route": FLEET,
     "GET /api/v1/schedules": FLEET,
     "POST /api/v1/schedules/{name}/run": FLEET,
+    "GET /api/v1/notify": OPERATOR,
+    "POST /api/v1/notify/{name}/test": OPERATOR,
     "GET /api/v1/tokens": OPERATOR,
     "POST /api/v1/tokens": OPERATOR,
     "GET /api/v1/tokens/current": ANY,
@@ -125,7 +127,9 @@ def _created(response: httpx.Response) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     folder = tmp_path_factory.mktemp("authz")
-    with running_server(folder, f"sqlite+pysqlite:///{folder / 'mcos.db'}") as server:
+    with running_server(
+        folder, f"sqlite+pysqlite:///{folder / 'mcos.db'}", fleet_extra=NOTIFY_CHANNEL
+    ) as server:
         with server.client() as operator:
             runners = {
                 machine: _created(
@@ -185,10 +189,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
         )
 
 
+NOTIFY_CHANNEL = """
+[[notify]]
+name = "owner-telegram"
+kind = "telegram"
+token_env = "MCOS_MATRIX_TELEGRAM_TOKEN"  # not set: a test send fails at once, answering 200
+chat_id = "1"
+api_url = "http://127.0.0.1:9"
+carries = ["p0"]
+"""
+
+
 def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
     """The method, the path with its parameters, and a valid request for the operation."""
     method, template = key.split(" ", 1)
     name = "morning-briefing" if template.startswith("/api/v1/schedules/") else "flow"
+    if template.startswith("/api/v1/notify/"):
+        name = "owner-telegram"
     ids = dict(world.ids)
     if template.endswith("/deny"):  # the approval the approve operation left pending
         ids["approval_id"] = ids["denied_approval_id"]

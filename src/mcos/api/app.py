@@ -26,6 +26,7 @@ from mcos.api.routes import (
     events,
     mail,
     messages,
+    notify,
     orchestration,
     policy,
     runtime,
@@ -37,9 +38,11 @@ from mcos.api.session import allowed_origins
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
+from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
 from mcos.schemas import ErrorBody
 from mcos.services import agents as agent_service
+from mcos.services import notify as notify_service
 from mcos.services import schedules as schedule_service
 from mcos.services.approvals import expire_approvals
 from mcos.services.store import Store
@@ -126,6 +129,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
     writer = Writer(db, on_commit, max_batch=settings.write_batch_max)
     store = Store(db, writer, fleet)
+    listening = (
+        f"http://{settings.host}:{settings.port}"
+        if settings.host and settings.port
+        else fleet.control_plane.url
+    )
+    write_once(db, lambda ctx: notify_service.register_channels(ctx, fleet))
+    notifier = NotifyDispatcher(
+        store,
+        settings.public_url or listening,  # the links in notifications open the dashboard
+        tick_seconds=settings.notify_tick_seconds,
+        retry=notify_service.Retry(
+            timedelta(seconds=settings.notify_retry_base_seconds),
+            timedelta(seconds=settings.notify_retry_max_seconds),
+        ),
+        timeout_seconds=settings.notify_timeout_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -136,9 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             fanout.start(broker.last_seq)
         sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
         scheduler = asyncio.create_task(_run_schedules(store, settings.schedule_tick_seconds))
+        notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
             for loop_task in (sweeper, scheduler):
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -166,11 +187,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broker = broker
     app.state.token_cache = TokenCache()
     broker.listeners.append(app.state.token_cache.on_events)
-    listening = (
-        f"http://{settings.host}:{settings.port}"
-        if settings.host and settings.port
-        else fleet.control_plane.url
-    )
+    app.state.notify = notifier
+    broker.listeners.append(notifier.on_events)
     app.state.allowed_origins = allowed_origins(settings.public_url, listening)
     install_error_handlers(app)
     for router in (
@@ -186,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedules.router,
         tokens.router,
         mail.router,
+        notify.router,
     ):
         app.include_router(router)
 

@@ -12,7 +12,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
 from mcos.fleet.schema import Fleet
-from mcos.fleet.warnings import fleet_warnings
+from mcos.fleet.warnings import fleet_warnings, notify_warnings
 from mcos.settings import Settings
 
 
@@ -149,8 +149,9 @@ def fleet() -> None:
 def check(path: Path | None, as_json: bool) -> None:
     """Validate a fleet file and explain each problem with the key and the fix.
 
-    Warnings (a choice that weakens a guarantee, such as exec on a machine without a sandbox)
-    are listed after "ok"; they do not fail the check.
+    Warnings (a choice that weakens a guarantee, such as exec on a machine without a sandbox,
+    or a notify channel whose secret variable is not set here) are listed after "ok"; they do
+    not fail the check.
     """
     if path is None:
         folder = find_fleet_dir(None)
@@ -174,7 +175,7 @@ def check(path: Path | None, as_json: bool) -> None:
         else:
             click.echo(exc.message, err=True)
         raise SystemExit(1) from None
-    warnings = fleet_warnings(loaded)
+    warnings = fleet_warnings(loaded) + notify_warnings(loaded, os.environ)
     if as_json:
         emit_json(
             {

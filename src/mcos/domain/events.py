@@ -44,6 +44,8 @@ RESERVED_NAMESPACES = frozenset(
         "schedule",
         "committee",
         "routing",
+        "notify",
+        "mail",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")

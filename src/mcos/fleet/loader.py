@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mcos.errors import UserError
 from mcos.fleet._guard_checks import guard_problems
 from mcos.fleet._mail_checks import mail_problems
+from mcos.fleet._notify_checks import notify_problems
 from mcos.fleet.schedules import schedule_problems
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
 
@@ -242,6 +243,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
     problems += _routing_problems(fleet)
     problems += [FleetProblem(key, message, fix) for key, message, fix in mail_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in guard_problems(fleet)]
+    problems += [FleetProblem(key, message, fix) for key, message, fix in notify_problems(fleet)]
     problems += [
         FleetProblem(key, message, fix)
         for key, message, fix in schedule_problems(

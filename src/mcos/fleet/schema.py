@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
 from mcos.fleet.mail import Mail
+from mcos.fleet.notify import NotifyChannel
 from mcos.fleet.sandbox import (
     AgentSandbox,
     Sandbox,
@@ -333,6 +334,8 @@ class Fleet(_Strict):
     """Where a ``deploy`` tool may sync files to."""
     mail: Mail = Mail()
     """The mailboxes agents watch, and the triage rules that override the model."""
+    notify: tuple[NotifyChannel, ...] = ()
+    """How Mission Control reaches the operator (mail, webhook, Telegram), and what each carries."""
 
     @field_validator("escalation")
     @classmethod

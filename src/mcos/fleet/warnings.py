@@ -3,20 +3,23 @@
 A problem stops ``mcos`` (see :mod:`mcos.fleet.loader`); a warning is a choice the fleet file
 made on purpose and that weakens a guarantee, such as running an agent's commands on a machine
 without a sandbox. ``mcos fleet check`` lists them and exits 0; the control plane can show them
-on each affected agent.
+on each affected agent. A notify channel whose secret variable is not set where the check
+runs is warned about too (:func:`notify_warnings`): the file may be right and the machine not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mcos.fleet._notify_checks import missing_secrets
 from mcos.fleet.schema import Agent, Fleet
 
 
 @dataclass(frozen=True)
 class FleetWarning:
     agent: str
-    """The agent it concerns."""
+    """The agent it concerns, or ``notify:NAME`` for a notify channel."""
     message: str
     """What is weaker than it could be, why, and how to fix it."""
 
@@ -27,6 +30,14 @@ def fleet_warnings(fleet: Fleet) -> list[FleetWarning]:
         FleetWarning(agent.name, message)
         for agent in fleet.agents
         for message in agent_warnings(fleet, agent)
+    ]
+
+
+def notify_warnings(fleet: Fleet, environ: Mapping[str, str]) -> list[FleetWarning]:
+    """A channel whose secret variable is not set in ``environ`` can send nothing."""
+    return [
+        FleetWarning(f"notify:{channel}", message)
+        for channel, message in missing_secrets(fleet, environ)
     ]
 
 

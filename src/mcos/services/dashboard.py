@@ -27,6 +27,7 @@ from mcos.services.approvals import approval_view
 from mcos.services.committees import open_committees
 from mcos.services.incidents import incident_view
 from mcos.services.messages import list_messages
+from mcos.services.notify import channel_states
 from mcos.services.supervision import open_escalations
 from mcos.services.tasks import list_tasks, task_summary
 from mcos.services.value import value_summary
@@ -178,6 +179,8 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
         "incidents": incidents,
         "committees": open_committees(conn),
         "escalations": open_escalations(conn),
+        # Notify channels with their health: a failing one is a banner on every view.
+        "notify": channel_states(conn, fleet),
         "messages": list_messages(conn, limit=RECENT_MESSAGES),
         "usage": budgets.usage_summary(conn, fleet, now),
         "health": {

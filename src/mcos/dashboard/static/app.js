@@ -4,7 +4,7 @@ import { get, post, del, setCsrf, setUnauthorizedHandler } from "./api.js";
 import { S, loadSnapshot, subscribe, setFullReloader, waitingCount, livenessCounts,
   totalDailyBudget, spendToday } from "./state.js";
 import * as live from "./live.js";
-import { esc, money } from "./format.js";
+import { esc, money, dateTime } from "./format.js";
 import { glyph, refusal } from "./ui.js";
 import fleet from "./views/fleet.js";
 import board from "./views/board.js";
@@ -150,6 +150,7 @@ function route() {
     done();
   }
   renderTopbar();
+  renderNotifyBanner();
   renderDemoStrip();
 }
 
@@ -213,9 +214,26 @@ function renderDemoStrip() {
     .map((s) => `<li class="${s.outcome ? "outcome" : ""}">${line(s)}</li>`).join("");
 }
 
+// ---- failing notify channels: nothing reaches the operator through them ------------------
+
+let lastNotify = "";
+function renderNotifyBanner() {
+  const failing = (S.notify || []).filter((c) => c.status === "failing");
+  const html = failing.map((c) =>
+    `<p data-channel="${esc(c.name)}"><b>Notify channel ${esc(c.name)}</b> (${esc(c.kind)}) failing since ` +
+    `${esc(dateTime(c.failing_since))}: ${esc(c.error || "unknown error")}` +
+    `${c.waiting ? ` · ${esc(c.waiting)} waiting to be sent` : ""}</p>`).join("");
+  if (html === lastNotify) return;
+  lastNotify = html;
+  const el = $("notify-banner");
+  el.innerHTML = html;
+  el.hidden = failing.length === 0;
+}
+
 subscribe((changes) => {
   if (!signedIn) return;
   renderTopbar();
+  renderNotifyBanner();
   renderDemoStrip();
   if (!current) { route(); return; }
   if (changes.full) {

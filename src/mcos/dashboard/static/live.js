@@ -15,6 +15,7 @@ const TYPES = [
   "usage.recorded", "budget.exceeded", "budget.refused", "budget.changed",
   "routing.decided", "agent.suspended", "agent.resumed",
   "supervision.nudged", "supervision.reassigned", "supervision.escalated", "supervision.recovered",
+  "notify.sent", "notify.failed", "notify.recovered",
   "schedule.fired", "schedule.missed", "schedule.not_started",
   "demo.scene",
   "stream.resync",

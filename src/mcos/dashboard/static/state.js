@@ -102,6 +102,7 @@ function applyPiecesOnly(snap) {
   S.incidents = snap.incidents || [];
   S.committees = snap.committees || [];
   S.escalations = snap.escalations || [];
+  S.notify = snap.notify || [];
   S.scenes = snap.scenes || [];
   S.usage = snap.usage || null;
   S.health = snap.health || null;
@@ -311,6 +312,8 @@ export function applyEvent(ev) {
              type.startsWith("budget.") || type === "grant.created" ||
              (type === "policy.decided" && d.outcome === "needs_approval")) {
     refreshPieces();
+  } else if (type === "notify.failed" || type === "notify.recovered") {
+    refreshPieces(); // a channel's banner appears or goes
   }
   schedule();
 }

@@ -7,6 +7,38 @@ import { esc, dur, dateTime, who, prettyJson } from "../format.js";
 import { refusal, ok } from "../ui.js";
 
 let root = null;
+let linked = null; // {kind, id} from a notification's link: #/inbox?approval=12
+let scrolled = false;
+
+const LINKABLE = { approval: "Approval", incident: "Incident", committee: "Committee" };
+
+function linkedFrom(param) {
+  const q = new URLSearchParams(param || "");
+  for (const kind of Object.keys(LINKABLE)) {
+    const id = q.get(kind);
+    if (id && /^\d+$/.test(id)) return { kind, id };
+  }
+  return null;
+}
+
+function showLinked() {
+  if (!root || !linked) return;
+  const el = root.querySelector(`[data-${linked.kind}="${linked.id}"]`);
+  let note = root.querySelector(".link-note");
+  if (el) {
+    el.classList.add("linked");
+    if (note) note.remove();
+    if (!scrolled) { el.scrollIntoView({ block: "center" }); scrolled = true; }
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "link-note";
+    note.setAttribute("role", "status");
+    root.prepend(note);
+  }
+  note.textContent = `${LINKABLE[linked.kind]} #${linked.id} is no longer waiting for you (decided, expired, or not yours to vote on).`;
+}
 
 function left(expiresAt) {
   if (!expiresAt) return null;
@@ -158,6 +190,7 @@ function render() {
     const el = root.querySelector(focusAct === "TEXTAREA" ? `${focusKey} textarea` : `${focusKey} [data-act="${focusAct}"],${focusKey} [data-vote="${focusAct}"]`);
     if (el) el.focus();
   }
+  showLinked();
 }
 
 function silentHtml(x) {
@@ -259,8 +292,10 @@ async function nudge(button) {
 }
 
 export default {
-  mount(el) {
+  mount(el, param) {
     root = el;
+    linked = linkedFrom(param);
+    scrolled = false;
     render();
     root.addEventListener("click", (e) => {
       const b = e.target.closest("button[data-act]");
@@ -271,7 +306,7 @@ export default {
       if (n && !n.disabled) nudge(n);
     });
   },
-  unmount() { root = null; },
+  unmount() { root = null; linked = null; },
   update(ch) { if (ch.pieces) render(); },
   tick() {
     if (!root) return;
