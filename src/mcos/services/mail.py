@@ -314,16 +314,20 @@ def list_mail(
     account: str | None = None,
     status: str = "all",
     thread: str | None = None,
+    category: str | None = None,
     after_id: int = 0,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``status``: ``all``, ``untriaged``, ``triaged`` or ``undigested``."""
+    """Newest first; ``status``: ``all``, ``untriaged``, ``triaged`` or ``undigested``;
+    ``category``: only mail triaged into it."""
     query = select(MM).where(_visible(fleet, principal), MM.c.id > after_id)
     if account is not None:
         account_of(fleet, account)
         query = query.where(MM.c.account == account)
     if thread is not None:
         query = query.where(MM.c.thread == thread)
+    if category is not None:
+        query = query.where(MM.c.category == category)
     if status == "untriaged":
         query = query.where(MM.c.triaged_at.is_(None))
     elif status == "triaged":

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import AfterSeq
 from mcos.api.responses import JSON
-from mcos.fleet.mail import NAME_PATTERN
+from mcos.fleet.mail import NAME_PATTERN, Category
 from mcos.mail.schemas import (
     DigestIn,
     DraftIn,
@@ -61,6 +61,7 @@ async def list_mail(
     account: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     status: Literal["all", "untriaged", "triaged", "undigested"] = "all",
     thread: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    category: Category | None = None,
     after_id: AfterSeq = 0,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> JSON:
@@ -72,6 +73,7 @@ async def list_mail(
             account=account,
             status=status,
             thread=thread,
+            category=category,
             after_id=after_id,
             limit=limit,
         )

@@ -13,8 +13,10 @@ import inbox from "./views/inbox.js";
 import spend from "./views/spend.js";
 import agent from "./views/agent.js";
 import brief from "./views/brief.js";
+import mail from "./views/mail.js";
 
 const VIEWS = { fleet, board, messages, inbox, spend, brief, agent };
+VIEWS.mail = mail;
 const $ = (id) => document.getElementById(id);
 
 let current = null;       // {name, view, param}
@@ -120,6 +122,7 @@ function parseHash() {
   const [h, query = ""] = full.split("?");
   const [name, ...rest] = h.split("/");
   if (name === "agents" && rest.length) return { name: "agent", param: decodeURIComponent(rest.join("/")) };
+  if (name === "mail" && /^\d+$/.test(rest[0] || "")) return { name: "mail", param: rest[0] };
   if (VIEWS[name] && name !== "agent") return { name, param: query || null };
   return { name: "fleet", param: null };
 }

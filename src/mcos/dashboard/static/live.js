@@ -18,6 +18,8 @@ const TYPES = [
   "notify.sent", "notify.failed", "notify.recovered",
   "schedule.fired", "schedule.missed", "schedule.not_started",
   "demo.scene",
+  "mail.synced", "mail.sync_failed", "mail.triaged", "mail.flagged", "mail.digest_written",
+  "mail.drafted", "mail.sent", "mail.send_failed",
   "stream.resync",
 ];
 

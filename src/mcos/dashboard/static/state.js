@@ -183,6 +183,33 @@ export function refetchTask(id) {
   }, 150);
 }
 
+// ---- agent refetch (debounced per name): the server's own view of its warnings -------------
+
+const agentFetch = new Set();
+let agentTimer = null;
+export function refetchAgent(name) {
+  agentFetch.add(name);
+  if (agentTimer) return;
+  agentTimer = setTimeout(async () => {
+    agentTimer = null;
+    const names = [...agentFetch];
+    agentFetch.clear();
+    for (const n of names.slice(0, 50)) {
+      try {
+        const fresh = await get(`/api/v1/agents/${encodeURIComponent(n)}`);
+        const mine = S.agents.get(n);
+        if (!mine) continue;
+        const warnings = fresh.warnings || [];
+        if ((mine.warnings || []).join("\n") !== warnings.join("\n")) {
+          mine.warnings = warnings;
+          changes.agents.add(n);
+          schedule();
+        }
+      } catch (e) { /* gone or refused: leave as is */ }
+    }
+  }, 150);
+}
+
 function summary(t) {
   const keep = ["id", "title", "kind", "status", "priority", "assignee", "creator", "parent_id",
     "due_at", "created_at", "updated_at"];
@@ -307,6 +334,9 @@ export function applyEvent(ev) {
     }
     changes.spend = true;
     refreshPieces(2000);
+  } else if (type === "mail.sync_failed" || type === "mail.synced") {
+    // a mailbox that cannot be read is a warning on its owner's card (the server words it)
+    if (d.owner && S.agents.has(d.owner)) refetchAgent(d.owner);
   } else if (type.startsWith("approval.") || type.startsWith("incident.") ||
              type.startsWith("committee.") || type.startsWith("supervision.") ||
              type.startsWith("budget.") || type === "grant.created" ||

@@ -2,6 +2,8 @@
 
 import { get } from "../api.js";
 import { esc, money, dateTime } from "../format.js";
+import { S } from "../state.js";
+import { digestHtml } from "./mail.js";
 
 let root = null;
 
@@ -29,7 +31,24 @@ function written(w) {
     `${warn}<div class="brief-text">${esc(w.text).replace(/\n/g, "<br>")}</div></section>`;
 }
 
-function render(b) {
+function fleetToday() {
+  try {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: S.fleet.timezone || undefined }).format(new Date());
+  } catch {
+    return new Date().toLocaleDateString("en-CA");
+  }
+}
+
+// The communications agent's latest digest, rendered as the Mail view renders it.
+function inboxDigest(d) {
+  if (!d) return "";
+  const stale = d.day !== fleetToday()
+    ? ` <span class="badge warn" data-stale-digest>not today's: ${esc(d.day)}</span>` : "";
+  return `<section class="panel-box brief-digest" data-brief-digest="${esc(d.id)}"><h2>Inbox digest${stale} ` +
+    `<a class="small" href="#/mail">all mail →</a></h2>${digestHtml(d)}</section>`;
+}
+
+function render(b, digest) {
   const u = b.spend.usage;
   const waiting = [
     ...b.waiting.approvals.map((a) => `<li><a href="#/inbox">approval #${esc(a.id)}</a> ${esc(a.kind)}, ${esc(a.agent)}: ${esc(a.reason || "no reason given")} <span class="muted">— waiting for ${esc(a.waiting_for.join(", "))}</span></li>`),
@@ -45,6 +64,7 @@ function render(b) {
   root.innerHTML = `<div class="toolbar"><h1>Briefing</h1>
       <span class="muted small">the last ${esc(b.hours)} h to ${esc(dateTime(b.generated_at))} · assembled from the data · also <code>mcos brief</code></span></div>
     ${written(b.written)}
+    ${inboxDigest(digest)}
     <div class="brief-grid" data-brief>
     ${section("Work done", b.work.done.length, list(b.work.done.map((t) => taskLine(t)), "nothing finished"))}
     ${section("Waiting for review", b.work.review.length, list(b.work.review.map((t) => taskLine(t)), "nothing: every finished task was accepted"))}
@@ -64,8 +84,12 @@ export default {
     root = el;
     root.innerHTML = `<p class="muted">Assembling the briefing…</p>`;
     try {
-      const b = await get("/api/v1/briefing");
-      if (root === el) render(b);
+      // the digest is optional (a fleet without mail has none): its failure never hides the brief
+      const [b, digests] = await Promise.all([
+        get("/api/v1/briefing"),
+        get("/api/v1/mail/digests?limit=1").catch(() => ({ digests: [] })),
+      ]);
+      if (root === el) render(b, digests.digests[0] || null);
     } catch (e) {
       if (root === el) root.innerHTML = `<p class="error">${esc(e.display || e.message)}</p>`;
     }

@@ -61,7 +61,7 @@ function cardInner(a) {
   const extra = [];
   if (a.paused) extra.push(`<span class="badge crit" title="${esc(a.paused_reason || "")}">paused${a.paused_reason ? ": " + esc(a.paused_reason) : ""}</span>`);
   const warnings = a.warnings || [];
-  if (warnings.length) extra.push(`<span class="badge warn" data-field="warnings" title="${esc(warnings.join("\n"))}">⚠ ${esc(warnings.length === 1 ? warnings[0].split(/[:;]/)[0] : warnings.length + " warnings")}</span>`);
+  if (warnings.length) extra.push(`<span class="badge warn" data-field="warnings" title="${esc(warnings.join("\n"))}">⚠ ${esc(warnings.length === 1 ? warnings[0].split(/[:;]\s/)[0] : warnings.length + " warnings")}</span>`);
   if (a.cooldown_until && a.liveness === "cooling_down") extra.push(`<span class="badge cool">cooling until ${esc(time(a.cooldown_until))}</span>`);
   const note = a.note ? `<span class="note" title="${esc(a.note)}">${esc(a.note)}</span>` : "";
   return `<div class="card-head"><a class="name" href="#/agents/${encodeURIComponent(a.name)}">${esc(a.display_name || a.name)}</a>` +

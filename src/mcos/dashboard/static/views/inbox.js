@@ -80,6 +80,26 @@ function commandOf(subject) {
   return null;
 }
 
+// An email.send approval: the message itself, as it would leave (the draft the action names).
+function emailHtml(a) {
+  if (!a.subject || a.subject.kind !== "email.send") return "";
+  const m = a.mail;
+  if (!m) return `<p class="banner crit" data-mail-mismatch>The draft this approval names (#${esc(a.subject.draft)}) cannot be found: do not approve.</p>`;
+  const list = (xs) => (xs && xs.length ? xs.map(esc).join(", ") : `<span class="muted">—</span>`);
+  return `<section class="outgoing-mail" data-outgoing-mail="${esc(m.id)}" aria-label="The message to be sent">
+    ${m.matches_approval ? "" : `<p class="banner crit" data-mail-mismatch>Draft #${esc(m.id)} is not the message this approval was asked for (its hash differs): what would be sent is not what was approved.</p>`}
+    ${m.status !== "draft" ? `<p class="banner cool">Draft #${esc(m.id)} is already ${esc(m.status)}.</p>` : ""}
+    <dl class="facts">
+      <dt>From account</dt><dd>${esc(m.account)}</dd>
+      <dt>To</dt><dd data-field="to">${list(m.to)}</dd>
+      <dt>Cc</dt><dd>${list(m.cc)}</dd>
+      <dt>Subject</dt><dd data-field="subject"><b>${esc(m.subject)}</b></dd>
+      ${m.reply_to ? `<dt>In reply to</dt><dd><a href="#/mail/${esc(m.reply_to)}">mail #${esc(m.reply_to)}</a></dd>` : ""}
+    </dl>
+    <pre class="mail-text" data-field="body">${esc(m.body)}</pre>
+  </section>`;
+}
+
 function incidentHtml(i) {
   return `<article class="item incident sev-${esc(i.severity)}${mayDecide(i) ? " mine" : ""}" data-incident="${esc(i.id)}">
     <header><span class="sev sev-${esc(i.severity)}">${esc(i.severity)}</span>
@@ -91,6 +111,8 @@ function incidentHtml(i) {
   </article>`;
 }
 
+function isEmail(a) { return !!(a.subject && a.subject.kind === "email.send"); }
+
 function approvalHtml(a) {
   const cmd = commandOf(a.subject);
   const decisions = (a.decisions || []).map((d) =>
@@ -101,7 +123,8 @@ function approvalHtml(a) {
     <div class="meta">Approval #${esc(a.id)} · requested by <b>${esc(who(a.requested_by))}</b> · ${esc(dateTime(a.created_at))}</div>
     ${a.reason ? `<div class="body"><span class="muted">Reason:</span> ${esc(a.reason)}</div>` : ""}
     ${cmd ? `<pre class="command"><span class="prompt" aria-hidden="true">$ </span>${esc(cmd)}</pre>` : ""}
-    <details${cmd ? "" : " open"}><summary>Frozen action</summary><pre class="action">${esc(prettyJson(a.subject))}</pre></details>
+    ${emailHtml(a)}
+    <details${cmd || isEmail(a) ? "" : " open"}><summary>Frozen action</summary><pre class="action">${esc(prettyJson(a.subject))}</pre></details>
     <div class="meta">Required: ${parties(a.required, a.waiting_for)}</div>
     ${decisions ? `<ul class="decisions">${decisions}</ul>` : ""}
     ${decideBlock("approval", a, [["approve", "Approve", "primary"], ["deny", "Deny", "danger"]])}

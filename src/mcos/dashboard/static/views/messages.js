@@ -79,7 +79,7 @@ function controls() {
 }
 
 export default {
-  mount(el) {
+  mount(el, query) {
     root = el;
     root.innerHTML = controls() + `<div class="msglog" id="msglog" role="log" aria-live="polite" aria-label="Message log"></div>`;
     log = root.querySelector("#msglog");
@@ -98,6 +98,10 @@ export default {
       if (b && atBottom()) b.hidden = true;
     }, { passive: true });
     renderLog();
+    // #/messages?msg=ID (from a mail's flag, say): that message, shown and marked
+    const target = query && new URLSearchParams(query).get("msg");
+    const row = target && /^\d+$/.test(target) ? log.querySelector(`[data-message="${target}"]`) : null;
+    if (row) { row.classList.add("target"); row.scrollIntoView({ block: "center" }); }
   },
   unmount() { root = null; log = null; },
   update(ch) {
