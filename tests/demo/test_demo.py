@@ -270,6 +270,39 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
     assert printed.startswith("# From Jarvis") and f"## Work done ({len(done)})" in printed
 
 
+def check_donnas_mail_is_read_for_real_and_her_reply_leaves_once_approved(demo: Demo) -> None:
+    from mcos.demo.mail import one_day
+
+    sample = one_day()
+    with demo.client() as api:
+        accounts = api.get("/api/v1/mail/accounts").json()["accounts"]
+        mail = api.get("/api/v1/mail/messages?limit=1000").json()["messages"]
+        [digest] = api.get("/api/v1/mail/digests").json()["digests"]
+        pending = api.get("/api/v1/approvals?status=pending").json()["approvals"]
+    # Every mail of the sample's day, read from the demo's Dovecot through IMAP, stored once.
+    assert len(accounts) == 5 and all(a["failing_since"] is None for a in accounts)
+    assert len(mail) == len(sample)
+    assert sorted(m["subject"] for m in mail) == sorted(s.item().subject for s in sample)
+    counts = digest["counts"]
+    assert sum(counts[c] for c in ("operator", "jarvis", "handled", "later")) == len(sample)
+    assert counts["untriaged"] == 0 and counts["jarvis"] > 0
+    assert "## Needs you today" in digest["markdown"] and "/#/mail/" in digest["markdown"]
+    # The reply waits for the operator; nothing was sent. Approved, it leaves once.
+    [send] = [a for a in pending if a["subject"].get("kind") == "email.send"]
+    assert send["mail"]["body"].startswith("(simulated) Thank you")
+    sent_folder = demo.folder / "sent-mail"
+    assert not sent_folder.exists() or not list(sent_folder.iterdir())
+    with demo.client() as api:
+        assert api.post(f"/api/v1/approvals/{send['id']}/approve", json={}).status_code == 200
+    deadline = time.monotonic() + 60
+    while not demo.events("mail.sent") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [sent] = demo.events("mail.sent")
+    assert sent["data"]["to"] == send["mail"]["to"]
+    [kept] = list(sent_folder.iterdir())
+    assert b"(simulated) Thank you" in kept.read_bytes()
+
+
 def check_the_dashboard_shows_the_simulation_and_what_waits(demo: Demo, browser: Browser) -> None:
     page = browser.new_page()
     page.goto(demo.url + "/")
@@ -294,4 +327,5 @@ def test_mcos_demo_plays_the_seeds_day_in_front_of_the_operator(
         check_the_four_failures_are_stopped_by_their_guardrails(demo)
         check_the_days_work_lands_and_mcos_brief_matches_the_api(demo)
         check_supervision_nudges_then_reassigns_then_tells(demo)
+        check_donnas_mail_is_read_for_real_and_her_reply_leaves_once_approved(demo)
         check_the_dashboard_shows_the_simulation_and_what_waits(demo, browser)

@@ -273,7 +273,7 @@ def test_a_mail_cannot_give_its_reader_a_capability(
                 assert [a["subject"].get("capability") for a in asked] == ["exec"]
                 # The fleet file's legal rule stands whatever the mail (or the model) says.
                 [mail] = (await api.get("/api/v1/mail/messages")).json()["messages"]
-                assert (mail["category"], mail["classified_by"]) == ("jarvis", "rule:test-legal")
+                assert mail["category"] == "jarvis" and mail["classified_by"].startswith("rule:")
             # The model read the mail fenced as the sender's words, not as instructions.
             read = [t for r in fake.requests for t in r.tool_results if "SYSTEM OVERRIDE" in t]
             assert read and read[0].startswith("<<<MAIL") and "Untrusted data" in read[0]

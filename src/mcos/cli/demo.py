@@ -18,6 +18,7 @@ import click
 import httpx
 
 from mcos.cli._context import TOKEN_FILE, fail, remember_fleet
+from mcos.demo.mail import DemoMail, demo_mail, with_accounts
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.schema import Fleet
@@ -80,6 +81,36 @@ def demo(
     """
     hours, minutes = _clock(start)
     fleet, token = _demo_fleet(directory, port)
+    with demo_mail(directory) as mail:
+        fleet = _with_mailboxes(directory, mail)
+        _run_demo(directory, fleet, token, mail, host, port, hours, minutes, speed,
+                  exit_when_done, verbose)  # fmt: skip
+
+
+def _with_mailboxes(directory: Path, mail: DemoMail) -> Fleet:
+    """The demo's fleet file with this run's mailboxes (or none), and their passwords set."""
+    fleet_file = directory / FLEET_FILENAME
+    fleet_file.write_text(with_accounts(fleet_file.read_text(), mail.block()))
+    os.environ.update(mail.env)  # the runner reads them, as `mcos run` would
+    try:
+        return load_fleet(fleet_file)
+    except FleetFileError as exc:
+        fail(exc.message)
+
+
+def _run_demo(
+    directory: Path,
+    fleet: Fleet,
+    token: str,
+    mail: DemoMail,
+    host: str,
+    port: int | None,
+    hours: int,
+    minutes: int,
+    speed: float,
+    exit_when_done: bool,
+    verbose: bool,
+) -> None:
     chosen_port = port or httpx.URL(fleet.control_plane.url).port or 8750
     url = f"http://{host}:{chosen_port}"
     logging.basicConfig(
@@ -110,8 +141,18 @@ def demo(
             f"{timedelta(seconds=round(day_hours * 3600 / speed))}"
         )
         click.echo(f"  the day: {fleet.fleet.name}, {fleet.fleet.timezone}, {pace}")
+        if mail.running:
+            assert mail.server is not None
+            click.echo(
+                f"  mailboxes       Donna's 5 accounts on a private Dovecot at "
+                f"{mail.server.host}:{mail.server.port}: {mail.delivered} mails of the sample "
+                f"mailbox, read by the real IMAP code; what is sent is kept in "
+                f"{directory / 'sent-mail'}"
+            )
+        else:
+            click.echo(f"  mailboxes       none ({mail.why_not}): Donna's digest is scripted")
         click.echo(f"  server log      {directory / 'serve.log'}   (Ctrl-C stops everything)")
-        asyncio.run(_play(fleet, directory, url, token, begin, speed, exit_when_done))
+        asyncio.run(_play(fleet, directory, url, token, begin, speed, exit_when_done, mail))
     except McosError as exc:
         fail(exc.message, field=exc.field)
     finally:
@@ -201,6 +242,7 @@ async def _play(
     begin: datetime,
     speed: float,
     exit_when_done: bool,
+    mail: DemoMail,
 ) -> None:
     from mcos.demo.day import SCENES
     from mcos.demo.director import Director, SimulatedClock, fleet_alive
@@ -218,6 +260,8 @@ async def _play(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    if mail.running:
+        await mail.start_sink()
     script = Script()
     runner = Runner(
         fleet,
@@ -253,3 +297,4 @@ async def _play(
             click.echo("mcos demo: the day is played; the fleet keeps running (Ctrl-C stops it)")
         await stopping.wait()
     await agents
+    mail.stop_sink()

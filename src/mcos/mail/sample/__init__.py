@@ -4,7 +4,7 @@ Written for measuring triage (``bench/mail.py``) and for demos and tests that ne
 looks like the operator's: clients, suppliers, invoices, legal notices, investors, newsletters,
 notifications, phishing and prompt injections, threads, attachments and HTML-only bodies. Every
 message carries the label a careful assistant would give it (:class:`Label`), which the shipped
-rules (:data:`SAMPLE_RULES`, from ``rules.toml``) get right only some of the time, by design.
+rules (:data:`SAMPLE_RULES`, the fleet template's) get right only some of the time, by design.
 
 Deterministic: :func:`messages` is the same list on every call and machine; :func:`backlog`
 draws ``n`` more from the same templates, by their everyday frequency, for throughput runs.
@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from mcos.fleet.mail import Category, MailRule, Topic
@@ -173,8 +172,10 @@ def write_maildir(root: Path, mails: Sequence[SampleMail], account: str | None =
 
 
 def rules_toml() -> str:
-    """The shipped rules as they go under ``[mail]`` in ``fleet.toml`` (``[[mail.rules]]``)."""
-    return resources.files("mcos.mail.sample").joinpath("rules.toml").read_text(encoding="utf-8")
+    """The fleet template (``mcos init``), whose ``[[mail.rules]]`` are the shipped rules."""
+    from mcos.fleet.loader import template_text
+
+    return template_text()
 
 
 def load_rules(text: str) -> tuple[MailRule, ...]:
@@ -184,4 +185,4 @@ def load_rules(text: str) -> tuple[MailRule, ...]:
 
 
 SAMPLE_RULES: tuple[MailRule, ...] = load_rules(rules_toml())
-"""The rules the fleet template ships (``rules.toml``)."""
+"""The rules the fleet template ships (its ``[[mail.rules]]``), which the sample measures."""
