@@ -238,7 +238,7 @@ def test_html_bodies_become_readable_text_and_long_ones_are_cut(fake: FakeGraph)
         "Dear Donna,\n\nPlease sign the NDA by Friday & reply.\n\n- one\n- two\n\n"
         "Sign here (https://sign.example/abc)"
     )
-    assert len(items[1].text) == MAX_TEXT_CHARS and items[1].text.endswith("cut]")
+    assert len(items[1].text) == MAX_TEXT_CHARS and items[1].text.endswith("are shown]")
 
 
 def test_fields_map_to_the_mail_item(fake: FakeGraph) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mcos.mail.message import OutgoingMail
-from tests.fixtures.mail_fleet import mail_server
+from tests.fixtures.mail_fleet import item, mail_server
 from tests.fixtures.server import Server, error_of
 
 
@@ -19,23 +19,6 @@ from tests.fixtures.server import Server, error_of
 def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
     with mail_server(tmp_path, database_url) as server:
         yield server
-
-
-def item(n: int, **fields: Any) -> dict[str, Any]:
-    base = {
-        "key": f"7:{n}",
-        "message_id": f"<m{n}@example>",
-        "thread": f"<m{n}@example>",
-        "sender": f"person{n}@client.example",
-        "sender_name": f"Person {n}",
-        "to": ["donna@velo.example"],
-        "cc": [],
-        "subject": f"Question {n}",
-        "received_at": f"2026-12-05T0{n % 10}:00:00+00:00",
-        "text": f"Hello, this is message {n}.",
-        "attachments": [],
-    }
-    return base | fields
 
 
 def sync(client: httpx.Client, items: list[dict[str, Any]], last: int, **extra: Any) -> Any:

@@ -12,7 +12,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
 from mcos.fleet.schema import Fleet
-from mcos.fleet.warnings import fleet_warnings, notify_warnings
+from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
 
 
@@ -175,7 +175,11 @@ def check(path: Path | None, as_json: bool) -> None:
         else:
             click.echo(exc.message, err=True)
         raise SystemExit(1) from None
-    warnings = fleet_warnings(loaded) + notify_warnings(loaded, os.environ)
+    warnings = (
+        fleet_warnings(loaded)
+        + notify_warnings(loaded, os.environ)
+        + mail_warnings(loaded, os.environ)
+    )
     if as_json:
         emit_json(
             {

@@ -41,6 +41,27 @@ def notify_warnings(fleet: Fleet, environ: Mapping[str, str]) -> list[FleetWarni
     ]
 
 
+def mail_warnings(fleet: Fleet, environ: Mapping[str, str]) -> list[FleetWarning]:
+    """A mailbox whose secret variable is not set here cannot be read by a runner here."""
+    found = []
+    for account in fleet.mail.accounts:
+        variable = account.password_env if account.kind == "imap" else account.client_secret_env
+        if environ.get(variable):
+            continue
+        owner = fleet.agent(account.owner)
+        where = f"machine {owner.machine!r}" if owner is not None else "the owner's machine"
+        what = "password" if account.kind == "imap" else "app registration's client secret"
+        found.append(
+            FleetWarning(
+                f"mail:{account.name}",
+                f"{variable} is not set in this environment, so the mailbox cannot be read "
+                f"here; on {where}, where {account.owner} runs, export it (the {what} of "
+                f"{account.address}) before `mcos run`",
+            )
+        )
+    return found
+
+
 def agent_warnings(fleet: Fleet, agent: Agent) -> list[str]:
     """The warnings that concern one agent (shown on its card)."""
     machine = fleet.machine(agent.machine)

@@ -11,50 +11,14 @@ import email
 import email.policy
 import html
 import random
-import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
-from html.parser import HTMLParser
 
 from mcos.mail.message import MAX_TEXT_CHARS, Attachment, MailItem
 from mcos.mail.sample._templates import SUPPLIERS, Template
-
-
-class _Text(HTMLParser):
-    """HTML to plain text, as a mail client's "view as text" does: hidden text is kept."""
-
-    BLOCKS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "table", "ul"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    parser = _Text()
-    parser.feed(markup)
-    parser.close()
-    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+from mcos.mail.text import html_to_text
 
 
 def text_to_html(text: str) -> str:
