@@ -15,8 +15,10 @@ from mcos.cli.committees import committees
 from mcos.cli.demo import demo
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
+from mcos.cli.mail import mail
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
+from mcos.cli.notify import notify
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
@@ -62,6 +64,8 @@ for command in (
     schedules,
     route,
     tokens,
+    mail,
+    notify,
     demo,
 ):
     cli.add_command(command)

@@ -5,7 +5,8 @@ that follows it (:func:`record_sync`): the messages and the new cursor are writt
 so a restart anywhere in a sync neither loses a message nor stores one twice (``(account,
 key)`` is unique, and after a reset a known ``Message-ID`` is recognised too). The fleet file's
 rules classify each new message as it is stored; the owning agent's model classifies the rest
-(:mod:`mcos.services.mail_triage`), and a rule always has the last word.
+(:mod:`mcos.services.mail_triage`); a rule has the last word over the model, and an operator's
+correction over both.
 
 Who sees a mail: operators; the account's owner; the agent it was flagged to; the assignee of
 the task made from it.

@@ -37,6 +37,8 @@ from mcos.storage.writer import WriteContext
 
 D = tables.mail_digests
 LEGAL_KIND = "legal-document"
+OPERATOR = "operator"
+"""``classified_by`` of an operator's correction: it stands over the rules and the model."""
 SECTIONS = (
     ("operator", "Needs you today"),
     ("jarvis", "Flagged to Jarvis"),
@@ -71,11 +73,15 @@ def apply_verdict(
     classified_by: str,
     model_category: str | None,
 ) -> dict[str, Any]:
-    """Record a verdict on a mail, and do once what its category sets off."""
+    """Record a verdict on a mail, and do once what its category sets off.
+
+    An operator's verdict stands over a rule's, and a rule's over the model's: a model verdict
+    on mail a rule or an operator decided is kept beside their category, not instead of it.
+    """
     conn = ctx.conn
     row = conn.execute(select(MM).where(MM.c.id == mail_id)).one()
-    if row.classified_by is not None and row.classified_by.startswith("rule:"):
-        # A rule already decided: the model's view is kept, the rule's category stands.
+    decided = row.classified_by or ""
+    if classified_by == "model" and (decided.startswith("rule:") or decided == OPERATOR):
         conn.execute(update(MM).where(MM.c.id == mail_id).values(model_category=model_category))
         return mail_summary(conn.execute(select(MM).where(MM.c.id == mail_id)).one())
     if category != "jarvis":
@@ -150,7 +156,8 @@ def apply_verdict(
 def record_triage(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: TriageIn
 ) -> dict[str, Any]:
-    """The model's verdicts, each on a mail of an account the caller owns."""
+    """The model's verdicts, each on a mail of an account the caller owns; or an operator's
+    corrections, on any mail, recorded as ``operator`` (the model's earlier view is kept)."""
     results = []
     for index, verdict in enumerate(body.verdicts):
         field = f"verdicts[{index}].message"
@@ -158,8 +165,6 @@ def record_triage(
         if row is None:
             raise NotFound(f"no mail #{verdict.message}", field=field)
         account = owned_account(fleet, principal, row.account, "read", field=field)
-        if principal.is_operator:
-            pass  # an operator's correction: recorded as theirs
         if verdict.topic is not None and verdict.category != "jarvis":
             raise InvalidInput(
                 "a topic is for category 'jarvis' only; drop it", field=f"verdicts[{index}].topic"
@@ -173,12 +178,16 @@ def record_triage(
                 category=verdict.category,
                 topic=verdict.topic,
                 reason=verdict.reason,
-                classified_by="operator" if principal.is_operator else "model",
-                model_category=None if principal.is_operator else verdict.category,
+                classified_by=OPERATOR if principal.is_operator else "model",
+                model_category=row.model_category if principal.is_operator else verdict.category,
             )
         )
     overridden = [
-        r["id"] for r in results if r["model_category"] and r["model_category"] != r["category"]
+        r["id"]
+        for r in results
+        if (r["classified_by"] or "").startswith("rule:")
+        and r["model_category"]
+        and r["model_category"] != r["category"]
     ]
     ctx.append(
         ev.MAIL_TRIAGED,
