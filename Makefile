@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo-day
 SPEED ?= 240
 
-.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox install clean
+.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -54,6 +54,8 @@ bench: install
 	$(BIN)/python bench/dashboard.py
 	@scripts/ensure-sandbox
 	$(BIN)/python bench/sandbox.py
+	@scripts/ensure-dovecot
+	$(BIN)/python bench/mail.py
 
 bench-runtime: install
 	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
@@ -66,6 +68,10 @@ bench-dashboard: install
 bench-sandbox: install
 	@scripts/ensure-sandbox
 	$(BIN)/python bench/sandbox.py
+
+bench-mail: install
+	@scripts/ensure-dovecot
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -15,14 +15,21 @@ Phases, each a function returning its figures:
 - ``prompt_cost``: the prompt a model would get per mail, in tokens *estimated* as characters
   divided by 4, priced with the project's price table for Donna's model, for a day and for
   the backlog.
+- ``pipeline``: the real path (``_mail_pipeline.py``): the sample, then a day, then the backlog
+  delivered to a private Dovecot, read by the runner's ``Mailboxes`` into ``mcos serve`` on
+  SQLite, which applies the fleet's rules on arrival; mails/s, batch-report latency, the
+  digest, the server's memory; the rules' precision and recall from what was stored, beside
+  the direct measure; and the tokens a model would cost for the mail the rules left (estimated).
 
-    python bench/mail.py [--tiny] [--backlog N] [--day N] [--batch N] [--json-out PATH]
+    python bench/mail.py [--tiny] [--only PHASES] [--backlog N] [--day N] [--batch N]
+                         [--json-out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -34,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from _machine import machine
+from _mail_pipeline import run_pipeline
 
 from mcos.fleet.loader import check_fleet_text, template_text
 from mcos.fleet.mail import Category
@@ -47,6 +55,7 @@ DONNA_MODEL = "claude-sonnet-4-6"
 OUTPUT_TOKENS_PER_MAIL = 40
 """A verdict (id, category, topic, a reason of up to 15 words) as JSON: an estimate."""
 TARGETS: tuple[Category, ...] = ("operator", "jarvis")
+PHASES = ("rules", "model", "throughput", "cost", "pipeline")
 
 
 def scores(truth: Sequence[Category], predicted: Sequence[Category | None]) -> dict[str, Any]:
@@ -219,18 +228,155 @@ def prompt_cost(
     }
 
 
+def model_estimate(rendered: Sequence[int], messages: int, batch: int) -> dict[str, Any]:
+    """What a model would cost for the mail the rules left: ``rendered`` holds the length of
+    ``untrusted()`` for each such stored mail. Tokens estimated as characters / 4."""
+    fleet, problems = check_fleet_text(template_text())
+    assert fleet is not None, problems
+    donna = fleet.agent("donna")
+    assert donna is not None, "the template's fleet has Donna"
+    guide = len(TRIAGE_GUIDE + "\n\n" + ANSWER_FORMAT) / 4
+    calls = math.ceil(len(rendered) / batch)
+    input_tokens = round(sum(rendered) / 4 + guide * calls)
+    output_tokens = OUTPUT_TOKENS_PER_MAIL * len(rendered)
+    usd = price_call(
+        fleet, donna.provider, donna.model, input_tokens=input_tokens, output_tokens=output_tokens
+    )
+    return {
+        "estimate": "characters / 4",
+        "model": donna.model,
+        "messages": messages,
+        "to_the_model": len(rendered),
+        "calls": calls,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "usd": float(round(usd, 4)),
+    }
+
+
+def pipeline(
+    sample: Sequence[SampleMail],
+    items: Sequence[MailItem],
+    day: Sequence[SampleMail],
+    backlog_mails: Sequence[SampleMail],
+    batch: int,
+) -> dict[str, Any]:
+    """The real path end to end; the rules' quality from what the control plane stored, beside
+    the direct measure over the same sample (a difference means the IMAP parse changed what
+    a rule sees); the model's cost for what the rules left, estimated."""
+    found = run_pipeline([("sample", sample), ("day", day), ("backlog", backlog_mails)])
+    if not found["taken"]:
+        return found
+    stored = found["sample"].pop("stored_verdicts")
+    truth = [m.label.category for m in sample]
+    direct = [v.category if v else None for v in by_rules(sample, items)]
+    via_imap = [stored.get(i.message_id, "not stored") for i in items]
+    differences = [
+        f"{m.label.template}: {i.subject[:60]!r}: direct {d}, stored {s}"
+        for m, i, d, s in zip(sample, items, direct, via_imap, strict=True)
+        if d != s
+    ]
+    found["quality"] = {
+        "direct": scores(truth, direct),
+        "via_imap": scores(truth, [None if s == "not stored" else s for s in via_imap]),
+        "same_verdicts": not differences,
+        "differences": differences[:20],
+        "different": len(differences),
+    }
+    for name in ("sample", "day", "backlog"):
+        rendered = found[name].pop("unclassified_rendered_chars")
+        found[name]["model_estimate"] = model_estimate(rendered, found[name]["stored"], batch)
+    return found
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
+def print_pipeline(p: dict[str, Any]) -> None:
+    if not p["taken"]:
+        print(f"real pipeline NOT measured: {p['why']}")
+        return
+    print(
+        f"\nreal pipeline: Dovecot -> Mailboxes.sync (IMAP) -> mcos serve (SQLite, rules on "
+        f"arrival) -> digest; setup {p['setup_s']} s"
+    )
+    print(
+        f"{'load':<9}{'mails':>6}{'total s':>9}{'mails/s':>9}{'imap s':>8}{'ingest s':>9}"
+        f"{'batch p50':>10}{'p99 ms':>8}{'digest ms':>10}{'srv CPU ms/mail':>16}"
+        f"{'run CPU ms/mail':>16}{'srv RSS/peak MiB':>17}"
+    )
+    for name in ("sample", "day", "backlog"):
+        f = p[name]
+        memory = f"{f['server_memory']['rss_mib']:.0f}/{f['server_memory']['peak_rss_mib']:.0f}"
+        print(
+            f"{name:<9}{f['stored']:>6}{f['seconds']:>9}{f['mails_per_s']:>9}"
+            f"{f['imap_fetch_s']:>8}{f['ingest_s']:>9}{f['batch_report_p50_ms']:>10}"
+            f"{f['batch_report_p99_ms']:>8}{f['digest_ms']:>10}{f['mcos_cpu_ms_per_mail']:>16}"
+            f"{f['runner_cpu_ms_per_mail']:>16}{memory:>17}"
+        )
+    for name in ("sample", "day", "backlog"):
+        f = p[name]
+        print(
+            f"  {name}: batch latency over {f['latency_of']}; {f['by_rules']} classified by "
+            f"rules on arrival ({f['flagged_to_jarvis']} flagged to Jarvis, {f['legal_tasks']} "
+            f"legal tasks); server CPU {f['mcos_cpu_pct']}%, runner {f['runner_cpu_pct']}%, "
+            f"machine busy {f['machine_busy_pct']}%"
+        )
+    q = p["quality"]
+    for label, found in (("rules, direct", q["direct"]), ("rules, via IMAP", q["via_imap"])):
+        print(
+            f"{label:<22}"
+            + "  ".join(
+                f"{t} P {_pct(found[t]['precision'])} R {_pct(found[t]['recall'])}" for t in TARGETS
+            )
+            + f"  ({found['unclassified']} unclassified)"
+        )
+    if q["same_verdicts"]:
+        print("via IMAP = direct: the IMAP parse leaves every rule's verdict as it was")
+    else:
+        print(f"via IMAP DIFFERS from direct on {q['different']} mail (the IMAP parse changed it):")
+        for line in q["differences"]:
+            print(f"  {line}")
+    for name in ("day", "backlog"):
+        e = p[name]["model_estimate"]
+        print(
+            f"model for what the rules left (ESTIMATE, chars/4), {name}: {e['to_the_model']} of "
+            f"{e['messages']} mails, {e['calls']} calls, {e['input_tokens']:,} in + "
+            f"{e['output_tokens']:,} out tokens, {e['model']} ${e['usd']}"
+        )
+
+
 def print_report(figures: dict[str, Any]) -> None:
+    if "rules_quality" in figures:
+        print_rules(figures)
+    for name, t in figures.get("throughput", {}).items():
+        print(
+            f"throughput, {name} of {t['messages']}: parse {t['parse_per_s']:,}/s, rules "
+            f"{t['rules_per_s']:,}/s ({t['rules_total_ms']} ms), "
+            f"{t['matched_a_rule']} matched a rule"
+        )
+    if "prompt_cost" in figures:
+        c = figures["prompt_cost"]
+        print(
+            f"prompt per mail (ESTIMATE, chars/4): {c['mail_tokens_mean']} tokens of mail + "
+            f"{c['guide_tokens']} of guide per batch of {c['batch']} = "
+            f"{c['input_tokens_per_mail']} in, ~{c['output_tokens_per_mail']} out; {c['model']}: "
+            f"a day of {c['day_messages']} ${c['day_usd']}, a backlog of "
+            f"{c['backlog_messages']:,} ${c['backlog_usd']}"
+        )
+    if "pipeline" in figures:
+        print_pipeline(figures["pipeline"])
+
+
+def print_rules(figures: dict[str, Any]) -> None:
     rules = figures["rules_quality"]
     print(f"\nlabelled sample: {rules['messages']} messages, truth {rules['truth']}")
     print(
         f"{'measure':<22}{'category':<10}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}"
     )
     rows = [("rules alone", rules)]
-    model = figures["model_quality"]
+    model = figures.get("model_quality", {"taken": False, "why": "not selected (--only)"})
     if model["taken"]:
         rows += [
             ("model alone", model["model_alone"]),
@@ -252,19 +398,6 @@ def print_report(figures: dict[str, Any]) -> None:
     print("rules' misses (template: truth -> rules):")
     for miss, n in list(rules["misses"].items())[:12]:
         print(f"  {n:>3}  {miss}")
-    for name, t in figures["throughput"].items():
-        print(
-            f"throughput, {name} of {t['messages']}: parse {t['parse_per_s']:,}/s, rules "
-            f"{t['rules_per_s']:,}/s ({t['rules_total_ms']} ms), "
-            f"{t['matched_a_rule']} matched a rule"
-        )
-    c = figures["prompt_cost"]
-    print(
-        f"prompt per mail (ESTIMATE, chars/4): {c['mail_tokens_mean']} tokens of mail + "
-        f"{c['guide_tokens']} of guide per batch of {c['batch']} = {c['input_tokens_per_mail']} "
-        f"in, ~{c['output_tokens_per_mail']} out; {c['model']}: a day of {c['day_messages']} "
-        f"${c['day_usd']}, a backlog of {c['backlog_messages']:,} ${c['backlog_usd']}"
-    )
 
 
 def main() -> None:
@@ -275,7 +408,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="Mails per model call.")
     parser.add_argument("--model", help="Model for the model measure (default per provider).")
     parser.add_argument("--json-out", type=Path, help="Also write the figures here as JSON.")
+    parser.add_argument("--only", help=f"Comma-separated phases of {','.join(PHASES)} (all).")
     args = parser.parse_args()
+    only = set((args.only or ",".join(PHASES)).split(","))
+    if only - set(PHASES):
+        parser.error(f"--only {args.only!r}: the phases are {', '.join(PHASES)}")
     size = args.backlog or (200 if args.tiny else 5_000)
     info = machine()
     print(
@@ -284,14 +421,22 @@ def main() -> None:
     )
     sample = messages()[:30] if args.tiny else messages()
     items = [m.item() for m in sample]
-    figures = {
+    figures: dict[str, Any] = {
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
-        "rules_quality": rules_quality(sample, items),
-        "model_quality": model_quality(sample, items, args.batch, args.model),
-        "throughput": throughput(backlog(size, seed=1), backlog(args.day, seed=2)),
-        "prompt_cost": prompt_cost(items, args.batch, args.day, size),
     }
+    if "rules" in only:
+        figures["rules_quality"] = rules_quality(sample, items)
+    if "model" in only:
+        figures["model_quality"] = model_quality(sample, items, args.batch, args.model)
+    if only & {"throughput", "pipeline"}:
+        backlog_mails, day = backlog(size, seed=1), backlog(args.day, seed=2)
+        if "throughput" in only:
+            figures["throughput"] = throughput(backlog_mails, day)
+        if "pipeline" in only:
+            figures["pipeline"] = pipeline(sample, items, day, backlog_mails, args.batch)
+    if "cost" in only:
+        figures["prompt_cost"] = prompt_cost(items, args.batch, args.day, size)
     print_report(figures)
     if args.json_out:
         args.json_out.write_text(json.dumps(figures, indent=2) + "\n")
