@@ -104,15 +104,19 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
     assert forged.status_code == 422 and forged.json()["error"]["field"] == "type"
     # Whatever the scripted model wrote that the operator reads says it is simulated (a
     # committee's directive quotes the title Jarvis's model gave it).
+    # A flag to Jarvis is the control plane's own words, sent for Donna, and an action's approval
+    # gives the runtime's reason (its task): neither is the model's.
+    flags = {e["data"]["message"] for e in demo.events("mail.flagged")}
     written = [
         e["data"]["body"]
         for e in demo.events("task.commented,message.sent")
-        if e["actor"].startswith("agent:")
+        if e["actor"].startswith("agent:") and e["data"].get("id") not in flags
     ]
     with demo.client() as api:
         for incident in api.get("/api/v1/incidents").json()["incidents"]:
             written += [incident["title"], incident["body"]]
-        written += [a["reason"] for a in api.get("/api/v1/approvals").json()["approvals"]]
+        approvals = api.get("/api/v1/approvals").json()["approvals"]
+        written += [a["reason"] for a in approvals if a["kind"] != "action"]
     assert len(written) > 8 and all("(simulated) " in w for w in written), written
 
 
@@ -209,7 +213,8 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
     assert tasks["Draft the independent contractor agreement (R85k/month)"]["status"] == "review"
     variance = tasks["Variance analysis: Velocity Fibre cost per activation"]
     assert (variance["status"], variance["assignee"]) == ("done", "vega")
-    [routed] = demo.events("routing.decided")
+    # Legal mail is routed too (to Apex); the variance request is the one routed by Jarvis.
+    [routed] = [e for e in demo.events("routing.decided") if "mail" not in e["data"]]
     assert routed["data"]["agent"] == "vega" and routed["data"]["explanation"]
     assert roi["today"]["tasks_credited"] == 2  # the incident and the digest; the draft waits
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.mail_fleet import item
 from tests.fixtures.server import Server, running_server
 
 CALLERS = ("none", "other", "runner_other", "self", "runner_own", "operator")
@@ -93,6 +94,22 @@ RULES: dict[str, Expect] = {
     "POST /api/v1/route": FLEET,
     "GET /api/v1/schedules": FLEET,
     "POST /api/v1/schedules/{name}/run": FLEET,
+    "GET /api/v1/mail/accounts": ANY,
+    "POST /api/v1/mail/accounts/{account}/sync": rule("self", "runner_own"),
+    "POST /api/v1/mail/accounts/{account}/failed": rule("self", "runner_own"),
+    "GET /api/v1/mail/messages": ANY,
+    "GET /api/v1/mail/messages/{mail_id}": SELF,
+    "POST /api/v1/mail/triage": SELF,
+    "POST /api/v1/mail/digests": rule("self", "runner_own"),
+    "GET /api/v1/mail/digests": ANY,
+    "GET /api/v1/mail/digests/{digest_id}": SELF,
+    "POST /api/v1/mail/drafts": rule("self", "runner_own"),
+    "GET /api/v1/mail/drafts": ANY,
+    "GET /api/v1/mail/drafts/{draft_id}": SELF,
+    # Flow's account may not send (Flow lacks email.send): refused whoever reports a send;
+    # who may, and only as approved, is tests/mail/test_mail_api.py's.
+    "POST /api/v1/mail/drafts/{draft_id}/sent": rule(),
+    "POST /api/v1/mail/drafts/{draft_id}/failed": rule(),
     "GET /api/v1/notify": OPERATOR,
     "POST /api/v1/notify/{name}/test": OPERATOR,
     "GET /api/v1/tokens": OPERATOR,
@@ -128,7 +145,9 @@ def _created(response: httpx.Response) -> dict[str, Any]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     folder = tmp_path_factory.mktemp("authz")
     with running_server(
-        folder, f"sqlite+pysqlite:///{folder / 'mcos.db'}", fleet_extra=NOTIFY_CHANNEL
+        folder,
+        f"sqlite+pysqlite:///{folder / 'mcos.db'}",
+        fleet_extra=NOTIFY_CHANNEL + MAILBOX,
     ) as server:
         with server.client() as operator:
             runners = {
@@ -163,6 +182,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                     _created(flow.post("/api/v1/incidents", json={"severity": "P2", "title": t}))
                     for t in ("odd log", "odd port")
                 ]
+                [mail_id] = _created(
+                    flow.post(
+                        "/api/v1/mail/accounts/flow-imap/sync",
+                        json={"items": [item(1)], "cursor": {"last_uid": 1}},
+                    )
+                )["ids"]
+                digest = _created(flow.post("/api/v1/mail/digests", json={}))
+                draft = _created(flow.post("/api/v1/mail/drafts", json=DRAFT))
             committee = _created(
                 operator.post(
                     "/api/v1/committees",
@@ -185,6 +212,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                 "dismissed_incident_id": incidents[1]["id"],
                 "committee_id": committee["id"],
                 "token_id": spare["id"],
+                "mail_id": mail_id,
+                "digest_id": digest["id"],
+                "draft_id": draft["id"],
             },
         )
 
@@ -200,6 +230,22 @@ carries = ["p0"]
 """
 
 
+MAILBOX = """
+[[mail.accounts]]
+name = "flow-imap"
+kind = "imap"
+owner = "flow"
+may = ["read", "draft"]
+address = "flow@velo.example"
+host = "127.0.0.1"
+port = 9
+tls = "none"
+user = "flow"
+password_env = "MCOS_MATRIX_MAIL_PASSWORD"
+"""
+DRAFT = {"account": "flow-imap", "to": ["a@b.example"], "subject": "matrix", "body": "matrix"}
+
+
 def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
     """The method, the path with its parameters, and a valid request for the operation."""
     method, template = key.split(" ", 1)
@@ -211,7 +257,7 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         ids["approval_id"] = ids["denied_approval_id"]
     if template.endswith("/dismiss"):
         ids["incident_id"] = ids["dismissed_incident_id"]
-    path = template.format(name=name, **ids)
+    path = template.format(name=name, account="flow-imap", **ids)
     workspace = str(world.server.fleet_dir / "workspaces" / "flow" / "notes.md")
     bodies: dict[str, Any] = {
         "POST /api/v1/agents/{name}/heartbeat": {"status": "idle"},
@@ -266,6 +312,15 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         "POST /api/v1/tokens/{token_id}/revoke": {},
         "POST /api/v1/tokens/{token_id}/rotate": {"grace_minutes": 1},
         "POST /api/v1/dashboard/session": {"token": world.server.operator_token},
+        "POST /api/v1/mail/accounts/{account}/sync": {"items": [], "cursor": {"last_uid": 1}},
+        "POST /api/v1/mail/accounts/{account}/failed": {"kind": "network", "message": "matrix"},
+        "POST /api/v1/mail/triage": {
+            "verdicts": [{"message": world.ids["mail_id"], "category": "later"}]
+        },
+        "POST /api/v1/mail/digests": {},
+        "POST /api/v1/mail/drafts": DRAFT,
+        "POST /api/v1/mail/drafts/{draft_id}/sent": {"body_sha256": "0" * 64},
+        "POST /api/v1/mail/drafts/{draft_id}/failed": {"message": "matrix"},
     }
     request: dict[str, Any] = {}
     if key in bodies:

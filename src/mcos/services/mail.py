@@ -187,6 +187,8 @@ def record_sync_failure(
 ) -> dict[str, Any]:
     """A mailbox that could not be read: on the account and the owner's card, once per change."""
     account = owned_account(fleet, principal, name, "read")
+    if principal.is_operator:
+        raise Forbidden("only the account's owner (its runner) reports that it cannot read it")
     conn = ctx.conn
     row = _state(conn, name)
     changed = row is None or row.failing_since is None or row.error != body.message
