@@ -10,8 +10,10 @@ mail and stores none twice; a mailbox that cannot be read is a warning, not a de
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -288,8 +290,10 @@ class _CutShort:
     def __init__(self, source: MailSource, fetches: int) -> None:
         self.source, self.left = source, fetches
 
-    async def fetch(self, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
-        batch = await self.source.fetch(cursor, limit)
+    async def fetch(
+        self, cursor: dict[str, Any] | None, limit: int, *, since: datetime | None = None
+    ) -> SyncBatch:
+        batch = await self.source.fetch(cursor, limit, since=since)
         self.left -= 1
         if self.left == 0:
             raise asyncio.CancelledError  # the runner dies here, mid-sync
@@ -386,3 +390,47 @@ def test_a_mailbox_that_cannot_be_read_is_a_warning_not_a_dead_agent(
             RULES,
         ) as srv:
             asyncio.run(scenario(srv, dovecot))
+
+
+def test_a_first_sync_reads_only_recent_mail_even_across_a_restart(
+    tmp_path: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=30)
+    for n in range(30):  # a month-old backlog: not triaged (nor paid for) on the first sync
+        path = dovecot.deliver(USER, message(f"Old {n}", date=old))
+        os.utime(path, (old.timestamp(), old.timestamp()))  # its INTERNALDATE
+    for n in range(40):
+        dovecot.deliver(USER, message(f"New {n}"))
+    monkeypatch.setenv("MCOS_MAIL_TEST_PASSWORD", PASSWORD)
+
+    async def scenario(srv: Server) -> None:
+        fleet = load_fleet(srv.fleet_dir)
+        donna = fleet.agent("donna")
+        assert donna is not None and fleet.mail.first_sync_days == 7
+        plane = ControlPlane(srv.url)
+        link = AgentLink("donna", srv.agent_token("donna"), plane, cast(Any, None))
+        try:
+
+            def cut_short(account: Any, env: Any) -> MailSource:
+                return _CutShort(open_source(account, env), 2)  # dies in the first sync
+
+            with pytest.raises(asyncio.CancelledError):
+                await Mailboxes(fleet, donna, link, sources=cut_short).sync()
+            [report] = await Mailboxes(fleet, donna, link).sync()
+            assert report.error is None
+            dovecot.deliver(USER, message("Newest"))
+            [later] = await Mailboxes(fleet, donna, link).sync()
+            assert later.stored == 1
+            mail = (await link.ask("GET", "/api/v1/mail/messages?limit=1000"))["messages"]
+        finally:
+            await plane.aclose()
+        subjects = sorted(m["subject"] for m in mail)
+        assert subjects == sorted([f"New {n}" for n in range(40)] + ["Newest"])
+
+    with mail_server(
+        tmp_path,
+        f"sqlite+pysqlite:///{tmp_path / 'm.db'}",
+        imap_account(port=dovecot.port),
+        RULES,
+    ) as srv:
+        asyncio.run(scenario(srv))

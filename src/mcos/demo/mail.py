@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,21 @@ def one_day(day: int = DAY) -> list[SampleMail]:
     days = sorted({m.item().received_at.date() for m in mails})
     chosen = days[day % len(days)]
     return [m for m in mails if m.item().received_at.date() == chosen]
+
+
+def arriving_today(raw: bytes) -> bytes:
+    """The sample's message dated today at its own time of day (the sample week is past, and
+    a first sync reads only recent mail)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    sent = message["Date"].datetime if message["Date"] is not None else None
+    if sent is None:
+        return raw
+    today = datetime.now(sent.tzinfo).date()
+    del message["Date"]
+    message["Date"] = format_datetime(
+        sent.replace(year=today.year, month=today.month, day=today.day)
+    )
+    return message.as_bytes()
 
 
 def accounts_block(host: str, port: int, smtp_port: int) -> str:
@@ -177,7 +196,7 @@ def demo_mail(directory: Path) -> Iterator[DemoMail]:
     )
     try:
         for sample in one_day():
-            server.deliver(sample.account, sample.raw)
+            server.deliver(sample.account, arriving_today(sample.raw))
             mail.delivered += 1
         yield mail
     finally:

@@ -163,6 +163,9 @@ class Mail(_Strict):
     rules: tuple[MailRule, ...] = ()
     sync_every_seconds: int = Field(300, ge=10, le=86_400)
     """How often the owner's runner reads new mail."""
+    first_sync_days: int = Field(7, ge=0, le=3_650)
+    """A mailbox read for the first time (or after its server renumbered it) is read from this
+    many days back, so years of old mail are not triaged (and paid for) at once; 0: all of it."""
     flag_to: Name | None = None
     """Who ``jarvis`` messages are flagged to (default: the orchestrator)."""
 

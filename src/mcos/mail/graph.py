@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
@@ -198,10 +199,17 @@ class GraphSource(_GraphMailbox):
     is waited out for at most ``max_retry_wait`` seconds a time.
     """
 
-    async def fetch(self, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
+    _since: datetime | None = None
+    """Where a new delta round starts (the fetch's ``since``)."""
+
+    async def fetch(
+        self, cursor: dict[str, Any] | None, limit: int, *, since: datetime | None = None
+    ) -> SyncBatch:
         """New messages after ``cursor``, oldest first, at most ``limit``; ``more`` when the
-        round has more pages. Raises :class:`MailboxError`."""
+        round has more pages. A new round from ``since`` asks Graph for mail received from
+        then on (``$filter`` on ``receivedDateTime``). Raises :class:`MailboxError`."""
         limit = max(1, limit)
+        self._since = since
         link = self._resume_link(cursor)
         reset = cursor is not None and link is None
         entries: list[dict[str, Any]] = []
@@ -265,10 +273,14 @@ class GraphSource(_GraphMailbox):
             response = await self._graph.request("GET", link, headers=headers)
         else:
             folder = quote(self.account.folder, safe="")
+            params = {"$select": MESSAGE_FIELDS}
+            if self._since is not None:
+                stamp = self._since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                params["$filter"] = f"receivedDateTime ge {stamp}"
             response = await self._graph.request(
                 "GET",
                 f"{self._user}/mailFolders/{folder}/messages/delta",
-                params={"$select": MESSAGE_FIELDS},
+                params=params,
                 headers=headers,
             )
         page = response.json()

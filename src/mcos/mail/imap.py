@@ -71,10 +71,12 @@ class ImapSource:
         self._timeout = timeout
         self._ssl_context = ssl_context
 
-    async def fetch(self, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
+    async def fetch(
+        self, cursor: dict[str, Any] | None, limit: int, *, since: datetime | None = None
+    ) -> SyncBatch:
         if limit < 1:
             raise ValueError(f"limit is {limit}; read at least one message per call")
-        return await self._run(lambda box: self._fetch(box, cursor, limit))
+        return await self._run(lambda box: self._fetch(box, cursor, limit, since))
 
     async def save_draft(self, mail: OutgoingMail) -> str:
         try:
@@ -88,7 +90,13 @@ class ImapSource:
 
     # -- on the worker thread ------------------------------------------------------------
 
-    def _fetch(self, box: BaseMailBox, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
+    def _fetch(
+        self,
+        box: BaseMailBox,
+        cursor: dict[str, Any] | None,
+        limit: int,
+        since: datetime | None = None,
+    ) -> SyncBatch:
         folder = self._account.folder
         try:
             box.folder.set(folder, readonly=True)
@@ -109,6 +117,15 @@ class ImapSource:
                 reset = True
         # "UID n:*" also answers the highest UID when it is below n: filter here too.
         found = sorted(int(u) for u in box.uids(f"UID {last_uid + 1}:*") if int(u) > last_uid)
+        if last_uid == 0 and since is not None and found:
+            # A first read from a date: SEARCH SINCE (by arrival day) finds where to start; with
+            # nothing that recent, the cursor moves past everything there is.
+            recent = {int(u) for u in box.uids(f"SINCE {since:%d-%b-%Y}")}
+            if not recent:
+                return SyncBatch(
+                    [], {"uidvalidity": uidvalidity, "last_uid": found[-1]}, False, reset
+                )
+            found = [u for u in found if u >= min(recent)]
         chosen = found[:limit]
         items = [parse_message(m, uidvalidity, d) for m, d in _fetch_messages(box, chosen)]
         items.sort(key=lambda item: int(item.key.partition(":")[2]))

@@ -132,9 +132,13 @@ class OutgoingMail:
 class MailSource(Protocol):
     """Reads one account; built from its ``[[mail.accounts]]`` entry and its secret."""
 
-    async def fetch(self, cursor: dict[str, Any] | None, limit: int) -> SyncBatch:
+    async def fetch(
+        self, cursor: dict[str, Any] | None, limit: int, *, since: datetime | None = None
+    ) -> SyncBatch:
         """New messages after ``cursor`` (``None``: the first sync), oldest first, at most
-        ``limit``. Raises :class:`MailboxError`."""
+        ``limit``. ``since``, on a first read (no cursor, or a reset): skip what arrived
+        before it, where the server can say so cheaply (the caller filters again). Raises
+        :class:`MailboxError`."""
         ...
 
     async def save_draft(self, mail: OutgoingMail) -> str:

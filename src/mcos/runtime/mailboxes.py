@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mcos.fleet.mail import ImapAccount, M365Account
@@ -77,7 +78,22 @@ class SyncReport:
     account: str
     stored: int = 0
     duplicates: int = 0
+    skipped: int = 0
+    """Read on a first sync, but older than ``[mail] first_sync_days``: not stored."""
     error: str | None = None
+
+
+def _unwrap(stored: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The source's cursor and the first read's ``since`` from what the control plane holds."""
+    if stored is None:
+        return None, None
+    if "source" in stored:
+        return stored["source"], stored.get("since")
+    return stored, None  # a source's own cursor, stored by an earlier version or by hand
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
 
 
 class Mailboxes:
@@ -118,22 +134,39 @@ class Mailboxes:
                 return cursor
         return None
 
+    def _first_read_from(self) -> str | None:
+        days = self.fleet.mail.first_sync_days
+        if days == 0:
+            return None
+        return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+
     async def sync(self, name: str | None = None) -> list[SyncReport]:
         """Read new mail of every account (or one) now and hand it to the control plane."""
         chosen = [self.account(name)] if name else self.accounts
         return [await self._sync_one(account) for account in chosen]
 
     async def _sync_one(self, account: Account) -> SyncReport:
+        """Batch by batch, each stored with the cursor after it: ``{"source": the source's
+        cursor, "since": ...}``. ``since`` is kept until a first read (or a read after a reset)
+        is complete, so a runner restarted in the middle of one still skips the old mail."""
         report = SyncReport(account.name)
         async with self._locks[account.name]:
             try:
-                cursor = await self._cursor(account.name)
+                stored = await self._cursor(account.name)
+                cursor, since = _unwrap(stored)
+                if stored is None:
+                    since = self._first_read_from()
                 source = self._source(account)
                 for _ in range(MAX_BATCHES):
-                    batch = await source.fetch(cursor, BATCH)
+                    batch = await source.fetch(cursor, BATCH, since=_instant(since))
+                    if batch.reset and since is None:
+                        since = self._first_read_from()
+                    cutoff = _instant(since)
+                    recent = [i for i in batch.items if cutoff is None or i.received_at >= cutoff]
                     body = {
-                        "items": [item.as_json() for item in batch.items],
-                        "cursor": batch.cursor,
+                        "items": [item.as_json() for item in recent],
+                        "cursor": {"source": batch.cursor}
+                        | ({"since": since} if since is not None and batch.more else {}),
                         "reset": batch.reset,
                     }
                     result = await self.link.ask(
@@ -141,6 +174,7 @@ class Mailboxes:
                     )
                     report.stored += result["stored"]
                     report.duplicates += result["duplicates"]
+                    report.skipped += len(batch.items) - len(recent)
                     cursor = batch.cursor
                     if not batch.more:
                         break
