@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import pytest
 
@@ -74,11 +74,16 @@ def _sender(fake: FakeGraph) -> GraphSender:
     )
 
 
-def _fetch(fake: FakeGraph, cursor: dict[str, Any] | None, limit: int = 50) -> SyncBatch:
+def _fetch(
+    fake: FakeGraph,
+    cursor: dict[str, Any] | None,
+    limit: int = 50,
+    since: datetime | None = None,
+) -> SyncBatch:
     async def scenario() -> SyncBatch:
         source = _source(fake)
         try:
-            return await source.fetch(cursor, limit)
+            return await source.fetch(cursor, limit, since=since)
         finally:
             await source.close()
 
@@ -98,6 +103,18 @@ def _mail(n: int, *, minutes: int | None = None, **extra: Any) -> dict[str, Any]
         "received_at": T0 + timedelta(minutes=n if minutes is None else minutes),
         **extra,
     }
+
+
+def test_a_first_read_from_a_date_asks_graph_for_mail_received_since(fake: FakeGraph) -> None:
+    for n in (1, 2, 3, 4):
+        fake.add_message(MAILBOX, **_mail(n, minutes=n * 60))
+    first = _fetch(fake, None, since=T0 + timedelta(minutes=150))
+    assert [i.subject for i in first.items] == ["subject 3", "subject 4"]
+    asked = [c for c in fake.calls if c.path.endswith("/messages/delta")]
+    assert "receivedDateTime" in unquote_plus(asked[0].query)
+    fake.add_message(MAILBOX, **_mail(5, minutes=600))
+    later = _fetch(fake, _through_json(first.cursor))
+    assert [i.subject for i in later.items] == ["subject 5"]
 
 
 def test_a_second_read_gets_only_new_mail_and_a_saved_cursor_continues_exactly(

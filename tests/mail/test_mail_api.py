@@ -72,6 +72,11 @@ def test_bad_reports_are_refused_naming_the_field(srv: Server) -> None:
         nul = sync(donna, [item(1, text="a\x00b")], 1)
         assert nul.status_code == 422
         assert op.get("/api/v1/mail/messages").json()["messages"] == []
+        # A display name longer than its column is cut, not a failed batch (PostgreSQL checks).
+        long_name = sync(donna, [item(2, sender_name="N" * 480)], 2)
+        assert long_name.status_code == 200, long_name.text
+        [stored] = op.get("/api/v1/mail/messages").json()["messages"]
+        assert stored["sender_name"] == "N" * 200
 
 
 def test_legal_mail_is_flagged_to_jarvis_and_routed_as_a_task(srv: Server) -> None:

@@ -14,7 +14,6 @@ the task made from it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
@@ -73,7 +72,7 @@ def _item(body: MailItemIn) -> MailItem:
         message_id=body.message_id,
         thread=body.thread[:255],
         sender=body.sender.lower(),
-        sender_name=body.sender_name,
+        sender_name=body.sender_name[:200],  # the column's size; the address is whole
         to=tuple(body.to),
         cc=tuple(body.cc),
         subject=body.subject,
@@ -344,19 +343,3 @@ def list_mail(
         )
     order = MM.c.id if after_id else MM.c.id.desc()
     return [mail_summary(r) for r in conn.execute(query.order_by(order).limit(limit))]
-
-
-def mail_counts(conn: Connection, since: datetime | None = None) -> dict[str, int]:
-    """Stored, untriaged and waiting-for-the-operator counts, for the dashboard."""
-    from sqlalchemy import func
-
-    total = conn.execute(select(func.count()).select_from(MM)).scalar_one()
-    untriaged = conn.execute(
-        select(func.count()).select_from(MM).where(MM.c.triaged_at.is_(None))
-    ).scalar_one()
-    waiting = conn.execute(
-        select(func.count())
-        .select_from(MM)
-        .where(MM.c.category == "operator", MM.c.digest_id.is_(None))
-    ).scalar_one()
-    return {"stored": int(total), "untriaged": int(untriaged), "for_operator": int(waiting)}

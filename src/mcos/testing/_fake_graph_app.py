@@ -191,7 +191,10 @@ async def delta(request: Request, state: GraphState, user: str) -> Response:
             if folder not in WELL_KNOWN_FOLDERS:
                 raise GraphError(404, "ErrorInvalidIdMalformed", f"Id is malformed: {folder}")
             select = tuple(s for s in params.get("$select", "").split(",") if s)
-            current = DeltaState(user, folder, select, after=0, until=None)
+            received_from = _received_filter(params.get("$filter"))
+            current = DeltaState(
+                user, folder, select, after=0, until=None, received_from=received_from
+            )
         until = current.until if current.until is not None else state.seq
     page_size = int(_prefer(request).get("odata.maxpagesize") or 10)
     entries = state.delta_entries(current, until)
@@ -200,14 +203,41 @@ async def delta(request: Request, state: GraphState, user: str) -> Response:
     body: dict[str, Any] = {"@odata.context": f"{root}/$metadata#Collection(message)"}
     if current.offset + page_size < len(entries):
         following = DeltaState(
-            user, folder, current.select, current.after, until, current.offset + page_size
+            user,
+            folder,
+            current.select,
+            current.after,
+            until,
+            current.offset + page_size,
+            received_from=current.received_from,
         )
         body["@odata.nextLink"] = f"{base}?$skiptoken={state.save_delta(following)}"
     else:
-        since = DeltaState(user, folder, current.select, after=until, until=None)
+        since = DeltaState(
+            user,
+            folder,
+            current.select,
+            after=until,
+            until=None,
+            received_from=current.received_from,
+        )
         body["@odata.deltaLink"] = f"{base}?$deltatoken={state.save_delta(since)}"
     body["value"] = page
     return JSONResponse(body, headers={"preference-applied": f"odata.maxpagesize={page_size}"})
+
+
+def _received_filter(text: str | None) -> datetime | None:
+    """The one ``$filter`` a message delta takes: ``receivedDateTime ge|gt {instant}``."""
+    if not text:
+        return None
+    found = re.fullmatch(r"receivedDateTime (ge|gt) (\S+)", text.strip())
+    if found is None:
+        raise GraphError(
+            400,
+            "ErrorInvalidUrlQueryFilter",
+            "The query filter contains one or more invalid nodes.",
+        )
+    return datetime.fromisoformat(found.group(2).replace("Z", "+00:00"))
 
 
 def _message(state: GraphState, user: str, message_id: str) -> FakeMessage:

@@ -135,6 +135,8 @@ class DeltaState:
     until: int | None
     offset: int = 0
     gone: bool = False
+    received_from: datetime | None = None
+    """``$filter=receivedDateTime ge …`` of the round's first request: kept in its links."""
 
 
 class GraphState:
@@ -197,7 +199,9 @@ class GraphState:
             added = [
                 m
                 for m in box.messages.values()
-                if m.folder == state.folder and state.after < m.seq <= until
+                if m.folder == state.folder
+                and state.after < m.seq <= until
+                and (state.received_from is None or m.received_at >= state.received_from)
             ]
             added.sort(key=lambda m: (m.received_at, m.seq), reverse=True)
             entries = [_selected(m.to_json(), state.select) for m in added]
