@@ -208,6 +208,10 @@ def test_donna_digests_real_mail_and_a_reply_leaves_only_once_approved(
                 assert envelope.rcpt_tos == ["ceo@bigclient.example"]
                 assert envelope.mail_from == "donna@velo.example"
                 assert b"the quote goes out today" in (envelope.original_content or b"")
+                # SMTP keeps no copy: the runner files one in the mailbox's Sent folder.
+                sent_box = dovecot.maildir(USER, "Sent")
+                copies = [p.read_bytes() for p in sent_box.glob("*/*") if p.is_file()]
+                assert any(b"the quote goes out today" in copy for copy in copies)
 
     asyncio.run(scenario())
 

@@ -73,6 +73,8 @@ class ImapAccount(_Account):
     """The environment variable holding the password (on the owner's machine)."""
     folder: str = Field("INBOX", min_length=1, max_length=200)
     drafts_folder: str = Field("Drafts", min_length=1, max_length=200)
+    sent_folder: str = Field("Sent", min_length=1, max_length=200)
+    """Where a copy of each message sent over SMTP is saved (SMTP itself keeps none)."""
     smtp_host: str | None = Field(None, min_length=1, max_length=253)
     """Where mail is sent from (default: ``host``); needed only with ``send``."""
     smtp_port: int = Field(465, ge=1, le=65535)

@@ -85,6 +85,17 @@ class ImapSource:
             raise MailboxError("protocol", f"the draft cannot be written: {exc}") from exc
         return await self._run(lambda box: self._append_draft(box, message.as_bytes()))
 
+    async def save_sent(self, mail: OutgoingMail, message_id: str) -> str:
+        """File a copy of ``mail``, sent over SMTP as ``message_id``, in the sent folder."""
+        try:
+            message = render(mail, message_id)
+        except ValueError as exc:
+            raise MailboxError("protocol", f"the copy cannot be written: {exc}") from exc
+        folder = self._account.sent_folder
+        return await self._run(
+            lambda box: self._append(box, message.as_bytes(), folder, ["\\Seen"])
+        )
+
     async def close(self) -> None:
         """Nothing stays open between calls: each one has its own connection."""
 
@@ -138,15 +149,17 @@ class ImapSource:
         )
 
     def _append_draft(self, box: BaseMailBox, raw: bytes) -> str:
-        drafts = self._account.drafts_folder
-        if not box.folder.exists(drafts):
-            box.folder.create(drafts)
-        _, data = box.append(raw, drafts, dt=datetime.now(UTC), flag_set=["\\Draft", "\\Seen"])
+        return self._append(box, raw, self._account.drafts_folder, ["\\Draft", "\\Seen"])
+
+    def _append(self, box: BaseMailBox, raw: bytes, folder: str, flags: list[str]) -> str:
+        if not box.folder.exists(folder):
+            box.folder.create(folder)
+        _, data = box.append(raw, folder, dt=datetime.now(UTC), flag_set=flags)
         found = _APPENDUID.search(b" ".join(d for d in data if isinstance(d, bytes)))
         if found:
-            return f"{drafts}:{int(found.group(1))}"
+            return f"{folder}:{int(found.group(1))}"
         message_id = _MESSAGE_ID.search(raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace"))
-        return f"{drafts}:{message_id.group(0) if message_id else '?'}"
+        return f"{folder}:{message_id.group(0) if message_id else '?'}"
 
     # -- connection and errors -----------------------------------------------------------
 

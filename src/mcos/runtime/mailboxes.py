@@ -205,9 +205,21 @@ class Mailboxes:
         return await self._source(account).save_draft(mail)
 
     async def send(self, name: str, mail: OutgoingMail) -> str:
+        """Send ``mail``; over SMTP, also file a copy in the account's sent folder (Graph's
+        ``sendMail`` keeps one itself). A copy that cannot be filed is logged: the mail left."""
         account = self.account(name)
         sender = self._senders(account, self.env)
-        return await sender.send(mail)
+        sent = await sender.send(mail)
+        if account.kind == "imap":
+            from mcos.mail.imap import ImapSource
+
+            source = self._source(account)
+            if isinstance(source, ImapSource):
+                try:
+                    await source.save_sent(mail, sent)
+                except MailboxError as exc:
+                    log.warning("%s: sent, but no copy was filed: %s", name, exc.message)
+        return sent
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Read every account now, then every ``[mail] sync_every_seconds``, until stopped."""
