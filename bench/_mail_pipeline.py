@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -117,7 +118,9 @@ def control_plane(folder: Path, dovecot: Dovecot) -> Iterator[tuple[Server, str]
     block = accounts_block(dovecot.host, dovecot.port, free_port())  # SMTP: never used here
     # The sample and the backlog are dated in the past: read all of it, not the last week's.
     text = with_accounts(fleet_file.read_text(), block)
-    text = text.replace("\n[mail]\n", "\n[mail]\nfirst_sync_days = 0\n", 1)
+    text, found = re.subn(r"^first_sync_days = \d+", "first_sync_days = 0", text, flags=re.M)
+    if found != 1:
+        raise RuntimeError("the fleet template has no [mail] first_sync_days to set")
     fleet_file.write_text(text)
     operator = (fleet / ".mcos" / "operator.token").read_text().strip()
     server = Server(
