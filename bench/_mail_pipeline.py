@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,7 +35,7 @@ from _servers import Server, free_port
 
 from mcos.demo.mail import accounts_block, variable, with_accounts
 from mcos.fleet.loader import load_fleet
-from mcos.mail.message import Attachment, MailItem, MailSource, OutgoingMail, SyncBatch
+from mcos.mail.message import MailItem, MailSource, OutgoingMail, SyncBatch
 from mcos.mail.sample import ACCOUNTS, SampleMail
 from mcos.mail.triage import untrusted
 from mcos.runtime.client import AgentLink, ControlPlane
@@ -143,25 +143,6 @@ def control_plane(folder: Path, dovecot: Dovecot) -> Iterator[tuple[Server, str]
         server.stop()
 
 
-def _as_item(view: Mapping[str, Any]) -> MailItem:
-    """A stored mail (``GET /api/v1/mail/messages/{id}``) as ``read_mail`` shows it."""
-    return MailItem(
-        key=view["key"],
-        message_id=view["message_id"],
-        thread=view["thread"],
-        sender=view["sender"],
-        sender_name=view["sender_name"],
-        to=tuple(view["to"]),
-        cc=tuple(view["cc"]),
-        subject=view["subject"],
-        received_at=datetime.fromisoformat(view["received_at"]).astimezone(UTC),
-        text=view["text"],
-        attachments=tuple(
-            Attachment(a["filename"], a["content_type"], a["size"]) for a in view["attachments"]
-        ),
-    )
-
-
 async def listed(link: AgentLink, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The stored summaries of ``ids`` (category, classified_by, ...), paged by ``after_id``."""
     wanted = set(ids)
@@ -249,7 +230,7 @@ async def _load(
     figures["flagged_to_jarvis"] = sum(m["flag_message_id"] is not None for m in stored.values())
     figures["legal_tasks"] = sum(m["task_id"] is not None for m in stored.values())
     figures["unclassified_rendered_chars"] = [
-        len(untrusted(_as_item(whole[i]), id=i)) for i in unclassified
+        len(untrusted(MailItem.from_json(whole[i]), id=i)) for i in unclassified
     ]
     if name == "sample":
         views = await read_whole(link, timings.ids)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 MAX_TEXT_CHARS = 50_000
@@ -63,6 +64,27 @@ class MailItem:
     """The plain-text body (HTML turned into text), at most :data:`MAX_TEXT_CHARS`."""
     attachments: tuple[Attachment, ...] = ()
     in_reply_to: str = ""
+
+    @classmethod
+    def from_json(cls, view: Mapping[str, Any]) -> MailItem:
+        """A mail as the API gives it back (``GET /api/v1/mail/messages/{id}``) or as
+        :meth:`as_json` wrote it."""
+        return cls(
+            key=view["key"],
+            message_id=view["message_id"],
+            thread=view["thread"],
+            sender=view["sender"],
+            sender_name=view["sender_name"],
+            to=tuple(view["to"]),
+            cc=tuple(view["cc"]),
+            subject=view["subject"],
+            received_at=datetime.fromisoformat(view["received_at"]).astimezone(UTC),
+            text=view["text"],
+            attachments=tuple(
+                Attachment(a["filename"], a["content_type"], a["size"]) for a in view["attachments"]
+            ),
+            in_reply_to=view.get("in_reply_to", ""),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -13,12 +13,11 @@ sends only if the draft it reads back still has the approved hash.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from mcos.mail.message import Attachment, MailboxError, MailItem, OutgoingMail
+from mcos.mail.message import MailboxError, MailItem, OutgoingMail
 from mcos.mail.triage import TRIAGE_GUIDE, untrusted
 from mcos.runtime import files
 from mcos.runtime.permission import ToolError, ask_before_acting
@@ -118,24 +117,6 @@ async def _check_mail(ctx: ToolContext, args: CheckMail) -> str:
     return cap_output("\n".join(lines))
 
 
-def _item(m: dict[str, Any]) -> MailItem:
-    return MailItem(
-        key=m["key"],
-        message_id=m["message_id"],
-        thread=m["thread"],
-        sender=m["sender"],
-        sender_name=m["sender_name"],
-        to=tuple(m["to"]),
-        cc=tuple(m["cc"]),
-        subject=m["subject"],
-        received_at=datetime.fromisoformat(m["received_at"]).astimezone(UTC),
-        text=m["text"],
-        attachments=tuple(
-            Attachment(a["filename"], a["content_type"], a["size"]) for a in m["attachments"]
-        ),
-    )
-
-
 async def _read_mail(ctx: ToolContext, args: ReadMail) -> str:
     mail = await ctx.link.ask("GET", f"/api/v1/mail/messages/{args.id}")
     state = (
@@ -143,7 +124,9 @@ async def _read_mail(ctx: ToolContext, args: ReadMail) -> str:
         if mail["category"]
         else "Not triaged yet."
     )
-    return cap_output(untrusted(_item(mail), id=args.id, max_body_chars=12_000) + "\n" + state)
+    return cap_output(
+        untrusted(MailItem.from_json(mail), id=args.id, max_body_chars=12_000) + "\n" + state
+    )
 
 
 async def _triage_mail(ctx: ToolContext, args: TriageMail) -> str:
