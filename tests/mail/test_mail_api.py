@@ -227,6 +227,10 @@ def test_a_mail_leaves_only_as_approved(srv: Server) -> None:
         approval = op.get(f"/api/v1/approvals/{asked['approval_id']}").json()
         assert approval["mail"]["body"] == "Thanks, we will send it Friday."
         assert approval["mail"]["matches_approval"] is True
+        unnamed = donna.post(
+            f"/api/v1/mail/drafts/{draft['id']}/sent", json={"body_sha256": draft["body_sha256"]}
+        )
+        assert unnamed.status_code == 403 and "needs an approval" in error_of(unnamed)["message"]
         early = donna.post(
             f"/api/v1/mail/drafts/{draft['id']}/sent",
             json={"body_sha256": draft["body_sha256"], "approval_id": asked["approval_id"]},
@@ -259,7 +263,7 @@ def test_a_mail_leaves_only_as_approved(srv: Server) -> None:
         )
         assert twice.status_code == 403
         refusals = op.get("/api/v1/events?types=mail.send_failed").json()["events"]
-        assert len(refusals) == 3 and all(e["data"]["refused"] for e in refusals)
+        assert len(refusals) == 4 and all(e["data"]["refused"] for e in refusals)
         denied = op.get("/api/v1/events?types=policy.decided").json()["events"]
         assert any(e["data"].get("rule") == "email_draft" for e in denied)
 

@@ -154,12 +154,3 @@ def final_category(model: Category | None, rule: RuleVerdict | None) -> Category
     if rule is not None:
         return rule.category
     return model
-
-
-def final_topic(
-    model: Category | None, model_topic: Topic | None, rule: RuleVerdict | None
-) -> Topic | None:
-    """The topic that goes with :func:`final_category`: from whichever decided the category."""
-    if rule is not None:
-        return rule.topic
-    return model_topic if model == "jarvis" else None

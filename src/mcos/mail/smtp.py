@@ -49,6 +49,9 @@ class SmtpSender:
     def _host(self) -> str:
         return self._account.smtp_host or self._account.host
 
+    async def close(self) -> None:
+        """Nothing stays open: each send has its own connection."""
+
     async def send(self, mail: OutgoingMail) -> str:
         """Send ``mail``; returns its ``Message-ID``. Raises :class:`MailboxError`."""
         message_id = new_message_id(mail.sender)

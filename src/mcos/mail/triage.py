@@ -56,27 +56,6 @@ Answer with JSON only, one verdict per mail, in this shape:
 {"verdicts": [{"id": "<the mail's id>", "category": "operator|jarvis|handled|later",
 "topic": "legal|strategic|null", "reason": "<at most 15 words>"}]}"""
 
-VERDICTS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "verdicts": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "category": {"type": "string", "enum": list(CATEGORIES)},
-                    "topic": {"type": ["string", "null"], "enum": ["legal", "strategic", None]},
-                    "reason": {"type": "string"},
-                },
-                "required": ["id", "category", "reason"],
-            },
-        }
-    },
-    "required": ["verdicts"],
-}
-"""The same shape as JSON Schema, for a tool whose arguments are the verdicts."""
-
 MAX_BODY_CHARS = 4000
 """The body shown to the model for triage; the rest is cut (and said so)."""
 _OPEN = "<<<MAIL"

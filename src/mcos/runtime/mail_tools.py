@@ -95,10 +95,12 @@ async def _check_mail(ctx: ToolContext, args: CheckMail) -> str:
         for r in reports:
             state = f"failed ({r.error})" if r.error else f"{r.stored} new"
             said.append(f"{r.account}: {state}")
-    query = "/api/v1/mail/messages?status=undigested&limit=1000"
+    # As parameters, never pasted into the URL: the model chose ``account``.
+    params: dict[str, Any] = {"status": "undigested", "limit": 1000}
     if args.account:
-        query += f"&account={args.account}"
-    new = sorted((await ctx.link.ask("GET", query))["messages"], key=lambda m: m["id"])
+        params["account"] = args.account
+    listed = await ctx.link.ask("GET", "/api/v1/mail/messages", params=params)
+    new = sorted(listed["messages"], key=lambda m: m["id"])
     waiting = [m for m in new if m["category"] is None]
     shown = (
         waiting[:MAX_LISTED]

@@ -112,6 +112,7 @@ class Mailboxes:
         self.accounts = fleet.mail.owned_by(agent.name)
         self._sources, self._senders = sources, senders
         self._open: dict[str, MailSource] = {}
+        self._sending: dict[str, MailSender] = {}
         self._locks = {a.name: asyncio.Lock() for a in self.accounts}
 
     def account(self, name: str) -> Account:
@@ -127,6 +128,8 @@ class Mailboxes:
         return self._open[account.name]
 
     async def _cursor(self, name: str) -> dict[str, Any] | None:
+        """Where the account stands, as the control plane stores it: read under the account's
+        lock, so a sync that waited for another starts where that one ended."""
         accounts = (await self.link.ask("GET", "/api/v1/mail/accounts"))["accounts"]
         for account in accounts:
             if account["name"] == name:
@@ -208,8 +211,9 @@ class Mailboxes:
         """Send ``mail``; over SMTP, also file a copy in the account's sent folder (Graph's
         ``sendMail`` keeps one itself). A copy that cannot be filed is logged: the mail left."""
         account = self.account(name)
-        sender = self._senders(account, self.env)
-        sent = await sender.send(mail)
+        if name not in self._sending:
+            self._sending[name] = self._senders(account, self.env)
+        sent = await self._sending[name].send(mail)
         if account.kind == "imap":
             from mcos.mail.imap import ImapSource
 
@@ -236,4 +240,8 @@ class Mailboxes:
         for source in self._open.values():
             with contextlib.suppress(Exception):
                 await source.close()
+        for sender in self._sending.values():
+            with contextlib.suppress(Exception):
+                await sender.close()
         self._open.clear()
+        self._sending.clear()

@@ -81,6 +81,7 @@ def create_draft(
     account = owned_account(fleet, principal, body.account, "draft")
     conn = ctx.conn
     to = list(body.to)
+    in_reply_to = ""
     if body.reply_to is not None:
         replied = conn.execute(select(MM).where(MM.c.id == body.reply_to)).first()
         if replied is None or replied.account != account.name:
@@ -89,25 +90,30 @@ def create_draft(
                 field="reply_to",
             )
         to = to or [replied.sender]
-    recipients = {"to": to, "cc": list(body.cc)}
+        in_reply_to = replied.message_id
+    mail = OutgoingMail(
+        sender=account.address,
+        to=tuple(to),
+        cc=tuple(body.cc),
+        subject=body.subject,
+        body=body.body,
+        in_reply_to=in_reply_to,
+    )
     draft_id = conn.execute(
         insert(DR).values(
             account=account.name,
             agent=account.owner,
             reply_to=body.reply_to,
-            recipients=recipients,
+            recipients={"to": to, "cc": list(body.cc)},
             subject=body.subject,
             body=body.body,
-            body_sha256="",
+            body_sha256=mail.body_sha256(),
             status="draft",
             draft_ref=body.draft_ref,
             created_at=ctx.now,
             updated_at=ctx.now,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
-    row = conn.execute(select(DR).where(DR.c.id == draft_id)).one()
-    digest = outgoing(fleet, row, conn).body_sha256()
-    conn.execute(update(DR).where(DR.c.id == draft_id).values(body_sha256=digest))
     row = conn.execute(select(DR).where(DR.c.id == draft_id)).one()
     view = draft_view(fleet, conn, row)
     ctx.append(
@@ -157,9 +163,8 @@ def send_problem(conn: Connection, fleet: Fleet, agent: str, action: Action) -> 
     mail = outgoing(fleet, row, conn)
     if action.body_sha256 != row.body_sha256 or action.subject != mail.subject:
         return f"the action's hash or subject differs from draft #{action.draft}'s"
-    if sorted(action.recipients) != sorted(mail.recipients()) or action.recipient not in (
-        mail.recipients() or ("",)
-    ):
+    recipients = mail.recipients()
+    if sorted(action.recipients) != sorted(recipients) or action.recipient not in recipients:
         return f"the action's recipients differ from draft #{action.draft}'s"
     return None
 
@@ -202,6 +207,11 @@ def _approved_for(conn: Connection, row: Any, approval_id: int) -> str | None:
     return None
 
 
+def _needs_approval(fleet: Fleet, agent: str) -> bool:
+    config = fleet.agent(agent)
+    return config is None or "email.send" in fleet.guard_for(config).ask_first
+
+
 def record_sent(
     ctx: WriteContext, fleet: Fleet, principal: Principal, draft_id: int, body: SentIn
 ) -> dict[str, Any] | Refusal:
@@ -218,6 +228,8 @@ def record_sent(
         problem = f"what was sent is not draft #{draft_id} (its hash differs)"
     elif body.approval_id is not None:
         problem = _approved_for(conn, row, body.approval_id)
+    elif _needs_approval(fleet, row.agent):
+        problem = f"sending draft #{draft_id} needs an approval (guard ask_first); none is named"
     if problem is not None:
         return refuse(
             ctx,

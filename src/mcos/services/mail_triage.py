@@ -14,7 +14,6 @@ The agent adds a summary paragraph on top; it cannot drop or add a line.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +27,7 @@ from mcos.fleet.schema import Fleet
 from mcos.mail.schemas import DigestIn, TriageIn
 from mcos.schemas import MessageIn, MessageKind, Priority, TaskCreate, isoformat
 from mcos.services.access import ORCHESTRATOR, Principal
-from mcos.services.mail import MM, account_of, mail_summary, owned_account
+from mcos.services.mail import MM, mail_summary, owned_account
 from mcos.services.messages import send_message
 from mcos.services.routing import candidates, rules_of
 from mcos.services.tasks import create_task
@@ -205,7 +204,7 @@ def record_triage(
 # -- the digest -----------------------------------------------------------------------------
 
 
-def _line(row: Any, base: str) -> str:
+def _line(row: Any) -> str:
     who = row.sender_name or row.sender
     why = f" — {row.reason}" if row.reason else ""
     by = ""
@@ -217,15 +216,10 @@ def _line(row: Any, base: str) -> str:
     if row.flag_message_id:
         extra += " → flagged"
     subject = _clip(row.subject or "(no subject)", 120).replace("[", "(").replace("]", ")")
-    return f"- [{subject}]({base}#/mail/{row.id}) — {_clip(who, 60)}, {row.account}{why}{by}{extra}"
+    return f"- [{subject}](/#/mail/{row.id}) — {_clip(who, 60)}, {row.account}{why}{by}{extra}"
 
 
-def build_digest(
-    conn: Connection, fleet: Fleet, owner: str, rows: list[Any], summary: str, now: datetime
-) -> tuple[str, dict[str, int]]:
-    zone = ZoneInfo(fleet.fleet.timezone)
-    day = now.astimezone(zone).date().isoformat()
-    base = "/"
+def build_digest(rows: list[Any], summary: str, day: str) -> tuple[str, dict[str, int]]:
     counts = {key: 0 for key, _ in SECTIONS}
     lines = [f"# Inbox digest — {day}", ""]
     if summary.strip():
@@ -243,14 +237,14 @@ def build_digest(
             lines.append("- nothing")
             continue
         for row in section[:MAX_DIGEST_LINES]:
-            lines.append(_line(row, base))
+            lines.append(_line(row))
         if len(section) > MAX_DIGEST_LINES:
             lines.append(f"- … and {len(section) - MAX_DIGEST_LINES} more in the dashboard")
     untriaged = [r for r in rows if r.category is None]
     counts["untriaged"] = len(untriaged)
     if untriaged:
         lines += ["", f"## Not yet triaged ({len(untriaged)})", ""]
-        lines += [_line(r, base) for r in untriaged[:MAX_DIGEST_LINES]]
+        lines += [_line(r) for r in untriaged[:MAX_DIGEST_LINES]]
     lines.append("")
     return "\n".join(lines), counts
 
@@ -264,8 +258,6 @@ def write_digest(
     owned = [a.name for a in fleet.mail.owned_by(principal.name)]
     if not owned:
         raise Forbidden(f"agent {principal.name!r} owns no mail account in the fleet file")
-    for name in owned:
-        account_of(fleet, name)
     conn = ctx.conn
     rows = list(
         conn.execute(
@@ -280,8 +272,8 @@ def write_digest(
         ).first()
         if task is None or task.assignee != principal.name:
             raise InvalidInput(f"task #{body.task_id} is not yours", field="task_id")
-    markdown, counts = build_digest(conn, fleet, principal.name, rows, body.summary, ctx.now)
     day = ctx.now.astimezone(ZoneInfo(fleet.fleet.timezone)).date().isoformat()
+    markdown, counts = build_digest(rows, body.summary, day)
     digest_id = conn.execute(
         insert(D).values(
             agent=principal.name,
@@ -292,10 +284,12 @@ def write_digest(
             created_at=ctx.now,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
-    if rows:
-        conn.execute(
-            update(MM).where(MM.c.id.in_([r.id for r in rows])).values(digest_id=digest_id)
-        )
+    # The rows just read, by the same condition: one writer, so nothing came in between.
+    conn.execute(
+        update(MM)
+        .where(MM.c.account.in_(owned), MM.c.digest_id.is_(None))
+        .values(digest_id=digest_id)
+    )
     view = {
         "id": digest_id,
         "agent": principal.name,

@@ -275,6 +275,18 @@ def _fails(ctx: WriteContext, name: str, error: str) -> str | None:
     return isoformat(since)
 
 
+def _delivery(row: Any) -> dict[str, Any]:
+    """What a ``notify.sent``/``notify.failed`` event says of its delivery."""
+    return {
+        "channel": row.channel,
+        "delivery": row.id,
+        "event_seq": row.event_seq,
+        "kind": row.kind,
+        "title": row.subject,
+        "attempts": row.attempts,
+    }
+
+
 def record_sent(ctx: WriteContext, delivery_id: int) -> None:
     row = ctx.conn.execute(select(ND).where(ND.c.id == delivery_id)).one()
     ctx.conn.execute(
@@ -287,14 +299,7 @@ def record_sent(ctx: WriteContext, delivery_id: int) -> None:
         ev.NOTIFY_SENT,
         SYSTEM,
         f"notify:{row.channel}",
-        {
-            "channel": row.channel,
-            "delivery": row.id,
-            "event_seq": row.event_seq,
-            "kind": row.kind,
-            "title": row.subject,
-            "attempts": row.attempts,
-        },
+        _delivery(row),
     )
 
 
@@ -316,13 +321,8 @@ def record_failure(ctx: WriteContext, delivery_id: int, error: str, retry: Retry
         ev.NOTIFY_FAILED,
         SYSTEM,
         f"notify:{row.channel}",
-        {
-            "channel": row.channel,
-            "delivery": row.id,
-            "event_seq": row.event_seq,
-            "kind": row.kind,
-            "title": row.subject,
-            "attempts": row.attempts,
+        _delivery(row)
+        | {
             "error": error,
             "retry_at": isoformat(retry_at),
             "gave_up": give_up,
