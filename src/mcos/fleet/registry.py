@@ -148,17 +148,17 @@ class Registry(_Strict):
     def find_company(self, name_or_key: str) -> Company | None:
         """The company whose key, legal name or trading name is ``name_or_key`` (case and
         runs of spaces ignored), or ``None``."""
-        wanted = _fold(name_or_key)
+        wanted = fold(name_or_key)
         for company in self.companies:
             names = (company.key, company.legal_name, company.trading_as or "")
-            if wanted in {_fold(n) for n in names if n}:
+            if wanted in {fold(n) for n in names if n}:
                 return company
         return None
 
     def find_person(self, name_or_key: str) -> Person | None:
         """The person whose key or full name is ``name_or_key`` (case ignored), or ``None``."""
-        wanted = _fold(name_or_key)
-        return next((p for p in self.people if wanted in {_fold(p.key), _fold(p.full_name)}), None)
+        wanted = fold(name_or_key)
+        return next((p for p in self.people if wanted in {fold(p.key), fold(p.full_name)}), None)
 
     def signatories_of(self, company_key: str) -> list[tuple[Person, str]]:
         """Who signs for the company and in what capacity: its ``signatories``, or, when it
@@ -183,7 +183,7 @@ class Registry(_Strict):
         ]
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
