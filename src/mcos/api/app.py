@@ -21,6 +21,7 @@ from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
 from mcos.api.routes import (
     agents,
+    artifacts,
     briefing,
     committees,
     events,
@@ -51,6 +52,7 @@ from mcos.services.store import Store
 from mcos.services.supervision import supervise
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
+from mcos.storage.blobs import open_blob_store
 from mcos.storage.database import Database, sqlite_url
 from mcos.storage.writer import Writer, write_once
 from mcos.stream import Broker
@@ -89,6 +91,15 @@ def open_database(settings: Settings) -> tuple[Fleet, Database]:
         sqlite_synchronous=settings.sqlite_synchronous,
     )
     db.migrate()
+    folder = settings.fleet if settings.fleet.is_dir() else settings.fleet.parent
+    beside = Path(db.url.database or ".").parent if db.is_sqlite else folder
+    db.blobs = open_blob_store(
+        settings.artifacts_store,
+        is_sqlite=db.is_sqlite,
+        directory=settings.artifacts_dir,
+        beside=beside.resolve(),
+        max_bytes=settings.artifact_max_bytes,
+    )
     return fleet, db
 
 
@@ -203,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         agents.router,
         tasks.router,
+        artifacts.router,
         messages.router,
         events.router,
         policy.router,
@@ -234,7 +246,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     install_dashboard(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_bytes,
+        larger=[artifacts.upload_limit(settings.artifact_max_bytes)],
+    )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
     finish_openapi(app, HAND_PARSED)

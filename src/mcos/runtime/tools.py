@@ -16,6 +16,7 @@ from pydantic import Field
 
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
+from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
 from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
@@ -226,6 +227,7 @@ TOOLS: dict[str, Tool] = {
     tool.name: tool
     for tool in (
         *WORK_TOOLS,
+        *ARTIFACT_TOOLS,
         *SHELL_TOOLS,
         *CHANGE_TOOLS,
         *ORCHESTRATION_TOOLS,
