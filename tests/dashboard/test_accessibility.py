@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.demo.test_demo import played_day
-from tests.fixtures.axe import Finding, audit_views, nav_views, report
+from tests.fixtures.axe import Finding, audit_views, nav_views, open_view, report, run_axe
 from tests.fixtures.browser import VIEWPORT, sign_in, wait_until_ready
 from tests.fixtures.server import Server
 
@@ -145,13 +145,22 @@ def seed_a_busy_day(srv: Server) -> dict[str, Any]:
     return {"task": tasks["contract"], "agent": "apex"}
 
 
-def screens(page: Page, seeded: dict[str, Any]) -> list[str]:
-    """Every view in the nav, then a task's panel and an agent's page."""
-    return [*nav_views(page), f"#/board?task={seeded['task']}", f"#/agents/{seeded['agent']}"]
-
-
 def audit(page: Page, seeded: dict[str, Any], scheme: Scheme) -> list[Finding]:
-    found = audit_views(page, screens(page, seeded))
+    """Every view in the nav, then a task's panel and an agent's page, each once loaded."""
+    views = nav_views(page)
+    assert {"#/fleet", "#/board", "#/inbox", "#/spend", "#/brief"} <= set(views), views
+    found = list(audit_views(page, views))
+    task = f"#/board?task={seeded['task']}"
+    open_view(page, task)
+    panel = page.locator("[data-panel=task]")
+    expect(panel).to_be_visible()
+    expect(panel).not_to_contain_text("Loading history")
+    found += run_axe(page, f"{task} (panel)")
+    agent = f"#/agents/{seeded['agent']}"
+    open_view(page, agent)
+    expect(page.locator("[data-agent-page]")).to_be_visible()
+    expect(page.locator("#agent-body")).not_to_contain_text("Loading…")
+    found += run_axe(page, agent)
     return [replace(f, screen=f"{scheme} {f.screen}") for f in found]
 
 
@@ -183,13 +192,18 @@ def test_every_view_passes_axe_in_both_colour_schemes(
 ) -> None:
     seeded = seed_a_busy_day(dashboard_server)
     page = schemed_page
+    scheme: Scheme = request.node.callspec.params["schemed_page"]
+    sign_in(page, "not-a-token")  # the sign-in screen, with its refusal showing
+    expect(page.locator("#signin-error")).not_to_be_empty()
+    findings = [replace(f, screen=f"{scheme} sign-in") for f in run_axe(page, "")]
     sign_in(page, dashboard_server.operator_token)
     wait_until_ready(page)
-    scheme: Scheme = request.node.callspec.params["schemed_page"]
     assert page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
-    visited = screens(page, seeded)
-    assert {"#/fleet", "#/board", "#/inbox", "#/spend", "#/brief"} <= set(visited), visited
-    findings = audit(page, seeded, scheme)
+    findings += audit(page, seeded, scheme)
+    open_view(page, "#/board")
+    page.locator("#new-task").click()  # the new-task form, open
+    expect(page.locator("#task-form")).to_be_visible()
+    findings += [replace(f, screen=f"{scheme} #/board new task") for f in run_axe(page, "")]
     assert findings == [], report(findings)
 
 
