@@ -12,7 +12,7 @@ let lastFocus = null;
 
 function ensurePanel() {
   if (panel && panel.isConnected) return panel;
-  panel = document.createElement("aside");
+  panel = document.createElement("div");
   panel.className = "panel";
   panel.dataset.panel = "task";
   panel.setAttribute("role", "dialog");
@@ -43,8 +43,8 @@ function historyLine(h) {
 function render(t) {
   const agents = [...S.agents.keys()].sort();
   const hist = (t.history || []).slice().reverse();
-  panel.innerHTML = `<header class="panel-head"><h2><span class="tid">#${esc(t.id)}</span> ${esc(t.title)}</h2>
-      <button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header>
+  panel.innerHTML = `<div class="panel-head"><h2><span class="tid">#${esc(t.id)}</span> ${esc(t.title)}</h2>
+      <button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div>
     <dl class="facts">
       <dt>Status</dt><dd><span class="status st-${esc(t.status)}">${esc(statusLabel(t.status))}</span></dd>
       <dt>Priority</dt><dd><span class="prio p-${esc(t.priority)}">${esc(t.priority)}</span></dd>
@@ -84,7 +84,7 @@ async function load(id, { keepFocus = false } = {}) {
     }
   } catch (e) {
     if (openId !== id) return;
-    panel.innerHTML = `<header class="panel-head"><h2>#${esc(id)}</h2><button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header>` +
+    panel.innerHTML = `<div class="panel-head"><h2>#${esc(id)}</h2><button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div>` +
       `<p class="error">${esc(e.display || e.message)}</p>`;
   }
 }
@@ -96,8 +96,8 @@ export function openPanel(id) {
   lastFocus = document.activeElement;
   openId = id;
   const t = S.tasks.get(id);
-  panel.innerHTML = `<header class="panel-head"><h2><span class="tid">#${esc(id)}</span> ${esc(t ? t.title : "")}</h2>` +
-    `<button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header><p class="muted">Loading history…</p>`;
+  panel.innerHTML = `<div class="panel-head"><h2><span class="tid">#${esc(id)}</span> ${esc(t ? t.title : "")}</h2>` +
+    `<button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div><p class="muted">Loading history…</p>`;
   panel.hidden = false;
   load(id);
 }
