@@ -129,6 +129,10 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/dashboard/snapshot": OPERATOR,
     "GET /api/v1/dashboard/series": OPERATOR,
     "GET /api/v1/dashboard/agents/{name}": OPERATOR,
+    # The entity registry: read by everyone acting for the fleet; nothing writes it over the API.
+    "GET /api/v1/registry": ANY,
+    "GET /api/v1/registry/companies/{key}": ANY,
+    "GET /api/v1/registry/people/{key}": ANY,
 }
 
 
@@ -272,7 +276,8 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         ids["approval_id"] = ids["denied_approval_id"]
     if template.endswith("/dismiss"):
         ids["incident_id"] = ids["dismissed_incident_id"]
-    path = template.format(name=name, account="flow-imap", **ids)
+    entity = "alex-specter" if "/registry/people/" in template else "velocity-fibre"
+    path = template.format(name=name, account="flow-imap", key=entity, **ids)
     workspace = str(world.server.fleet_dir / "workspaces" / "flow" / "notes.md")
     bodies: dict[str, Any] = {
         "POST /api/v1/agents/{name}/heartbeat": {"status": "idle"},

@@ -30,6 +30,7 @@ from mcos.api.routes import (
     notify,
     orchestration,
     policy,
+    registry,
     runtime,
     schedules,
     tasks,
@@ -38,6 +39,7 @@ from mcos.api.routes import (
 from mcos.api.session import allowed_origins
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
+from mcos.fleet.registry import load_registry
 from mcos.fleet.schema import Fleet
 from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
@@ -132,6 +134,12 @@ async def _run_schedules(store: Store, every: float) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     fleet, db = open_database(settings)
+    # Read with the fleet file: a bad registry stops the start as a bad fleet file does.
+    try:
+        entities = load_registry(settings.fleet)
+    except Exception:
+        db.dispose()
+        raise
     write_once(db, lambda ctx: agent_service.sync_fleet(ctx, fleet))
     broker = Broker(max_pending=settings.stream_max_pending)
     # SQLite has one process: publish straight from the writer. PostgreSQL may have several
@@ -195,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.registry = entities
     app.state.broker = broker
     app.state.token_cache = TokenCache()
     broker.listeners.append(app.state.token_cache.on_events)
@@ -217,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens.router,
         mail.router,
         notify.router,
+        registry.router,
     ):
         app.include_router(router)
 

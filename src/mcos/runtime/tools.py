@@ -21,6 +21,7 @@ from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
+from mcos.runtime.registry_tools import REGISTRY_TOOLS
 from mcos.runtime.shell import SHELL_TOOLS
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -231,6 +232,7 @@ TOOLS: dict[str, Tool] = {
         *CHANGE_TOOLS,
         *ORCHESTRATION_TOOLS,
         *MAIL_TOOLS,
+        *REGISTRY_TOOLS,
     )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
