@@ -330,13 +330,9 @@ def record_acceptance(ctx: WriteContext, principal: Principal, task_id: int) -> 
     return accepted
 
 
-def count_by_task(conn: Connection, task_ids: list[int]) -> dict[int, int]:
+def count_by_task(conn: Connection) -> dict[int, int]:
     """How many files (distinct names) each task carries, for the board's cards."""
-    if not task_ids:
-        return {}
     rows = conn.execute(
-        select(AR.c.task_id, func.count(func.distinct(AR.c.name)))
-        .where(AR.c.task_id.in_(task_ids))
-        .group_by(AR.c.task_id)
+        select(AR.c.task_id, func.count(func.distinct(AR.c.name))).group_by(AR.c.task_id)
     )
     return {task_id: int(n) for task_id, n in rows}

@@ -4,6 +4,7 @@ import { S, putTask } from "../state.js";
 import { get, post } from "../api.js";
 import { esc, dateTime, who, statusLabel } from "../format.js";
 import { refusal, ok, options } from "../ui.js";
+import { renderArtifacts } from "./artifacts.js";
 
 let panel = null;
 let openId = null;
@@ -59,6 +60,7 @@ function render(t) {
     </dl>
     <label class="assign">Assignee <select data-act="assign"><option value="">— unassigned —</option>${options(agents, t.assignee || "")}</select></label>
     ${t.description ? `<div class="description">${esc(t.description)}</div>` : `<p class="muted small">No description.</p>`}
+    <section class="artifacts" data-artifacts aria-label="Files"><p class="muted small">Loading files…</p></section>
     <form class="comment-form" data-form="comment">
       <label>Comment <textarea name="body" rows="2" required placeholder="Add a comment…"></textarea></label>
       <button type="submit" class="primary small">Comment</button>
@@ -75,6 +77,7 @@ async function load(id, { keepFocus = false } = {}) {
     const active = document.activeElement;
     const typing = active && panel.contains(active) && active.tagName === "TEXTAREA" ? active.value : null;
     render(t);
+    renderArtifacts(panel.querySelector("[data-artifacts]"), id);
     if (typing !== null) {
       const ta = panel.querySelector("textarea");
       ta.value = typing;
