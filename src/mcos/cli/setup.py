@@ -12,6 +12,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
 from mcos.fleet.schema import Fleet
+from mcos.fleet.soul_templates import SOULS_DIR, write_fleet_templates
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
 
@@ -37,6 +38,11 @@ def init(directory: Path, database_url: str | None) -> None:
     fleet, token, token_path = init_fleet(directory, template_text(), database_url)
     click.echo(
         f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
+    )
+    souls = directory / SOULS_DIR
+    click.echo(
+        f"Wrote {souls}/ (the role templates each agent's SOUL.md starts from; edit them, or "
+        f"copy one to {SOULS_DIR}/AGENT.md for one agent: see {souls / 'README.md'})."
     )
     click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
     click.echo(f"Next: mcos serve --fleet {directory}")
@@ -71,6 +77,7 @@ def init_fleet(
     token_path = directory / TOKEN_FILE
     token_path.parent.mkdir(exist_ok=True)
     write_secret(token_path, token + "\n")
+    write_fleet_templates(directory)
     remember_fleet(directory)
     return fleet, token, token_path
 
