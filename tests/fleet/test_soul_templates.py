@@ -56,7 +56,7 @@ def by_role(fleet: Fleet) -> dict[str, str]:
 
 def test_every_seed_role_of_the_shipped_fleet_has_a_template(fleet: Fleet) -> None:
     assert set(SEED_ROLES) <= {a.role for a in fleet.agents}, "the names the fleet uses"
-    assert set(packaged_templates()) == {*SEED_ROLES, "README.md"}
+    assert set(packaged_templates()) == set(SEED_ROLES)
     assert packaged_template("product-engineering") == packaged_template("engineering")
     assert packaged_template("construction") is None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from mcos.fleet.schema import OPERATOR, Agent, Fleet
@@ -41,13 +42,7 @@ SEED_ROLES = (
 
 ROLE_ALIASES = {
     "product-engineering": "engineering",
-    "engineer": "engineering",
     "intelligence": "research",
-    "comms": "communications",
-    "email": "communications",
-    "infra": "infrastructure",
-    "ops": "operations",
-    "sales": "revenue",
 }
 """Other names for a seed role (the seed's "Product Engineer", "Intelligence & Research")."""
 
@@ -74,16 +69,17 @@ class SoulTemplate:
     """Where it came from: a path in the fleet folder, or ``packaged:ROLE``."""
 
 
+def _packaged() -> Traversable:
+    return resources.files("mcos.fleet").joinpath(SOULS_DIR)
+
+
 def packaged_templates() -> dict[str, str]:
-    """The shipped role templates, by role, plus the folder's README under ``README.md``."""
-    folder = resources.files("mcos.fleet").joinpath(SOULS_DIR)
-    found = {
+    """The shipped role templates, by role."""
+    return {
         entry.name.removesuffix(".md"): entry.read_text(encoding="utf-8")
-        for entry in folder.iterdir()
+        for entry in _packaged().iterdir()
         if _FILE_NAME.match(entry.name)
     }
-    found["README.md"] = folder.joinpath("README.md").read_text(encoding="utf-8")
-    return found
 
 
 def packaged_template(role: str) -> str | None:
@@ -91,7 +87,7 @@ def packaged_template(role: str) -> str | None:
     role = ROLE_ALIASES.get(role, role)
     if role not in SEED_ROLES:
         return None
-    return resources.files("mcos.fleet").joinpath(SOULS_DIR, f"{role}.md").read_text("utf-8")
+    return _packaged().joinpath(f"{role}.md").read_text(encoding="utf-8")
 
 
 def _read_template(path: Path) -> str | None:
@@ -144,13 +140,15 @@ def render(text: str, values: dict[str, str]) -> str:
 
 
 def write_fleet_templates(folder: Path) -> list[Path]:
-    """Copy the shipped templates to ``folder/souls/`` for ``mcos init``; a file already there
-    is kept (it is the operator's). The paths written."""
+    """Copy the shipped templates and their README to ``folder/souls/`` for ``mcos init``; a
+    file already there is kept (it is the operator's). The paths written."""
     target = folder / SOULS_DIR
     target.mkdir(parents=True, exist_ok=True)
+    files = {f"{role}.md": text for role, text in packaged_templates().items()}
+    files["README.md"] = _packaged().joinpath("README.md").read_text(encoding="utf-8")
     written = []
-    for stem, text in sorted(packaged_templates().items()):
-        path = target / (stem if stem.endswith(".md") else f"{stem}.md")
+    for name, text in sorted(files.items()):
+        path = target / name
         if path.exists() or path.is_symlink():
             continue
         path.write_text(text, encoding="utf-8")
