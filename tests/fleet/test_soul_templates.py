@@ -24,8 +24,6 @@ from mcos.runtime.workspace import GENERIC_DUTY, Workspace, soul_text
 UPCOMING_TOOLS = frozenset(
     {
         "draft_document",  # legal drafting (issue 14, item 3)
-        "look_up_entity",  # the entity registry (item 2)
-        "attach_file",  # files on tasks (item 1)
         "read_workbook",  # finance workbooks (item 4): names to align when they land
         "reconcile_workbooks",
         "write_analysis_workbook",
