@@ -36,3 +36,9 @@ def test_the_briefing_view_shows_the_days_work_decisions_and_misbehaviour(
     today = brief["spend"]["usage"]["today_usd"]
     expect(view).to_contain_text(f"today ${today:,.2f}")
     expect(page.locator('nav a[data-view="brief"]')).to_have_attribute("aria-current", "page")
+    # The value line carries the ROI's basis: model spend and the fixed costs.
+    month = brief["value"]["month"]
+    value = view.locator("[data-value]")
+    expect(value).to_contain_text(f"cost ${month['cost_usd']:,.2f}")
+    expect(value).to_contain_text(f"fixed costs ${month['fixed_costs_usd']:,.2f}")
+    expect(value).to_contain_text(f"model spend ${month['spend_usd']:,.2f}")

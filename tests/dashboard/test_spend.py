@@ -30,3 +30,16 @@ def test_value_delivered_and_roi_are_shown_with_spend(page: Page, dashboard_serv
     expect(value).to_contain_text(f"ROI {month['roi']:g}:1")
     expect(value).to_contain_text(f"${month['value_usd']:,.2f}")
     expect(value).to_contain_text("4 h saved")
+    # The ratio's basis, as the seed computes its 40:1: model spend plus the fixed costs.
+    basis = page.locator("table.roi-basis")
+    expect(basis.locator('[data-basis="spend"]')).to_contain_text(f"${month['spend_usd']:,.2f}")
+    servers = basis.locator('[data-fixed-cost="servers"]')
+    expect(servers).to_contain_text("USD 90/month")
+    expect(servers).to_contain_text(f"${month['fixed_costs']['items'][0]['usd']:,.2f}")
+    expect(basis.locator('[data-fixed-cost="infrastructure"]')).to_contain_text("USD 30/month")
+    fixed = month["fixed_costs"]
+    cost = basis.locator('[data-basis="cost"]')
+    expect(cost).to_contain_text(f"${month['cost_usd']:,.2f}")
+    expect(cost).to_contain_text(f"{fixed['days']}/{fixed['days_in_month']} of the month")
+    expect(basis.locator('[data-basis="value"]')).to_contain_text(f"${month['value_usd']:,.2f}")
+    expect(basis.locator('[data-basis="roi"]')).to_contain_text(f"{month['roi']:g}:1")

@@ -39,6 +39,9 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
 ) -> None:
     digest = create_task(srv, "Inbox digest", "donna", "Summarise the 5 inboxes.")
     contract = create_task(srv, "Draft the supplier contract", "apex")
+    # The operator gave Apex a soul of its own; Donna starts from the fleet's role template.
+    own = "# {{name}}, {{title}} of {{company}}\n\nDraft, never sign.\n"
+    (srv.fleet_dir / "souls" / "apex.md").write_text(own)
     fake.set_script(
         Script(
             [
@@ -60,7 +63,12 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
     run(srv, ["donna", "apex"], both_done)
 
     assert (srv.fleet_dir / "workspaces" / "donna" / "digest.md").read_text() == "3 urgent"
-    assert (srv.fleet_dir / "workspaces" / "apex" / "SOUL.md").read_text().startswith("# Apex")
+    assert (srv.fleet_dir / "workspaces" / "apex" / "SOUL.md").read_text() == (
+        "# Apex, Legal & Protocol of Specter Holdings\n\nDraft, never sign.\n"
+    )
+    donnas = (srv.fleet_dir / "workspaces" / "donna" / "SOUL.md").read_text()
+    assert donnas.startswith("# Donna\n\nYou are Donna, Communications (all 5 email accounts) at")
+    assert "`write_digest`" in donnas and "{{" not in donnas
     with srv.client() as operator:
         history = operator.get(f"/api/v1/tasks/{digest}").json()
         comments = [h for h in history["history"] if h["type"] == "task.commented"]

@@ -24,11 +24,12 @@ from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
 from mcos.cli.setup import fleet, init, serve
+from mcos.cli.souls import souls
 from mcos.cli.tasks import tasks
 from mcos.cli.tokens import tokens
 from mcos.cli.usage import usage
 
-LOCAL_COMMANDS = {"init", "serve", "fleet", "demo"}
+LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls"}
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
@@ -69,6 +70,7 @@ for command in (
     notify,
     registry,
     demo,
+    souls,
 ):
     cli.add_command(command)
 

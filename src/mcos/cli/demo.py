@@ -22,6 +22,7 @@ from mcos.demo.mail import DemoMail, demo_mail, with_accounts
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.schema import Fleet
+from mcos.fleet.soul_templates import SOULS_DIR
 
 ALIVE_SECONDS = 60.0
 """How long the demo waits for all 23 agents' first heartbeats."""
@@ -271,6 +272,7 @@ async def _play(
         workspaces=directory / "workspaces",
         token=token,
         script=script,
+        souls=directory / SOULS_DIR,
     )
     agents = asyncio.create_task(runner.run(stopping))
     headers = {"Authorization": f"Bearer {token}"}

@@ -15,6 +15,7 @@ from mcos.cli._context import Client, fail, find_fleet_dir
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
+from mcos.fleet.soul_templates import SOULS_DIR
 
 
 def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | None:
@@ -103,6 +104,7 @@ def run(
             workspaces=workspaces or folder / "workspaces",
             token=client.token,
             script=Script.from_file(script) if script else None,
+            souls=folder / SOULS_DIR,
         )
     except McosError as exc:
         fail(exc.message, field=exc.field)

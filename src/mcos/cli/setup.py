@@ -20,6 +20,7 @@ from mcos.fleet.registry import (
     registry_template_text,
 )
 from mcos.fleet.schema import Fleet
+from mcos.fleet.soul_templates import SOULS_DIR, write_fleet_templates
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
 
@@ -52,6 +53,11 @@ def init(directory: Path, database_url: str | None) -> None:
             f"Wrote {directory / REGISTRY_FILENAME} (a sample entity registry: fictional "
             "companies and people; replace them with yours)."
         )
+    souls = directory / SOULS_DIR
+    click.echo(
+        f"Wrote {souls}/ (the role templates each agent's SOUL.md starts from; edit them, or "
+        f"copy one to {SOULS_DIR}/AGENT.md for one agent: see {souls / 'README.md'})."
+    )
     click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
     click.echo(f"Next: mcos serve --fleet {directory}")
 
@@ -91,6 +97,7 @@ def init_fleet(
     token_path = directory / TOKEN_FILE
     token_path.parent.mkdir(exist_ok=True)
     write_secret(token_path, token + "\n")
+    write_fleet_templates(directory)
     remember_fleet(directory)
     return fleet, token, token_path
 

@@ -59,9 +59,16 @@ def _period(label: str, period: dict[str, Any]) -> None:
             f"  {kind['currency']} {kind['value']:>12,.2f}  {usd:>12}"
         )
     ratio = f"{period['roi']:g}:1" if period["roi"] is not None else "n/a"
+    fixed = period["fixed_costs"]
+    for cost in fixed["items"]:
+        click.echo(
+            f"  fixed: {cost['name']:<19} {cost['currency']} {cost['monthly']:,.2f}/month"
+            f"  {fixed['days']}/{fixed['days_in_month']} of it: ${cost['usd']:,.2f}"
+        )
     click.echo(
-        f"  value ${period['value_usd']:,.2f} against spend ${period['spend_usd']:,.2f}: "
-        f"ROI {ratio}"
+        f"  value ${period['value_usd']:,.2f} against cost ${period['cost_usd']:,.2f} "
+        f"(model spend ${period['spend_usd']:,.2f} + fixed costs "
+        f"${period['fixed_costs_usd']:,.2f}): ROI {ratio}"
     )
     if period["missing_exchange_rates"]:
         codes = ", ".join(period["missing_exchange_rates"])

@@ -814,11 +814,14 @@ async def scout_goes_silent(d: Director) -> None:
 async def closing(d: Director) -> None:
     roi = await d.call("GET", "/api/v1/usage/roi")
     today = roi["today"]
+    ratio = "n/a" if today["roi"] is None else f"{today['roi']:g}:1"
     await d.narrate(
         f"End of the simulated day: {today['tasks_credited']} tasks credited, "
         f"{today['hours_saved']} hours saved, worth ${today['value_usd']} against "
-        f"${today['spend_usd']:.4f} of (simulated) spend. `mcos brief` prints the day; the "
-        "fleet keeps heartbeating until you stop the demo."
+        f"${today['spend_usd']:.4f} of (simulated) model spend and "
+        f"${today['fixed_costs_usd']:.2f} of fixed costs (the day's share of servers and "
+        f"networking): ROI {ratio}. "
+        "`mcos brief` prints the day; the fleet keeps heartbeating until you stop the demo."
     )
 
 

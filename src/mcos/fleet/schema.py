@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcos.fleet.costs import Costs
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
 from mcos.fleet.mail import Mail
 from mcos.fleet.notify import NotifyChannel
@@ -328,6 +329,8 @@ class Fleet(_Strict):
     value_ledger: tuple[ValueRate, ...] = ()
     exchange_rates: dict[str, float] = Field(default_factory=dict)
     """Units of a currency per US dollar (``ZAR = 19.0``): spend is in USD, value in these."""
+    costs: Costs = Costs()
+    """Fixed monthly costs (servers, Tailscale, domains), set against value with model spend."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per model name, in USD per million tokens; overrides the maintained price table."""
     supervision: Supervision = Supervision()

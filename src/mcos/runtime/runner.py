@@ -219,6 +219,8 @@ class Runner:
     """A runner token for the agents' machine, or an operator token to issue one with."""
     script: Script | None = None
     """The simulated provider's script (tests and the demo); real providers ignore it."""
+    souls: Path | None = None
+    """The fleet folder's ``souls/``: the role templates a new agent's ``SOUL.md`` is made from."""
     loops: dict[str, AgentLoop] = field(default_factory=dict)
 
     def _saved_tokens(self) -> dict[str, str]:
@@ -351,7 +353,7 @@ class Runner:
                 http_client=pool,
                 script=self.script,
             )
-            workspace = Workspace.open(self.workspaces, self.fleet, agent)
+            workspace = Workspace.open(self.workspaces, self.fleet, agent, self.souls)
             link = AgentLink(agent.name, tokens[agent.name], control_plane, outbox)
             mailboxes = (
                 Mailboxes(self.fleet, agent, link) if self.fleet.mail.owned_by(agent.name) else None

@@ -306,8 +306,11 @@ def to_markdown(b: dict[str, Any]) -> str:
             "## Value",
             f"- this month: {_count(month['tasks_credited'], 'task')} credited, "
             f"{month['hours_saved']:g} h "
-            f"saved, worth ${month['value_usd']:,.2f} against ${month['spend_usd']:,.2f} "
-            f"spent: ROI {ratio}",
+            f"saved, worth ${month['value_usd']:,.2f} against ${month['cost_usd']:,.2f} "
+            f"(model spend ${month['spend_usd']:,.2f} + fixed costs "
+            f"${month['fixed_costs_usd']:,.2f}, {month['fixed_costs']['days']}/"
+            f"{month['fixed_costs']['days_in_month']} of the month's "
+            f"${month['fixed_costs']['monthly_usd']:,.2f}): ROI {ratio}",
         ]
     out += ["", f"## Agents that misbehaved ({len(b['misbehaviour'])})"]
     out += [

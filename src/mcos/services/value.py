@@ -2,8 +2,10 @@
 
 A task is credited once, when someone other than its doer accepts it (moves it to ``done``),
 at the rate its ``kind`` has in the fleet file's ``[[value_ledger]]``. Spend is in US dollars;
-value is converted with the fleet file's ``[exchange_rates]``. Every figure comes from the log
-and the usage table, never from a model.
+value is converted with the fleet file's ``[exchange_rates]``. ROI is value over the whole cost:
+model spend plus the fleet file's ``[costs]`` fixed monthly costs prorated to the period
+(:mod:`mcos.fleet.costs`), as the seed computes its 40:1. Every figure comes from the log, the
+usage table and the fleet file, never from a model.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
+from mcos.fleet.costs import Period, fixed_costs
 from mcos.fleet.schema import Fleet
 from mcos.services.budgets import period_starts
 from mcos.storage import tables
@@ -60,7 +63,9 @@ def spend_since(conn: Connection, since: datetime) -> tuple[float, int]:
     return float(cost), int(calls)
 
 
-def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
+def _period(
+    conn: Connection, fleet: Fleet, since: datetime, period: Period, local_now: datetime
+) -> dict[str, Any]:
     done = _done_since(conn, since)
     kinds: list[dict[str, Any]] = []
     value_usd = 0.0
@@ -85,6 +90,8 @@ def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
             }
         )
     spend, _ = spend_since(conn, since)
+    fixed = fixed_costs(fleet, period, local_now)
+    cost = spend + fixed["usd"]
     return {
         "since": since.isoformat(),
         "kinds": kinds,
@@ -94,20 +101,25 @@ def _period(conn: Connection, fleet: Fleet, since: datetime) -> dict[str, Any]:
         ),
         "value_usd": round(value_usd, 2),
         "spend_usd": round(spend, 6),
-        "roi": round(value_usd / spend, 1) if spend > 0 and not unpriced else None,
+        "fixed_costs": fixed,
+        "fixed_costs_usd": fixed["usd"],
+        "cost_usd": round(cost, 6),
+        "roi": round(value_usd / cost, 1) if cost > 0 and not unpriced else None,
         "missing_exchange_rates": sorted(unpriced),
     }
 
 
 def value_summary(conn: Connection, fleet: Fleet, now: datetime) -> dict[str, Any] | None:
-    """Value against spend today and this month, or ``None`` without a value ledger."""
+    """Value against cost (model spend and prorated fixed costs) today and this month, or
+    ``None`` without a value ledger."""
     if not fleet.value_ledger:
         return None
     day, month = period_starts(fleet, now)
+    local_now = now.astimezone(day.tzinfo)
     currencies = sorted({r.currency for r in fleet.value_ledger})
     return {
         "currencies": currencies,
         "exchange_rates": {c: fleet.usd_rate(c) for c in currencies},
-        "today": _period(conn, fleet, day),
-        "month": _period(conn, fleet, month),
+        "today": _period(conn, fleet, day, "today", local_now),
+        "month": _period(conn, fleet, month, "month", local_now),
     }

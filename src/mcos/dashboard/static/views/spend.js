@@ -51,6 +51,24 @@ function healthHtml() {
   </section>`;
 }
 
+// ROI on the seed's own cost basis: value over model spend plus the fleet file's fixed costs
+// ([costs]), each prorated to the month so far.
+function roiBasis(m) {
+  const f = m.fixed_costs;
+  if (!f) return "";
+  const share = `${f.days}/${f.days_in_month} of the month`;
+  const fixed = f.items.map((c) => `<tr data-fixed-cost="${esc(c.name)}"><td>Fixed: ${esc(c.name)}${c.description ? ` <span class="muted">${esc(c.description)}</span>` : ""}</td>` +
+    `<td class="num muted">${esc(c.currency)} ${esc(c.monthly.toLocaleString())}/month</td><td class="num">${esc(money(c.usd))}</td></tr>`).join("");
+  const ratio = m.roi === null || m.roi === undefined ? "n/a" : `${m.roi}:1`;
+  return `<table class="data roi-basis" aria-label="ROI this month"><thead><tr><th>This month</th><th class="num">Basis</th><th class="num">USD</th></tr></thead><tbody>
+    <tr data-basis="spend"><td>Model spend</td><td class="num muted">measured</td><td class="num">${esc(money(m.spend_usd))}</td></tr>
+    ${fixed}
+    <tr data-basis="cost"><td><b>Cost</b></td><td class="num muted">${f.items.length ? `fixed costs: ${esc(share)}` : "no [costs] in the fleet file"}</td><td class="num"><b>${esc(money(m.cost_usd))}</b></td></tr>
+    <tr data-basis="value"><td>Value</td><td class="num muted">${esc(m.tasks_credited)} tasks accepted</td><td class="num">${esc(money(m.value_usd))}</td></tr>
+    <tr data-basis="roi"><td><b>ROI</b></td><td class="num muted">value / cost</td><td class="num"><b>${esc(ratio)}</b></td></tr>
+  </tbody></table>`;
+}
+
 function totalsHtml() {
   const u = S.usage || {};
   const budget = totalDailyBudget();
@@ -61,7 +79,7 @@ function totalsHtml() {
   }
   const today = spendToday();
   const v = S.value;
-  let roi = "";
+  let roi = "", basis = "";
   if (v && v.month) {
     // The value ledger (fleet file): time that finished work saved, against spend this month.
     const m = v.month;
@@ -71,11 +89,13 @@ function totalsHtml() {
     roi = `<div class="kpi roi" title="${esc(m.tasks_credited)} tasks credited, ${esc(m.hours_saved)} h saved this month` +
       (cur ? ` (${esc(cur)} ${esc(local.toLocaleString())})` : "") + `"><span class="k">Value this month</span>` +
       `<span class="v num">${esc(money(m.value_usd))}</span><span class="muted">${esc(ratio)} · ${esc(m.hours_saved)} h saved</span></div>`;
+    basis = roiBasis(m);
   }
   return `<section class="panel-box totals"><h2>Spend</h2><div class="kpis">
     <div class="kpi${budget !== null && today > budget ? " crit" : ""}"><span class="k">Today</span><span class="v num">${esc(money(today))}</span><span class="muted">of ${budget === null ? "no budget" : esc(money(budget))}</span></div>
     <div class="kpi"><span class="k">This month</span><span class="v num">${esc(money(u.month_usd ?? 0))}</span><span class="muted">of ${anyMonth ? esc(money(monthBudget)) : "no budget"}</span></div>
     ${roi}</div>
+    ${basis}
     ${u.day_starts ? `<p class="muted small">Day started ${esc(dateTime(u.day_starts))}; month ${esc(dateTime(u.month_starts))}.</p>` : ""}
   </section>`;
 }
