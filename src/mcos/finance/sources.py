@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import os
 import posixpath
 import pyexpat
@@ -207,18 +206,15 @@ def open_table(
         if kind == "csv":
             if source.sheet is not None:
                 raise WorkbookError(f"{source.path}: a CSV file has no sheets", field="sheet")
-            text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-            try:
-                yield _csv_table(source, text, limits)
-            finally:
-                text.detach()  # ``handle`` is closed by its own ``with``
+            yield _csv_table(source, handle, limits)
         else:
             with _xlsx_table(source, handle, limits) as table:
                 yield table
 
 
-def _csv_table(source: SourceRef, text: io.TextIOWrapper, limits: Limits) -> Table:
-    reader = csv.reader(text, strict=True)
+def _csv_table(source: SourceRef, handle: BinaryIO, limits: Limits) -> Table:
+    lines = _decoded_lines(handle)
+    reader = csv.reader(lines, strict=True)
 
     def records() -> Iterator[tuple[int, tuple[Any, ...]]]:
         number = 0
@@ -235,6 +231,16 @@ def _csv_table(source: SourceRef, text: io.TextIOWrapper, limits: Limits) -> Tab
             yield number, tuple(record)
 
     return _table(source, None, records(), limits)
+
+
+def _decoded_lines(handle: BinaryIO) -> Iterator[str]:
+    """UTF-8 (a BOM aside) decoded line by line, so that bad bytes fail on their own row."""
+    first = True
+    for raw in handle:
+        if first and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        first = False
+        yield raw.decode("utf-8")
 
 
 @contextlib.contextmanager
