@@ -17,6 +17,7 @@ from pydantic import Field
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
 from mcos.runtime.changes import CHANGE_TOOLS
+from mcos.runtime.finance_tools import FINANCE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
@@ -223,7 +224,14 @@ WORK_TOOLS: tuple[Tool, ...] = (
 
 TOOLS: dict[str, Tool] = {
     tool.name: tool
-    for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS, *MAIL_TOOLS)
+    for tool in (
+        *WORK_TOOLS,
+        *SHELL_TOOLS,
+        *CHANGE_TOOLS,
+        *ORCHESTRATION_TOOLS,
+        *MAIL_TOOLS,
+        *FINANCE_TOOLS,
+    )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
