@@ -23,7 +23,10 @@ from tests.fixtures.server import Server
 
 
 def run_calls(
-    srv: Server, tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]
+    srv: Server,
+    tmp_path: Path,
+    calls: list[tuple[str, dict[str, Any]]],
+    task_id: int | None = None,
 ) -> tuple[Workspace, list[ToolResult]]:
     fleet = load_fleet(srv.fleet_dir)
     vega = fleet.agent("vega")
@@ -39,7 +42,7 @@ def run_calls(
         )
         try:
             return [
-                await toolbox.run(ToolCall(f"c{n}", name, json.dumps(args)), None)
+                await toolbox.run(ToolCall(f"c{n}", name, json.dumps(args)), task_id)
                 for n, (name, args) in enumerate(calls)
             ]
         finally:
@@ -51,14 +54,21 @@ def run_calls(
 
 def test_vega_reads_reconciles_and_writes_the_analysis(srv: Server, tmp_path: Path) -> None:
     spec = sample_spec("data").model_dump(mode="json")
+    with srv.client() as operator:
+        created = operator.post(
+            "/api/v1/tasks", json={"title": "Velocity Fibre workbook", "assignee": "vega"}
+        )
+        assert created.status_code == 201, created.text
+        task_id = created.json()["id"]
     workspace, (read, matched, written) = run_calls(
         srv,
         tmp_path,
         [
             ("read_workbook", {"path": "data/actuals.xlsx", "rows": 2}),
             ("reconcile_workbooks", {"match": spec["checks"][0]}),
-            ("write_analysis", {"spec": spec, "output": "reports/velocity.xlsx"}),
+            ("write_analysis", {"spec": spec, "output": "reports/velocity.xlsx", "note": "H1"}),
         ],
+        task_id,
     )
     assert not read.failed, read.turn.text
     assert "sheet 'Transactions': 300 rows; columns: Date | Reference | Supplier" in read.turn.text
@@ -69,7 +79,19 @@ def test_vega_reads_reconciles_and_writes_the_analysis(srv: Server, tmp_path: Pa
     assert "data/bank.csv!row 43 col amount" in matched.turn.text
     assert not written.failed, written.turn.text
     assert written.turn.text.startswith("wrote reports/velocity.xlsx (")
-    book = openpyxl.load_workbook(workspace.root / "reports" / "velocity.xlsx")
+    assert f"attached velocity.xlsx v1 to task #{task_id}" in written.turn.text
+    report = workspace.root / "reports" / "velocity.xlsx"
+    with srv.client() as operator:
+        (artifact,) = operator.get(f"/api/v1/tasks/{task_id}/artifacts").json()["artifacts"]
+        assert (artifact["name"], artifact["created_by"], artifact["note"]) == (
+            "velocity.xlsx",
+            "agent:vega",
+            "H1",
+        )
+        assert artifact["content_type"].endswith("spreadsheetml.sheet")
+        content = operator.get(f"/api/v1/tasks/{task_id}/artifacts/{artifact['id']}/content")
+        assert content.content == report.read_bytes(), "the card holds the file written"
+    book = openpyxl.load_workbook(report)
     findings = list(book["Findings"].iter_rows(min_row=2, values_only=True))
     assert len(findings) == 11
     link = next(c for c in book["Findings"]["J"] if c.hyperlink is not None).hyperlink
@@ -101,6 +123,7 @@ def test_nothing_outside_the_workspace_is_read_or_written(srv: Server, tmp_path:
     )
     texts = [r.turn.text for r in results]
     assert all(r.failed for r in results), texts
+    # (no task here: a written analysis would say "not attached"; none was written)
     assert "outside your workspace" in texts[0]
     assert "no file 'linked/actuals.xlsx'" in texts[1]
     assert "outside your workspace" in texts[2]

@@ -9,7 +9,15 @@ from typing import Any
 import openpyxl
 
 from mcos.finance.columns import as_text
-from mcos.finance.sources import Limits, Opener, SourceRef, WorkbookError, open_path, open_table
+from mcos.finance.sources import (
+    Limits,
+    Opener,
+    SourceRef,
+    WorkbookError,
+    open_path,
+    open_table,
+    why,
+)
 
 MAX_SHEETS = 20
 """Sheets described; a workbook with more says how many it left out."""
@@ -32,7 +40,7 @@ def sheet_names(path: str, opener: Opener = open_path) -> list[str]:
         try:
             book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except Exception as exc:  # an untrusted file may fail anywhere inside openpyxl
-            raise WorkbookError(f"{path}: not a readable workbook ({exc})") from None
+            raise WorkbookError(f"{path}: not a readable workbook ({why(exc)})") from None
         try:
             return list(book.sheetnames)
         finally:

@@ -47,9 +47,9 @@ class Limits:
 
 
 SAFE_EXPAT = (2, 4, 1)
-"""The first expat that bounds entity expansion (billion laughs). openpyxl parses with the
-standard library's expat, which never fetches external entities; defusedxml would add nothing
-on such an expat and doubles the parse time, so it is not used."""
+"""The first expat that bounds entity expansion (billion laughs). openpyxl parses with
+defusedxml when it is installed (it is: a dependency), which refuses entities outright; the
+expat check stands in case it is not. External entities are never fetched either way."""
 
 
 class WorkbookError(InvalidInput):
@@ -264,7 +264,7 @@ def _xlsx_table(source: SourceRef, handle: BinaryIO, limits: Limits) -> Iterator
     try:
         book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # an untrusted file may fail anywhere inside openpyxl
-        raise WorkbookError(f"{source.path}: not a readable workbook ({exc})") from None
+        raise WorkbookError(f"{source.path}: not a readable workbook ({why(exc)})") from None
     try:
         names = book.sheetnames
         name = source.sheet if source.sheet is not None else names[0]
@@ -290,7 +290,7 @@ def _xlsx_table(source: SourceRef, handle: BinaryIO, limits: Limits) -> Iterator
                     return
                 except Exception as exc:  # malformed XML, a bad cell type, ...
                     raise WorkbookError(
-                        f"{where}: row {number + 1} cannot be read ({exc})"
+                        f"{where}: row {number + 1} cannot be read ({why(exc)})"
                     ) from None
                 number += 1
                 yield number, values
@@ -298,6 +298,14 @@ def _xlsx_table(source: SourceRef, handle: BinaryIO, limits: Limits) -> Iterator
         yield _table(source, name, rows(), limits)
     finally:
         book.close()
+
+
+def why(exc: BaseException) -> str:
+    """The innermost cause of a parser's failure (openpyxl wraps it in a generic message)."""
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    text = str(exc) or type(exc).__name__
+    return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
 
 
 def _table(

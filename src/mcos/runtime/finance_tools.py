@@ -21,6 +21,7 @@ from mcos.finance import AnalysisSpec, Match, MatchResult, WorkbookError, analys
 from mcos.finance.describe import describe
 from mcos.finance.report import write_report
 from mcos.runtime import files
+from mcos.runtime.client import ApiError, Unreachable
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -52,6 +53,10 @@ class WriteAnalysis(ToolArgs):
     output: str = Field(
         "analysis/analysis.xlsx", description="Where to write the .xlsx in your workspace."
     )
+    attach: bool = Field(
+        True, description="Also attach it to your current task (a new version if it exists)."
+    )
+    note: str = Field("", max_length=2_000, description="One line on the task: what changed.")
 
 
 def _opener(ctx: ToolContext) -> Any:
@@ -153,10 +158,25 @@ async def _write_analysis(ctx: ToolContext, args: WriteAnalysis) -> str:
         raise ToolError(str(exc)) from None
     results = ([analysis.variance] if analysis.variance else []) + analysis.checks
     lines = [f"wrote {output} ({len(data):,} bytes): Summary, Variance, Cost per unit, Findings"]
+    if args.attach:
+        lines.append(await _attach(ctx, posixpath.basename(output), data, args.note))
     for r in results:
         lines += _result_text(r)
     lines += _findings_text(analysis.findings, analysis.findings_cut)
     return cap_output("\n".join(lines))
+
+
+async def _attach(ctx: ToolContext, name: str, data: bytes, note: str) -> str:
+    """Attach the workbook to the current task; the file is written whatever happens here."""
+    if ctx.task_id is None:
+        return "not attached: you are not working on a task (attach_file can, with task_id)"
+    try:
+        stored = await ctx.link.upload_artifact(ctx.task_id, name, data, XLSX, note)
+    except ApiError as exc:
+        return f"not attached to task #{ctx.task_id}: {exc.message}"
+    except Unreachable:
+        return f"not attached to task #{ctx.task_id}: the control plane cannot be reached"
+    return f"attached {stored['name']} v{stored['version']} to task #{ctx.task_id}"
 
 
 FINANCE_TOOLS: tuple[Tool, ...] = (
@@ -178,7 +198,8 @@ FINANCE_TOOLS: tuple[Tool, ...] = (
     Tool(
         "write_analysis",
         "Write an analysis workbook: budget vs actual variance by line and month, cost per "
-        "unit, and findings citing source cells; live formulas throughout.",
+        "unit, and findings citing source cells; live formulas throughout. It is attached to "
+        "your current task.",
         WriteAnalysis,
         _write_analysis,
         "write",
