@@ -128,13 +128,16 @@ def sample_spec(prefix: str = "") -> AnalysisSpec:
     )
 
 
-def generate(folder: Path, *, transactions: int = 2_000, seed: int = 7) -> Sample:
-    """Write the sample's six files into ``folder``; ``transactions`` ledger rows."""
+def generate(
+    folder: Path, *, transactions: int = 2_000, seed: int = 7, actuals_csv: bool = False
+) -> Sample:
+    """Write the sample's six files into ``folder``; ``transactions`` ledger rows. With
+    ``actuals_csv`` the ledger is also written as ``actuals.csv`` (same rows and columns)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     sample = Sample(folder, {}, transactions=transactions)
     _budget(sample)
-    _actuals(sample, rng, transactions)
+    _actuals(sample, rng, transactions, actuals_csv)
     _invoices_and_bank(sample, rng)
     _activations(sample, rng)
     return sample
@@ -165,9 +168,12 @@ _SCALE = {("Civils & trenching", 2): 1.45, ("Marketing", 4): 0.55}
 """(line, month index): actual spend as a share of budget; the rest land within a few %."""
 
 
-def _actuals(sample: Sample, rng: random.Random, count: int) -> None:
+def _actuals(sample: Sample, rng: random.Random, count: int, as_csv: bool) -> None:
     header = ["Date", "Reference", "Supplier", "Cost line", "Description", "Amount"]
-    book, ws = _book(sample, "actuals.xlsx", "Transactions", header)
+    book, sheet = _book(sample, "actuals.xlsx", "Transactions", header)
+    ws = _AlsoCsv(sheet, sample.folder / "actuals.csv", header) if as_csv else sheet
+    if as_csv:
+        sample.files["actuals.csv"] = sample.folder / "actuals.csv"
     cells = [(line, m) for line in BUDGET for m in range(len(MONTHS))]
     base, spare = divmod(max(len(cells), count - 3), len(cells))
     written = 0
@@ -200,6 +206,25 @@ def _actuals(sample: Sample, rng: random.Random, count: int) -> None:
     ]
     sample.transactions = written
     book.save(sample.files["actuals.xlsx"])
+    if isinstance(ws, _AlsoCsv):
+        ws.close()
+
+
+class _AlsoCsv:
+    """Rows appended to a sheet and, the same, to a CSV file."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, path: Path, header: list[str]) -> None:
+        self.sheet = sheet
+        self.handle = path.open("w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(header)
+
+    def append(self, row: list[object]) -> None:
+        self.sheet.append(row)
+        self.writer.writerow([v.isoformat() if isinstance(v, date) else v for v in row])
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def _invoices_and_bank(sample: Sample, rng: random.Random) -> None:
