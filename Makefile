@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo-day
 SPEED ?= 240
 
-.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail install clean
+.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail bench-workbooks install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/sandbox.py
 	@scripts/ensure-dovecot
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/workbooks.py
 
 bench-runtime: install
 	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
@@ -73,6 +74,9 @@ bench-sandbox: install
 bench-mail: install
 	@scripts/ensure-dovecot
 	$(BIN)/python bench/mail.py
+
+bench-workbooks: install
+	$(BIN)/python bench/workbooks.py
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules

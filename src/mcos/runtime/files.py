@@ -27,6 +27,7 @@ import secrets
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_READ_BYTES = 4_000_000
 """Bytes of a file read for the model (which is shown far fewer)."""
@@ -78,6 +79,30 @@ def read_text(root: Path, relative: str, *, limit: int = MAX_READ_BYTES) -> str:
     if len(data) > limit:
         text += f"\n[... only the first {limit:,} bytes of {relative} were read]"
     return text
+
+
+def open_binary(root: Path, relative: str) -> BinaryIO:
+    """A regular workspace file opened for reading, for readers that stream (workbooks).
+
+    The caller closes it; its size is ``os.fstat(handle.fileno()).st_size``.
+    """
+    parts = workspace_parts(relative)
+    try:
+        folder = _open_folder(root, parts[:-1], create=False, shown=relative)
+    except FileNotFoundError:
+        raise UnsafePath(f"no file {relative!r} in your workspace") from None
+    try:
+        fd = _open_file(folder, parts[-1], os.O_RDONLY | os.O_NONBLOCK, relative)
+    except FileNotFoundError:
+        raise UnsafePath(f"no file {relative!r} in your workspace") from None
+    finally:
+        os.close(folder)
+    try:
+        _single_regular_file(os.fstat(fd), relative)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def write_text(root: Path, relative: str, content: str) -> None:
