@@ -24,9 +24,6 @@ from mcos.runtime.workspace import GENERIC_DUTY, Workspace, soul_text
 UPCOMING_TOOLS = frozenset(
     {
         "draft_document",  # legal drafting (issue 14, item 3)
-        "read_workbook",  # finance workbooks (item 4): names to align when they land
-        "reconcile_workbooks",
-        "write_analysis_workbook",
         "restart_service",  # service watch (item 5)
         "rollback_service",
     }
