@@ -66,6 +66,9 @@ class Toolbox:
         self.agent, self.workspace, self.link = agent, workspace, link
         self.fleet, self.commands, self.mailboxes = fleet, commands, mailboxes
         self.owns_mail = fleet is not None and bool(fleet.mail.owned_by(agent.name))
+        self.confirms = fleet is not None and any(
+            agent.role in rule.confirm_by for rule in fleet.escalation.values()
+        )
         self._granted = granted
         """The capabilities an operator restored for now (the heartbeat says which, until
         when): their tools are offered for exactly that time."""
@@ -74,7 +77,9 @@ class Toolbox:
     def _offer(self) -> tuple[dict[str, Tool], list[ToolSpec]]:
         granted = frozenset(self._granted())
         if granted not in self._offers:
-            offered = offered_tools(self.agent, granted, owns_mail=self.owns_mail)
+            offered = offered_tools(
+                self.agent, granted, owns_mail=self.owns_mail, confirms=self.confirms
+            )
             tools = {t.name: t for t in offered}
             self._offers[granted] = (tools, [t.spec for t in tools.values()])
         return self._offers[granted]
@@ -135,6 +140,8 @@ class Toolbox:
                     f"the {tool.capability!r} capability"
                     if tool.capability is not None
                     else f"the role {tool.role!r}"
+                    if tool.role is not None
+                    else "a role the escalation table names as a confirmer"
                 )
                 raise ToolError(f"{call.name} needs {needs}, which you do not have")
             output = await tool.run(context, args)

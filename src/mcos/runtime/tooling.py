@@ -110,6 +110,9 @@ class Tool:
     it even when not offered, so that the control plane refuses and records the attempt."""
     mail: bool = False
     """Offered only to an agent that owns a mail account (``[[mail.accounts]]``)."""
+    confirms: bool = False
+    """Offered only to an agent whose role the escalation table names in a ``confirm_by``
+    (the seed's security agent confirms P2s, the orchestrator P1s)."""
 
     @property
     def spec(self) -> ToolSpec:
