@@ -192,7 +192,8 @@ class ActionRequest(_Input):
     port: StrictInt | None = Field(None, ge=1, le=65_535)
     """For ``http.fetch``: the port connected to."""
     target: str | None = Field(None, min_length=1, max_length=1_000)
-    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path."""
+    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path;
+    for ``service.restart``/``service.rollback``: the service's name."""
     draft: RowId | None = None
     """For ``email.send``: the draft sent (``POST /api/v1/mail/drafts``)."""
     subject: str | None = Field(None, max_length=998)
