@@ -20,6 +20,7 @@ from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
+from mcos.runtime.service_tools import SERVICE_TOOLS
 from mcos.runtime.shell import SHELL_TOOLS
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -223,19 +224,31 @@ WORK_TOOLS: tuple[Tool, ...] = (
 
 TOOLS: dict[str, Tool] = {
     tool.name: tool
-    for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS, *MAIL_TOOLS)
+    for tool in (
+        *WORK_TOOLS,
+        *SHELL_TOOLS,
+        *CHANGE_TOOLS,
+        *ORCHESTRATION_TOOLS,
+        *MAIL_TOOLS,
+        *SERVICE_TOOLS,
+    )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
 
 def offered_tools(
-    agent: Agent, granted: Collection[str] = (), *, owns_mail: bool = False
+    agent: Agent,
+    granted: Collection[str] = (),
+    *,
+    owns_mail: bool = False,
+    owns_services: bool = False,
 ) -> list[Tool]:
     """The tools this agent may be offered: never one whose capability or role it lacks.
 
     ``granted``: capabilities an operator restored for a while (live grants); their tools are
     offered while the grant lasts, and the control plane still decides every call.
     ``owns_mail``: the agent owns a mail account, so the mail tools are offered.
+    ``owns_services``: the agent owns a service, so its remedies are offered.
     """
     held = set(agent.capabilities) | set(granted)
     return [
@@ -244,4 +257,5 @@ def offered_tools(
         if (t.capability is None or t.capability in held)
         and (t.role is None or t.role == agent.role)
         and (owns_mail or not t.mail)
+        and (owns_services or not t.services)
     ]
