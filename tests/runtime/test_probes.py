@@ -117,13 +117,13 @@ async def test_a_process_is_found_by_its_command_line() -> None:
     marker = f"mcos-probe-{uuid.uuid4().hex[:8]}"
     service = ProcessService(name="worker", machine="velo", kind="process", pattern=marker)
     assert (await probes.probe_process(service)).ok is False
-    sleeper = subprocess.Popen([sys.executable, "-c", SLEEP, marker])
+    sleeper = await asyncio.create_subprocess_exec(sys.executable, "-c", SLEEP, marker)
     try:
         found = await probed(service, True)
         assert str(sleeper.pid) in found.detail
     finally:
         sleeper.kill()
-        sleeper.wait()
+        await sleeper.wait()
     await probed(service, False)
 
 

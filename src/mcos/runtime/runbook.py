@@ -51,12 +51,33 @@ def host_env() -> dict[str, str]:
     return env
 
 
+class _Output(asyncio.SubprocessProtocol):
+    """Keeps the first :data:`OUTPUT_LIMIT` bytes; tells when the command exits, and when its
+    output closes (a daemon it started in the background may hold it open after the exit)."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if len(self.kept) < OUTPUT_LIMIT:
+            self.kept.extend(data[: OUTPUT_LIMIT - len(self.kept)])
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.closed.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+
 async def run_on_host(command: str, timeout_seconds: float) -> Ran:
     """Run one runbook command; never raises for the command's sake."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        process = await asyncio.create_subprocess_exec(
+        transport, output = await loop.subprocess_exec(
+            _Output,
             "/bin/sh",
             "-c",
             command,
@@ -69,33 +90,22 @@ async def run_on_host(command: str, timeout_seconds: float) -> Ran:
         )
     except OSError as exc:
         return Ran(command, 127, f"could not start: {exc}", 0.0)
-    assert process.stdout is not None
-    kept = bytearray()
-
-    async def read() -> None:
-        assert process.stdout is not None
-        while chunk := await process.stdout.read(65_536):
-            if len(kept) < OUTPUT_LIMIT:
-                kept.extend(chunk[: OUTPUT_LIMIT - len(kept)])
-
-    reader = asyncio.create_task(read())
-    deadline = started + timeout_seconds
-    # ``Process.wait`` also waits for the output to close, which a daemon the command started
-    # in the background holds open; the exit itself is seen in ``returncode``.
-    while process.returncode is None and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-    status = process.returncode
-    if status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    # What the command wrote by now (and shortly after) is its output.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(reader), 1.0)
-    reader.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reader
-    text = kept.decode("utf-8", "replace")
-    if len(kept) >= OUTPUT_LIMIT:
+    try:
+        try:
+            await asyncio.wait_for(output.exited.wait(), timeout_seconds)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(transport.get_pid(), signal.SIGKILL)  # and all it started
+            await output.exited.wait()
+            status = None
+        else:
+            status = transport.get_returncode()
+        with contextlib.suppress(TimeoutError):  # what it wrote by now is its output
+            await asyncio.wait_for(output.closed.wait(), 1.0)
+    finally:
+        transport.close()
+    text = output.kept.decode("utf-8", "replace")
+    if len(output.kept) >= OUTPUT_LIMIT:
         text += "\n[... output cut ...]"
     return Ran(command, status, text, loop.time() - started)
 
