@@ -31,6 +31,7 @@ from mcos.api.routes import (
     policy,
     runtime,
     schedules,
+    services,
     tasks,
     tokens,
 )
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens.router,
         mail.router,
         notify.router,
+        services.router,
     ):
         app.include_router(router)
 

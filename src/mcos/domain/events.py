@@ -46,6 +46,7 @@ RESERVED_NAMESPACES = frozenset(
         "routing",
         "notify",
         "mail",
+        "service",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
@@ -185,3 +186,8 @@ MAIL_SEND_FAILED = "mail.send_failed"
 NOTIFY_SENT = "notify.sent"
 NOTIFY_FAILED = "notify.failed"
 NOTIFY_RECOVERED = "notify.recovered"
+SERVICE_DOWN = "service.down"
+SERVICE_UP = "service.up"
+SERVICE_CHANGED = "service.changed"
+"""A watched service became ``unknown`` (its probe cannot tell, such as systemd absent)."""
+SERVICE_REMEDIATED = "service.remediated"

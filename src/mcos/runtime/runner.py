@@ -221,6 +221,8 @@ class Runner:
     script: Script | None = None
     """The simulated provider's script (tests and the demo); real providers ignore it."""
     loops: dict[str, AgentLoop] = field(default_factory=dict)
+    services: ServiceWatch | None = None
+    """The services of these machines, watched while it runs."""
 
     def _saved_tokens(self) -> dict[str, str]:
         path = self.state_dir / RUNNER_TOKENS
@@ -341,7 +343,7 @@ class Runner:
             on_set_aside=lambda rejected: tell_set_aside(outbox, rejected),
         )
         # The services of these machines, reported in their owners' lanes of the outbox.
-        services = ServiceWatch.for_machines(
+        self.services = services = ServiceWatch.for_machines(
             self.fleet,
             by_machine,
             lambda owner: AgentLink(owner, tokens[owner], control_plane, outbox),
