@@ -24,7 +24,7 @@ from mcos.runtime.probes import command_lines
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import events, fake_keys, make_runner, running
-from tests.fixtures.server import Server, free_port, running_server
+from tests.fixtures.server import Server, error_of, free_port, running_server
 
 SERVE = """
 import http.server, sys
@@ -248,3 +248,57 @@ async def _refusals(api: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
         for e in await events(api, "policy.decided")
         if e["data"].get("outcome") == "deny" and e["data"].get("action", {}).get("target") == name
     ]
+
+
+def test_only_the_runner_of_the_services_machine_reports_for_it(watched: Server) -> None:
+    state = {"state": "up", "at": "2026-11-28T03:00:00Z", "detail": "HTTP 200"}
+    with watched.client() as operator:
+        runners = {
+            machine: operator.post(
+                "/api/v1/tokens", json={"kind": "runner", "machine": machine}
+            ).json()["token"]
+            for machine in ("velo", "mac-mini")
+        }
+
+        def report(token: str, agent: str | None, body: dict[str, Any]) -> httpx.Response:
+            headers = {"X-MCOS-Agent": agent} if agent else {}
+            with watched.client(token) as client:
+                return client.post("/api/v1/services/web-ask/state", json=body, headers=headers)
+
+        refused = {
+            "another machine's runner": report(runners["mac-mini"], "jarvis", state),
+            "velo's runner as another agent": report(runners["velo"], "gene", state),
+            "the owner's own agent token": report(watched.agent_token("elon"), None, state),
+            "an operator": report(watched.operator_token, None, state),
+        }
+        for who, response in refused.items():
+            assert response.status_code == 403, f"{who} may not report: {response.text}"
+            assert error_of(response)["code"] == "forbidden"
+        assert operator.get("/api/v1/services/web-ask").json()["state"] == "unknown"
+
+        bad = report(runners["velo"], "elon", state | {"state": "sideways"})
+        assert bad.status_code == 422 and error_of(bad)["field"] == "state"
+        with watched.client(runners["velo"]) as velo:
+            unknown = velo.post(
+                "/api/v1/services/nginx/state", json=state, headers={"X-MCOS-Agent": "elon"}
+            )
+        assert unknown.status_code == 404
+        ok = report(runners["velo"], "elon", state)
+        assert ok.status_code == 200, ok.text
+        assert operator.get("/api/v1/services/web-ask").json()["state"] == "up"
+
+        # No build on production, however the owner asks: refused and recorded.
+        with watched.client(runners["velo"]) as velo:
+            build = velo.post(
+                "/api/v1/actions",
+                json={
+                    "kind": "service.restart",
+                    "target": "fibreflow",
+                    "command": "npm run build && systemctl restart ff",
+                },
+                headers={"X-MCOS-Agent": "elon"},
+            )
+        assert build.status_code == 403 and error_of(build)["code"] == "policy_denied"
+        assert "allow_build = true" in error_of(build)["message"]
+        decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
+        assert decided["events"][-1]["data"]["rule"] == "production_build"
