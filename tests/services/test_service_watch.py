@@ -5,6 +5,7 @@ with the diagnosis, and remedies carried out only as each service's runbook allo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -302,3 +303,9 @@ def test_only_the_runner_of_the_services_machine_reports_for_it(watched: Server)
         assert "allow_build = true" in error_of(build)["message"]
         decided = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
         assert decided["events"][-1]["data"]["rule"] == "production_build"
+
+        # The CLI reads the same: the state just reported, the runbook's remedies.
+        shown = json.loads(watched.mcos("services", "show", "web-ask", "--json").stdout)
+        assert (shown["state"], shown["remedies"]) == ("up", {"restart": "ask"})
+        listed = watched.mcos("services", "ls").stdout
+        assert "web-ask" in listed and "up" in listed and "100.00%" in listed

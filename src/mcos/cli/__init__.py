@@ -22,6 +22,7 @@ from mcos.cli.notify import notify
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
+from mcos.cli.services import services
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.tasks import tasks
 from mcos.cli.tokens import tokens
@@ -66,6 +67,7 @@ for command in (
     tokens,
     mail,
     notify,
+    services,
     demo,
 ):
     cli.add_command(command)
