@@ -34,6 +34,7 @@ run: install bytecode
 test: install bytecode
 	@scripts/ensure-postgres
 	@scripts/ensure-chromium
+	@scripts/ensure-axe
 	@scripts/ensure-sandbox
 	@scripts/ensure-dovecot
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
@@ -74,4 +75,4 @@ bench-mail: install
 	$(BIN)/python bench/mail.py
 
 clean:
-	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules

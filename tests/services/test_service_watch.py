@@ -195,6 +195,10 @@ async def _story(srv: Server, services: Services) -> None:
         assert "diagnosis-of-web-ask" in task["description"]
         assert f"port {services.ports['web-ask']}" in task["description"]
         assert "diagnosis-of-web-ask" in ask["last_diagnosis"]
+        [attached] = (await api.get(f"/api/v1/tasks/{task['id']}/artifacts")).json()["artifacts"]
+        assert attached["name"] == "diagnosis.txt"
+        content = await api.get(f"/api/v1/tasks/{task['id']}/artifacts/{attached['id']}/content")
+        assert "diagnosis-of-web-ask" in content.text and "web-ask is down on velo" in content.text
         incidents = (await api.get("/api/v1/incidents")).json()["incidents"]
         incident = next(i for i in incidents if i["id"] == opened["incident_id"])
         assert (incident["severity"], incident["reporter"]) == ("P2", "elon")

@@ -46,6 +46,7 @@ RESERVED_NAMESPACES = frozenset(
         "routing",
         "notify",
         "mail",
+        "artifact",
         "service",
     }
 )
@@ -186,6 +187,9 @@ MAIL_SEND_FAILED = "mail.send_failed"
 NOTIFY_SENT = "notify.sent"
 NOTIFY_FAILED = "notify.failed"
 NOTIFY_RECOVERED = "notify.recovered"
+ARTIFACT_ADDED = "artifact.added"
+ARTIFACT_OPENED = "artifact.opened"
+ARTIFACT_ACCEPTED = "artifact.accepted"
 SERVICE_DOWN = "service.down"
 SERVICE_UP = "service.up"
 SERVICE_CHANGED = "service.changed"

@@ -24,6 +24,7 @@ from mcos.schemas import isoformat
 from mcos.services import budgets
 from mcos.services.agents import agent_view, get_agent, mailbox_warnings
 from mcos.services.approvals import approval_view
+from mcos.services.artifacts import count_by_task
 from mcos.services.committees import open_committees
 from mcos.services.incidents import incident_view
 from mcos.services.messages import list_messages
@@ -76,6 +77,9 @@ def _tasks(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, int]]:
     )
     items = [task_summary(r) for r in open_rows]
     items += sorted((task_summary(r) for r in done_rows), key=lambda t: t["id"])
+    files = count_by_task(conn)
+    for item in items:
+        item["artifacts"] = files.get(item["id"], 0)  # the card's attachment count
     counts = dict.fromkeys((c.value for c in COLUMNS), 0)
     for status, count in conn.execute(select(T.c.status, func.count()).group_by(T.c.status)):
         counts[status] = int(count)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
 from mcos.domain.service_state import REMEDIATED
-from mcos.errors import Forbidden, NotFound
+from mcos.errors import Forbidden, McosError, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
 from mcos.schemas import (
@@ -30,13 +30,15 @@ from mcos.schemas import (
     TaskComment,
     TaskCreate,
 )
-from mcos.services import incidents, tasks
+from mcos.services import artifacts, incidents, tasks
 from mcos.services.access import Principal
 from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
 ST, OUT, REM = tables.service_states, tables.service_outages, tables.service_remediations
+DIAGNOSIS_FILE = "diagnosis.txt"
+"""The outage task's attachment: the runbook's diagnose output, in full."""
 TASK_LIMIT = 20_000
 """Characters of a task's description (``TaskCreate``); a longer diagnosis is cut there."""
 
@@ -134,13 +136,14 @@ def _went_down(
     )
     assert isinstance(incident, dict)  # a runner naming its own machine's agent is no refusal
     remedies = ", ".join(f"{k} ({r.policy})" for k, r in service.remedies.items()) or "none"
+    diagnosis = body.diagnosis or "(the runbook has no diagnose commands)"
     description = (
         f"{said}\nDown since {body.at.isoformat()} after {body.failures} failed probe(s); "
         f"incident #{incident['id']} ({service.severity}, {incident['status']}).\n"
         f"Runbook remedies: {remedies}. Find the cause; restart_service or rollback_service "
-        "if the runbook allows, and say what you found.\n\n## Diagnosis\n\n"
+        "if the runbook allows, and say what you found. The diagnosis (the runbook's "
+        f"diagnose commands, run as it went down) is attached as {DIAGNOSIS_FILE}:\n\n"
     )
-    diagnosis = body.diagnosis or "(the runbook has no diagnose commands)"
     room = TASK_LIMIT - len(description)
     description += diagnosis if len(diagnosis) <= room else diagnosis[: room - 40] + "\n[... cut]"
     task = tasks.create_task(
@@ -154,6 +157,18 @@ def _went_down(
             assignee=owner,
         ),
     )
+    try:
+        artifact: dict[str, Any] | None = artifacts.add_artifact(
+            ctx,
+            runner,
+            task["id"],
+            name=DIAGNOSIS_FILE,
+            content=f"# {title}\n\n{said}\n\n{diagnosis}\n".encode(),
+            content_type="text/plain; charset=utf-8",
+            note=f"diagnose commands run by the runner on {service.machine}",
+        )
+    except McosError:  # refused before anything is stored (past the size limit, no store):
+        artifact = None  # the outage is recorded all the same, its diagnosis in the task
     outage_id = ctx.conn.execute(
         insert(OUT).values(
             service=service.name,
@@ -169,6 +184,7 @@ def _went_down(
         "severity": service.severity,
         "incident": incident["id"],
         "task": task["id"],
+        "artifact": artifact["id"] if artifact is not None else None,
     }
 
 

@@ -6,6 +6,7 @@ const TYPES = [
   "agent.synced", "agent.removed", "agent.heartbeat", "agent.liveness_changed", "agent.nudged",
   "agent.cooling_down", "agent.report_set_aside", "token.issued", "token.revoked", "token.rotated",
   "task.created", "task.updated", "task.assigned", "task.moved", "task.commented",
+  "artifact.added", "artifact.accepted",
   "message.sent", "policy.decided",
   "approval.requested", "approval.decided", "approval.approved", "approval.denied",
   "approval.expired", "approval.applied", "grant.created",

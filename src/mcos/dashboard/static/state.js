@@ -212,7 +212,7 @@ export function refetchAgent(name) {
 
 function summary(t) {
   const keep = ["id", "title", "kind", "status", "priority", "assignee", "creator", "parent_id",
-    "due_at", "created_at", "updated_at"];
+    "due_at", "created_at", "updated_at", "artifacts"];
   const o = {};
   for (const k of keep) if (k in t) o[k] = t[k];
   return o;
@@ -310,6 +310,11 @@ export function applyEvent(ev) {
     refreshFull();
   } else if (type.startsWith("task.")) {
     applyTaskEvent(ev, type, d);
+  } else if (type === "artifact.added" || type === "artifact.accepted") {
+    const t = S.tasks.get(taskIdOf(ev));
+    // the card counts files (names), not versions: a name's first version adds one
+    if (t && type === "artifact.added" && d.version === 1) t.artifacts = (t.artifacts || 0) + 1;
+    if (t) markTask(t.id); // the open panel lists it
   } else if (type === "message.sent") {
     if (d && d.id !== undefined) {
       S.messages.push(d);

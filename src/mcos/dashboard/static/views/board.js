@@ -41,7 +41,9 @@ function cardHtml(t) {
     `<div class="tc-top"><span class="tid">#${esc(t.id)}</span><span class="prio p-${esc(t.priority)}">${esc(t.priority)}</span></div>` +
     `<div class="tc-title">${esc(t.title)}</div>` +
     `<div class="tc-foot">${t.assignee ? `<span class="assignee${a && (a.liveness === "stalled" || a.liveness === "offline") ? " warn" : ""}">@${esc(a ? a.display_name || a.name : t.assignee)}</span>` : `<span class="muted">unassigned</span>`}` +
-    (t.kind && t.kind !== "task" ? `<span class="kind">${esc(t.kind)}</span>` : "") + `</div></article>`;
+    (t.kind && t.kind !== "task" ? `<span class="kind">${esc(t.kind)}</span>` : "") +
+    (t.artifacts ? `<span class="attachments" data-attachments="${esc(t.artifacts)}" title="${esc(t.artifacts)} attached file${t.artifacts === 1 ? "" : "s"}">📎 ${esc(t.artifacts)}</span>` : "") +
+    `</div></article>`;
 }
 
 function columnBody(col) {

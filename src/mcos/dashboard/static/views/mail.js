@@ -97,7 +97,7 @@ function mailRow(m) {
 
 function listHtml(list) {
   if (!list.length) return `<p class="empty">No mail matches.</p>`;
-  return `<div class="scroll-x"><table class="data mail-list"><thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Account</th><th>Triage</th><th></th></tr></thead>` +
+  return `<div class="scroll-x"><table class="data mail-list"><thead><tr><th>Received</th><th>From</th><th>Subject</th><th>Account</th><th>Triage</th><th><span class="sr-only">Flags</span></th></tr></thead>` +
     `<tbody>${list.map(mailRow).join("")}</tbody></table></div>` +
     (list.length >= LIST_LIMIT ? `<p class="muted small">The newest ${LIST_LIMIT} shown.</p>` : "");
 }

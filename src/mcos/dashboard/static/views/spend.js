@@ -116,7 +116,7 @@ function modelsHtml() {
     `<tr><td>${modelName(m.model, providers)}</td><td class="bar-cell">${meter(m.cost_usd || 0, max, {})}</td>
      <td class="num">${esc(int(m.calls))}</td><td class="num">${esc(tokens(m.tokens))}</td><td class="num">${esc(money(m.cost_usd))}</td></tr>`).join("");
   return `<section class="panel-box per-model"><h2>Per model <span class="muted small">(${period === "today" ? "today" : "this month"})</span></h2>
-    ${rows ? `<table class="data"><thead><tr><th>Model</th><th></th><th class="num">Calls</th><th class="num">Tokens</th><th class="num">Cost</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No calls yet.</p>`}
+    ${rows ? `<table class="data"><thead><tr><th>Model</th><th><span class="sr-only">Share of the cost</span></th><th class="num">Calls</th><th class="num">Tokens</th><th class="num">Cost</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No calls yet.</p>`}
   </section>`;
 }
 

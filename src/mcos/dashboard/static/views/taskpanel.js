@@ -4,6 +4,7 @@ import { S, putTask } from "../state.js";
 import { get, post } from "../api.js";
 import { esc, dateTime, who, statusLabel } from "../format.js";
 import { refusal, ok, options } from "../ui.js";
+import { renderArtifacts } from "./artifacts.js";
 
 let panel = null;
 let openId = null;
@@ -12,7 +13,7 @@ let lastFocus = null;
 
 function ensurePanel() {
   if (panel && panel.isConnected) return panel;
-  panel = document.createElement("aside");
+  panel = document.createElement("div");
   panel.className = "panel";
   panel.dataset.panel = "task";
   panel.setAttribute("role", "dialog");
@@ -43,8 +44,8 @@ function historyLine(h) {
 function render(t) {
   const agents = [...S.agents.keys()].sort();
   const hist = (t.history || []).slice().reverse();
-  panel.innerHTML = `<header class="panel-head"><h2><span class="tid">#${esc(t.id)}</span> ${esc(t.title)}</h2>
-      <button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header>
+  panel.innerHTML = `<div class="panel-head"><h2><span class="tid">#${esc(t.id)}</span> ${esc(t.title)}</h2>
+      <button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div>
     <dl class="facts">
       <dt>Status</dt><dd><span class="status st-${esc(t.status)}">${esc(statusLabel(t.status))}</span></dd>
       <dt>Priority</dt><dd><span class="prio p-${esc(t.priority)}">${esc(t.priority)}</span></dd>
@@ -59,6 +60,7 @@ function render(t) {
     </dl>
     <label class="assign">Assignee <select data-act="assign"><option value="">— unassigned —</option>${options(agents, t.assignee || "")}</select></label>
     ${t.description ? `<div class="description">${esc(t.description)}</div>` : `<p class="muted small">No description.</p>`}
+    <section class="artifacts" data-artifacts aria-label="Files"><p class="muted small">Loading files…</p></section>
     <form class="comment-form" data-form="comment">
       <label>Comment <textarea name="body" rows="2" required placeholder="Add a comment…"></textarea></label>
       <button type="submit" class="primary small">Comment</button>
@@ -75,6 +77,7 @@ async function load(id, { keepFocus = false } = {}) {
     const active = document.activeElement;
     const typing = active && panel.contains(active) && active.tagName === "TEXTAREA" ? active.value : null;
     render(t);
+    renderArtifacts(panel.querySelector("[data-artifacts]"), id);
     if (typing !== null) {
       const ta = panel.querySelector("textarea");
       ta.value = typing;
@@ -84,7 +87,7 @@ async function load(id, { keepFocus = false } = {}) {
     }
   } catch (e) {
     if (openId !== id) return;
-    panel.innerHTML = `<header class="panel-head"><h2>#${esc(id)}</h2><button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header>` +
+    panel.innerHTML = `<div class="panel-head"><h2>#${esc(id)}</h2><button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div>` +
       `<p class="error">${esc(e.display || e.message)}</p>`;
   }
 }
@@ -96,8 +99,8 @@ export function openPanel(id) {
   lastFocus = document.activeElement;
   openId = id;
   const t = S.tasks.get(id);
-  panel.innerHTML = `<header class="panel-head"><h2><span class="tid">#${esc(id)}</span> ${esc(t ? t.title : "")}</h2>` +
-    `<button type="button" class="ghost" data-act="close" aria-label="Close">×</button></header><p class="muted">Loading history…</p>`;
+  panel.innerHTML = `<div class="panel-head"><h2><span class="tid">#${esc(id)}</span> ${esc(t ? t.title : "")}</h2>` +
+    `<button type="button" class="ghost" data-act="close" aria-label="Close">×</button></div><p class="muted">Loading history…</p>`;
   panel.hidden = false;
   load(id);
 }

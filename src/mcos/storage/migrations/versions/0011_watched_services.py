@@ -1,7 +1,7 @@
 """watched services
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 07:34:10.407393
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import mcos.storage.tables
 
 revision = "0011"
-down_revision = "0009"  # 0010 (artifacts) when it lands on main: re-point here
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
