@@ -23,6 +23,7 @@ from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import INCIDENT_TOOLS, ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.registry_tools import REGISTRY_TOOLS
+from mcos.runtime.service_tools import SERVICE_TOOLS
 from mcos.runtime.shell import SHELL_TOOLS
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -236,6 +237,7 @@ TOOLS: dict[str, Tool] = {
         *MAIL_TOOLS,
         *REGISTRY_TOOLS,
         *FINANCE_TOOLS,
+        *SERVICE_TOOLS,
     )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
@@ -247,6 +249,7 @@ def offered_tools(
     *,
     owns_mail: bool = False,
     confirms: bool = False,
+    owns_services: bool = False,
 ) -> list[Tool]:
     """The tools this agent may be offered: never one whose capability or role it lacks.
 
@@ -255,6 +258,7 @@ def offered_tools(
     ``owns_mail``: the agent owns a mail account, so the mail tools are offered.
     ``confirms``: the escalation table names the agent's role as a confirmer, so the tools that
     confirm or dismiss an incident are offered.
+    ``owns_services``: the agent owns a service, so its remedies are offered.
     """
     held = set(agent.capabilities) | set(granted)
     return [
@@ -264,4 +268,5 @@ def offered_tools(
         and (t.role is None or t.role == agent.role)
         and (owns_mail or not t.mail)
         and (confirms or not t.confirms)
+        and (owns_services or not t.services)
     ]
