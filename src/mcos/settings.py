@@ -39,6 +39,26 @@ class Settings(BaseSettings):
         ge=1_024,
         description="Largest request body accepted; larger ones get 413 payload_too_large.",
     )
+    artifact_max_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1_024,
+        description="Largest file accepted as a task artifact (POST /api/v1/tasks/{id}/"
+        "artifacts, and files attached by server-side tools); larger ones get 413 "
+        "payload_too_large naming `content`. Separate from MCOS_MAX_REQUEST_BYTES (JSON bodies).",
+    )
+    artifacts_store: Literal["auto", "directory", "postgresql"] = Field(
+        "auto",
+        description="Where artifact content is kept, stored once per SHA-256: `directory` (files "
+        "under MCOS_ARTIFACTS_DIR), `postgresql` (large objects in the control plane's own "
+        "PostgreSQL database), or `auto`: large objects on PostgreSQL unless MCOS_ARTIFACTS_DIR "
+        "is set, the directory otherwise.",
+    )
+    artifacts_dir: Path | None = Field(
+        None,
+        description="The folder of the directory artifact store. Unset: `artifacts/` beside the "
+        "SQLite file (which is beside the fleet file by default), or beside the fleet file on "
+        "PostgreSQL. Back it up with the database: a row without its file cannot be downloaded.",
+    )
     stream_max_pending: int = Field(
         10_000,
         ge=10,

@@ -94,7 +94,14 @@ def test_fleet_check_says_ok_for_the_template(tmp_path: Path, env: dict[str, str
     result = run_mcos("fleet", "check", str(path), env=env)
     assert result.stdout == f"{path}: ok — 23 agents on 2 machines, 6 channels\n"
     as_json = json.loads(run_mcos("fleet", "check", str(path), "--json", env=env).stdout)
-    assert as_json == {"ok": True, "file": str(path), "agents": 23, "machines": 2, "warnings": []}
+    assert as_json == {
+        "ok": True,
+        "file": str(path),
+        "agents": 23,
+        "machines": 2,
+        "warnings": [],
+        "registry": None,  # no registry.toml beside it
+    }
 
 
 def test_fleet_check_warns_of_exec_on_a_machine_without_a_sandbox_and_passes(

@@ -67,6 +67,12 @@ RULES: dict[str, Expect] = {
     "POST /api/v1/tasks/{task_id}/move": SELF,
     "POST /api/v1/tasks/{task_id}/assign": SELF,
     "POST /api/v1/tasks/{task_id}/comments": ANY,
+    # Files on a task: its parties (assignee, creator, the assignee's supervisor, the
+    # orchestrator) and operators; Donna has no part in Flow's task.
+    "POST /api/v1/tasks/{task_id}/artifacts": SELF,
+    "GET /api/v1/tasks/{task_id}/artifacts": SELF,
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/content": SELF,
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/preview": SELF,
     "POST /api/v1/messages": ANY,
     "GET /api/v1/messages": ANY,
     "GET /api/v1/events": ANY,
@@ -123,6 +129,10 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/dashboard/snapshot": OPERATOR,
     "GET /api/v1/dashboard/series": OPERATOR,
     "GET /api/v1/dashboard/agents/{name}": OPERATOR,
+    # The entity registry: read by everyone acting for the fleet; nothing writes it over the API.
+    "GET /api/v1/registry": ANY,
+    "GET /api/v1/registry/companies/{key}": ANY,
+    "GET /api/v1/registry/people/{key}": ANY,
 }
 
 
@@ -190,6 +200,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                 )["ids"]
                 digest = _created(flow.post("/api/v1/mail/digests", json={}))
                 draft = _created(flow.post("/api/v1/mail/drafts", json=DRAFT))
+                artifact = _created(
+                    flow.post(
+                        f"/api/v1/tasks/{task['id']}/artifacts",
+                        params={"name": "notes.md"},
+                        content=b"# notes",
+                        headers={"Content-Type": "text/markdown"},
+                    )
+                )
             committee = _created(
                 operator.post(
                     "/api/v1/committees",
@@ -215,6 +233,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                 "mail_id": mail_id,
                 "digest_id": digest["id"],
                 "draft_id": draft["id"],
+                "artifact_id": artifact["id"],
             },
         )
 
@@ -257,7 +276,8 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         ids["approval_id"] = ids["denied_approval_id"]
     if template.endswith("/dismiss"):
         ids["incident_id"] = ids["dismissed_incident_id"]
-    path = template.format(name=name, account="flow-imap", **ids)
+    entity = "alex-specter" if "/registry/people/" in template else "velocity-fibre"
+    path = template.format(name=name, account="flow-imap", key=entity, **ids)
     workspace = str(world.server.fleet_dir / "workspaces" / "flow" / "notes.md")
     bodies: dict[str, Any] = {
         "POST /api/v1/agents/{name}/heartbeat": {"status": "idle"},
@@ -327,6 +347,12 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         request["json"] = bodies[key]
     if key == "GET /api/v1/stream":
         request["params"] = {"after": 0}
+    if key == "POST /api/v1/tasks/{task_id}/artifacts":
+        request |= {
+            "params": {"name": "matrix.md"},
+            "content": b"matrix",
+            "headers": {"Content-Type": "text/markdown"},
+        }
     return method, path, request
 
 

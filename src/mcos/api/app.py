@@ -21,6 +21,7 @@ from mcos.api.limits import BodyLimit
 from mcos.api.responses import JSON
 from mcos.api.routes import (
     agents,
+    artifacts,
     briefing,
     committees,
     events,
@@ -29,6 +30,7 @@ from mcos.api.routes import (
     notify,
     orchestration,
     policy,
+    registry,
     runtime,
     schedules,
     tasks,
@@ -37,6 +39,7 @@ from mcos.api.routes import (
 from mcos.api.session import allowed_origins
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
+from mcos.fleet.registry import load_registry
 from mcos.fleet.schema import Fleet
 from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
@@ -49,6 +52,7 @@ from mcos.services.store import Store
 from mcos.services.supervision import supervise
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
+from mcos.storage.blobs import open_blob_store
 from mcos.storage.database import Database, sqlite_url
 from mcos.storage.writer import Writer, write_once
 from mcos.stream import Broker
@@ -87,6 +91,15 @@ def open_database(settings: Settings) -> tuple[Fleet, Database]:
         sqlite_synchronous=settings.sqlite_synchronous,
     )
     db.migrate()
+    folder = settings.fleet if settings.fleet.is_dir() else settings.fleet.parent
+    beside = Path(db.url.database or ".").parent if db.is_sqlite else folder
+    db.blobs = open_blob_store(
+        settings.artifacts_store,
+        is_sqlite=db.is_sqlite,
+        directory=settings.artifacts_dir,
+        beside=beside.resolve(),
+        max_bytes=settings.artifact_max_bytes,
+    )
     return fleet, db
 
 
@@ -121,6 +134,12 @@ async def _run_schedules(store: Store, every: float) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     fleet, db = open_database(settings)
+    # Read with the fleet file: a bad registry stops the start as a bad fleet file does.
+    try:
+        entities = load_registry(settings.fleet)
+    except Exception:
+        db.dispose()
+        raise
     write_once(db, lambda ctx: agent_service.sync_fleet(ctx, fleet))
     broker = Broker(max_pending=settings.stream_max_pending)
     # SQLite has one process: publish straight from the writer. PostgreSQL may have several
@@ -184,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.registry = entities
     app.state.broker = broker
     app.state.token_cache = TokenCache()
     broker.listeners.append(app.state.token_cache.on_events)
@@ -194,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         agents.router,
         tasks.router,
+        artifacts.router,
         messages.router,
         events.router,
         policy.router,
@@ -205,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens.router,
         mail.router,
         notify.router,
+        registry.router,
     ):
         app.include_router(router)
 
@@ -224,7 +246,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     install_dashboard(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_bytes,
+        larger=[artifacts.upload_limit(settings.artifact_max_bytes)],
+    )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
     finish_openapi(app, HAND_PARSED)

@@ -1,6 +1,14 @@
-"""Refuse oversize bodies before they are read into memory (pure ASGI, no per-request task)."""
+"""Refuse oversize bodies before they are read into memory (pure ASGI, no per-request task).
+
+One limit for every body (``MCOS_MAX_REQUEST_BYTES``, JSON), but for the routes given their own
+(``BodyLimit.larger``: the artifact upload takes ``MCOS_ARTIFACT_MAX_BYTES`` of raw bytes).
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,23 +16,45 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcos.errors import PayloadTooLarge
 
 
+@dataclass(frozen=True)
+class RouteLimit:
+    """A route whose bodies have a limit of their own (larger or smaller than the default)."""
+
+    method: str
+    path: re.Pattern[str]
+    max_bytes: int
+    field: str | None
+    """The field the 413 names (``content`` for an uploaded file)."""
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[RouteLimit] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, field = self.max_bytes, None
+        for route in self.larger:
+            if scope["method"] == route.method and route.path.fullmatch(scope["path"]):
+                max_bytes, field = route.max_bytes, route.field
+                break
+        await self._limited(scope, receive, send, max_bytes, field)
+
+    async def _limited(
+        self, scope: Scope, receive: Receive, send: Send, max_bytes: int, field: str | None
+    ) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes or declared < 0:
-                    await self._refuse(send)
+                if declared > max_bytes or declared < 0:
+                    await self._refuse(send, max_bytes, field)
                     return
         seen = 0
         refused = False
@@ -39,9 +69,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(send, max_bytes, field)
                     return {"type": "http.disconnect"}
             return message
 
@@ -51,8 +81,8 @@ class BodyLimit:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _refuse(self, send: Send) -> None:
-        error = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+    async def _refuse(self, send: Send, max_bytes: int, field: str | None) -> None:
+        error = PayloadTooLarge(f"the request body is larger than {max_bytes} bytes", field=field)
         body = orjson.dumps(error.body())
         await send(
             {

@@ -19,6 +19,7 @@ from mcos.cli.mail import mail
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.notify import notify
+from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
@@ -66,6 +67,7 @@ for command in (
     tokens,
     mail,
     notify,
+    registry,
     demo,
 ):
     cli.add_command(command)

@@ -11,6 +11,14 @@ from mcos.cli._context import TOKEN_FILE, emit_json, fail, find_fleet_dir, remem
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
+from mcos.fleet.registry import (
+    REGISTRY_FILENAME,
+    Registry,
+    RegistryFileError,
+    load_registry,
+    registry_path,
+    registry_template_text,
+)
 from mcos.fleet.schema import Fleet
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
@@ -34,10 +42,16 @@ def init(directory: Path, database_url: str | None) -> None:
     fleet_file = directory / FLEET_FILENAME
     if fleet_file.exists():
         fail(f"{fleet_file} already exists; edit it, or choose another directory")
+    had_registry = (directory / REGISTRY_FILENAME).exists()
     fleet, token, token_path = init_fleet(directory, template_text(), database_url)
     click.echo(
         f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
     )
+    if not had_registry:
+        click.echo(
+            f"Wrote {directory / REGISTRY_FILENAME} (a sample entity registry: fictional "
+            "companies and people; replace them with yours)."
+        )
     click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
     click.echo(f"Next: mcos serve --fleet {directory}")
 
@@ -55,6 +69,10 @@ def init_fleet(
     fleet_file = directory / FLEET_FILENAME
     directory.mkdir(parents=True, exist_ok=True)
     fleet_file.write_text(fleet_text, encoding="utf-8")
+    registry_file = directory / REGISTRY_FILENAME
+    wrote_registry = not registry_file.exists()
+    if wrote_registry:
+        registry_file.write_text(registry_template_text(), encoding="utf-8")
     settings = Settings(fleet=fleet_file)
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
@@ -66,6 +84,8 @@ def init_fleet(
     except Exception as exc:
         # Leave nothing half-made behind, so running `mcos init` again just works.
         fleet_file.unlink(missing_ok=True)
+        if wrote_registry:
+            registry_file.unlink(missing_ok=True)
         message = exc.message if isinstance(exc, McosError) else f"{type(exc).__name__}: {exc}"
         fail(f"could not set up the database: {message}")
     token_path = directory / TOKEN_FILE
@@ -147,7 +167,8 @@ def fleet() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def check(path: Path | None, as_json: bool) -> None:
-    """Validate a fleet file and explain each problem with the key and the fix.
+    """Validate a fleet file and its entity registry (registry.toml beside it), explaining
+    each problem with the file, the key and the fix.
 
     Warnings (a choice that weakens a guarantee, such as exec on a machine without a sandbox,
     or a notify channel whose secret variable is not set here) are listed after "ok"; they do
@@ -158,23 +179,41 @@ def check(path: Path | None, as_json: bool) -> None:
         if folder is None:
             fail("no fleet.toml here or above; give its path")
         path = folder / FLEET_FILENAME
+    failed: list[FleetFileError] = []
+    loaded: Fleet | None = None
+    entities: Registry | None = None
     try:
         loaded = load_fleet(path)
     except FleetFileError as exc:
+        failed.append(exc)
+    try:
+        entities = load_registry(path)
+    except RegistryFileError as exc:
+        failed.append(exc)
+    if failed:
         if as_json:
             emit_json(
                 {
                     "ok": False,
-                    "file": str(exc.path),
+                    "file": str(failed[0].path),
                     "problems": [
-                        {"key": p.key, "line": p.line, "message": p.message, "fix": p.fix}
-                        for p in exc.problems
+                        {
+                            "file": str(error.path),
+                            "key": p.key,
+                            "line": p.line,
+                            "message": p.message,
+                            "fix": p.fix,
+                        }
+                        for error in failed
+                        for p in error.problems
                     ],
                 }
             )
         else:
-            click.echo(exc.message, err=True)
+            for error in failed:
+                click.echo(error.message, err=True)
         raise SystemExit(1) from None
+    assert loaded is not None and entities is not None
     warnings = (
         fleet_warnings(loaded)
         + notify_warnings(loaded, os.environ)
@@ -188,6 +227,14 @@ def check(path: Path | None, as_json: bool) -> None:
                 "agents": len(loaded.agents),
                 "machines": len(loaded.machines),
                 "warnings": [{"agent": w.agent, "message": w.message} for w in warnings],
+                # None: no registry.toml beside the fleet file (an empty registry).
+                "registry": {
+                    "file": str(registry_path(path)),
+                    "companies": len(entities.companies),
+                    "people": len(entities.people),
+                }
+                if registry_path(path).is_file()
+                else None,
             }
         )
     else:
@@ -195,5 +242,10 @@ def check(path: Path | None, as_json: bool) -> None:
             f"{path}: ok — {len(loaded.agents)} agents on {len(loaded.machines)} "
             f"machines, {len(loaded.channels)} channels"
         )
+        where = registry_path(path)
+        if where.is_file():
+            click.echo(
+                f"{where}: ok — {len(entities.companies)} companies, {len(entities.people)} people"
+            )
         for warning in warnings:
             click.echo(f"  warning: {warning.agent}: {warning.message}")

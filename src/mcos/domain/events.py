@@ -46,6 +46,7 @@ RESERVED_NAMESPACES = frozenset(
         "routing",
         "notify",
         "mail",
+        "artifact",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
@@ -185,3 +186,6 @@ MAIL_SEND_FAILED = "mail.send_failed"
 NOTIFY_SENT = "notify.sent"
 NOTIFY_FAILED = "notify.failed"
 NOTIFY_RECOVERED = "notify.recovered"
+ARTIFACT_ADDED = "artifact.added"
+ARTIFACT_OPENED = "artifact.opened"
+ARTIFACT_ACCEPTED = "artifact.accepted"

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mcos.errors import UserError
 from mcos.fleet._guard_checks import guard_problems
@@ -359,7 +359,9 @@ _FIELD_FIXES = {
 }
 
 
-def _from_pydantic(err: Any, data: dict[str, Any], locator: _KeyLocator) -> FleetProblem:
+def _from_pydantic(
+    err: Any, data: dict[str, Any], locator: _KeyLocator, root: type[BaseModel] = Fleet
+) -> FleetProblem:
     loc: tuple[int | str, ...] = tuple(err["loc"])
     key = _key(loc)
     message = str(err["msg"])
@@ -379,7 +381,7 @@ def _from_pydantic(err: Any, data: dict[str, Any], locator: _KeyLocator) -> Flee
                 "rate limits are transient, so wait out the cooldown"
             )
         else:
-            fix = _did_you_mean(field, _known_fields(loc), "remove it") + " (unknown key)"
+            fix = _did_you_mean(field, _known_fields(loc, root), "remove it") + " (unknown key)"
             message = f"unknown key {field!r}"
     elif loc and loc[-1] == "credential" and isinstance(value, list):
         message = "an agent has exactly one credential, not a list"
@@ -418,10 +420,8 @@ def _agent_name(loc: tuple[int | str, ...], data: dict[str, Any]) -> str | None:
     return None
 
 
-def _known_fields(loc: tuple[int | str, ...]) -> set[str]:
-    from pydantic import BaseModel
-
-    model: type[BaseModel] = Fleet
+def _known_fields(loc: tuple[int | str, ...], root: type[BaseModel] = Fleet) -> set[str]:
+    model = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue

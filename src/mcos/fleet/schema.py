@@ -35,7 +35,17 @@ OPERATOR = "operator"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 KNOWN_CAPABILITIES = frozenset(
-    {"read", "plan", "write", "exec", "network", "email.send", "broadcast", "spend"}
+    {
+        "read",
+        "plan",
+        "write",
+        "exec",
+        "network",
+        "email.send",
+        "broadcast",
+        "spend",
+        "personal_data",
+    }
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 SEVERITIES = ("P0", "P1", "P2", "P3")

@@ -16,6 +16,8 @@ import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per 
 from mcos.errors import McosError
 from mcos.runtime.outbox import DeliveryResult, Outbox, Report
 
+UPLOAD_TIMEOUT = 120.0
+"""Seconds an upload (a file of up to MCOS_ARTIFACT_MAX_BYTES) may take."""
 AGENT_HEADER = "X-MCOS-Agent"
 """The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
 
@@ -82,10 +84,30 @@ class ControlPlane:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if agent is not None:
             headers[AGENT_HEADER] = agent
+        return await self._send(headers, method, path, json=storable(body), params=params)
+
+    async def upload(
+        self,
+        token: str | None,
+        path: str,
+        content: bytes,
+        content_type: str,
+        params: dict[str, Any],
+        *,
+        agent: str | None = None,
+    ) -> Any:
+        """POST raw bytes (a file) with their media type; answers and errors as :meth:`request`."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if agent is not None:
+            headers[AGENT_HEADER] = agent
+        headers["Content-Type"] = content_type
+        return await self._send(
+            headers, "POST", path, content=content, params=params, timeout=UPLOAD_TIMEOUT
+        )
+
+    async def _send(self, headers: dict[str, str], method: str, path: str, **extra: Any) -> Any:
         try:
-            response = await self.http.request(
-                method, path, json=storable(body), params=params, headers=headers
-            )
+            response = await self.http.request(method, path, headers=headers, **extra)
         except httpx2.HTTPError as exc:
             raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
         if response.status_code >= 500 or response.status_code == 429:
@@ -131,6 +153,23 @@ class AgentLink:
         return await self.control_plane.request(
             self.token, method, path, body, params, agent=self.name
         )
+
+    async def upload_artifact(
+        self, task_id: int, name: str, content: bytes, content_type: str, note: str = ""
+    ) -> dict[str, Any]:
+        """Attach ``content`` to the task as the next version of ``name``; the artifact as
+        stored (``id``, ``version``, ``sha256``, ``size``…). Raises :class:`Unreachable` or
+        :class:`ApiError` (403 not party to the task, 413 too large, 422 a bad name or type)."""
+        params = {"name": name} | ({"note": note} if note else {})
+        stored: dict[str, Any] = await self.control_plane.upload(
+            self.token,
+            f"/api/v1/tasks/{task_id}/artifacts",
+            content,
+            content_type,
+            params,
+            agent=self.name,
+        )
+        return stored
 
     async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
         """Durably queue a report; it reaches the control plane in order, exactly once."""

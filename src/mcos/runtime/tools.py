@@ -16,10 +16,12 @@ from pydantic import Field
 
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
+from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
 from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
+from mcos.runtime.registry_tools import REGISTRY_TOOLS
 from mcos.runtime.shell import SHELL_TOOLS
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -223,7 +225,15 @@ WORK_TOOLS: tuple[Tool, ...] = (
 
 TOOLS: dict[str, Tool] = {
     tool.name: tool
-    for tool in (*WORK_TOOLS, *SHELL_TOOLS, *CHANGE_TOOLS, *ORCHESTRATION_TOOLS, *MAIL_TOOLS)
+    for tool in (
+        *WORK_TOOLS,
+        *ARTIFACT_TOOLS,
+        *SHELL_TOOLS,
+        *CHANGE_TOOLS,
+        *ORCHESTRATION_TOOLS,
+        *MAIL_TOOLS,
+        *REGISTRY_TOOLS,
+    )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 

@@ -11,6 +11,7 @@ from mcos.domain.kanban import TaskStatus, refuse_move
 from mcos.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from mcos.schemas import TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate, isoformat
 from mcos.services.access import ORCHESTRATOR, Principal
+from mcos.services.artifacts import record_acceptance
 from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -168,6 +169,8 @@ def move_task(
     ctx.conn.execute(
         update(T).where(T.c.id == task_id).values(status=body.status.value, updated_at=ctx.now)
     )
+    if accepting:  # which versions of its files were accepted, and had the accepter opened them
+        record_acceptance(ctx, principal, task_id)
     ctx.append(
         ev.TASK_MOVED,
         principal.actor,

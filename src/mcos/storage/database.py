@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
 from mcos.storage import tables
+from mcos.storage.blobs import BlobStore, open_blob_store
 
 T = TypeVar("T")
 
@@ -46,6 +47,12 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        beside = Path(self.url.database or ".").resolve().parent if self.is_sqlite else Path(".")
+        self.blobs: BlobStore = open_blob_store(
+            "auto", is_sqlite=self.is_sqlite, directory=None, beside=beside
+        )
+        """Where artifact content goes: by default a folder beside the SQLite file, or large
+        objects in PostgreSQL; ``open_database`` applies ``MCOS_ARTIFACTS_*``."""
         if self.is_sqlite:
             self.read_engine = self._sqlite_engine(sqlite_synchronous, immediate=False)
             self.write_engine = self._sqlite_engine(sqlite_synchronous, immediate=True)

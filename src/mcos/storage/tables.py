@@ -476,3 +476,57 @@ notify_deliveries = Table(
     UniqueConstraint("channel", "event_seq"),
     Index(None, "status", "next_attempt_at"),
 )
+
+# -- artifacts: files on tasks ---------------------------------------------------------------
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    # Versions count 1, 2, 3 per file name on a task; a version is never replaced.
+    UniqueConstraint("task_id", "name", "version"),
+    Index(None, "sha256"),
+)
+"""Versioned files on tasks; the content is the blob with this ``sha256`` (storage/blobs.py)."""
+
+artifact_blobs = Table(
+    "artifact_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("oid", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+"""The PostgreSQL large-object store's index: content hash → large object (unused with the
+directory store)."""
+
+artifact_opens = Table(
+    "artifact_opens",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), primary_key=True),
+    Column("actor", String(120), primary_key=True),
+    Column("opened_at", UTCDateTime(), nullable=False),
+)
+"""Who first opened (previewed or downloaded) which version, and when."""
+
+artifact_acceptances = Table(
+    "artifact_acceptances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id"), nullable=False),
+    Column("accepted_by", String(120), nullable=False),
+    Column("opened", Boolean, nullable=False),
+    Column("accepted_at", UTCDateTime(), nullable=False),
+    Index(None, "task_id"),
+)
+"""When a task moved to done: the newest version of each of its files, who accepted it, and
+whether they had opened that version first."""

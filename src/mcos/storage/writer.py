@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert
 from mcos.domain.events import Event
 from mcos.errors import McosError, ServiceUnavailable
 from mcos.storage import tables
+from mcos.storage.blobs import BlobStore
 from mcos.storage.database import Database
 
 T = TypeVar("T")
@@ -38,10 +39,14 @@ BulkUnit = Callable[["WriteContext", list[Any]], list[Any]]
 class WriteContext:
     """What a unit sees: the connection, the batch's clock, and the event log to append to."""
 
-    def __init__(self, conn: Connection, now: datetime, last_seq: int) -> None:
+    def __init__(
+        self, conn: Connection, now: datetime, last_seq: int, blobs: BlobStore | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
         self.seq = last_seq
+        self.blobs = blobs
+        """Where artifact content is stored (the database's store); written before its row."""
         self.events: list[Event] = []
         self._rows: list[dict[str, Any]] = []
 
@@ -124,12 +129,12 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
         seq = db.last_seq(conn)
         for job in jobs:
             if job.bulk is None:
-                seq = _run_one(conn, now, seq, job, job.unit, events)
+                seq = _run_one(conn, now, seq, job, job.unit, events, db.blobs)
                 continue
             group = groups.pop(job.bulk, None)
             if group is None:
                 continue  # already run with the first job of its group
-            seq = _run_group(conn, now, seq, job.bulk, group, events)
+            seq = _run_group(conn, now, seq, job.bulk, group, events, db.blobs)
         if events:
             db.announce(conn, events[-1].seq)
     return events
@@ -142,10 +147,11 @@ def _run_group(
     bulk: BulkUnit,
     group: list[_Job[Any]],
     events: list[Event],
+    blobs: BlobStore,
 ) -> int:
     if len(group) > 1:
         savepoint = conn.begin_nested()
-        ctx = WriteContext(conn, now, seq)
+        ctx = WriteContext(conn, now, seq, blobs)
         try:
             results = bulk(ctx, [job.item for job in group])
             ctx.flush()
@@ -158,7 +164,7 @@ def _run_group(
                 job.outcome = result
             return ctx.seq
     for job in group:
-        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events)
+        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events, blobs)
     return seq
 
 
@@ -173,10 +179,11 @@ def _run_one(
     job: _Job[Any],
     unit: Unit[Any] | None,
     events: list[Event],
+    blobs: BlobStore,
 ) -> int:
     assert unit is not None
     savepoint = conn.begin_nested()
-    ctx = WriteContext(conn, now, seq)
+    ctx = WriteContext(conn, now, seq, blobs)
     try:
         result = unit(ctx)
         ctx.flush()

@@ -14,9 +14,11 @@ import spend from "./views/spend.js";
 import agent from "./views/agent.js";
 import brief from "./views/brief.js";
 import mail from "./views/mail.js";
+import registry from "./views/registry.js";
 
 const VIEWS = { fleet, board, messages, inbox, spend, brief, agent };
 VIEWS.mail = mail;
+VIEWS.registry = registry;
 const $ = (id) => document.getElementById(id);
 
 let current = null;       // {name, view, param}
