@@ -25,6 +25,7 @@ from mcos.api.routes import (
     briefing,
     committees,
     events,
+    legal,
     mail,
     messages,
     notify,
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mail.router,
         notify.router,
         registry.router,
+        legal.router,
     ):
         app.include_router(router)
 

@@ -241,7 +241,7 @@ def _lint(template: DocumentTemplate, where: str) -> None:
                 + (" of type lines" if kind == "list" else ""),
                 field="clauses",
             )
-    joined = "\n".join([*body, *(d.meaning for d in template.definitions)])
+    joined = "\n".join(body)
     terms = [d.term for d in template.definitions]
     if template.style == "agreement":  # a letter names its parties; it defines no terms
         terms += [p.term for p in template.parties]

@@ -110,6 +110,9 @@ class Tool:
     it even when not offered, so that the control plane refuses and records the attempt."""
     mail: bool = False
     """Offered only to an agent that owns a mail account (``[[mail.accounts]]``)."""
+    moves_task_to: str | None = None
+    """The column a successful call moves its task to (``draft_document``: review), so that
+    finishing the task does not move it there again."""
 
     @property
     def spec(self) -> ToolSpec:

@@ -18,6 +18,7 @@ from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
 from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
 from mcos.runtime.changes import CHANGE_TOOLS
+from mcos.runtime.legal_tools import LEGAL_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
@@ -233,6 +234,7 @@ TOOLS: dict[str, Tool] = {
         *ORCHESTRATION_TOOLS,
         *MAIL_TOOLS,
         *REGISTRY_TOOLS,
+        *LEGAL_TOOLS,
     )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
