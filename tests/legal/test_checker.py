@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date
 from typing import Any
 
@@ -144,9 +145,17 @@ def test_a_missing_signature_block_and_a_block_for_a_stranger_are_refused(
     )
 
 
-def test_a_file_that_is_not_a_docx_is_the_callers_error(registry: Registry) -> None:
+def zip_with_broken_xml() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<not xml")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("content", [b"plain text", zip_with_broken_xml()], ids=["text", "zip"])
+def test_a_file_that_is_not_a_docx_is_the_callers_error(registry: Registry, content: bytes) -> None:
     with pytest.raises(InvalidInput, match=r"not a readable \.docx"):
-        check_draft(b"plain text", CONTRACT, PARTIES, registry)
+        check_draft(content, CONTRACT, PARTIES, registry)
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,13 @@ def read_docx(content: bytes) -> list[Paragraph]:
     in a table); an unreadable file is the caller's error."""
     try:
         document = Document(io.BytesIO(content))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (
+        PackageNotFoundError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        SyntaxError,  # lxml's XMLSyntaxError: a part that is not XML
+    ) as exc:
         raise InvalidInput(f"not a readable .docx file: {exc}", field="content") from None
     return list(_paragraphs(document))
 
