@@ -192,4 +192,9 @@ def test_bad_arguments_are_named_and_exit_non_zero(server: Server, tmp_path: Pat
                  str(tmp_path / "no" / "such" / "dir.md")).startswith(
         f"error: cannot write {tmp_path / 'no' / 'such' / 'dir.md'}"
     )  # fmt: skip
+    missing = f"{tmp_path / 'nowhere'}/"
+    assert error("artifacts", "get", str(task_id), "report.md", "-o", missing) == (
+        f"error: there is no folder {missing} (field: --output)"
+    )
+    assert not (tmp_path / "nowhere").exists()
     assert versions(server, task_id)[0]["version"] == 1, "nothing else was attached"

@@ -109,7 +109,11 @@ def _target(output: str | None, name: str) -> Path:
     if output is None:
         return Path(name)
     path = Path(output)
-    return path / name if path.is_dir() else path
+    if path.is_dir():
+        return path / name
+    if output.endswith(("/", "\\")):
+        fail(f"there is no folder {output}", field="--output")
+    return path
 
 
 @artifacts.command("get")
