@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Browser, expect
+from pycel import ExcelCompiler
 
 from mcos.fleet.loader import load_fleet
 from tests.fixtures.server import free_port, mcos_env, run_mcos
@@ -323,6 +326,55 @@ def check_the_dashboard_shows_the_simulation_and_what_waits(demo: Demo, browser:
     expect(page.locator("#view")).to_contain_text("exec")
 
 
+def _files(demo: Demo, title: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    with demo.client() as api:
+        [task] = [t for t in api.get("/api/v1/tasks").json()["tasks"] if t["title"] == title]
+        listed = api.get(f"/api/v1/tasks/{task['id']}/artifacts").json()["artifacts"]
+    return task, listed
+
+
+def _download(demo: Demo, artifact: dict[str, Any]) -> bytes:
+    with demo.client() as api:
+        got = api.get(f"/api/v1/tasks/{artifact['task_id']}/artifacts/{artifact['id']}/content")
+    assert got.status_code == 200, got.text
+    return got.content
+
+
+def check_vegas_workbook_is_real_with_live_formulas(demo: Demo, scratch: Path) -> None:
+    from mcos.finance.sample import generate
+
+    task, [workbook] = _files(demo, "Variance analysis: Velocity Fibre cost per activation")
+    assert (task["status"], task["assignee"]) == ("done", "vega")
+    assert (
+        workbook["name"] == "velocity-fibre-h1-2026.xlsx" and workbook["created_by"] == "agent:vega"
+    )
+    assert workbook["opened_by"] == ["operator:operator"]  # the director read it before accepting
+    scratch.mkdir(exist_ok=True)
+    output = scratch / workbook["name"]
+    output.write_bytes(_download(demo, workbook))
+    book = load_workbook(output)
+    assert book.sheetnames == ["Summary", "Variance", "Cost per unit", "Findings"]
+    assert book["Variance"]["E2"].value == "=D2-C2"  # a formula, not a number
+    planted = generate(scratch / "sample").planted  # the same sample the demo wrote
+    found = [(r[3], r[2], r[4]) for r in book["Findings"].iter_rows(min_row=2, values_only=True)]
+    assert sorted(found) == sorted((p.check, p.kind, p.key) for p in planted)
+    evaluate = ExcelCompiler(filename=str(output)).evaluate
+    actual = sum(
+        r[3]
+        for r in book["Variance"].iter_rows(min_row=2, values_only=True)
+        if len(r) > 3 and isinstance(r[1], str) and isinstance(r[3], (int, float))
+    )
+    assert evaluate("Summary!B4") == pytest.approx(actual)
+    told = " ".join(_outcomes(demo, "Vega's variance analysis"))
+    assert f"{len(planted)} findings" in told and "velocity-fibre-h1-2026.xlsx v1" in told
+    [note] = [
+        e["data"]["body"]
+        for e in demo.events("task.commented")
+        if e["data"].get("task") == task["id"] and "The analysis lists" in e["data"]["body"]
+    ]
+    assert note.startswith(f"(simulated) The analysis lists {len(planted)} findings")
+
+
 def test_mcos_demo_plays_the_seeds_day_in_front_of_the_operator(
     tmp_path: Path, browser: Browser
 ) -> None:
@@ -333,4 +385,5 @@ def test_mcos_demo_plays_the_seeds_day_in_front_of_the_operator(
         check_the_days_work_lands_and_mcos_brief_matches_the_api(demo)
         check_supervision_nudges_then_reassigns_then_tells(demo)
         check_donnas_mail_is_read_for_real_and_her_reply_leaves_once_approved(demo)
+        check_vegas_workbook_is_real_with_live_formulas(demo, tmp_path / "vega")
         check_the_dashboard_shows_the_simulation_and_what_waits(demo, browser)

@@ -16,32 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from mcos.demo.director import Director, Scene
+from mcos.demo.finance import vega_variance
 from mcos.demo.fleet import QUICK_TO_MISS
+from mcos.demo.story import accepted as _accepted
+from mcos.demo.story import data as _data
+from mcos.demo.story import task_reaches as _task_reaches
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet
 from mcos.runtime.providers.base import ModelRequest
 from mcos.runtime.providers.simulated import Step
-
-
-def _data(event: dict[str, Any] | None) -> dict[str, Any]:
-    return dict(event["data"]) if event else {}
-
-
-async def _task_reaches(d: Director, task_id: int, statuses: tuple[str, ...], after: int) -> bool:
-    moved = await d.wait_for(
-        "task.moved",
-        after,
-        lambda e: e["data"].get("task") == task_id and e["data"].get("to") in statuses,
-    )
-    return moved is not None
-
-
-async def _accepted(d: Director, task_id: int, after: int) -> bool:
-    """Once the agent leaves its work in review, the operator (the director) accepts it."""
-    if not await _task_reaches(d, task_id, ("review",), after):
-        return False
-    await d.accept(task_id)
-    return True
-
 
 # -- the day's work ---------------------------------------------------------------------
 
@@ -359,55 +341,6 @@ async def apex_contract(d: Director) -> None:
             await d.narrate(
                 f"Apex's draft waits in the Review column (task #{task_id}): move it to done "
                 "when you have read it, and the ledger credits 4 hours of legal work.",
-                outcome=True,
-            )
-
-    d.watch(outcome())
-
-
-async def vega_variance(d: Director) -> None:
-    d.put_file(
-        "vega",
-        "data/activations.csv",
-        "month,activations,cost_zar\n2026-08,412,1812800\n2026-09,388,1885680\n"
-        "2026-10,441,1896300\n",
-    )
-    after = await d.last_seq()
-    title = "Variance analysis: Velocity Fibre cost per activation"
-    d.answer(
-        title,
-        [
-            Step.call("read_file", {"path": "data/activations.csv"}),
-            Step.call(
-                "write_file",
-                {
-                    "path": "analysis/cost-per-activation.md",
-                    "content": "# Cost per activation (simulated)\n\nAug R4,400; Sep R4,860 "
-                    "(+10%: fewer activations, same crews); Oct R4,300.\n",
-                },
-            ),
-            Step.reply("Cost per activation peaked in September; crews were idle for a week."),
-        ],
-        agent="vega",
-    )
-    # Routed by the fleet file's [[routing]] rules, as Jarvis routes a request.
-    routed = await d.call(
-        "POST",
-        "/api/v1/route",
-        {
-            "title": title,
-            "description": "Explain the month-on-month variance in cost per activation.",
-        },
-    )
-    task_id = routed["task_id"]
-    why = "; ".join(routed["explanation"].splitlines())
-    await d.narrate(f"A request for a variance analysis is routed (task #{task_id}): {why}")
-
-    async def outcome() -> None:
-        if await _accepted(d, task_id, after):
-            await d.narrate(
-                f"{d.fleet_label(routed['agent'] or 'nobody')}'s analysis is finished and "
-                "accepted; the summary is on the card.",
                 outcome=True,
             )
 
