@@ -192,7 +192,8 @@ class ActionRequest(_Input):
     port: StrictInt | None = Field(None, ge=1, le=65_535)
     """For ``http.fetch``: the port connected to."""
     target: str | None = Field(None, min_length=1, max_length=1_000)
-    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path."""
+    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository path;
+    for ``service.restart``/``service.rollback``: the service's name."""
     draft: RowId | None = None
     """For ``email.send``: the draft sent (``POST /api/v1/mail/drafts``)."""
     subject: str | None = Field(None, max_length=998)
@@ -423,3 +424,37 @@ class Suspension(_Input):
     """Why an agent is suspended or resumed; shown in the event log and on its card."""
 
     reason: str = Field(min_length=1, max_length=2_000)
+
+
+ServiceStateName = Literal["up", "down", "unknown"]
+
+
+class ServiceStateIn(_Input):
+    """A watched service changed state, as its machine's runner saw it."""
+
+    id: ClientId | None = None
+    state: ServiceStateName
+    before: ServiceStateName = "unknown"
+    at: Instant
+    """When the probe that made the change ran (the runner's clock)."""
+    failures: int = Field(0, ge=0, le=1_000_000)
+    """Failed probes in a row."""
+    detail: str = Field("", max_length=2_000)
+    """What the probe saw (``HTTP 502 from ...``, ``connection refused``)."""
+    diagnosis: str = Field("", max_length=70_000)
+    """Going down: the output of the runbook's ``diagnose`` commands."""
+
+
+class RemediationIn(_Input):
+    """A remedy the runner carried out (after the control plane allowed it)."""
+
+    id: ClientId | None = None
+    action: Literal["restart", "rollback"]
+    by: Literal["auto", "agent", "operator"]
+    command: str = Field(min_length=1, max_length=2_000)
+    exit_status: int | None = Field(None, ge=-255, le=255)
+    """``None``: stopped at its time limit."""
+    output: str = Field("", max_length=10_000)
+    at: Instant
+    seconds: float = Field(ge=0, le=86_400)
+    approval_id: RowId | None = None

@@ -24,8 +24,6 @@ from mcos.runtime.workspace import GENERIC_DUTY, Workspace, soul_text
 UPCOMING_TOOLS = frozenset(
     {
         "draft_document",  # legal drafting (issue 14, item 3)
-        "restart_service",  # service watch (item 5)
-        "rollback_service",
     }
 )
 """Tool names the templates mention that other work of issue 14 adds to the runtime. Trim a

@@ -33,8 +33,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
 def test_the_fleet_tools_are_offered_to_the_orchestrator_and_never_to_others(fleet: Fleet) -> None:
     assert ORCHESTRATION == {
         "fleet_status", "read_board", "route_request", "send_directive", "reassign_task",
-        "nudge_agent", "suspend_agent", "resume_agent", "open_committee", "confirm_incident",
-        "dismiss_incident",
+        "nudge_agent", "suspend_agent", "resume_agent", "open_committee",
     }  # fmt: skip
     for agent in fleet.agents:
         offered = {t.name for t in offered_tools(agent)}
@@ -47,6 +46,24 @@ def test_the_fleet_tools_are_offered_to_the_orchestrator_and_never_to_others(fle
     assert donna is not None
     powerful = donna.model_copy(update={"capabilities": ("read", "plan", "write", "broadcast")})
     assert not ORCHESTRATION & {t.name for t in offered_tools(powerful)}
+
+
+def test_incident_decisions_are_offered_to_the_roles_the_escalation_table_names(
+    fleet: Fleet,
+) -> None:
+    decide = {"confirm_incident", "dismiss_incident"}
+    confirmers = {role for rule in fleet.escalation.values() for role in rule.confirm_by}
+    assert {"orchestrator", "security"} <= confirmers
+    for agent in fleet.agents:
+        offered = set(Toolbox(agent, None, None, fleet=fleet).offered)  # type: ignore[arg-type]
+        if agent.role in confirmers:
+            assert decide <= offered, agent.name
+        else:
+            assert not decide & offered, agent.name
+    # Without the table's word (no fleet to read it from), nobody is offered them.
+    sentinel = fleet.agent("sentinel")
+    assert sentinel is not None and sentinel.role == "security"
+    assert not decide & {t.name for t in offered_tools(sentinel)}
 
 
 def test_a_fleet_tool_asked_for_by_another_agent_is_refused_before_any_request(
@@ -161,3 +178,47 @@ def test_jarvis_routes_a_request_nudges_the_agent_and_is_briefed_with_the_data(
     assert seen["briefing"]["markdown"].startswith(
         "# From Jarvis (written by the model claude-sonnet-4-6;"
     )
+
+
+def test_sentinel_confirms_a_p2_with_its_own_tool(srv: Server, fake: FakeProviderServer) -> None:
+    with srv.client() as operator, srv.agent("elon") as elon:
+        raised = elon.post(
+            "/api/v1/incidents",
+            json={"severity": "P2", "title": "Repeated SSH failures on velo", "body": "auth.log"},
+        )
+        assert raised.status_code == 201, raised.text
+        incident = raised.json()
+        assert incident["status"] != "confirmed"
+        review = operator.post(
+            "/api/v1/tasks",
+            json={"title": f"Review P2 incident #{incident['id']}", "assignee": "sentinel"},
+        ).json()["id"]
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-sentinel",
+                    contains=f"Review P2 incident #{incident['id']}",
+                    steps=(
+                        Step.call(
+                            "confirm_incident",
+                            {"incident_id": incident["id"], "reason": "47 failures from one IP"},
+                        ),
+                        Step.reply("Confirmed: a brute-force attempt from one address."),
+                    ),
+                )
+            ]
+        )
+    )
+
+    async def reviewed(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, review) == "review"
+
+    asyncio.run(
+        run_until(make_runner(srv, ["sentinel"]), reviewed, url=srv.url, token=srv.operator_token)
+    )
+    with srv.client() as operator:
+        after = operator.get(f"/api/v1/incidents/{incident['id']}").json()
+    assert after["status"] == "confirmed", after
+    [call] = [r for r in fake.requests if r.key == "key-sentinel" and r.tool_results]
+    assert call.tool_results[0] == f"incident #{incident['id']} P2: confirmed"

@@ -118,6 +118,11 @@ RULES: dict[str, Expect] = {
     "POST /api/v1/mail/drafts/{draft_id}/failed": rule(),
     "GET /api/v1/notify": OPERATOR,
     "POST /api/v1/notify/{name}/test": OPERATOR,
+    "GET /api/v1/services": ANY,
+    "GET /api/v1/services/{name}": ANY,
+    # Only the runner of the service's machine, acting as its owner (Flow owns "flow" here).
+    "POST /api/v1/services/{name}/state": rule("runner_own"),
+    "POST /api/v1/services/{name}/remediations": rule("runner_own"),
     "GET /api/v1/tokens": OPERATOR,
     "POST /api/v1/tokens": OPERATOR,
     "GET /api/v1/tokens/current": ANY,
@@ -157,7 +162,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     with running_server(
         folder,
         f"sqlite+pysqlite:///{folder / 'mcos.db'}",
-        fleet_extra=NOTIFY_CHANNEL + MAILBOX,
+        fleet_extra=NOTIFY_CHANNEL + MAILBOX + SERVICE,
     ) as server:
         with server.client() as operator:
             runners = {
@@ -262,6 +267,15 @@ tls = "none"
 user = "flow"
 password_env = "MCOS_MATRIX_MAIL_PASSWORD"
 """
+SERVICE = """
+[[services]]
+name = "flow"
+machine = "velo"
+owner = "flow"
+kind = "tcp"
+port = 9
+every_seconds = 3600
+"""
 DRAFT = {"account": "flow-imap", "to": ["a@b.example"], "subject": "matrix", "body": "matrix"}
 
 
@@ -341,6 +355,14 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         "POST /api/v1/mail/drafts": DRAFT,
         "POST /api/v1/mail/drafts/{draft_id}/sent": {"body_sha256": "0" * 64},
         "POST /api/v1/mail/drafts/{draft_id}/failed": {"message": "matrix"},
+        "POST /api/v1/services/{name}/state": {"state": "up", "at": "2026-11-28T03:00:00Z"},
+        "POST /api/v1/services/{name}/remediations": {
+            "action": "restart",
+            "by": "agent",
+            "command": "true",
+            "at": "2026-11-28T03:00:00Z",
+            "seconds": 0.1,
+        },
     }
     request: dict[str, Any] = {}
     if key in bodies:

@@ -33,6 +33,7 @@ from mcos.api.routes import (
     registry,
     runtime,
     schedules,
+    services,
     tasks,
     tokens,
 )
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mail.router,
         notify.router,
         registry.router,
+        services.router,
     ):
         app.include_router(router)
 

@@ -23,6 +23,7 @@ from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
+from mcos.cli.services import services
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.souls import souls
 from mcos.cli.tasks import tasks
@@ -69,6 +70,7 @@ for command in (
     mail,
     notify,
     registry,
+    services,
     demo,
     souls,
 ):

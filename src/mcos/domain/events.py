@@ -47,6 +47,7 @@ RESERVED_NAMESPACES = frozenset(
         "notify",
         "mail",
         "artifact",
+        "service",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
@@ -189,3 +190,8 @@ NOTIFY_RECOVERED = "notify.recovered"
 ARTIFACT_ADDED = "artifact.added"
 ARTIFACT_OPENED = "artifact.opened"
 ARTIFACT_ACCEPTED = "artifact.accepted"
+SERVICE_DOWN = "service.down"
+SERVICE_UP = "service.up"
+SERVICE_CHANGED = "service.changed"
+"""A watched service became ``unknown`` (its probe cannot tell, such as systemd absent)."""
+SERVICE_REMEDIATED = "service.remediated"

@@ -17,6 +17,7 @@ from mcos.errors import UserError
 from mcos.fleet._guard_checks import guard_problems
 from mcos.fleet._mail_checks import mail_problems
 from mcos.fleet._notify_checks import notify_problems
+from mcos.fleet._service_checks import service_problems
 from mcos.fleet.costs import cost_problems
 from mcos.fleet.schedules import schedule_problems
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
@@ -246,6 +247,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
     problems += [FleetProblem(key, message, fix) for key, message, fix in guard_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in notify_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in cost_problems(fleet)]
+    problems += [FleetProblem(key, message, fix) for key, message, fix in service_problems(fleet)]
     problems += [
         FleetProblem(key, message, fix)
         for key, message, fix in schedule_problems(

@@ -27,6 +27,7 @@ from mcos.fleet.sandbox import (
     plan_sandbox,
 )
 from mcos.fleet.schedules import Schedule, Supervision
+from mcos.fleet.services import AnyService, Service
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
@@ -349,6 +350,8 @@ class Fleet(_Strict):
     """The mailboxes agents watch, and the triage rules that override the model."""
     notify: tuple[NotifyChannel, ...] = ()
     """How Mission Control reaches the operator (mail, webhook, Telegram), and what each carries."""
+    services: tuple[Service, ...] = ()
+    """What machines run that agents watch: probes, severity, runbook (``fleet/services.py``)."""
 
     @field_validator("escalation")
     @classmethod
@@ -383,6 +386,21 @@ class Fleet(_Strict):
 
     def machine(self, name: str) -> Machine | None:
         return next((m for m in self.machines if m.name == name), None)
+
+    def service(self, name: str) -> AnyService | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def owner_of(self, service: AnyService) -> str | None:
+        """The agent watching ``service``: its ``owner``, or else its machine's one agent of role
+        ``infrastructure`` (``None`` when there is not exactly one; the loader refuses that)."""
+        if service.owner is not None:
+            return service.owner
+        found = [
+            a.name
+            for a in self.agents
+            if a.machine == service.machine and a.role == "infrastructure"
+        ]
+        return found[0] if len(found) == 1 else None
 
     def liveness_for(self, agent: Agent) -> Liveness:
         return agent.liveness or self.liveness

@@ -16,6 +16,8 @@ ACTION_KINDS: dict[str, str] = {
     "payment.send": "spend",
     "git.commit": "write",
     "deploy.run": "exec",
+    "service.restart": "exec",
+    "service.rollback": "exec",
 }
 
 
@@ -30,6 +32,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "payment.send": ("amount_usd",),
     "git.commit": ("files_touched", "paths"),
     "deploy.run": ("target", "files_touched"),
+    "service.restart": ("target", "command"),
+    "service.rollback": ("target", "command"),
 }
 
 # Kinds whose ``paths`` are files or folders on the agent's machine.
@@ -44,7 +48,8 @@ class Action:
 
     kind: str
     command: str | None = None
-    """For ``shell.exec`` and ``deploy.run``: the command line, verbatim."""
+    """For ``shell.exec`` and ``deploy.run``: the command line, verbatim; for a service's
+    remedy, the runbook's command (the only one the runner carries out)."""
     paths: tuple[str, ...] = ()
     """Files or folders read, written, deleted or run in."""
     host: str | None = None
@@ -60,7 +65,8 @@ class Action:
     port: int | None = None
     """For ``http.fetch``: the port reached."""
     target: str | None = None
-    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository's path."""
+    """For ``deploy.run``: the deploy target's name; for ``git.commit``: the repository's path;
+    for ``service.restart`` and ``service.rollback``: the service's name."""
     draft: int | None = None
     """For ``email.send``: the stored draft sent, exactly as it is."""
     subject: str | None = None

@@ -19,6 +19,7 @@ from mcos.domain.hosts import reached as reached_by
 from mcos.domain.paths import matches, normalise_path
 from mcos.fleet.guard import Guard
 from mcos.fleet.schema import HUMAN, Agent
+from mcos.fleet.services import AnyService, is_build
 from mcos.policy.actions import ACTION_KINDS, FILE_KINDS, REQUIRED, Action
 from mcos.policy.decisions import Allow, Decision, Deny, NeedsApproval
 
@@ -45,6 +46,10 @@ class PolicyRequest:
     """Time-boxed restorations currently on record for this agent."""
     control_plane_host: str | None = None
     """The control plane's host (``control_plane.url``): no fetch may reach it, exception or not."""
+    service: AnyService | None = None
+    """For ``service.*``: the service named by the action's ``target``, from the fleet file."""
+    service_owner: str | None = None
+    """The agent that owns ``service`` (``Fleet.owner_of``)."""
 
 
 Rule = Callable[[PolicyRequest], Decision | None]
@@ -92,6 +97,57 @@ def complete(request: PolicyRequest) -> Decision | None:
                 f"{action.kind} without {name} is refused: its limits cannot be checked "
                 f"without it; ask again with the {name} of the action as it will be done",
             )
+    return None
+
+
+def service_remedy(request: PolicyRequest) -> Decision | None:
+    """A service's remedy: only its owner asks, only the runbook's command, never a build on
+    production unless allowed, then the remedy's own policy (allow, ask, deny)."""
+    action = request.action
+    if not action.kind.startswith("service."):
+        return None
+    which = action.kind.removeprefix("service.")
+    service, agent = request.service, request.agent.name
+    if service is None:
+        return Deny("unknown_service", f"no service named {action.target!r} in the fleet file")
+    if request.service_owner != agent:
+        return Deny(
+            "service_owner",
+            f"service {service.name!r} is {request.service_owner!r}'s to remedy, not "
+            f"{agent!r}'s; ask its owner",
+        )
+    remedy = service.runbook.remedy(which)
+    if remedy is None:
+        return Deny(
+            "no_remedy",
+            f"service {service.name!r} has no {which} in its runbook; an operator adds "
+            f"[services.runbook.{which}] to the fleet file",
+        )
+    if action.command != remedy.command:
+        return Deny(
+            "runbook_command",
+            f"a {which} of {service.name!r} runs the runbook's command ({remedy.command!r}), "
+            "not another; ask with that command",
+        )
+    if service.production and not service.allow_build and is_build(remedy.command):
+        return Deny(
+            "production_build",
+            f"{service.name!r} is production and its {which} builds ({remedy.command!r}); no "
+            "build runs on production unless the fleet file sets allow_build = true",
+        )
+    if remedy.policy == "deny":
+        return Deny(
+            "service_policy",
+            f'the runbook denies {action.kind} of {service.name!r} (policy = "deny"); an '
+            "operator does it by hand",
+        )
+    if remedy.policy == "ask":
+        return NeedsApproval(
+            "service_policy",
+            f"{action.kind} of {service.name!r} ({remedy.command!r}) waits for a person "
+            '(policy = "ask")',
+            (HUMAN,),
+        )
     return None
 
 
@@ -270,6 +326,7 @@ RULES: tuple[Rule, ...] = (
     known_kind,
     capability,
     complete,
+    service_remedy,
     absolute_paths,
     protected_paths,
     fetch_host,

@@ -30,6 +30,7 @@ from mcos.runtime.conversation import Conversation, Saved
 from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.orchestration_tools import ORCHESTRATOR
 from mcos.runtime.providers.base import Provider, ToolCall, TransientProviderError, Turn
+from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.toolbox import Toolbox
 from mcos.runtime.workspace import Workspace
 
@@ -62,6 +63,7 @@ class AgentLoop:
         provider: Provider,
         egress_dir: Path | None = None,
         mailboxes: Mailboxes | None = None,
+        services: ServiceWatch | None = None,
     ) -> None:
         """``egress_dir``: where the runner keeps its egress proxies' sockets; ``None`` runs no
         command (an agent loop in a test of other things)."""
@@ -85,6 +87,7 @@ class AgentLoop:
             fleet=fleet,
             commands=self.commands,
             mailboxes=mailboxes,
+            services=services,
         )
         self.notes = ""
         self.cooling_until = 0.0

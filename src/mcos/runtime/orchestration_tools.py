@@ -224,17 +224,24 @@ ORCHESTRATION_TOOLS = tuple(
             OpenCommittee,
             _open_committee,
         ),
+    )
+)
+
+
+INCIDENT_TOOLS = tuple(
+    Tool(name, description, IncidentDecision, run, confirms=True)
+    for name, description, run in (
         (
             "confirm_incident",
             "Confirm an incident you are an approver of, with your evidence.",
-            IncidentDecision,
             _confirm_incident,
         ),
         (
             "dismiss_incident",
             "Dismiss an incident you are an approver of (a false alarm), saying why.",
-            IncidentDecision,
             _dismiss_incident,
         ),
     )
 )
+"""Offered to every role the escalation table names in a ``confirm_by`` (security confirms
+P2s): the control plane still accepts a decision only from an approver of that incident."""

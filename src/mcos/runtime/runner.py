@@ -32,6 +32,7 @@ from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.outbox import Outbox, RejectedReport
 from mcos.runtime.providers import make_provider
 from mcos.runtime.providers.simulated import Script
+from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.workspace import Workspace
 from mcos.sse import FrameReader
 
@@ -222,6 +223,8 @@ class Runner:
     souls: Path | None = None
     """The fleet folder's ``souls/``: the role templates a new agent's ``SOUL.md`` is made from."""
     loops: dict[str, AgentLoop] = field(default_factory=dict)
+    services: ServiceWatch | None = None
+    """The services of these machines, watched while it runs."""
 
     def _saved_tokens(self) -> dict[str, str]:
         path = self.state_dir / RUNNER_TOKENS
@@ -331,11 +334,21 @@ class Runner:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         control_plane = ControlPlane(self.url)
         by_machine = await self.runner_tokens(control_plane)
-        tokens = {a.name: by_machine[a.machine] for a in self.agents}
+        # Every agent of these machines: a service's owner reports through the outbox even
+        # when this runner was started for some of its machine's agents only.
+        tokens = {
+            a.name: by_machine[a.machine] for a in self.fleet.agents if a.machine in by_machine
+        }
         outbox = Outbox(
             self.state_dir / "outbox.db",
             lambda r: deliver(control_plane, tokens, r),
             on_set_aside=lambda rejected: tell_set_aside(outbox, rejected),
+        )
+        # The services of these machines, reported in their owners' lanes of the outbox.
+        self.services = services = ServiceWatch.for_machines(
+            self.fleet,
+            by_machine,
+            lambda owner: AgentLink(owner, tokens[owner], control_plane, outbox),
         )
         # One connection pool per provider endpoint, shared by the agents that use it.
         pools: dict[str, httpx2.AsyncClient] = {}
@@ -359,7 +372,14 @@ class Runner:
                 Mailboxes(self.fleet, agent, link) if self.fleet.mail.owned_by(agent.name) else None
             )
             self.loops[agent.name] = AgentLoop(
-                self.fleet, agent, workspace, link, provider, self.state_dir / "egress", mailboxes
+                self.fleet,
+                agent,
+                workspace,
+                link,
+                provider,
+                self.state_dir / "egress",
+                mailboxes,
+                services,
             )
         delivery = asyncio.create_task(outbox.run())
         watchers = [
@@ -372,6 +392,7 @@ class Runner:
             for loop in self.loops.values()
             if loop.mailboxes is not None
         ]
+        readers.append(asyncio.create_task(services.run(stopping)))
         log.info("running %d agents against %s", len(self.loops), self.url)
         try:
             await asyncio.gather(*(loop.run(stopping) for loop in self.loops.values()))

@@ -21,6 +21,7 @@ from mcos.runtime.client import AgentLink, ApiError, Unreachable
 from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
+from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.tooling import Commands, Tool, ToolContext
 from mcos.runtime.tools import TOOLS, offered_tools
 from mcos.runtime.workspace import Workspace
@@ -62,10 +63,18 @@ class Toolbox:
         fleet: Fleet | None = None,
         commands: Commands | None = None,
         mailboxes: Mailboxes | None = None,
+        services: ServiceWatch | None = None,
     ) -> None:
         self.agent, self.workspace, self.link = agent, workspace, link
         self.fleet, self.commands, self.mailboxes = fleet, commands, mailboxes
+        self.services = services
         self.owns_mail = fleet is not None and bool(fleet.mail.owned_by(agent.name))
+        self.confirms = fleet is not None and any(
+            agent.role in rule.confirm_by for rule in fleet.escalation.values()
+        )
+        self.owns_services = fleet is not None and any(
+            fleet.owner_of(s) == agent.name for s in fleet.services
+        )
         self._granted = granted
         """The capabilities an operator restored for now (the heartbeat says which, until
         when): their tools are offered for exactly that time."""
@@ -74,7 +83,13 @@ class Toolbox:
     def _offer(self) -> tuple[dict[str, Tool], list[ToolSpec]]:
         granted = frozenset(self._granted())
         if granted not in self._offers:
-            offered = offered_tools(self.agent, granted, owns_mail=self.owns_mail)
+            offered = offered_tools(
+                self.agent,
+                granted,
+                owns_mail=self.owns_mail,
+                owns_services=self.owns_services,
+                confirms=self.confirms,
+            )
             tools = {t.name: t for t in offered}
             self._offers[granted] = (tools, [t.spec for t in tools.values()])
         return self._offers[granted]
@@ -104,6 +119,7 @@ class Toolbox:
             granted=tuple(self._granted()),
             mailboxes=self.mailboxes,
             approval_id=approval_id,
+            services=self.services,
         )
 
     def _parse(self, tool: Tool, call: ToolCall) -> Any:
@@ -135,6 +151,8 @@ class Toolbox:
                     f"the {tool.capability!r} capability"
                     if tool.capability is not None
                     else f"the role {tool.role!r}"
+                    if tool.role is not None
+                    else "a role the escalation table names as a confirmer"
                 )
                 raise ToolError(f"{call.name} needs {needs}, which you do not have")
             output = await tool.run(context, args)

@@ -23,6 +23,7 @@ from mcos.runtime.workspace import Workspace
 
 if TYPE_CHECKING:
     from mcos.runtime.mailboxes import Mailboxes
+    from mcos.runtime.service_watch import ServiceWatch
 
 OUTPUT_CAP = 16_000
 """Characters of a tool's output given back to the model; the rest is cut from the middle."""
@@ -73,6 +74,8 @@ class ToolContext:
     """The agent's mail accounts on this runner (``None``: it owns none here)."""
     approval_id: int | None = None
     """With ``approved``: the approval being carried out."""
+    services: ServiceWatch | None = None
+    """The services this runner watches, whose remedies it carries out."""
 
     @property
     def deploy_targets(self) -> tuple[DeployTarget, ...]:
@@ -110,6 +113,11 @@ class Tool:
     it even when not offered, so that the control plane refuses and records the attempt."""
     mail: bool = False
     """Offered only to an agent that owns a mail account (``[[mail.accounts]]``)."""
+    confirms: bool = False
+    """Offered only to an agent whose role the escalation table names in a ``confirm_by``
+    (the seed's security agent confirms P2s, the orchestrator P1s)."""
+    services: bool = False
+    """Offered only to an agent that owns a service (``[[services]]``)."""
 
     @property
     def spec(self) -> ToolSpec:

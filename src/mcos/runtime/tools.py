@@ -20,9 +20,10 @@ from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
 from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.finance_tools import FINANCE_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
-from mcos.runtime.orchestration_tools import ORCHESTRATION_TOOLS
+from mcos.runtime.orchestration_tools import INCIDENT_TOOLS, ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
 from mcos.runtime.registry_tools import REGISTRY_TOOLS
+from mcos.runtime.service_tools import SERVICE_TOOLS
 from mcos.runtime.shell import SHELL_TOOLS
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -232,22 +233,32 @@ TOOLS: dict[str, Tool] = {
         *SHELL_TOOLS,
         *CHANGE_TOOLS,
         *ORCHESTRATION_TOOLS,
+        *INCIDENT_TOOLS,
         *MAIL_TOOLS,
         *REGISTRY_TOOLS,
         *FINANCE_TOOLS,
+        *SERVICE_TOOLS,
     )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
 
 def offered_tools(
-    agent: Agent, granted: Collection[str] = (), *, owns_mail: bool = False
+    agent: Agent,
+    granted: Collection[str] = (),
+    *,
+    owns_mail: bool = False,
+    confirms: bool = False,
+    owns_services: bool = False,
 ) -> list[Tool]:
     """The tools this agent may be offered: never one whose capability or role it lacks.
 
     ``granted``: capabilities an operator restored for a while (live grants); their tools are
     offered while the grant lasts, and the control plane still decides every call.
     ``owns_mail``: the agent owns a mail account, so the mail tools are offered.
+    ``confirms``: the escalation table names the agent's role as a confirmer, so the tools that
+    confirm or dismiss an incident are offered.
+    ``owns_services``: the agent owns a service, so its remedies are offered.
     """
     held = set(agent.capabilities) | set(granted)
     return [
@@ -256,4 +267,6 @@ def offered_tools(
         if (t.capability is None or t.capability in held)
         and (t.role is None or t.role == agent.role)
         and (owns_mail or not t.mail)
+        and (confirms or not t.confirms)
+        and (owns_services or not t.services)
     ]

@@ -111,6 +111,7 @@ def check_action(
         Grant(g.agent, g.capability, g.expires_at, g.approval_id)
         for g in active_grants(ctx.conn, name, ctx.now)
     )
+    service = fleet.service(action.target or "") if action.kind.startswith("service.") else None
     decision = decide(
         PolicyRequest(
             agent,
@@ -119,6 +120,8 @@ def check_action(
             fleet.guard_for(agent),
             grants,
             control_plane_host=fleet.control_plane.host,
+            service=service,
+            service_owner=fleet.owner_of(service) if service is not None else None,
         )
     )
     outcome = {"outcome": decision.outcome, "reason": decision.reason}

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -530,3 +531,52 @@ artifact_acceptances = Table(
 )
 """When a task moved to done: the newest version of each of its files, who accepted it, and
 whether they had opened that version first."""
+# -- watched services ------------------------------------------------------------------------
+
+service_states = Table(
+    "service_states",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("machine", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False),
+    # The first report of this service: its uptime is counted from here.
+    Column("watched_since", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+service_outages = Table(
+    "service_outages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(32), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
+    Column("downtime_seconds", Float),
+    # auto, agent, operator or self (see mcos.domain.service_state.Recovery).
+    Column("recovered_by", String(16)),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("task_id", Integer, ForeignKey("tasks.id")),
+    Column("detail", Text, nullable=False),
+    Column("diagnosis", Text, nullable=False),
+    Index(None, "service", "started_at"),
+)
+
+service_remediations = Table(
+    "service_remediations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(32), nullable=False),
+    Column("outage_id", Integer, ForeignKey("service_outages.id")),
+    Column("action", String(16), nullable=False),
+    Column("by", String(16), nullable=False),
+    Column("command", Text, nullable=False),
+    Column("exit_status", Integer),
+    Column("output", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("approval_id", Integer, ForeignKey("approvals.id")),
+    Index(None, "service", "at"),
+)

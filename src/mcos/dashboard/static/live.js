@@ -21,6 +21,7 @@ const TYPES = [
   "demo.scene",
   "mail.synced", "mail.sync_failed", "mail.triaged", "mail.flagged", "mail.digest_written",
   "mail.drafted", "mail.sent", "mail.send_failed",
+  "service.down", "service.up", "service.changed", "service.remediated",
   "stream.resync",
 ];
 

@@ -1,10 +1,12 @@
-// Spend & health: liveness mix, missed heartbeats, spend per agent and per model, tokens over time.
+// Spend & health: liveness mix, missed heartbeats, watched services, spend per agent and per
+// model, tokens over time.
 
 import { S, livenessCounts, spendToday, totalDailyBudget } from "../state.js";
 import { get } from "../api.js";
 import { esc, money, tokens, int, LIVENESS, time, dateTime, isSimulated, hm } from "../format.js";
 import { stackedBar, lineChart, meter } from "../charts.js";
 import { glyph } from "../ui.js";
+import { servicesHtml } from "./services.js";
 
 let root = null;
 let series = null;
@@ -13,6 +15,8 @@ let period = "today";
 let seriesTimer = null;
 let seriesDue = 0;
 let dirty = false;
+let services = null;
+let servicesTimer = null;
 
 function modelProviders() {
   const m = new Map();
@@ -157,8 +161,17 @@ function render() {
   root.innerHTML = `<div class="toolbar"><h1>Spend &amp; health</h1></div>
     <div class="spend-grid">
       <div class="col">${totalsHtml()}${healthHtml()}</div>
-      <div class="col wide">${seriesHtml()}${agentsHtml()}${modelsHtml()}</div>
+      <div class="col wide">${servicesHtml(services)}${seriesHtml()}${agentsHtml()}${modelsHtml()}</div>
     </div>`;
+}
+
+async function loadServices() {
+  try {
+    services = await get("/api/v1/services");
+  } catch (e) {
+    services = { services: [], totals: {}, window_days: 30 };
+  }
+  render();
 }
 
 async function loadSeries() {
@@ -180,13 +193,23 @@ export default {
       if (p) { period = p.dataset.period; render(); return; }
       if (e.target.closest("[data-act=all]")) { showAll = !showAll; render(); }
     });
-    await loadSeries();
+    await Promise.all([loadSeries(), loadServices()]);
   },
-  unmount() { root = null; clearTimeout(seriesTimer); seriesTimer = null; },
+  unmount() {
+    root = null;
+    clearTimeout(seriesTimer); seriesTimer = null;
+    clearTimeout(servicesTimer); servicesTimer = null;
+  },
   update(ch) {
     if (!root) return;
     if (ch.pieces || ch.reorder) render();
     else if (ch.spend) dirty = true; // many usage events: re-render at most once a second
+    // A service went down, came back or was remedied: read the services again (at most 4/s).
+    const watched = ch.full || ch.events.some((ev) => (ev.type || "").startsWith("service.") ||
+      (ev.type || "").startsWith("incident."));
+    if (watched && !servicesTimer) {
+      servicesTimer = setTimeout(() => { servicesTimer = null; if (root) loadServices(); }, 250);
+    }
     if (ch.spend && !seriesTimer) {
       seriesTimer = setTimeout(() => { seriesTimer = null; if (root) loadSeries(); }, 10000);
     }
