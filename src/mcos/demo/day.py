@@ -18,6 +18,7 @@ from typing import Any
 from mcos.demo.director import Director, Scene
 from mcos.demo.finance import vega_variance
 from mcos.demo.fleet import QUICK_TO_MISS
+from mcos.demo.outage import elon_3am
 from mcos.demo.story import accepted as _accepted
 from mcos.demo.story import data as _data
 from mcos.demo.story import task_reaches as _task_reaches
@@ -33,58 +34,6 @@ async def opening(d: Director) -> None:
         "A simulated day at Specter Holdings begins: 23 agents on two machines, every model "
         "reply scripted. The control plane, policy, budgets and this dashboard are real."
     )
-
-
-async def elon_3am(d: Director) -> None:
-    d.put_file(
-        "elon",
-        "logs/fibreflow-api.log",
-        "(simulated log)\n"
-        "02:58:11 fibreflow-api[2141]: GET /v1/activations 200 41ms\n"
-        "02:59:40 kernel: Out of memory: Killed process 2141 (node) total-vm:2911240kB\n"
-        "02:59:40 systemd[1]: fibreflow-api.service: Main process exited, status=137\n"
-        "02:59:41 systemd[1]: fibreflow-api.service: Failed with result 'oom-kill'.\n",
-    )
-    after = await d.last_seq()
-    task_id = await d.task(
-        "elon",
-        "fibreflow-api crashed on velo (exit 137)",
-        [
-            Step.call("read_file", {"path": "logs/fibreflow-api.log"}),
-            Step.call("run_shell", {"command": "grep -c 'Out of memory' logs/fibreflow-api.log"}),
-            Step.call(
-                "write_file",
-                {
-                    "path": "incidents/fibreflow-api-oom.md",
-                    "content": "# fibreflow-api OOM (simulated)\n\nKilled by the kernel's OOM "
-                    "killer at 02:59. Raised MemoryMax to 3G, restarted, health check green.\n",
-                },
-            ),
-            Step.reply(
-                "fibreflow-api was killed by the OOM killer. Raised its memory limit, restarted "
-                "it and checked /health. Write-up in incidents/fibreflow-api-oom.md."
-            ),
-        ],
-        kind="infrastructure-incident",
-        priority="urgent",
-        description="Paged at 03:00: the FibreFlow API is down on velo. Diagnose and fix.",
-    )
-    await d.narrate(f"FibreFlow's API crashed on velo; task #{task_id} pages Elon.")
-
-    async def outcome() -> None:
-        ran = await d.wait_for("policy.decided", after, lambda e: e["data"].get("agent") == "elon")
-        if await _accepted(d, task_id, after):
-            verdict = _data(ran).get("outcome", "?")
-            await d.narrate(
-                f"Elon read the log, ran a check in his sandbox (policy: {verdict}), restarted "
-                f"the service and wrote it up; you accepted task #{task_id}, and the value "
-                "ledger credits it as an infrastructure incident.",
-                outcome=True,
-            )
-        else:
-            await d.narrate(f"Task #{task_id} is not finished yet; see the board.", outcome=True)
-
-    d.watch(outcome())
 
 
 async def morning_brief(d: Director) -> None:
