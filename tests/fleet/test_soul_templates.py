@@ -21,14 +21,6 @@ from mcos.fleet.soul_templates import (
 from mcos.runtime.tools import TOOLS
 from mcos.runtime.workspace import GENERIC_DUTY, Workspace, soul_text
 
-UPCOMING_TOOLS = frozenset(
-    {
-        "draft_document",  # legal drafting (issue 14, item 3)
-    }
-)
-"""Tool names the templates mention that other work of issue 14 adds to the runtime. Trim a
-name from here once its tool is in ``TOOLS``; the check below then holds it to the registry."""
-
 SNAKE = re.compile(r"`([a-z]+(?:_[a-z]+)+)`")
 
 
@@ -110,13 +102,8 @@ def test_every_tool_a_template_names_exists(role: str) -> None:
     listed = set(re.findall(r"`([a-z_]+)`", tools))
     mentioned = set(SNAKE.findall(text))
     assert listed, f"{role} lists its tools"
-    unknown = (listed | mentioned) - set(TOOLS) - UPCOMING_TOOLS
+    unknown = (listed | mentioned) - set(TOOLS)
     assert not unknown, f"{role} names tools the runtime does not have: {sorted(unknown)}"
-
-
-def test_upcoming_tools_are_not_yet_in_the_registry() -> None:
-    # Once one lands, trim it from UPCOMING_TOOLS so that the check above holds it.
-    assert not UPCOMING_TOOLS & set(TOOLS), sorted(UPCOMING_TOOLS & set(TOOLS))
 
 
 def test_placeholders_are_filled_and_unknown_ones_left_as_written(fleet: Fleet) -> None:

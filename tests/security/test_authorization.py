@@ -136,6 +136,10 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/dashboard/agents/{name}": OPERATOR,
     # The entity registry: read by everyone acting for the fleet; nothing writes it over the API.
     "GET /api/v1/registry": ANY,
+    # Legal drafts: agents with legal.draft party to the task (Apex; tests/legal) and operators.
+    "GET /api/v1/legal/templates": ANY,
+    "POST /api/v1/tasks/{task_id}/drafts": OPERATOR,
+    "POST /api/v1/legal/check": OPERATOR,
     "GET /api/v1/registry/companies/{key}": ANY,
     "GET /api/v1/registry/people/{key}": ANY,
 }
@@ -277,6 +281,11 @@ port = 9
 every_seconds = 3600
 """
 DRAFT = {"account": "flow-imap", "to": ["a@b.example"], "subject": "matrix", "body": "matrix"}
+LEGAL_DRAFT = {
+    "template": "compliance-letter",
+    "parties": {"sender": "velocity-fibre", "addressee": "specter-holdings"},
+    "fields": {"subject": "matrix", "requirement": "matrix", "confirmations": ["matrix"]},
+}
 
 
 def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
@@ -353,6 +362,12 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         },
         "POST /api/v1/mail/digests": {},
         "POST /api/v1/mail/drafts": DRAFT,
+        "POST /api/v1/tasks/{task_id}/drafts": LEGAL_DRAFT,
+        "POST /api/v1/legal/check": {
+            "template": LEGAL_DRAFT["template"],
+            "parties": LEGAL_DRAFT["parties"],
+            "content_base64": "AAAA",
+        },
         "POST /api/v1/mail/drafts/{draft_id}/sent": {"body_sha256": "0" * 64},
         "POST /api/v1/mail/drafts/{draft_id}/failed": {"message": "matrix"},
         "POST /api/v1/services/{name}/state": {"state": "up", "at": "2026-11-28T03:00:00Z"},

@@ -25,6 +25,7 @@ from mcos.api.routes import (
     briefing,
     committees,
     events,
+    legal,
     mail,
     messages,
     notify,
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notify.router,
         registry.router,
         services.router,
+        legal.router,
     ):
         app.include_router(router)
 

@@ -22,6 +22,8 @@ TASK_ASSIGNED = "task.assigned"
 TASK_MOVED = "task.moved"
 TASK_COMMENTED = "task.commented"
 MESSAGE_SENT = "message.sent"
+LEGAL_DRAFTED = "legal.drafted"
+LEGAL_DRAFT_REFUSED = "legal.draft_refused"
 
 # Namespaces only the control plane writes; a client posting an event cannot forge one.
 RESERVED_NAMESPACES = frozenset(
@@ -48,6 +50,7 @@ RESERVED_NAMESPACES = frozenset(
         "mail",
         "artifact",
         "service",
+        "legal",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")

@@ -47,6 +47,7 @@ KNOWN_CAPABILITIES = frozenset(
         "broadcast",
         "spend",
         "personal_data",
+        "legal.draft",
     }
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"

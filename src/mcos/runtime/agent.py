@@ -40,6 +40,9 @@ MAX_STEPS_PER_WAKE = 12
 """Model calls on one task before the agent looks at its other work again."""
 MAX_STEPS_PER_TASK = 60
 """Model calls on one task, ever, before it is escalated as making no progress."""
+COMMENTS_SHOWN = 10
+"""A task's latest comments put before the model when it comes back from review."""
+COMMENT_CHARS = 4_000
 PRIORITY = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 RETRY_SECONDS = 5.0
 """How soon an agent tries again when the control plane did not answer."""
@@ -207,13 +210,18 @@ class AgentLoop:
         if self.cooling_until > time.monotonic():
             await self.heartbeat("idle", "cooling down after a 429")
             return
+        # Asked before the heartbeat: with nothing left in the outbox, the answer reflects
+        # every report this agent made, its finishing moves included.
+        delivered = self.link.outbox.pending() == 0
         answer = await self.heartbeat("working" if self.saved.current_task else "idle")
         if answer["liveness"] == "suspended":  # paused by the control plane: no calls
             return
         inbox, acks = self._inbox(answer)
         # Once the control plane no longer shows a settled task in progress, its moves have
-        # arrived (or someone sent it back to be done again).
-        self.saved.settled &= {t["id"] for t in answer["tasks"] if t["status"] == "in_progress"}
+        # arrived; one shown in progress after they all arrived was sent back to be done again
+        # (a reviewer moved it back from review).
+        in_progress = {t["id"] for t in answer["tasks"] if t["status"] == "in_progress"}
+        self.saved.settled &= set() if delivered else in_progress
         tasks = sorted(
             (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
             key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
@@ -335,9 +343,33 @@ class AgentLoop:
             lines += ["", full["description"]]
         if full.get("kind") == BRIEFING_KIND and self.agent.role == ORCHESTRATOR:
             lines += ["", await briefing_prompt(self.link)]
+        if task.get("status") == "in_progress":
+            # In progress before this wake with no conversation: sent back from review (or
+            # resumed after a lost state). The comments are the reviewer's word on the work.
+            lines += await self._comments(task["id"])
         if inbox:
             lines += ["", "Messages for you:", *inbox]
         return "\n".join(lines)
+
+    async def _comments(self, task_id: int) -> list[str]:
+        """The task's latest comments, oldest first, as prompt lines (none if unreadable)."""
+        try:
+            full = await self.link.ask("GET", f"/api/v1/tasks/{task_id}")
+        except ApiError:
+            return []
+        said = [
+            f"- {who(e['actor'])}: {e['data']['body'][:COMMENT_CHARS]}"
+            for e in full.get("history", ())
+            if e["type"] == "task.commented"
+        ][-COMMENTS_SHOWN:]
+        if not said:
+            return []
+        return [
+            "",
+            "This task was sent back to you. Its comments (the latest last); act on the "
+            "reviewer's and produce a new version:",
+            *said,
+        ]
 
     async def _drive(
         self, task_id: int, conversation: Conversation, stopping: asyncio.Event
@@ -372,6 +404,8 @@ class AgentLoop:
                     conversation.note_failure(call)
                 elif call.name == "update_task":
                     conversation.note_move(call.arguments)
+                elif (moved := self.toolbox.moves_task_to(call.name)) is not None:
+                    conversation.moved_to = moved
             self.saved.save(self.workspace)
             stuck = conversation.repeated_failure(limit=3)
             if stuck:

@@ -134,6 +134,11 @@ class Toolbox:
         except ValidationError as exc:
             raise ToolError(f"bad arguments for {call.name}: {_problems(exc)}") from None
 
+    def moves_task_to(self, name: str) -> str | None:
+        """Where a successful call of tool ``name`` moved its task, if it moves it."""
+        tool = TOOLS.get(name)
+        return tool.moves_task_to if tool is not None else None
+
     async def run(self, call: ToolCall, task_id: int | None) -> ToolResult:
         tool = TOOLS.get(call.name)
         if tool is None:

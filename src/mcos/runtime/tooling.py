@@ -118,6 +118,9 @@ class Tool:
     (the seed's security agent confirms P2s, the orchestrator P1s)."""
     services: bool = False
     """Offered only to an agent that owns a service (``[[services]]``)."""
+    moves_task_to: str | None = None
+    """The column a successful call moves its task to (``draft_document``: review), so that
+    finishing the task does not move it there again."""
 
     @property
     def spec(self) -> ToolSpec:

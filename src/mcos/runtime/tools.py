@@ -19,6 +19,7 @@ from mcos.runtime import files, netcheck
 from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
 from mcos.runtime.changes import CHANGE_TOOLS
 from mcos.runtime.finance_tools import FINANCE_TOOLS
+from mcos.runtime.legal_tools import LEGAL_TOOLS
 from mcos.runtime.mail_tools import MAIL_TOOLS
 from mcos.runtime.orchestration_tools import INCIDENT_TOOLS, ORCHESTRATION_TOOLS
 from mcos.runtime.permission import ToolError, ask_before_acting
@@ -238,6 +239,7 @@ TOOLS: dict[str, Tool] = {
         *REGISTRY_TOOLS,
         *FINANCE_TOOLS,
         *SERVICE_TOOLS,
+        *LEGAL_TOOLS,
     )
 }
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
