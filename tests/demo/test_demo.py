@@ -8,6 +8,7 @@ the API, as an operator would, and looks at the dashboard in a real browser.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from docx import Document
 from openpyxl import load_workbook
 from playwright.sync_api import Browser, expect
 from pycel import ExcelCompiler
@@ -427,9 +429,47 @@ def check_elons_service_went_down_and_came_back(demo: Demo) -> None:
     assert (task["id"], task["assignee"], task["status"]) == (down["data"]["task"], "elon", "done")
     assert diagnosis["name"] == "diagnosis.txt" and "agent:elon" in diagnosis["opened_by"]
     text = _download(demo, diagnosis).decode()
-    assert "fibreflow-api: process not running" in text and "(SIGKILL)" in text
+    assert "fibreflow-api: process not running" in text, text
+    assert "kills pid" in text and "(SIGKILL)" in text, text
     told = " ".join(_outcomes(demo, "Elon fixes a crashed service at 3 a.m."))
     assert "s of downtime" in told and "restart_service" in told
+
+
+def check_apexs_contract_opens_with_the_right_parties(demo: Demo) -> None:
+    task, drafts = _files(demo, "Draft the independent contractor agreement (R85k/month)")
+    assert (task["status"], task["assignee"]) == ("review", "apex")  # v2 waits for you
+    assert sorted(a["version"] for a in drafts) == [1, 2]
+    assert {a["name"] for a in drafts} == {
+        "independent-contractor-agreement-velocity-fibre-mokoena-splicing.docx"
+    }
+    assert {a["created_by"] for a in drafts} == {"agent:apex"}
+    with demo.client() as api:
+        companies = {c["key"]: c for c in api.get("/api/v1/registry").json()["companies"]}
+    texts = {}
+    for artifact in drafts:
+        document = Document(io.BytesIO(_download(demo, artifact)))
+        texts[artifact["version"]] = "\n".join(p.text for p in document.paragraphs)
+    for text in texts.values():
+        # The parties and their signature blocks, as the registry has them.
+        for number, key in enumerate(("velocity-fibre", "mokoena-splicing"), start=1):
+            company = companies[key]
+            party = f"1.{number}\t{company['legal_name']}, registration number "
+            assert party + company["registration_number"] in text
+            for signatory in company["signatories"]:
+                block = (
+                    f"For and on behalf of: {company['legal_name']}\n{'_' * 36}\n"
+                    f"Name: {signatory['full_name']}\nCapacity: {signatory['capacity']}\n"
+                )
+                assert block in text, block
+        assert "the monthly fee of R85 000.00 (eighty-five thousand rand)" in text
+    # The operator's two changes, in v2 only.
+    assert "30 (thirty) days' written notice" in texts[1]
+    assert "60 (sixty) days' written notice" in texts[2]
+    assert "valid invoice within 14 (fourteen) days" in texts[2]
+    drafted = [e for e in demo.events("legal.drafted") if e["data"]["task"] == task["id"]]
+    assert [e["data"]["version"] for e in drafted] == [1, 2]
+    told = " ".join(_outcomes(demo, "Apex drafts a contract for review"))
+    assert "v2 (Velocity Fibre (Pty) Ltd (2019/407215/07)" in told and "notice 60 days" in told
 
 
 def check_every_view_passes_axe_in_both_colour_schemes(demo: Demo, browser: Browser) -> None:
@@ -462,6 +502,7 @@ def test_mcos_demo_plays_the_seeds_day_in_front_of_the_operator(
         check_donnas_mail_is_read_for_real_and_her_reply_leaves_once_approved(demo)
         check_vegas_workbook_is_real_with_live_formulas(demo, tmp_path / "vega")
         check_elons_service_went_down_and_came_back(demo)
+        check_apexs_contract_opens_with_the_right_parties(demo)
         check_the_dashboard_shows_the_simulation_and_what_waits(demo, browser)
         check_every_view_passes_axe_in_both_colour_schemes(demo, browser)
     # The demo stopped FibreFlow's stand-in as it exited (the instance Elon's restart started).

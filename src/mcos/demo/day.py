@@ -18,6 +18,7 @@ from typing import Any
 from mcos.demo.director import Director, Scene
 from mcos.demo.finance import vega_variance
 from mcos.demo.fleet import QUICK_TO_MISS
+from mcos.demo.legal import apex_contract
 from mcos.demo.outage import elon_3am
 from mcos.demo.story import accepted as _accepted
 from mcos.demo.story import data as _data
@@ -250,46 +251,6 @@ async def _scripted_digest(d: Director) -> None:
             await d.narrate(
                 "Donna's scripted digest flagged two items to Jarvis (Messages view); you read "
                 "it and accepted it: 90 minutes of triage credited to the value ledger.",
-                outcome=True,
-            )
-
-    d.watch(outcome())
-
-
-async def apex_contract(d: Director) -> None:
-    after = await d.last_seq()
-    title = "Draft the independent contractor agreement (R85k/month)"
-
-    def steps(task_id: int) -> list[Step]:
-        return [
-            Step.call(
-                "write_file",
-                {
-                    "path": "contracts/ic-agreement-draft.md",
-                    "content": "# Independent Contractor Agreement (simulated draft)\n\n"
-                    "Fee: R85,000 per month. Term: 12 months. IP assigned to the company.\n",
-                },
-            ),
-            Step.call(
-                "update_task",
-                {
-                    "task_id": task_id,
-                    "status": "review",
-                    "comment": "(simulated) Draft ready for your review: "
-                    "contracts/ic-agreement-draft.md",
-                },
-            ),
-            Step.reply("Drafted the agreement and moved it to review for the operator."),
-        ]
-
-    task_id = await d.task("apex", title, steps, kind="legal-document", priority="high")
-    await d.narrate(f"Apex drafts a contractor agreement for your review (task #{task_id}).")
-
-    async def outcome() -> None:
-        if await _task_reaches(d, task_id, ("review",), after):
-            await d.narrate(
-                f"Apex's draft waits in the Review column (task #{task_id}): move it to done "
-                "when you have read it, and the ledger credits 4 hours of legal work.",
                 outcome=True,
             )
 

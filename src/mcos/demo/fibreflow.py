@@ -47,12 +47,16 @@ def log(state: Path, line: str, who: str = "") -> None:
 
 
 def running_pid(state: Path) -> int | None:
-    """The pid in the pid file if that process is alive."""
+    """The pid in the pid file if that process is alive (a killed one nobody has reaped yet,
+    a zombie, is not)."""
     try:
         pid = int(pid_file(state).read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
+    with contextlib.suppress(OSError, IndexError):  # Linux: the state after the name
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX":
+            return None
     return pid
 
 
