@@ -10,11 +10,13 @@ from mcos import __version__
 from mcos.cli._context import make_client
 from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
+from mcos.cli.artifacts import artifacts
 from mcos.cli.brief import brief
 from mcos.cli.committees import committees
 from mcos.cli.demo import demo
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
+from mcos.cli.legal import legal
 from mcos.cli.mail import mail
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
@@ -71,6 +73,8 @@ for command in (
     notify,
     registry,
     services,
+    artifacts,
+    legal,
     demo,
     souls,
 ):

@@ -59,21 +59,33 @@ class Client:
     token: str | None
     as_json: bool = False
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def send(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """The answer whatever its status; only a transport failure ends the command here."""
+        sent = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+            return httpx.request(
+                method, self.url + path, headers=sent | (headers or {}), timeout=30, **kwargs
+            )
         except httpx.ConnectError:
             fail(f"cannot reach the control plane at {self.url}: is `mcos serve` running?")
         except httpx.HTTPError as exc:
             fail(f"request to {self.url}{path} failed: {exc}")
+
+    @staticmethod
+    def check(response: httpx.Response, path: str) -> httpx.Response:
+        """``response`` if it succeeded; else its error (the one shape) and a non-zero exit."""
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
                 fail(error["message"], field=error.get("field"))
             except (ValueError, KeyError, TypeError):
                 fail(f"HTTP {response.status_code} from {path}: {response.text[:200]}")
-        return response.json()
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.check(self.send(method, path, **kwargs), path).json()
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
