@@ -1,9 +1,10 @@
 """Everyone can read the cockpit: axe-core finds no WCAG 2.0/2.1 A or AA failure on any view.
 
 Every view the top bar links to (read from the page, so a view added to the nav is covered),
-an open task panel and an agent's page, in the dark and the light colour scheme: first on a
-fleet seeded through the API with a day's worth of everything, then on ``mcos demo`` after its
-day is played. axe-core is injected into the page under test only (tests/fixtures/axe.py).
+an open task panel and an agent's page, in the dark and the light colour scheme, on a
+fleet seeded through the API with a day's worth of everything. ``mcos demo``'s played day is
+audited the same way in its own test (tests/demo/test_demo.py), so the suite plays it once.
+axe-core is injected into the page under test only (tests/fixtures/axe.py).
 
 A failure lists each finding as ``[scheme view] rule (impact) at selector``, with axe-core's
 summary (the colours and the ratio, for contrast) and the element's markup. Colours for new
@@ -14,20 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.demo.test_demo import played_day
-from tests.fixtures.axe import Finding, audit_views, nav_views, open_view, report, run_axe
+from tests.fixtures.axe import SCHEMES, Scheme, audit, open_view, report, run_axe
 from tests.fixtures.browser import VIEWPORT, sign_in, wait_until_ready
 from tests.fixtures.server import Server
-
-Scheme = Literal["dark", "light"]
-SCHEMES: tuple[Scheme, ...] = ("dark", "light")
 
 
 def created(response: httpx.Response) -> Any:
@@ -145,25 +141,6 @@ def seed_a_busy_day(srv: Server) -> dict[str, Any]:
     return {"task": tasks["contract"], "agent": "apex"}
 
 
-def audit(page: Page, seeded: dict[str, Any], scheme: Scheme) -> list[Finding]:
-    """Every view in the nav, then a task's panel and an agent's page, each once loaded."""
-    views = nav_views(page)
-    assert {"#/fleet", "#/board", "#/inbox", "#/spend", "#/brief"} <= set(views), views
-    found = list(audit_views(page, views))
-    task = f"#/board?task={seeded['task']}"
-    open_view(page, task)
-    panel = page.locator("[data-panel=task]")
-    expect(panel).to_be_visible()
-    expect(panel).not_to_contain_text("Loading history")
-    found += run_axe(page, f"{task} (panel)")
-    agent = f"#/agents/{seeded['agent']}"
-    open_view(page, agent)
-    expect(page.locator("[data-agent-page]")).to_be_visible()
-    expect(page.locator("#agent-body")).not_to_contain_text("Loading…")
-    found += run_axe(page, agent)
-    return [replace(f, screen=f"{scheme} {f.screen}") for f in found]
-
-
 @pytest.fixture
 def schemed_page(
     browser: Browser, dashboard_server: Server, request: pytest.FixtureRequest
@@ -204,24 +181,4 @@ def test_every_view_passes_axe_in_both_colour_schemes(
     page.locator("#new-task").click()  # the new-task form, open
     expect(page.locator("#task-form")).to_be_visible()
     findings += [replace(f, screen=f"{scheme} #/board new task") for f in run_axe(page, "")]
-    assert findings == [], report(findings)
-
-
-@pytest.mark.timeout(300)  # the day takes a minute or two to play on a busy machine
-def test_the_played_demo_day_passes_axe(tmp_path: Path, browser: Browser) -> None:
-    """The demo's day as an operator sees it: 23 agents, the mail, the guardrails' incidents."""
-    findings: list[Finding] = []
-    with played_day(tmp_path) as demo:
-        with demo.client() as api:
-            task = api.get("/api/v1/tasks").json()["tasks"][0]["id"]
-        for scheme in SCHEMES:
-            context = browser.new_context(
-                base_url=demo.url, viewport=VIEWPORT, color_scheme=scheme, reduced_motion="reduce"
-            )
-            context.set_default_timeout(10_000)
-            page = context.new_page()
-            sign_in(page, demo.token)
-            wait_until_ready(page)
-            findings += audit(page, {"task": task, "agent": "donna"}, scheme)
-            context.close()
     assert findings == [], report(findings)

@@ -91,7 +91,18 @@ def test_value_ledger_reproduces_the_seeds_r228_500_per_month(fleet: Fleet) -> N
     4.33 weeks it would be R38,970, so the seed's own figure is reproduced with 8.
     """
     rates = {rate.kind: rate for rate in fleet.value_ledger}
-    assert set(rates) == {"email-triage", "legal-document", "infrastructure-incident"}
+    assert set(rates) == {
+        "email-triage",
+        "legal-document",
+        "infrastructure-incident",
+        "service-outage",
+    }
+    # An outage the service watch opens is one of the seed's infra incidents, at the same rate.
+    outage, incident = rates["service-outage"], rates["infrastructure-incident"]
+    assert (outage.minutes_saved, outage.hourly_rate) == (
+        incident.minutes_saved,
+        incident.hourly_rate,
+    )
     assert {rate.currency for rate in rates.values()} == {"ZAR"}
     tasks_per_month = {"email-triage": 30, "legal-document": 8, "infrastructure-incident": 8}
     saved = {

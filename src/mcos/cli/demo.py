@@ -19,6 +19,7 @@ import httpx
 
 from mcos.cli._context import TOKEN_FILE, fail, remember_fleet
 from mcos.demo.mail import DemoMail, demo_mail, with_accounts
+from mcos.demo.services import DemoService, demo_service, with_services
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.schema import Fleet
@@ -82,16 +83,18 @@ def demo(
     """
     hours, minutes = _clock(start)
     fleet, token = _demo_fleet(directory, port)
-    with demo_mail(directory) as mail:
-        fleet = _with_mailboxes(directory, mail)
-        _run_demo(directory, fleet, token, mail, host, port, hours, minutes, speed,
+    with demo_mail(directory) as mail, demo_service(directory) as service:
+        fleet = _with_mailboxes(directory, mail, service)
+        _run_demo(directory, fleet, token, mail, service, host, port, hours, minutes, speed,
                   exit_when_done, verbose)  # fmt: skip
 
 
-def _with_mailboxes(directory: Path, mail: DemoMail) -> Fleet:
-    """The demo's fleet file with this run's mailboxes (or none), and their passwords set."""
+def _with_mailboxes(directory: Path, mail: DemoMail, service: DemoService) -> Fleet:
+    """The demo's fleet file with this run's mailboxes and watched service (or none), and the
+    mailboxes' passwords set."""
     fleet_file = directory / FLEET_FILENAME
-    fleet_file.write_text(with_accounts(fleet_file.read_text(), mail.block()))
+    text = with_accounts(fleet_file.read_text(), mail.block())
+    fleet_file.write_text(with_services(text, service.block()))
     os.environ.update(mail.env)  # the runner reads them, as `mcos run` would
     try:
         return load_fleet(fleet_file)
@@ -104,6 +107,7 @@ def _run_demo(
     fleet: Fleet,
     token: str,
     mail: DemoMail,
+    service: DemoService,
     host: str,
     port: int | None,
     hours: int,
@@ -152,8 +156,17 @@ def _run_demo(
             )
         else:
             click.echo(f"  mailboxes       none ({mail.why_not}): Donna's digest is scripted")
+        if service.running:
+            click.echo(
+                f"  watched service {service.url}: the demo's stand-in for FibreFlow's API on "
+                "velo (a real local HTTP service, simulated), killed at 03:00"
+            )
+        else:
+            click.echo(f"  watched service none ({service.why_not}): Elon's 03:00 is scripted")
         click.echo(f"  server log      {directory / 'serve.log'}   (Ctrl-C stops everything)")
-        asyncio.run(_play(fleet, directory, url, token, begin, speed, exit_when_done, mail))
+        asyncio.run(
+            _play(fleet, directory, url, token, begin, speed, exit_when_done, mail, service)
+        )
     except McosError as exc:
         fail(exc.message, field=exc.field)
     finally:
@@ -244,6 +257,7 @@ async def _play(
     speed: float,
     exit_when_done: bool,
     mail: DemoMail,
+    service: DemoService,
 ) -> None:
     from mcos.demo.day import SCENES
     from mcos.demo.director import Director, SimulatedClock, fleet_alive
@@ -255,6 +269,7 @@ async def _play(
 
     def on_signal() -> None:
         if stopping.is_set():
+            service.stop()  # a process of its own, not a child: it would outlive the demo
             os._exit(130)
         click.echo("mcos demo: stopping (again to quit now)", err=True)
         stopping.set()
@@ -291,6 +306,7 @@ async def _play(
             SimulatedClock(begin, speed),
             click.echo,
             stop_agent=lambda name: runner.loops[name].stop(),
+            service=service,
         )
         await director.play(SCENES, stopping)
         if exit_when_done:

@@ -16,32 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from mcos.demo.director import Director, Scene
+from mcos.demo.finance import vega_variance
 from mcos.demo.fleet import QUICK_TO_MISS
+from mcos.demo.legal import apex_contract
+from mcos.demo.outage import elon_3am
+from mcos.demo.story import accepted as _accepted
+from mcos.demo.story import data as _data
+from mcos.demo.story import task_reaches as _task_reaches
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet
 from mcos.runtime.providers.base import ModelRequest
 from mcos.runtime.providers.simulated import Step
-
-
-def _data(event: dict[str, Any] | None) -> dict[str, Any]:
-    return dict(event["data"]) if event else {}
-
-
-async def _task_reaches(d: Director, task_id: int, statuses: tuple[str, ...], after: int) -> bool:
-    moved = await d.wait_for(
-        "task.moved",
-        after,
-        lambda e: e["data"].get("task") == task_id and e["data"].get("to") in statuses,
-    )
-    return moved is not None
-
-
-async def _accepted(d: Director, task_id: int, after: int) -> bool:
-    """Once the agent leaves its work in review, the operator (the director) accepts it."""
-    if not await _task_reaches(d, task_id, ("review",), after):
-        return False
-    await d.accept(task_id)
-    return True
-
 
 # -- the day's work ---------------------------------------------------------------------
 
@@ -51,58 +35,6 @@ async def opening(d: Director) -> None:
         "A simulated day at Specter Holdings begins: 23 agents on two machines, every model "
         "reply scripted. The control plane, policy, budgets and this dashboard are real."
     )
-
-
-async def elon_3am(d: Director) -> None:
-    d.put_file(
-        "elon",
-        "logs/fibreflow-api.log",
-        "(simulated log)\n"
-        "02:58:11 fibreflow-api[2141]: GET /v1/activations 200 41ms\n"
-        "02:59:40 kernel: Out of memory: Killed process 2141 (node) total-vm:2911240kB\n"
-        "02:59:40 systemd[1]: fibreflow-api.service: Main process exited, status=137\n"
-        "02:59:41 systemd[1]: fibreflow-api.service: Failed with result 'oom-kill'.\n",
-    )
-    after = await d.last_seq()
-    task_id = await d.task(
-        "elon",
-        "fibreflow-api crashed on velo (exit 137)",
-        [
-            Step.call("read_file", {"path": "logs/fibreflow-api.log"}),
-            Step.call("run_shell", {"command": "grep -c 'Out of memory' logs/fibreflow-api.log"}),
-            Step.call(
-                "write_file",
-                {
-                    "path": "incidents/fibreflow-api-oom.md",
-                    "content": "# fibreflow-api OOM (simulated)\n\nKilled by the kernel's OOM "
-                    "killer at 02:59. Raised MemoryMax to 3G, restarted, health check green.\n",
-                },
-            ),
-            Step.reply(
-                "fibreflow-api was killed by the OOM killer. Raised its memory limit, restarted "
-                "it and checked /health. Write-up in incidents/fibreflow-api-oom.md."
-            ),
-        ],
-        kind="infrastructure-incident",
-        priority="urgent",
-        description="Paged at 03:00: the FibreFlow API is down on velo. Diagnose and fix.",
-    )
-    await d.narrate(f"FibreFlow's API crashed on velo; task #{task_id} pages Elon.")
-
-    async def outcome() -> None:
-        ran = await d.wait_for("policy.decided", after, lambda e: e["data"].get("agent") == "elon")
-        if await _accepted(d, task_id, after):
-            verdict = _data(ran).get("outcome", "?")
-            await d.narrate(
-                f"Elon read the log, ran a check in his sandbox (policy: {verdict}), restarted "
-                f"the service and wrote it up; you accepted task #{task_id}, and the value "
-                "ledger credits it as an infrastructure incident.",
-                outcome=True,
-            )
-        else:
-            await d.narrate(f"Task #{task_id} is not finished yet; see the board.", outcome=True)
-
-    d.watch(outcome())
 
 
 async def morning_brief(d: Director) -> None:
@@ -319,95 +251,6 @@ async def _scripted_digest(d: Director) -> None:
             await d.narrate(
                 "Donna's scripted digest flagged two items to Jarvis (Messages view); you read "
                 "it and accepted it: 90 minutes of triage credited to the value ledger.",
-                outcome=True,
-            )
-
-    d.watch(outcome())
-
-
-async def apex_contract(d: Director) -> None:
-    after = await d.last_seq()
-    title = "Draft the independent contractor agreement (R85k/month)"
-
-    def steps(task_id: int) -> list[Step]:
-        return [
-            Step.call(
-                "write_file",
-                {
-                    "path": "contracts/ic-agreement-draft.md",
-                    "content": "# Independent Contractor Agreement (simulated draft)\n\n"
-                    "Fee: R85,000 per month. Term: 12 months. IP assigned to the company.\n",
-                },
-            ),
-            Step.call(
-                "update_task",
-                {
-                    "task_id": task_id,
-                    "status": "review",
-                    "comment": "(simulated) Draft ready for your review: "
-                    "contracts/ic-agreement-draft.md",
-                },
-            ),
-            Step.reply("Drafted the agreement and moved it to review for the operator."),
-        ]
-
-    task_id = await d.task("apex", title, steps, kind="legal-document", priority="high")
-    await d.narrate(f"Apex drafts a contractor agreement for your review (task #{task_id}).")
-
-    async def outcome() -> None:
-        if await _task_reaches(d, task_id, ("review",), after):
-            await d.narrate(
-                f"Apex's draft waits in the Review column (task #{task_id}): move it to done "
-                "when you have read it, and the ledger credits 4 hours of legal work.",
-                outcome=True,
-            )
-
-    d.watch(outcome())
-
-
-async def vega_variance(d: Director) -> None:
-    d.put_file(
-        "vega",
-        "data/activations.csv",
-        "month,activations,cost_zar\n2026-08,412,1812800\n2026-09,388,1885680\n"
-        "2026-10,441,1896300\n",
-    )
-    after = await d.last_seq()
-    title = "Variance analysis: Velocity Fibre cost per activation"
-    d.answer(
-        title,
-        [
-            Step.call("read_file", {"path": "data/activations.csv"}),
-            Step.call(
-                "write_file",
-                {
-                    "path": "analysis/cost-per-activation.md",
-                    "content": "# Cost per activation (simulated)\n\nAug R4,400; Sep R4,860 "
-                    "(+10%: fewer activations, same crews); Oct R4,300.\n",
-                },
-            ),
-            Step.reply("Cost per activation peaked in September; crews were idle for a week."),
-        ],
-        agent="vega",
-    )
-    # Routed by the fleet file's [[routing]] rules, as Jarvis routes a request.
-    routed = await d.call(
-        "POST",
-        "/api/v1/route",
-        {
-            "title": title,
-            "description": "Explain the month-on-month variance in cost per activation.",
-        },
-    )
-    task_id = routed["task_id"]
-    why = "; ".join(routed["explanation"].splitlines())
-    await d.narrate(f"A request for a variance analysis is routed (task #{task_id}): {why}")
-
-    async def outcome() -> None:
-        if await _accepted(d, task_id, after):
-            await d.narrate(
-                f"{d.fleet_label(routed['agent'] or 'nobody')}'s analysis is finished and "
-                "accepted; the summary is on the card.",
                 outcome=True,
             )
 

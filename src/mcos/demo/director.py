@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from mcos.demo import DEMO_SCENE
+from mcos.demo.services import DemoService
 from mcos.fleet.schema import Fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 
@@ -85,8 +86,11 @@ class Director:
         clock: SimulatedClock,
         echo: Callable[[str], None],
         stop_agent: Callable[[str], None] = lambda name: None,
+        service: DemoService | None = None,
     ) -> None:
         self.api, self.fleet, self.script = api, fleet, script
+        self.service = service or DemoService(why_not="the demo started none")
+        """The watched service the demo runs (FibreFlow's API), to crash at 03:00."""
         self.stop_agent = stop_agent
         """Stop one agent's loop, as if its process had died (the supervision scene)."""
         self.workspaces, self.clock, self.echo = workspaces, clock, echo
