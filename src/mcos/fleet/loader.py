@@ -6,10 +6,11 @@ import difflib
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -81,6 +82,20 @@ def load_fleet(path: Path | str) -> Fleet:
 
 def check_fleet_text(text: str) -> tuple[Fleet | None, list[FleetProblem]]:
     """Parse and validate fleet-file text; return the fleet or the problems found."""
+    return check_toml_text(text, Fleet, _from_pydantic, cross_check)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def check_toml_text(
+    text: str,
+    model: type[Model],
+    explain: Callable[[Any, dict[str, Any], _KeyLocator], FleetProblem],
+    cross: Callable[[Model], list[FleetProblem]],
+) -> tuple[Model | None, list[FleetProblem]]:
+    """Parse TOML text into ``model``: the value, or every problem with its line — the
+    syntax, then each field (``explain``), then what spans sections (``cross``)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -90,14 +105,11 @@ def check_fleet_text(text: str) -> tuple[Fleet | None, list[FleetProblem]]:
         ]
     locator = _KeyLocator(text)
     try:
-        fleet = Fleet.model_validate(data)
+        value = model.model_validate(data)
     except ValidationError as exc:
-        problems = [_from_pydantic(err, data, locator) for err in exc.errors()]
-        return None, problems
-    problems = [
-        FleetProblem(p.key, p.message, p.fix, locator.line(p.key)) for p in cross_check(fleet)
-    ]
-    return (None, problems) if problems else (fleet, [])
+        return None, [explain(err, data, locator) for err in exc.errors()]
+    problems = [FleetProblem(p.key, p.message, p.fix, locator.line(p.key)) for p in cross(value)]
+    return (None, problems) if problems else (value, [])
 
 
 def cross_check(fleet: Fleet) -> list[FleetProblem]:

@@ -15,18 +15,17 @@ account number in git is an account number on every clone.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mcos.fleet.loader import (
     FleetFileError,
     FleetProblem,
     _from_pydantic,
     _KeyLocator,
-    _line_from_toml_error,
+    check_toml_text,
 )
 from mcos.fleet.sa_numbers import (
     id_number_problem,
@@ -303,23 +302,7 @@ def load_registry(fleet_path: Path | str) -> Registry:
 
 def check_registry_text(text: str) -> tuple[Registry | None, list[FleetProblem]]:
     """Parse and validate registry-file text; return the registry or the problems found."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _line_from_toml_error(str(exc))
-        return None, [
-            FleetProblem("(syntax)", f"not valid TOML: {exc}", "fix the TOML syntax", line)
-        ]
-    locator = _KeyLocator(text)
-    try:
-        registry = Registry.model_validate(data)
-    except ValidationError as exc:
-        return None, [_explain(err, data, locator) for err in exc.errors()]
-    problems = [
-        FleetProblem(p.key, p.message, p.fix, locator.line(p.key))
-        for p in registry_problems(registry)
-    ]
-    return (None, problems) if problems else (registry, [])
+    return check_toml_text(text, Registry, _explain, registry_problems)
 
 
 def _explain(err: Any, data: dict[str, Any], locator: _KeyLocator) -> FleetProblem:
