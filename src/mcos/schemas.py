@@ -437,7 +437,7 @@ class ServiceStateIn(_Input):
     before: ServiceStateName = "unknown"
     at: Instant
     """When the probe that made the change ran (the runner's clock)."""
-    failures: int = Field(0, ge=0, le=1_000_000)
+    failures: StrictInt = Field(0, ge=0, le=1_000_000)
     """Failed probes in a row."""
     detail: str = Field("", max_length=2_000)
     """What the probe saw (``HTTP 502 from ...``, ``connection refused``)."""
@@ -452,9 +452,9 @@ class RemediationIn(_Input):
     action: Literal["restart", "rollback"]
     by: Literal["auto", "agent", "operator"]
     command: str = Field(min_length=1, max_length=2_000)
-    exit_status: int | None = Field(None, ge=-255, le=255)
+    exit_status: StrictInt | None = Field(None, ge=-255, le=255)
     """``None``: stopped at its time limit."""
     output: str = Field("", max_length=10_000)
     at: Instant
-    seconds: float = Field(ge=0, le=86_400)
+    seconds: StrictFloat = Field(ge=0, le=86_400)
     approval_id: RowId | None = None

@@ -52,7 +52,10 @@ def test_the_orchestrator_routes_and_governs_the_fleet_and_no_other_agent_may(
         assert [h["type"] for h in history] == ["task.created", "task.assigned", "routing.decided"]
         decided = history[-1]["data"]
         assert decided["explanation"] == routed["explanation"]
-        assert "chose apex (legal): role legal; idle; 0 open tasks" in decided["explanation"]
+        assert (
+            "chose apex (legal): role legal; holds legal.draft; idle; 0 open tasks"
+            in (decided["explanation"])
+        )
 
         dry = _ok(
             operator.post("/api/v1/route", json={"title": "Triage the inbox", "dry_run": True})

@@ -158,3 +158,21 @@ def test_a_symbolic_link_to_a_source_outside_is_not_followed(srv: Server, tmp_pa
 def test_a_malformed_spec_is_a_readable_error(srv: Server, tmp_path: Path, bad: Any) -> None:
     _, (result,) = run_calls(srv, tmp_path, [("write_analysis", bad)])
     assert result.failed and "bad arguments for write_analysis" in result.turn.text
+
+
+def test_the_workbook_tools_go_only_to_agents_holding_workbooks() -> None:
+    from mcos.fleet.loader import check_fleet_text, template_text
+    from mcos.runtime.finance_tools import FINANCE_TOOLS
+    from mcos.runtime.tools import offered_tools
+
+    fleet, problems = check_fleet_text(template_text())
+    assert fleet is not None, problems
+    names = {t.name for t in FINANCE_TOOLS}
+    for agent in fleet.agents:
+        offered = {t.name for t in offered_tools(agent)}
+        if "workbooks" in agent.capabilities:
+            assert names <= offered, agent.name
+        else:
+            # Their schema would ride on every model call of every agent.
+            assert not names & offered, agent.name
+    assert [a.name for a in fleet.agents if "workbooks" in a.capabilities] == ["vega"]

@@ -48,6 +48,7 @@ KNOWN_CAPABILITIES = frozenset(
         "spend",
         "personal_data",
         "legal.draft",
+        "workbooks",
     }
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"

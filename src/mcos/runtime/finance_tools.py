@@ -179,13 +179,19 @@ async def _attach(ctx: ToolContext, name: str, data: bytes, note: str) -> str:
     return f"attached {stored['name']} v{stored['version']} to task #{ctx.task_id}"
 
 
+WORKBOOKS = "workbooks"
+"""The capability the workbook tools are offered with (Vega's in the template). Their
+arguments' schema is ~2,000 tokens: offered to every agent, every model call of the fleet would
+carry it. ``write_analysis`` is still asked of the control plane as ``file.write``, which needs
+``write``."""
+
 FINANCE_TOOLS: tuple[Tool, ...] = (
     Tool(
         "read_workbook",
         "Show an .xlsx workbook's sheets (or a CSV): columns, row count and the first rows.",
         ReadWorkbook,
         _read_workbook,
-        "read",
+        WORKBOOKS,
     ),
     Tool(
         "reconcile_workbooks",
@@ -193,7 +199,7 @@ FINANCE_TOOLS: tuple[Tool, ...] = (
         "duplicates and amount differences, each with its source cells as evidence.",
         ReconcileWorkbooks,
         _reconcile_workbooks,
-        "read",
+        WORKBOOKS,
     ),
     Tool(
         "write_analysis",
@@ -202,7 +208,7 @@ FINANCE_TOOLS: tuple[Tool, ...] = (
         "your current task.",
         WriteAnalysis,
         _write_analysis,
-        "write",
+        WORKBOOKS,
         _write_action,
     ),
 )
