@@ -78,7 +78,12 @@ def _fleet(srv: Server, outside: Path, web: WebServer) -> None:
         f'protected_paths = ["{production}", "{production}/**"]\n'
         f'allowed_hosts = ["{web.authority}"]',
     )
-    at = text.index("[agents.guard]", text.index('name = "flow"'))
+    # A dozen tries replayed over several wakes on a busy machine: room past the seed's daily
+    # 175,000 tokens, so the budget (tested elsewhere) never decides this test.
+    flow = text.index('name = "flow"')
+    budget = text.index("daily_tokens = 175000", flow)
+    text = text[:budget] + "daily_tokens = 2000000" + text[budget + len("daily_tokens = 175000") :]
+    at = text.index("[agents.guard]", flow)
     text = text[:at] + f'[agents.sandbox]\nread_write = ["{outside}"]\n' + text[at:]
     text += (
         "\n[[deploy_targets]]\n"
@@ -288,6 +293,7 @@ def outside(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.timeout(300)  # its own deadline is 240 s: a dozen sandboxed commands
 def test_an_agent_with_exec_restored_cannot_get_out(
     srv: Server,
     fake: FakeProviderServer,
