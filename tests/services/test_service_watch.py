@@ -193,6 +193,10 @@ async def _story(srv: Server, services: Services) -> None:
         task = (await api.get(f"/api/v1/tasks/{opened['task_id']}")).json()
         assert (task["assignee"], task["priority"]) == ("elon", "high")
         assert "diagnosis-of-web-ask" in task["description"]
+        # The log is fenced as data for Elon's model: outsiders' text, never its orders.
+        fenced = task["description"].split("<<<diagnosis service=web-ask nonce=")[1]
+        assert "Untrusted data" in fenced and "diagnosis-of-web-ask" in fenced
+        assert "<<<end diagnosis nonce=" in fenced
         assert f"port {services.ports['web-ask']}" in task["description"]
         assert "diagnosis-of-web-ask" in ask["last_diagnosis"]
         [attached] = (await api.get(f"/api/v1/tasks/{task['id']}/artifacts")).json()["artifacts"]

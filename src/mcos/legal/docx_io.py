@@ -18,6 +18,7 @@ from docx.shared import Cm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from mcos.archives import MAX_UNPACKED, unpacked_size
 from mcos.errors import InvalidInput
 from mcos.legal.compose import Block
 
@@ -78,8 +79,15 @@ def _paragraphs(container: DocxDocument | Table) -> Iterator[Paragraph]:
 
 def read_docx(content: bytes) -> list[Paragraph]:
     """Every paragraph of a ``.docx``, the body's and its tables' (a signature block is often
-    in a table); an unreadable file is the caller's error."""
+    in a table); an unreadable file, or one that would unpack past
+    :data:`~mcos.archives.MAX_UNPACKED`, is the caller's error."""
     try:
+        unpacked = unpacked_size(content)
+        if unpacked > MAX_UNPACKED:
+            raise InvalidInput(
+                f"the .docx would unpack to {unpacked:,} bytes, more than {MAX_UNPACKED:,}",
+                field="content",
+            )
         document = Document(io.BytesIO(content))
     except (
         PackageNotFoundError,

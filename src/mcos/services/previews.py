@@ -22,6 +22,7 @@ import zipfile
 from datetime import date, datetime, time
 from typing import Any
 
+from mcos.archives import MAX_UNPACKED, unpacked_size
 from mcos.errors import UserError
 
 TEXT_CHARS = 20_000
@@ -31,8 +32,6 @@ XLSX_ROWS = 20
 XLSX_COLUMNS = 30
 XLSX_SHEETS = 12
 CELL_CHARS = 200
-MAX_UNPACKED = 200 * 1024 * 1024
-"""Largest total an Office file's members may unpack to before it is refused unread."""
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,8 +70,7 @@ def preview(name: str, content_type: str, content: bytes) -> dict[str, Any]:
 def _archive(name: str, content: bytes, what: str) -> None:
     """Refuse a file that is not a ZIP, or that unpacks past :data:`MAX_UNPACKED`."""
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
+        unpacked = unpacked_size(content)
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise PreviewFailed(
             f"{name} is not a readable {what} file: {exc}", field="content"

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
 from mcos.domain.service_state import REMEDIATED
+from mcos.domain.untrusted import fence
 from mcos.errors import Forbidden, McosError, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
@@ -145,7 +146,10 @@ def _went_down(
         f"diagnose commands, run as it went down) is attached as {DIAGNOSIS_FILE}:\n\n"
     )
     room = TASK_LIMIT - len(description)
-    description += diagnosis if len(diagnosis) <= room else diagnosis[: room - 40] + "\n[... cut]"
+    # Log lines carry what outsiders sent (request paths, user agents): data for the owner's
+    # model, never its orders.
+    shown = diagnosis if len(diagnosis) <= room - 300 else diagnosis[: room - 340] + "\n[... cut]"
+    description += fence("diagnosis", f"service={service.name}", f"{DIAGNOSIS_FILE}", shown)
     task = tasks.create_task(
         ctx,
         runner,
