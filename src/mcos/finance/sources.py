@@ -19,9 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
-import openpyxl
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcos.errors import InvalidInput
@@ -94,6 +91,8 @@ class CellRef:
 
     @property
     def coordinate(self) -> str:
+        from openpyxl.utils import get_column_letter
+
         return f"{get_column_letter(self.column + 1)}{self.row}"
 
     @property
@@ -124,6 +123,8 @@ def parse_ref(text: str) -> CellRef:
         if sheet.startswith("'") and sheet.endswith("'"):
             sheet = sheet[1:-1].replace("''", "'")
         try:
+            from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
             letters, row_number = coordinate_from_string(coordinate)
         except ValueError:
             pass
@@ -262,6 +263,8 @@ def _xlsx_table(source: SourceRef, handle: BinaryIO, limits: Limits) -> Iterator
         )
     handle.seek(0)
     try:
+        import openpyxl  # on first use: see the package's docstring
+
         book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # an untrusted file may fail anywhere inside openpyxl
         raise WorkbookError(f"{source.path}: not a readable workbook ({why(exc)})") from None
@@ -353,4 +356,6 @@ def _trim(values: tuple[Any, ...], where: str, number: int, limits: Limits) -> t
 
 def _header(value: Any, index: int) -> str:
     text = "" if value is None else " ".join(str(value).split())
+    from openpyxl.utils import get_column_letter
+
     return text or f"column {get_column_letter(index + 1)}"

@@ -18,8 +18,6 @@ from typing import Any, BinaryIO
 from pydantic import Field
 
 from mcos.finance import AnalysisSpec, Match, MatchResult, WorkbookError, analyse, reconcile
-from mcos.finance.describe import describe
-from mcos.finance.report import write_report
 from mcos.runtime import files
 from mcos.runtime.client import ApiError, Unreachable
 from mcos.runtime.permission import ToolError
@@ -77,6 +75,8 @@ async def _off_the_loop(work: Any) -> Any:
 
 
 async def _read_workbook(ctx: ToolContext, args: ReadWorkbook) -> str:
+    from mcos.finance.describe import describe  # openpyxl, on first use
+
     work = functools.partial(
         describe,
         args.path,
@@ -146,6 +146,8 @@ async def _write_analysis(ctx: ToolContext, args: WriteAnalysis) -> str:
     opener = _opener(ctx)
 
     def work() -> tuple[Any, bytes]:
+        from mcos.finance.report import write_report  # openpyxl's writer, on first use
+
         analysis = analyse(args.spec, opener)
         return analysis, write_report(analysis, output)
 
