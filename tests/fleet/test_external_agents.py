@@ -126,3 +126,21 @@ def test_an_external_agent_is_stored_with_no_credential(database_url: str) -> No
         db.dispose()
     assert stored["donna"] == "", "no key variable is recorded for an agent run elsewhere"
     assert stored["jarvis"] == "MCOS_JARVIS_ANTHROPIC_KEY"
+
+
+def test_an_external_agent_may_use_any_provider_the_price_table_knows() -> None:
+    model = 'provider = "anthropic"\nmodel = "claude-sonnet-4-6"\ncontext_window = 200000\n'
+    text = with_donna('runtime = "external"\n')
+    assert text.count(model) >= 2, "template changed: donna's model lines"
+    at = text.index('name = "donna"')
+    google = text[:at] + text[at:].replace(
+        model, 'provider = "google"\nmodel = "gemini-2.5-pro"\ncontext_window = 1000000\n', 1
+    )
+    donna = fleet_of(google).agent("donna")
+    assert donna is not None and donna.provider == "google"
+    # mcos run cannot call google: the same agent run by mcos is refused, with both fixes.
+    fleet, problems = check_fleet_text(google.replace('runtime = "external"\n', DONNA_KEY, 1))
+    assert fleet is None
+    assert [p.key for p in problems] == ["agents[1].provider"]
+    assert "'google' is not one `mcos run` can call" in problems[0].message
+    assert 'runtime = "external"' in problems[0].fix

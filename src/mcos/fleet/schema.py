@@ -60,6 +60,8 @@ KNOWN_CAPABILITIES = frozenset(
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 SEVERITIES = ("P0", "P1", "P2", "P3")
+RUNNABLE_PROVIDERS = ("anthropic", "openai", "simulated")
+"""The providers ``mcos run`` can call; an external agent may name any the price table knows."""
 AgentRuntime = Literal["mcos", "external"]
 """Where an agent runs: ``mcos`` (by ``mcos run``) or ``external`` (another runtime, joining
 through the API, MCP or OTLP with an agent token)."""
@@ -192,7 +194,9 @@ class Agent(_Strict):
     (OpenClaw, an OpenAI Agents SDK or LangGraph program, an MCP client) and joins through the
     API, MCP or OTLP with an agent token; ``mcos run`` never starts it, and it needs no
     ``credential`` (its ``provider`` and ``model`` still price the usage it reports)."""
-    provider: Literal["anthropic", "openai", "simulated"]
+    provider: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    """``anthropic``, ``openai`` or ``simulated`` for an agent ``mcos run`` runs; an external
+    agent may name any provider the price table knows (``google``, ``openrouter``, ...)."""
     model: str = Field(min_length=1, max_length=200)
     credential: str | None = Field(None, pattern=ENV_VAR_PATTERN, validate_default=True)
     """Name of the environment variable holding this agent's one API key, never the key.
@@ -225,6 +229,18 @@ class Agent(_Strict):
                 )
         if len(set(value)) != len(value):
             raise ValueError("a capability is listed twice; list each capability once")
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _runnable_provider(cls, value: str, info: ValidationInfo) -> str:
+        if value not in RUNNABLE_PROVIDERS and info.data.get("runtime", "mcos") == "mcos":
+            raise ValueError(
+                f"provider {value!r} is not one `mcos run` can call; use "
+                + ", ".join(repr(p) for p in RUNNABLE_PROVIDERS)
+                + ' (an OpenAI-compatible server is "openai" with base_url), or, if the agent '
+                'runs in another runtime, set runtime = "external"'
+            )
         return value
 
     @field_validator("credential")
