@@ -21,6 +21,7 @@ from mcos.cli.mail import mail
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.notify import notify
+from mcos.cli.openclaw import export, import_
 from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
@@ -32,7 +33,7 @@ from mcos.cli.tasks import tasks
 from mcos.cli.tokens import tokens
 from mcos.cli.usage import usage
 
-LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls"}
+LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls", "import", "export"}
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
@@ -77,6 +78,8 @@ for command in (
     legal,
     demo,
     souls,
+    import_,
+    export,
 ):
     cli.add_command(command)
 
