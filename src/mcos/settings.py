@@ -101,6 +101,14 @@ class Settings(BaseSettings):
         description="How often the server checks for agents that went silent; supervision "
         "(nudge, reassign, tell) takes its steps on the same sweep.",
     )
+    fleet_poll_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="How often `mcos run --url --token` (no local fleet.toml) asks the control "
+        "plane whether its fleet changed (GET /api/v1/fleet with If-None-Match); a change is "
+        "applied without a restart where safe.",
+    )
     schedule_tick_seconds: float = Field(
         15.0,
         gt=0,

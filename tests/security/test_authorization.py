@@ -126,6 +126,9 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/tokens": OPERATOR,
     "POST /api/v1/tokens": OPERATOR,
     "GET /api/v1/tokens/current": ANY,
+    # The fleet file: an operator sees all of it, a runner its machine, an agent (or a runner
+    # acting as one) itself only; never a secret (tests/api/test_fleet_view.py).
+    "GET /api/v1/fleet": ANY,
     "POST /api/v1/tokens/{token_id}/revoke": OPERATOR,
     "POST /api/v1/tokens/{token_id}/rotate": OPERATOR,
     "GET /api/v1/dashboard/session": NOBODY_BY_BEARER,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.headers import SecurityHeaders
 from mcos.api.limits import BodyLimit
+from mcos.api.reload import reload_fleet
 from mcos.api.responses import JSON
 from mcos.api.routes import (
     agents,
@@ -38,6 +40,7 @@ from mcos.api.routes import (
     tasks,
     tokens,
 )
+from mcos.api.routes import fleet as fleet_route
 from mcos.api.session import allowed_origins
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
@@ -133,6 +136,24 @@ async def _run_schedules(store: Store, every: float) -> None:
             log.exception("checking scheduled tasks failed")
 
 
+def _reload_on_sighup(store: Store, settings: Settings, cache: TokenCache) -> bool:
+    """``kill -HUP`` reloads the fleet file (see :mod:`mcos.api.reload`); only where the loop
+    runs in the main thread (``mcos serve``), not under an in-process test client."""
+    loop = asyncio.get_running_loop()
+    reloading: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(reload_fleet(store, settings, cache))
+        reloading.add(task)
+        task.add_done_callback(reloading.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError):
+        return False
+    return True
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     fleet, db = open_database(settings)
@@ -177,9 +198,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
         scheduler = asyncio.create_task(_run_schedules(store, settings.schedule_tick_seconds))
         notifier.start()
+        hup = _reload_on_sighup(store, settings, app.state.token_cache)
         try:
             yield
         finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await notifier.stop()
             for loop_task in (sweeper, scheduler):
                 loop_task.cancel()
@@ -219,6 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         artifacts.router,
         messages.router,
         events.router,
+        fleet_route.router,
         policy.router,
         runtime.router,
         briefing.router,
@@ -240,10 +265,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "status": "ok",
                 "version": __version__,
-                "fleet": fleet.fleet.name,
+                "fleet": store.fleet.fleet.name,
                 "database": "sqlite" if db.is_sqlite else "postgresql",
                 "last_seq": broker.last_seq,
-                "agents": len(fleet.agents),
+                "agents": len(store.fleet.agents),
                 # Live streams open on this replica: an operator sees readers pile up (or not).
                 "stream_subscribers": len(broker.subscribers),
             }

@@ -22,6 +22,7 @@ from mcos.fleet._service_checks import service_problems
 from mcos.fleet.costs import cost_problems
 from mcos.fleet.schedules import schedule_problems
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
+from mcos.fleet.view import secret_problems
 
 FLEET_FILENAME = "fleet.toml"
 
@@ -255,6 +256,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                     )
                 )
     problems += _routing_problems(fleet)
+    problems += [FleetProblem(key, message, fix) for key, message, fix in secret_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in mail_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in guard_problems(fleet)]
     problems += [FleetProblem(key, message, fix) for key, message, fix in notify_problems(fleet)]
