@@ -102,7 +102,10 @@ def make_client(fleet: str | None, url: str | None, token: str | None) -> Client
     folder = find_fleet_dir(fleet)
     if url is None:
         if folder is None:
-            fail("no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`")
+            fail(
+                "no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`; or "
+                "pass --url and --token to reach a control plane (MCOS_URL, MCOS_TOKEN)"
+            )
         try:
             url = load_fleet(folder / FLEET_FILENAME).control_plane.url
         except McosError as exc:

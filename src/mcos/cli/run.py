@@ -16,6 +16,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR
+from mcos.settings import Settings
 
 
 def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | None:
@@ -69,6 +70,7 @@ def run(
     Each agent uses only its own credential, the environment variable its `credential` names.
     Stop with Ctrl-C or SIGTERM: every agent finishes its current step first.
     """
+    from mcos.runtime.fleet_follow import FleetFollow
     from mcos.runtime.providers.simulated import Script
     from mcos.runtime.runner import (
         Runner,
@@ -81,17 +83,31 @@ def run(
     client = ctx.find_object(Client)
     assert client is not None  # the group made it
     folder = find_fleet_dir(ctx.find_root().params.get("fleet_dir"))
-    if folder is None:
-        fail("no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`")
+    if folder is None and not client.token:
+        fail(
+            "no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`; or, to "
+            "take the fleet from the control plane, pass --url and --token (a runner token)"
+        )
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    follow: FleetFollow | None = None
+    version: str | None = None
     try:
-        fleet = load_fleet(folder / FLEET_FILENAME)
-        machine = pick_machine(fleet, machine, client)
+        if folder is not None:
+            fleet = load_fleet(folder / FLEET_FILENAME)
+            machine = pick_machine(fleet, machine, client)
+            home = folder
+        else:
+            # No fleet.toml here: the control plane's fleet, followed while it runs.
+            assert client.token is not None
+            fleet, machine, version = remote_fleet(client, machine)
+            follow = FleetFollow(client.token, machine, Settings().fleet_poll_seconds)
+            home = Path.cwd()
         chosen = select_agents(fleet, machine, agent_names)
         problems = check_agents(fleet, chosen, dict(os.environ))
         if problems:
@@ -100,11 +116,14 @@ def run(
             fleet,
             chosen,
             client.url,
-            state_dir=folder / ".mcos" / "runner" / (machine or "all-machines"),
-            workspaces=workspaces or folder / "workspaces",
+            state_dir=home / ".mcos" / "runner" / (machine or "all-machines"),
+            workspaces=workspaces or home / "workspaces",
             token=client.token,
             script=Script.from_file(script) if script else None,
-            souls=folder / SOULS_DIR,
+            souls=home / SOULS_DIR,
+            follow=follow,
+            fleet_version=version,
+            only=frozenset(agent_names),
         )
     except McosError as exc:
         fail(exc.message, field=exc.field)
@@ -114,11 +133,42 @@ def run(
         f"mcos run: {len(chosen)} agents ({', '.join(a.name for a in chosen)}) -> {client.url}",
         err=True,
     )
+    if follow is not None and version is not None:
+        click.echo(
+            f"mcos run: fleet version {version[:12]} from the control plane, checked every "
+            f"{follow.every_seconds:g} s",
+            err=True,
+        )
     try:
         left = asyncio.run(_run_until_signal(runner))
     except McosError as exc:
         fail(exc.message, field=exc.field)
     click.echo(f"mcos run: stopped ({left} reports left in the outbox)", err=True)
+
+
+def remote_fleet(client: Client, machine: str | None) -> tuple[Fleet, str, str]:
+    """The fleet the control plane shows this token, its machine and its version."""
+    from pydantic import ValidationError
+
+    from mcos.fleet.view import fleet_from_view
+
+    body = client.get("/api/v1/fleet", **({"machine": machine} if machine else {}))
+    if body.get("scope") == "fleet":
+        fail(
+            "an operator's token sees the whole fleet: say which machine to run with --machine",
+            field="--machine",
+        )
+    if body.get("scope") == "agent":
+        fail(
+            "an agent's token runs nothing here: give the runner token of its machine "
+            "(`mcos tokens issue --runner MACHINE`)",
+            field="--token",
+        )
+    try:
+        fleet = fleet_from_view(body["fleet"])
+    except (KeyError, ValidationError) as exc:
+        fail(f"the control plane's fleet could not be read: {exc}")
+    return fleet, str(body["machine"]), str(body["version"])
 
 
 async def _run_until_signal(runner: object) -> int:

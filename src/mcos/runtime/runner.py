@@ -28,6 +28,7 @@ from mcos.fleet.warnings import agent_warnings
 from mcos.runtime import sandbox
 from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
+from mcos.runtime.fleet_follow import FleetChange, FleetFollow, fleet_change, poll_fleet
 from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.outbox import Outbox, RejectedReport
 from mcos.runtime.providers import make_provider
@@ -229,6 +230,36 @@ def select_agents(fleet: Fleet, machine: str | None, names: Iterable[str] = ()) 
 
 
 @dataclass
+class _Live:
+    """What the runner holds while it runs, for starting and stopping agents."""
+
+    control_plane: ControlPlane
+    outbox: Outbox
+    tokens: dict[str, str]
+    by_machine: dict[str, str]
+    stopping: asyncio.Event
+    pools: dict[str, httpx2.AsyncClient] = field(default_factory=dict)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    readers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    """Each machine's event stream, by runner token."""
+    resume: dict[str, int] = field(default_factory=dict)
+    """The last event each stream delivered, to reconnect from."""
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _close_loop(loop: AgentLoop, *, provider: bool = True) -> None:
+    """Close what an agent loop holds; ``provider=False`` while the runner runs on, since the
+    provider's connection pool is shared with other agents of the same endpoint."""
+    if loop.mailboxes is not None:
+        await loop.mailboxes.close()
+    if provider:
+        await loop.caller.provider.aclose()
+    if loop.commands is not None:
+        await loop.commands.close()
+
+
+@dataclass
 class Runner:
     fleet: Fleet
     agents: list[Agent]
@@ -244,6 +275,13 @@ class Runner:
     loops: dict[str, AgentLoop] = field(default_factory=dict)
     services: ServiceWatch | None = None
     """The services of these machines, watched while it runs."""
+    follow: FleetFollow | None = None
+    """Poll the control plane's fleet and take up changes (``mcos run`` without fleet.toml)."""
+    fleet_version: str | None = None
+    """The version of ``fleet`` the control plane gave (``None``: read from a file)."""
+    only: frozenset[str] = frozenset()
+    """The agents ``--agent`` chose (empty: every agent of the machine, as it changes)."""
+    _live: _Live | None = None
 
     def _saved_tokens(self) -> dict[str, str]:
         path = self.state_dir / RUNNER_TOKENS
@@ -369,79 +407,194 @@ class Runner:
             by_machine,
             lambda owner: AgentLink(owner, tokens[owner], control_plane, outbox),
         )
-        # One connection pool per provider endpoint, shared by the agents that use it.
-        pools: dict[str, httpx2.AsyncClient] = {}
+        live = _Live(control_plane, outbox, tokens, by_machine, stopping)
+        self._live = live
         for agent in self.agents:
-            pool = None
-            if agent.provider != "simulated":
-                endpoint = f"{agent.provider}:{agent.base_url}"
-                if endpoint not in pools:
-                    pools[endpoint] = httpx2.AsyncClient(timeout=600)
-                pool = pools[endpoint]
-            provider = make_provider(
-                agent.provider,
-                api_key=os.environ.get(agent.key_variable),
-                base_url=agent.base_url,
-                http_client=pool,
-                script=self.script,
-            )
-            workspace = Workspace.open(self.workspaces, self.fleet, agent, self.souls)
-            link = AgentLink(agent.name, tokens[agent.name], control_plane, outbox)
-            mailboxes = (
-                Mailboxes(self.fleet, agent, link) if self.fleet.mail.owned_by(agent.name) else None
-            )
-            self.loops[agent.name] = AgentLoop(
-                self.fleet,
-                agent,
-                workspace,
-                link,
-                provider,
-                self.state_dir / "egress",
-                mailboxes,
-                services,
-            )
+            self._start(agent)
         delivery = asyncio.create_task(outbox.run())
-        watchers = [
-            asyncio.create_task(self.watch(control_plane, token, stopping))
-            for token in by_machine.values()
-        ]
+        for token in by_machine.values():
+            live.watchers[token] = asyncio.create_task(self.watch(control_plane, token, stopping))
+        watchers = []
+        if self.follow is not None:
+            watchers.append(asyncio.create_task(self._follow_fleet(self.follow, stopping)))
         stopper = asyncio.create_task(self._wake_all_when(stopping))
-        readers = [
-            asyncio.create_task(loop.mailboxes.run(stopping))
-            for loop in self.loops.values()
-            if loop.mailboxes is not None
-        ]
-        readers.append(asyncio.create_task(services.run(stopping)))
+        service_reader = asyncio.create_task(services.run(stopping))
         log.info("running %d agents against %s", len(self.loops), self.url)
         try:
-            await asyncio.gather(*(loop.run(stopping) for loop in self.loops.values()))
+            await self._until_loops_end(stopping)
         finally:
-            for watcher in (*watchers, *readers):
+            watchers += live.watchers.values()
+            for watcher in (*watchers, service_reader, *live.readers.values()):
                 watcher.cancel()
             stopper.cancel()
             left = await outbox.drain(DRAIN_SECONDS)
             delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await delivery
-            for watcher in watchers:
+            for watcher in (*watchers, service_reader, *live.readers.values()):
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-            for reader in readers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
             for loop in self.loops.values():
-                if loop.mailboxes is not None:
-                    await loop.mailboxes.close()
-                await loop.caller.provider.aclose()
-                if loop.commands is not None:
-                    await loop.commands.close()
-            for pool in pools.values():
+                await _close_loop(loop)
+            for pool in live.pools.values():
                 await pool.aclose()
             outbox.close()
             await control_plane.aclose()
         if left:
             log.warning("%d reports left in the outbox; they are delivered on the next start", left)
         return left
+
+    # -- the agent loops, started and stopped while the runner runs ----------------------
+
+    def _start(self, agent: Agent) -> None:
+        """Build ``agent``'s loop on the current fleet and run it."""
+        live = self._live
+        assert live is not None, "only while the runner runs"
+        pool = None
+        if agent.provider != "simulated":
+            # One connection pool per provider endpoint, shared by the agents that use it.
+            endpoint = f"{agent.provider}:{agent.base_url}"
+            if endpoint not in live.pools:
+                live.pools[endpoint] = httpx2.AsyncClient(timeout=600)
+            pool = live.pools[endpoint]
+        provider = make_provider(
+            agent.provider,
+            api_key=os.environ.get(agent.key_variable),
+            base_url=agent.base_url,
+            http_client=pool,
+            script=self.script,
+        )
+        live.tokens[agent.name] = live.by_machine[agent.machine]
+        workspace = Workspace.open(self.workspaces, self.fleet, agent, self.souls)
+        link = AgentLink(agent.name, live.tokens[agent.name], live.control_plane, live.outbox)
+        mailboxes = (
+            Mailboxes(self.fleet, agent, link) if self.fleet.mail.owned_by(agent.name) else None
+        )
+        loop = AgentLoop(
+            self.fleet,
+            agent,
+            workspace,
+            link,
+            provider,
+            self.state_dir / "egress",
+            mailboxes,
+            self.services,
+        )
+        self.loops[agent.name] = loop
+        live.tasks[agent.name] = asyncio.create_task(loop.run(live.stopping))
+        if mailboxes is not None:
+            live.readers[agent.name] = asyncio.create_task(mailboxes.run(live.stopping))
+        live.changed.set()
+
+    async def _retire(self, name: str) -> None:
+        """Stop ``name``'s loop after its current step and close what it held."""
+        live = self._live
+        assert live is not None, "only while the runner runs"
+        loop = self.loops.pop(name)
+        task = live.tasks.pop(name)
+        reader = live.readers.pop(name, None)
+        loop.stop()
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        try:
+            await task
+        except Exception:
+            log.exception("%s: its loop failed while stopping", name)
+        await _close_loop(loop, provider=False)
+        live.changed.set()
+
+    async def _resubscribe(self) -> None:
+        """Reconnect the event streams (from the last event seen, so nothing is missed): the
+        control plane chose what a stream carries by the fleet it had when it opened."""
+        live = self._live
+        assert live is not None
+        for token, watcher in list(live.watchers.items()):
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            live.watchers[token] = asyncio.create_task(
+                self.watch(live.control_plane, token, live.stopping)
+            )
+
+    async def _until_loops_end(self, stopping: asyncio.Event) -> None:
+        """Wait for the agent loops (an error in one stops the runner, as it always did); a
+        runner that follows the control plane's fleet waits for ``stopping`` even with none."""
+        live = self._live
+        assert live is not None
+        while True:
+            pending = {t for t in live.tasks.values() if not t.done()}
+            if stopping.is_set() or (not pending and self.follow is None):
+                await asyncio.gather(*pending)
+                return
+            live.changed.clear()
+            waits = {
+                asyncio.ensure_future(live.changed.wait()),
+                asyncio.ensure_future(stopping.wait()),
+            }
+            done, _ = await asyncio.wait(pending | waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
+            for finished in done & pending:
+                finished.result()
+
+    async def _follow_fleet(self, follow: FleetFollow, stopping: asyncio.Event) -> None:
+        """Poll the control plane's fleet; apply a new version where it is safe to."""
+        live = self._live
+        assert live is not None
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=follow.every_seconds)
+            if stopping.is_set():
+                return
+            try:
+                found = await poll_fleet(live.control_plane, follow, self.fleet_version)
+            except (Unreachable, ApiError) as exc:
+                log.warning("could not read the fleet from the control plane: %s", exc)
+                continue
+            if found is not None:
+                await self.apply_fleet(*found)
+
+    async def apply_fleet(self, version: str, fleet: Fleet) -> FleetChange:
+        """Take up a new fleet: removed agents stop, new ones start, changed ones restart
+        (each after its current step); say what needs the runner restarted."""
+        live = self._live
+        assert live is not None, "only while the runner runs"
+        change = fleet_change(self.fleet, fleet, set(live.by_machine), set(self.loops), self.only)
+        env = dict(os.environ)
+        blocked = {
+            agent.name: problems
+            for agent in (*change.start, *change.restart)
+            if (problems := check_agents(fleet, [agent], env))
+        }
+        for name, problems in blocked.items():
+            log.error(
+                "agent %s not (re)started with the new fleet:\n%s",
+                name,
+                "\n".join(str(p) for p in problems),
+            )
+        self.fleet, self.fleet_version = fleet, version
+        for name in change.stop:
+            log.warning("agent %s left this machine's fleet: stopping it", name)
+            await self._retire(name)
+        for agent in change.restart:
+            if agent.name in blocked:
+                continue
+            log.warning("agent %s changed in the fleet: restarting its loop", agent.name)
+            await self._retire(agent.name)
+            self._start(agent)
+        for agent in change.start:
+            if agent.name not in blocked:
+                log.warning("agent %s joined this machine's fleet: starting it", agent.name)
+                self._start(agent)
+        self.agents = [self.loops[n].agent for n in self.loops]
+        if change.start or change.restart:
+            await self._resubscribe()
+        for message in change.needs_restart:
+            log.warning("fleet change not taken up until `mcos run` restarts: %s", message)
+        log.info("fleet version %s: %d agents running", version[:12], len(self.loops))
+        return change
 
     async def _wake_all_when(self, stopping: asyncio.Event) -> None:
         """Sleeping agents notice the stop at once; busy ones after their current step."""
@@ -481,7 +634,8 @@ class Runner:
         """Follow the event stream with a machine's runner token (it sees what concerns that
         machine's agents) and wake agents; resume after a dropped connection with
         Last-Event-ID."""
-        last: int | None = None
+        resume = self._live.resume if self._live is not None else {}
+        last: int | None = resume.get(token)
         while not stopping.is_set():
             headers = {"Authorization": f"Bearer {token}"}
             if last is not None:
@@ -502,9 +656,10 @@ class Runner:
                         if frame is None:
                             continue
                         if frame.id is not None:
-                            last = frame.id
+                            last = resume[token] = frame.id
                         if frame.event == "stream.resync":
                             last = None
+                            resume.pop(token, None)
                             for loop in self.loops.values():
                                 loop.wake("resync")
                         elif frame.data:
