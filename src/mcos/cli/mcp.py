@@ -1,0 +1,56 @@
+"""``mcos mcp --agent NAME``: the MCP tools over stdio, for MCP clients that spawn a process.
+
+The same tools as ``/mcp`` on ``mcos serve`` (:mod:`mcos.mcp.tools`), each a call to the control
+plane's REST API at ``--url``/``MCOS_URL`` with ``--token``/``MCOS_TOKEN``: an agent token, or a
+runner token of the agent's machine. Standard output carries the protocol, so everything said
+to a person goes to standard error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+import click
+import httpx2
+from mcp.server.mcpserver import Context
+
+from mcos.cli._context import Client, fail, pass_client
+from mcos.mcp.rest import AgentApi, ApiError
+from mcos.mcp.tools import build_server
+
+
+@click.command("mcp")
+@click.option("--agent", required=True, help="The agent the tools act as (the token's own).")
+@pass_client
+def mcp(client: Client, agent: str) -> None:
+    """Serve the MCP tools over stdio, acting as AGENT with MCOS_TOKEN (an agent token, or a
+    runner token of its machine). See docs/mcp.md."""
+    if not client.token:
+        fail("no token: pass --token or set MCOS_TOKEN to the agent's token", field="--token")
+    try:
+        anyio.run(_serve, client.url, client.token, agent)
+    except ApiError as exc:
+        fail(exc.message, field=exc.field)
+
+
+async def _serve(url: str, token: str, agent: str) -> None:
+    async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
+        api = AgentApi(http, token, agent, named=True)
+        # Refuse at once what every call would be refused: a wrong token or agent.
+        acting_as = (await api.whoami()).get("acting_as")
+        if acting_as != f"agent:{agent}":
+            raise ApiError(
+                403,
+                "forbidden",
+                f"this token acts as {acting_as!r}, not as agent {agent!r}: give that agent's "
+                "token (`mcos agents token NAME`) or its machine's runner token",
+                "--token",
+            )
+
+        @contextlib.asynccontextmanager
+        async def connect(_: Context) -> AsyncIterator[AgentApi]:
+            yield api
+
+        await build_server(connect).run_stdio_async()

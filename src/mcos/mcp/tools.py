@@ -1,0 +1,387 @@
+"""The MCP tools an agent gets: one set, served over both transports (``/mcp`` and stdio).
+
+Each tool is a thin translation onto :class:`mcos.mcp.rest.AgentApi`, that is onto the REST API
+with the caller's own token: the policy, the escalation table and the audit trail are the REST
+API's, and nothing is reachable here that ``/api/v1`` would refuse the same token. Arguments are
+untrusted: their types and bounds are checked here (a tool error naming the field), and the REST
+API validates them again. A result carries structured content and one short line of text; a
+refused call is a tool error carrying the server's error code, message and field — never a
+stack trace.
+"""
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from mcos import __version__
+from mcos.mcp.rest import AgentApi, ApiError
+
+Connect = Callable[[Context], AbstractAsyncContextManager[AgentApi]]
+"""Opens the calling agent's :class:`AgentApi` for one tool call (per transport)."""
+
+INSTRUCTIONS = """\
+Mission Control OS governs the fleet you belong to. Heartbeat when you start and as you work
+(with your context gauge), take your tasks from `my_tasks`, and move them along the board as you
+go. Before any action with an effect outside your own thinking (a shell command, a file write,
+a web request, an email, a payment, a deploy), call `ask_before_acting` with the exact action and
+do only what it allows. Raise an incident when something is wrong, report the tokens each model
+call used, and flush what matters to memory before your context is compacted."""
+
+TaskStatus = Literal["inbox", "assigned", "in_progress", "review", "done", "blocked"]
+TaskId = Annotated[int, Field(ge=1, le=2**63 - 1, description="The task's id.")]
+Tokens = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Text = Callable[[dict[str, Any]], str]
+
+READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+
+
+def answer(text: str, data: dict[str, Any]) -> CallToolResult:
+    """A result a model reads (one line) and a program parses (the structured content)."""
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def refused(error: ApiError) -> CallToolResult:
+    """The server's refusal as a tool error: its code, message and the field at fault."""
+    where = f" (field: {error.field})" if error.field else ""
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"{error.code}: {error.message}{where}")],
+        structured_content={"error": error.body()},
+        is_error=True,
+    )
+
+
+async def _through(
+    connect: Connect, ctx: Context, call: Callable[[AgentApi], Awaitable[CallToolResult]]
+) -> CallToolResult:
+    async with connect(ctx) as api:
+        try:
+            return await call(api)
+        except ApiError as exc:
+            return refused(exc)
+
+
+def _set(**fields: Any) -> dict[str, Any]:
+    """The fields given, without the ones left out (the API's defaults apply)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def build_server(connect: Connect) -> MCPServer:
+    """The MCP server with every tool, each calling the REST API through ``connect``."""
+    server: MCPServer = MCPServer(
+        "mission-control", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
+
+    @server.tool(annotations=READ)
+    async def my_tasks(
+        ctx: Context,
+        status: Annotated[
+            TaskStatus | None, Field(description="Only tasks in this column; all when omitted.")
+        ] = None,
+    ) -> CallToolResult:
+        """List the tasks assigned to you, oldest first (id, title, status, priority, due)."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            tasks = await api.my_tasks(status)
+            lines = [f"#{t['id']} [{t['status']}] {t['title']}" for t in tasks]
+            return answer(
+                f"{len(tasks)} task(s)" + (": " + "; ".join(lines) if lines else ""),
+                {"tasks": tasks},
+            )
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=READ)
+    async def show_task(ctx: Context, task_id: TaskId) -> CallToolResult:
+        """Show one task: its description, dependencies, comments and full history."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            task = await api.task(task_id)
+            return answer(f"#{task['id']} [{task['status']}] {task['title']}", task)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def move_task(
+        ctx: Context,
+        task_id: TaskId,
+        status: Annotated[
+            TaskStatus,
+            Field(
+                description="The column to move it to: in_progress when you start, review when "
+                "done for someone to check, done when finished, blocked when stuck."
+            ),
+        ],
+        reason: Annotated[
+            str | None, Field(max_length=2_000, description="Why, shown on the card's history.")
+        ] = None,
+    ) -> CallToolResult:
+        """Move one of your tasks along the Kanban board. Illegal moves are refused."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            task = await api.move(task_id, status, reason)
+            return answer(f"#{task['id']} is now {task['status']}", task)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def comment_on_task(
+        ctx: Context,
+        task_id: TaskId,
+        body: Annotated[str, Field(min_length=1, max_length=20_000, description="The comment.")],
+    ) -> CallToolResult:
+        """Add a comment to a task: progress, findings, or what you need."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            comment = await api.comment(task_id, body)
+            return answer(f"commented on #{task_id}", comment)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def ask_before_acting(
+        ctx: Context,
+        kind: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=64,
+                description="The action: shell.exec, file.write, http.fetch, email.send, "
+                "payment.send, deploy.run, git.commit, service.restart, ...",
+            ),
+        ],
+        command: Annotated[
+            str | None, Field(max_length=10_000, description="shell.exec: the exact command.")
+        ] = None,
+        paths: Annotated[
+            list[str] | None,
+            Field(max_length=100, description="file.*: every path the action touches."),
+        ] = None,
+        host: Annotated[
+            str | None, Field(max_length=255, description="http.fetch: the host.")
+        ] = None,
+        port: Annotated[
+            int | None, Field(ge=1, le=65_535, description="http.fetch: the port.")
+        ] = None,
+        addresses: Annotated[
+            list[str] | None,
+            Field(max_length=32, description="http.fetch: every IP the host resolved to."),
+        ] = None,
+        recipient: Annotated[
+            str | None, Field(max_length=320, description="Who receives a message or payment.")
+        ] = None,
+        amount_usd: Annotated[
+            float | None, Field(ge=0, le=1e9, description="payment.send: the amount in USD.")
+        ] = None,
+        files_touched: Annotated[
+            int | None, Field(ge=0, le=2**31 - 1, description="How many files it changes.")
+        ] = None,
+        target: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=1_000,
+                description="deploy.run: the target; git.commit: the repository; "
+                "service.*: the service.",
+            ),
+        ] = None,
+        reason: Annotated[
+            str, Field(max_length=2_000, description="Why you want to do it; approvers read it.")
+        ] = "",
+        approval_id: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                le=2**63 - 1,
+                description="Carry out an action an approval allowed (the same exact action).",
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Ask before acting: describe the exact action you are about to take. The answer is
+        allow (go ahead), needs_approval (wait for its approval_id with wait_for_approval; do
+        not act meanwhile) or deny (do not do it; the reason says why). Ask again with the
+        approval_id once approved."""
+        action = _set(
+            kind=kind,
+            command=command,
+            paths=paths,
+            host=host,
+            port=port,
+            addresses=addresses,
+            recipient=recipient,
+            amount_usd=amount_usd,
+            files_touched=files_touched,
+            target=target,
+            reason=reason,
+            approval_id=approval_id,
+        )
+
+        async def call(api: AgentApi) -> CallToolResult:
+            decision = await api.ask(action)
+            said = {
+                "allow": "allowed: go ahead",
+                "needs_approval": f"needs approval {decision.get('approval_id')}: wait for it",
+                "deny": f"refused: {decision.get('reason')}",
+            }.get(decision["decision"], decision["decision"])
+            return answer(said, decision)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=READ)
+    async def wait_for_approval(
+        ctx: Context,
+        approval_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The approval's id.")],
+        timeout_seconds: Annotated[
+            float, Field(ge=0, le=900, description="How long to wait at most.")
+        ] = 60,
+    ) -> CallToolResult:
+        """Wait until a person (or agent) decides an approval: approved, denied or expired. If
+        it is still pending when the time runs out, call again later."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            approval = await api.wait_for_approval(approval_id, timeout_seconds)
+            return answer(f"approval {approval_id} is {approval['status']}", approval)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def raise_incident(
+        ctx: Context,
+        severity: Annotated[
+            Literal["P0", "P1", "P2", "P3"],
+            Field(
+                description="P0 all hands (a human confirms), P1 urgent, P2 needs attention, "
+                "P3 note for the log. Unconfirmed incidents reach nobody."
+            ),
+        ],
+        title: Annotated[str, Field(min_length=1, max_length=300, description="One line.")],
+        body: Annotated[str, Field(max_length=20_000, description="What you saw.")] = "",
+    ) -> CallToolResult:
+        """Raise an incident; the escalation table decides who must confirm it first."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            incident = await api.raise_incident(severity, title, body)
+            return answer(f"incident {incident['id']} raised ({incident['status']})", incident)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def report_usage(
+        ctx: Context,
+        input_tokens: Annotated[Tokens, Field(description="Prompt tokens of the call.")],
+        output_tokens: Annotated[Tokens, Field(description="Completion tokens of the call.")],
+        model: Annotated[
+            str | None, Field(max_length=200, description="The model; yours when omitted.")
+        ] = None,
+        cache_read_tokens: Annotated[Tokens, Field(description="Tokens read from cache.")] = 0,
+        cache_write_tokens: Annotated[Tokens, Field(description="Tokens written to cache.")] = 0,
+        latency_ms: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None,
+        task_id: Annotated[
+            int | None, Field(ge=1, le=2**63 - 1, description="The task it was for.")
+        ] = None,
+    ) -> CallToolResult:
+        """Report the tokens one model call used; Mission Control prices it and checks budgets."""
+        usage = _set(
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            latency_ms=latency_ms,
+            task_id=task_id,
+        )
+
+        async def call(api: AgentApi) -> CallToolResult:
+            priced = await api.report_usage(usage)
+            return answer(f"usage recorded: ${priced.get('cost_usd', 0)}", priced)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def flush_memory(
+        ctx: Context,
+        content: Annotated[
+            str,
+            Field(min_length=1, max_length=100_000, description="What must outlive compaction."),
+        ],
+        day: Annotated[
+            str | None, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD; today.")
+        ] = None,
+    ) -> CallToolResult:
+        """Write what matters to today's memory note, before your context is compacted."""
+
+        async def call(api: AgentApi) -> CallToolResult:
+            note = await api.flush_memory(content, day)
+            return answer("memory flushed", note)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def send_message(
+        ctx: Context,
+        body: Annotated[str, Field(min_length=1, max_length=20_000, description="The message.")],
+        to: Annotated[
+            str | None, Field(max_length=64, description="An agent's name (or give channel).")
+        ] = None,
+        channel: Annotated[str | None, Field(max_length=64, description="A channel.")] = None,
+        fleet: Annotated[
+            bool, Field(description="To the whole fleet (needs the broadcast capability).")
+        ] = False,
+        kind: Annotated[
+            Literal["directive", "report", "question", "chat"], Field(description="Its kind.")
+        ] = "chat",
+        task_id: Annotated[
+            int | None, Field(ge=1, le=2**63 - 1, description="The task it is about.")
+        ] = None,
+    ) -> CallToolResult:
+        """Send a message to another agent, a channel, or (with broadcast) the whole fleet."""
+        message = _set(to=to, channel=channel, kind=kind, body=body, task_id=task_id)
+        if fleet:
+            message["fleet"] = True
+
+        async def call(api: AgentApi) -> CallToolResult:
+            sent = await api.send_message(message)
+            return answer(f"message {sent.get('id')} sent", sent)
+
+        return await _through(connect, ctx, call)
+
+    @server.tool(annotations=WRITE)
+    async def heartbeat(
+        ctx: Context,
+        status: Annotated[
+            Literal["working", "idle", "compacting"], Field(description="What you are doing.")
+        ] = "working",
+        context_tokens: Annotated[
+            int | None,
+            Field(ge=0, le=2**31 - 1, description="Tokens of your latest prompt (the gauge)."),
+        ] = None,
+        context_window: Annotated[
+            int | None,
+            Field(ge=1_000, le=100_000_000, description="Your model's context window."),
+        ] = None,
+        current_task: Annotated[
+            int | None, Field(ge=1, le=2**63 - 1, description="The task you are on.")
+        ] = None,
+        note: Annotated[str | None, Field(max_length=2_000, description="A short note.")] = None,
+    ) -> CallToolResult:
+        """Report you are alive, with your context gauge; the answer is the work waiting for
+        you (tasks, directives, confirmed incidents) and whether to flush memory."""
+        beat = _set(
+            status=status,
+            context_tokens=context_tokens,
+            context_window=context_window,
+            current_task=current_task,
+            note=note,
+        )
+
+        async def call(api: AgentApi) -> CallToolResult:
+            waiting = await api.heartbeat(beat)
+            return answer(f"heartbeat recorded ({status})", waiting)
+
+        return await _through(connect, ctx, call)
+
+    return server
