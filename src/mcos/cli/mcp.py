@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import click
@@ -37,20 +38,29 @@ def mcp(client: Client, agent: str) -> None:
 
 async def _serve(url: str, token: str, agent: str) -> None:
     async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
-        api = AgentApi(http, token, agent, named=True)
-        # Refuse at once what every call would be refused: a wrong token or agent.
-        acting_as = (await api.whoami()).get("acting_as")
-        if acting_as != f"agent:{agent}":
-            raise ApiError(
-                403,
-                "forbidden",
-                f"this token acts as {acting_as!r}, not as agent {agent!r}: give that agent's "
-                "token (`mcos agents token NAME`) or its machine's runner token",
-                "--token",
-            )
+        token_view = await AgentApi(http, token, agent).whoami()
+        problem = _acts_as(token_view, agent)
+        if problem is not None:
+            raise ApiError(403, "forbidden", problem, "--token")
+        api = AgentApi(http, token, agent, named=token_view.get("kind") == "runner")
+        await api.whoami()  # a runner token: is the agent its machine's?
 
         @contextlib.asynccontextmanager
         async def connect(_: Context) -> AsyncIterator[AgentApi]:
             yield api
 
         await build_server(connect).run_stdio_async()
+
+
+def _acts_as(token_view: dict[str, Any], agent: str) -> str | None:
+    """Why a token (``GET /api/v1/tokens/current``) cannot act as ``agent``, or ``None``."""
+    kind = token_view.get("kind")
+    if kind == "runner":
+        return None
+    if kind == "agent" and token_view.get("agent") == agent:
+        return None
+    whose = f"agent {token_view.get('agent')}" if kind == "agent" else f"an {kind}"
+    return (
+        f"this token is {whose}'s; `mcos mcp --agent {agent}` needs agent {agent}'s own token "
+        f"(`mcos agents token {agent}`) or a runner token of its machine"
+    )

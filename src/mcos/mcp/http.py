@@ -36,21 +36,24 @@ OPENAPI = {
         "post": {
             "tags": ["mcp"],
             "summary": "MCP over streamable HTTP (stateless, JSON answers), as the token's agent",
-            "description": "A JSON-RPC message of the Model Context Protocol; send "
-            "`Accept: application/json, text/event-stream`. The tools call this API with the "
-            "same token: see docs/mcp.md.",
+            "description": "One JSON-RPC message of the Model Context Protocol; send `Accept: "
+            "application/json, text/event-stream`. Each tool calls this API with the same token "
+            "(docs/mcp.md). A message MCP cannot read is answered by the MCP SDK with a JSON-RPC "
+            "error (400, 406), not this API's error shape.",
             "operationId": "mcp",
+            "security": [{"HTTPBearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {
-                "200": {"description": "The JSON-RPC answer (tool errors are in it)"},
-                "202": {"description": "A notification or response was accepted"},
+                "200": {"description": "The JSON-RPC answer; a refused tool call is in it"},
+                "202": {"description": "A notification, accepted"},
                 "401": {"description": "Missing, unknown, expired or revoked token"},
                 "403": {
-                    "description": "Not an agent (an operator token, or a runner token "
-                    "without X-MCOS-Agent or naming another machine's agent)"
+                    "description": "Not an agent: an operator token, or a runner token without "
+                    "X-MCOS-Agent or naming another machine's agent"
                 },
-                "406": {"description": "The Accept header allows neither JSON nor SSE"},
                 "413": {"description": "The request body is too large"},
+                "422": {"description": "X-MCOS-Agent sent with an agent's or operator's token"},
+                "503": {"description": "The control plane is shutting down; retry"},
             },
         }
     }

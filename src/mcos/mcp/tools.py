@@ -18,6 +18,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from mcos import __version__
+from mcos.inputs import Amount, Count, RowId, Tokens
 from mcos.mcp.rest import AgentApi, ApiError
 
 Connect = Callable[[Context], AbstractAsyncContextManager[AgentApi]]
@@ -32,8 +33,7 @@ do only what it allows. Raise an incident when something is wrong, report the to
 call used, and flush what matters to memory before your context is compacted."""
 
 TaskStatus = Literal["inbox", "assigned", "in_progress", "review", "done", "blocked"]
-TaskId = Annotated[int, Field(ge=1, le=2**63 - 1, description="The task's id.")]
-Tokens = Annotated[int, Field(ge=0, le=2**31 - 1)]
+TaskId = Annotated[RowId, Field(description="The task's id.")]
 Text = Callable[[dict[str, Any]], str]
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -165,7 +165,7 @@ def build_server(connect: Connect) -> MCPServer:
             str | None, Field(max_length=255, description="http.fetch: the host.")
         ] = None,
         port: Annotated[
-            int | None, Field(ge=1, le=65_535, description="http.fetch: the port.")
+            int | None, Field(strict=True, ge=1, le=65_535, description="http.fetch: the port.")
         ] = None,
         addresses: Annotated[
             list[str] | None,
@@ -175,10 +175,10 @@ def build_server(connect: Connect) -> MCPServer:
             str | None, Field(max_length=320, description="Who receives a message or payment.")
         ] = None,
         amount_usd: Annotated[
-            float | None, Field(ge=0, le=1e9, description="payment.send: the amount in USD.")
+            Amount | None, Field(description="payment.send: the amount in USD.")
         ] = None,
         files_touched: Annotated[
-            int | None, Field(ge=0, le=2**31 - 1, description="How many files it changes.")
+            Count | None, Field(description="How many files it changes.")
         ] = None,
         target: Annotated[
             str | None,
@@ -193,10 +193,8 @@ def build_server(connect: Connect) -> MCPServer:
             str, Field(max_length=2_000, description="Why you want to do it; approvers read it.")
         ] = "",
         approval_id: Annotated[
-            int | None,
+            RowId | None,
             Field(
-                ge=1,
-                le=2**63 - 1,
                 description="Carry out an action an approval allowed (the same exact action).",
             ),
         ] = None,
@@ -234,7 +232,7 @@ def build_server(connect: Connect) -> MCPServer:
     @server.tool(annotations=READ)
     async def wait_for_approval(
         ctx: Context,
-        approval_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The approval's id.")],
+        approval_id: Annotated[RowId, Field(description="The approval's id.")],
         timeout_seconds: Annotated[
             float, Field(ge=0, le=900, description="How long to wait at most.")
         ] = 60,
@@ -279,10 +277,8 @@ def build_server(connect: Connect) -> MCPServer:
         ] = None,
         cache_read_tokens: Annotated[Tokens, Field(description="Tokens read from cache.")] = 0,
         cache_write_tokens: Annotated[Tokens, Field(description="Tokens written to cache.")] = 0,
-        latency_ms: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None,
-        task_id: Annotated[
-            int | None, Field(ge=1, le=2**63 - 1, description="The task it was for.")
-        ] = None,
+        latency_ms: Annotated[Count | None, Field(description="How long the call took.")] = None,
+        task_id: Annotated[RowId | None, Field(description="The task it was for.")] = None,
     ) -> CallToolResult:
         """Report the tokens one model call used; Mission Control prices it and checks budgets."""
         usage = _set(
@@ -334,9 +330,7 @@ def build_server(connect: Connect) -> MCPServer:
         kind: Annotated[
             Literal["directive", "report", "question", "chat"], Field(description="Its kind.")
         ] = "chat",
-        task_id: Annotated[
-            int | None, Field(ge=1, le=2**63 - 1, description="The task it is about.")
-        ] = None,
+        task_id: Annotated[RowId | None, Field(description="The task it is about.")] = None,
     ) -> CallToolResult:
         """Send a message to another agent, a channel, or (with broadcast) the whole fleet."""
         message = _set(to=to, channel=channel, kind=kind, body=body, task_id=task_id)
@@ -356,16 +350,15 @@ def build_server(connect: Connect) -> MCPServer:
             Literal["working", "idle", "compacting"], Field(description="What you are doing.")
         ] = "working",
         context_tokens: Annotated[
-            int | None,
-            Field(ge=0, le=2**31 - 1, description="Tokens of your latest prompt (the gauge)."),
+            Tokens | None, Field(description="Tokens of your latest prompt (the gauge).")
         ] = None,
         context_window: Annotated[
             int | None,
-            Field(ge=1_000, le=100_000_000, description="Your model's context window."),
+            Field(
+                strict=True, ge=1_000, le=100_000_000, description="Your model's context window."
+            ),
         ] = None,
-        current_task: Annotated[
-            int | None, Field(ge=1, le=2**63 - 1, description="The task you are on.")
-        ] = None,
+        current_task: Annotated[RowId | None, Field(description="The task you are on.")] = None,
         note: Annotated[str | None, Field(max_length=2_000, description="A short note.")] = None,
     ) -> CallToolResult:
         """Report you are alive, with your context gauge; the answer is the work waiting for
