@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import click
 import httpx2
-from mcp.server.mcpserver import Context
 
 from mcos.cli._context import Client, fail, pass_client
-from mcos.mcp.rest import AgentApi, ApiError
-from mcos.mcp.tools import build_server
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
 
 
 @click.command("mcp")
@@ -30,6 +30,9 @@ def mcp(client: Client, agent: str) -> None:
     runner token of its machine). See docs/mcp.md."""
     if not client.token:
         fail("no token: pass --token or set MCOS_TOKEN to the agent's token", field="--token")
+    # The MCP SDK loads here, not with every other `mcos` command (about a second).
+    from mcos.mcp.rest import ApiError
+
     try:
         anyio.run(_serve, client.url, client.token, agent)
     except ApiError as exc:
@@ -37,6 +40,9 @@ def mcp(client: Client, agent: str) -> None:
 
 
 async def _serve(url: str, token: str, agent: str) -> None:
+    from mcos.mcp.rest import AgentApi, ApiError
+    from mcos.mcp.tools import build_server
+
     async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
         token_view = await AgentApi(http, token, agent).whoami()
         problem = _acts_as(token_view, agent)

@@ -9,6 +9,7 @@ refused call is a tool error carrying the server's error code, message and field
 stack trace.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Literal
@@ -70,11 +71,21 @@ def _set(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def _quietly_built() -> MCPServer:
+    """The bare server. Building one configures the root logger (``logging.basicConfig``):
+    undone, since the process's logging is the control plane's (or the CLI's), not the SDK's."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return MCPServer("mission-control", version=__version__, instructions=INSTRUCTIONS)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def build_server(connect: Connect) -> MCPServer:
     """The MCP server with every tool, each calling the REST API through ``connect``."""
-    server: MCPServer = MCPServer(
-        "mission-control", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
-    )
+    server = _quietly_built()
 
     @server.tool(annotations=READ)
     async def my_tasks(
