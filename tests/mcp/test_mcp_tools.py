@@ -87,6 +87,37 @@ def test_a_heartbeat_with_its_gauge_shows_on_the_agent(plane: Server, transport:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+def test_usage_memory_incidents_and_messages_land_as_the_agents_own(
+    plane: Server, transport: str
+) -> None:
+    agent = "pulse" if transport == "http" else "sentinel"
+    note = f"{transport}: the staging key rotates on Fridays"
+    usage, flushed, incident, message = call(
+        plane,
+        transport,
+        agent,
+        ("report_usage", {"input_tokens": 12_000, "output_tokens": 800}),
+        ("flush_memory", {"content": note}),
+        ("raise_incident", {"severity": "P3", "title": f"{transport}: disk at 81%"}),
+        ("send_message", {"to": "jarvis", "kind": "report", "body": f"{transport} done"}),
+    )
+    priced = data_of(usage)
+    assert priced["agent"] == agent and priced["cost_usd"] > 0, priced
+    assert data_of(flushed) and data_of(incident)["severity"] == "P3"
+    assert data_of(message)["to"] == "jarvis"
+    with plane.agent(agent) as rest:
+        notes = rest.get(f"/api/v1/agents/{agent}/memory").json()["notes"]
+        sent = rest.get("/api/v1/messages").json()["messages"]
+    assert note in str(notes), notes
+    assert any(
+        m["body"] == f"{transport} done" and m["sender"] == f"agent:{agent}" for m in sent
+    ), sent
+    with plane.client() as operator:
+        spend = operator.get("/api/v1/usage").json()
+    assert agent in str(spend), "the spend shows on the fleet's usage"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_an_agent_takes_a_task_to_done(plane: Server, transport: str) -> None:
     with plane.client() as operator:
         created = operator.post(
