@@ -182,8 +182,8 @@ def test_an_action_its_capabilities_lack_is_refused_exactly_as_rest_refuses_it(
         rest = flow.post("/api/v1/actions", json=action)
     by_rest = _last_decision(plane, "flow")
     assert rest.status_code == 403, rest.text
+    assert rest.json()["error"]["code"] == "policy_denied"
     assert decision["decision"] == "deny"
-    assert decision["code"] == rest.json()["error"]["code"] == "policy_denied"
     assert decision["reason"] == rest.json()["error"]["message"]
     assert text_of(asked) == f"refused: {decision['reason']}"
     assert by_mcp["seq"] < by_rest["seq"], "each ask is on the record"

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import click
-import httpx2
 
 from mcos.cli._context import Client, fail, pass_client
+from mcos.client import AsyncClient
+from mcos.contract.agent import Principal
+from mcos.errors import Forbidden, McosError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -30,42 +32,35 @@ def mcp(client: Client, agent: str) -> None:
     runner token of its machine). See docs/mcp.md."""
     if not client.token:
         fail("no token: pass --token or set MCOS_TOKEN to the agent's token", field="--token")
-    # The MCP SDK loads here, not with every other `mcos` command (about a second).
-    from mcos.mcp.rest import ApiError
-
     try:
         anyio.run(_serve, client.url, client.token, agent)
-    except ApiError as exc:
+    except McosError as exc:  # the control plane's refusal or silence, or a token of no use
         fail(exc.message, field=exc.field)
 
 
 async def _serve(url: str, token: str, agent: str) -> None:
-    from mcos.mcp.rest import AgentApi, ApiError
+    # The MCP SDK loads here, not with every other `mcos` command (about a second).
     from mcos.mcp.tools import build_server
 
-    async with httpx2.AsyncClient(base_url=url, timeout=30) as http:
-        token_view = await AgentApi(http, token, agent).whoami()
-        problem = _acts_as(token_view, agent)
-        if problem is not None:
-            raise ApiError(403, "forbidden", problem, "--token")
-        api = AgentApi(http, token, agent, named=token_view.get("kind") == "runner")
-        await api.whoami()  # a runner token: is the agent its machine's?
+    async with AsyncClient(url, token) as probe:
+        problem = _acts_as(await probe.whoami(), agent)
+    if problem is not None:
+        raise Forbidden(problem, field="--token")
+    async with AsyncClient(url, token, agent=agent) as mc:
+        await mc.whoami()  # a runner token: is the agent its machine's?
 
         @contextlib.asynccontextmanager
-        async def connect(_: Context) -> AsyncIterator[AgentApi]:
-            yield api
+        async def connect(_: Context) -> AsyncIterator[AsyncClient]:
+            yield mc
 
         await build_server(connect).run_stdio_async()
 
 
-def _acts_as(token_view: dict[str, Any], agent: str) -> str | None:
-    """Why a token (``GET /api/v1/tokens/current``) cannot act as ``agent``, or ``None``."""
-    kind = token_view.get("kind")
-    if kind == "runner":
+def _acts_as(token: Principal, agent: str) -> str | None:
+    """Why a token cannot act as ``agent``, or ``None`` (a runner's is checked by asking)."""
+    if token.kind == "runner" or (token.kind == "agent" and token.agent == agent):
         return None
-    if kind == "agent" and token_view.get("agent") == agent:
-        return None
-    whose = f"agent {token_view.get('agent')}" if kind == "agent" else f"an {kind}"
+    whose = f"agent {token.agent}" if token.kind == "agent" else f"an {token.kind}"
     return (
         f"this token is {whose}'s; `mcos mcp --agent {agent}` needs agent {agent}'s own token "
         f"(`mcos agents token {agent}`) or a runner token of its machine"

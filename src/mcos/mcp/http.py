@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcos.api.auth import AGENT_HEADER, bearer_token, principal_for
+from mcos.client import AsyncClient
 from mcos.errors import Forbidden, McosError, ServiceUnavailable
-from mcos.mcp.rest import AgentApi
 from mcos.mcp.tools import build_server
 
 PATH = "/mcp"
@@ -65,8 +65,7 @@ OPENAPI = {
 class Caller:
     token: str
     agent: str
-    runner: bool
-    """A runner token acting as ``agent`` (sent on in ``X-MCOS-Agent``)."""
+    """The agent the token acts as (its own, or the one a runner token names)."""
 
 
 class McpEndpoint:
@@ -103,14 +102,13 @@ class McpEndpoint:
             raise ServiceUnavailable(
                 "the MCP server is not running (the control plane is stopping)"
             )
-        runner = principal.machine is not None
-        scope[CALLER] = Caller(token, principal.name, runner)
+        scope[CALLER] = Caller(token, principal.name)
         await self.manager.handle_request(scope, receive, send)
 
 
 @contextlib.asynccontextmanager
-async def _in_process(ctx: Context) -> AsyncIterator[AgentApi]:
-    """The caller's REST API, answered by this same app without leaving the process."""
+async def _in_process(ctx: Context) -> AsyncIterator[AsyncClient]:
+    """The caller's client, answered by this same app without leaving the process."""
     request = ctx.request_context.request
     if not isinstance(request, Request) or not isinstance(request.scope.get(CALLER), Caller):
         raise McosError("an MCP tool was called outside an authenticated /mcp request")
@@ -118,4 +116,6 @@ async def _in_process(ctx: Context) -> AsyncIterator[AgentApi]:
     app: ASGIApp = request.scope["app"]
     transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx2.AsyncClient(transport=transport, base_url=LOOPBACK, timeout=30) as http:
-        yield AgentApi(http, caller.token, caller.agent, named=caller.runner)
+        # Named in X-MCOS-Agent whatever the token: a runner's needs it, an agent's own name is
+        # accepted, and the client need not ask whose token it holds.
+        yield AsyncClient(LOOPBACK, caller.token, agent=caller.agent, http=http, retries=0)

@@ -1,6 +1,6 @@
 """The MCP tools an agent gets: one set, served over both transports (``/mcp`` and stdio).
 
-Each tool is a thin translation onto :class:`mcos.mcp.rest.AgentApi`, that is onto the REST API
+Each tool is a thin translation onto :class:`mcos.client.AsyncClient`, that is onto the REST API
 with the caller's own token: the policy, the escalation table and the audit trail are the REST
 API's, and nothing is reachable here that ``/api/v1`` would refuse the same token. Arguments are
 untrusted: their types and bounds are checked here (a tool error naming the field), and the REST
@@ -12,18 +12,19 @@ stack trace.
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mcos import __version__
+from mcos.client import ApiError, AsyncClient, Unreachable
 from mcos.inputs import Amount, Count, RowId, Tokens
-from mcos.mcp.rest import AgentApi, ApiError
 
-Connect = Callable[[Context], AbstractAsyncContextManager[AgentApi]]
-"""Opens the calling agent's :class:`AgentApi` for one tool call (per transport)."""
+Connect = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
+"""Opens the calling agent's client for one tool call (per transport), acting as that agent."""
 
 INSTRUCTIONS = """\
 Mission Control OS governs the fleet you belong to. Heartbeat when you start and as you work
@@ -46,29 +47,33 @@ def answer(text: str, data: dict[str, Any]) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
-def refused(error: ApiError) -> CallToolResult:
-    """The server's refusal as a tool error: its code, message and the field at fault."""
+def refused(error: ApiError | Unreachable) -> CallToolResult:
+    """The server's refusal (or silence) as a tool error: its code, message and the field."""
+    status = error.status if isinstance(error, ApiError) else error.answered
+    message = error.message if isinstance(error, ApiError) else (error.detail or error.message)
     where = f" (field: {error.field})" if error.field else ""
+    body = {"status": status, "code": error.code, "message": message, "field": error.field}
     return CallToolResult(
-        content=[TextContent(type="text", text=f"{error.code}: {error.message}{where}")],
-        structured_content={"error": error.body()},
+        content=[TextContent(type="text", text=f"{error.code}: {message}{where}")],
+        structured_content={"error": body},
         is_error=True,
     )
 
 
+def _json(model: BaseModel | None) -> dict[str, Any]:
+    """A result as JSON; ``{}`` when the client recorded it without an answer (a lost answer
+    replayed: the write is done once)."""
+    return {} if model is None else model.model_dump(mode="json")
+
+
 async def _through(
-    connect: Connect, ctx: Context, call: Callable[[AgentApi], Awaitable[CallToolResult]]
+    connect: Connect, ctx: Context, call: Callable[[AsyncClient], Awaitable[CallToolResult]]
 ) -> CallToolResult:
-    async with connect(ctx) as api:
+    async with connect(ctx) as mc:
         try:
-            return await call(api)
-        except ApiError as exc:
+            return await call(mc)
+        except (ApiError, Unreachable) as exc:
             return refused(exc)
-
-
-def _set(**fields: Any) -> dict[str, Any]:
-    """The fields given, without the ones left out (the API's defaults apply)."""
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _quietly_built() -> MCPServer:
@@ -96,12 +101,12 @@ def build_server(connect: Connect) -> MCPServer:
     ) -> CallToolResult:
         """List the tasks assigned to you, oldest first (id, title, status, priority, due)."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            tasks = await api.my_tasks(status)
-            lines = [f"#{t['id']} [{t['status']}] {t['title']}" for t in tasks]
+        async def call(mc: AsyncClient) -> CallToolResult:
+            tasks = await mc.my_tasks(status)
+            lines = [f"#{t.id} [{t.status}] {t.title}" for t in tasks]
             return answer(
                 f"{len(tasks)} task(s)" + (": " + "; ".join(lines) if lines else ""),
-                {"tasks": tasks},
+                {"tasks": [_json(t) for t in tasks]},
             )
 
         return await _through(connect, ctx, call)
@@ -110,9 +115,9 @@ def build_server(connect: Connect) -> MCPServer:
     async def show_task(ctx: Context, task_id: TaskId) -> CallToolResult:
         """Show one task: its description, dependencies, comments and full history."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            task = await api.task(task_id)
-            return answer(f"#{task['id']} [{task['status']}] {task['title']}", task)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            task = await mc.task(task_id)
+            return answer(f"#{task.id} [{task.status}] {task.title}", _json(task))
 
         return await _through(connect, ctx, call)
 
@@ -133,9 +138,9 @@ def build_server(connect: Connect) -> MCPServer:
     ) -> CallToolResult:
         """Move one of your tasks along the Kanban board. Illegal moves are refused."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            task = await api.move(task_id, status, reason)
-            return answer(f"#{task['id']} is now {task['status']}", task)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            task = await mc.move(task_id, status, reason)
+            return answer(f"#{task_id} is now {status}", _json(task))
 
         return await _through(connect, ctx, call)
 
@@ -147,9 +152,9 @@ def build_server(connect: Connect) -> MCPServer:
     ) -> CallToolResult:
         """Add a comment to a task: progress, findings, or what you need."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            comment = await api.comment(task_id, body)
-            return answer(f"commented on #{task_id}", comment)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            comment = await mc.comment(task_id, body)
+            return answer(f"commented on #{task_id}", _json(comment))
 
         return await _through(connect, ctx, call)
 
@@ -214,8 +219,7 @@ def build_server(connect: Connect) -> MCPServer:
         allow (go ahead), needs_approval (wait for its approval_id with wait_for_approval; do
         not act meanwhile) or deny (do not do it; the reason says why). Ask again with the
         approval_id once approved."""
-        action = _set(
-            kind=kind,
+        action = dict(
             command=command,
             paths=paths,
             host=host,
@@ -229,14 +233,14 @@ def build_server(connect: Connect) -> MCPServer:
             approval_id=approval_id,
         )
 
-        async def call(api: AgentApi) -> CallToolResult:
-            decision = await api.ask(action)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            decision = await mc.ask(kind, **action)
             said = {
                 "allow": "allowed: go ahead",
-                "needs_approval": f"needs approval {decision.get('approval_id')}: wait for it",
-                "deny": f"refused: {decision.get('reason')}",
-            }.get(decision["decision"], decision["decision"])
-            return answer(said, decision)
+                "needs_approval": f"needs approval {decision.approval_id}: wait for it",
+                "deny": f"refused: {decision.reason}",
+            }[decision.decision]
+            return answer(said, _json(decision))
 
         return await _through(connect, ctx, call)
 
@@ -251,9 +255,12 @@ def build_server(connect: Connect) -> MCPServer:
         """Wait until a person (or agent) decides an approval: approved, denied or expired. If
         it is still pending when the time runs out, call again later."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            approval = await api.wait_for_approval(approval_id, timeout_seconds)
-            return answer(f"approval {approval_id} is {approval['status']}", approval)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            try:
+                approval = await mc.wait_for_approval(approval_id, timeout_seconds)
+            except TimeoutError:
+                approval = await mc.approval(approval_id)
+            return answer(f"approval {approval_id} is {approval.status}", _json(approval))
 
         return await _through(connect, ctx, call)
 
@@ -272,9 +279,10 @@ def build_server(connect: Connect) -> MCPServer:
     ) -> CallToolResult:
         """Raise an incident; the escalation table decides who must confirm it first."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            incident = await api.raise_incident(severity, title, body)
-            return answer(f"incident {incident['id']} raised ({incident['status']})", incident)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            incident = await mc.raise_incident(severity, title, body)
+            said = f"incident {incident.id} raised ({incident.status})" if incident else "raised"
+            return answer(said, _json(incident))
 
         return await _through(connect, ctx, call)
 
@@ -292,19 +300,19 @@ def build_server(connect: Connect) -> MCPServer:
         task_id: Annotated[RowId | None, Field(description="The task it was for.")] = None,
     ) -> CallToolResult:
         """Report the tokens one model call used; Mission Control prices it and checks budgets."""
-        usage = _set(
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read_tokens,
-            cache_write_tokens=cache_write_tokens,
-            latency_ms=latency_ms,
-            task_id=task_id,
-        )
 
-        async def call(api: AgentApi) -> CallToolResult:
-            priced = await api.report_usage(usage)
-            return answer(f"usage recorded: ${priced.get('cost_usd', 0)}", priced)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            priced = await mc.report_usage(
+                model,
+                input_tokens,
+                output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
+                latency_ms=latency_ms,
+                task_id=task_id,
+            )
+            cost = priced.cost_usd if priced is not None else None
+            return answer(f"usage recorded (${cost})", _json(priced))
 
         return await _through(connect, ctx, call)
 
@@ -315,15 +323,13 @@ def build_server(connect: Connect) -> MCPServer:
             str,
             Field(min_length=1, max_length=100_000, description="What must outlive compaction."),
         ],
-        day: Annotated[
-            str | None, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD; today.")
-        ] = None,
+        day: Annotated[date | None, Field(description="The note's day, YYYY-MM-DD; today.")] = None,
     ) -> CallToolResult:
         """Write what matters to today's memory note, before your context is compacted."""
 
-        async def call(api: AgentApi) -> CallToolResult:
-            note = await api.flush_memory(content, day)
-            return answer("memory flushed", note)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            note = await mc.flush_memory(content, day=day)
+            return answer("memory flushed", _json(note))
 
         return await _through(connect, ctx, call)
 
@@ -344,13 +350,12 @@ def build_server(connect: Connect) -> MCPServer:
         task_id: Annotated[RowId | None, Field(description="The task it is about.")] = None,
     ) -> CallToolResult:
         """Send a message to another agent, a channel, or (with broadcast) the whole fleet."""
-        message = _set(to=to, channel=channel, kind=kind, body=body, task_id=task_id)
-        if fleet:
-            message["fleet"] = True
 
-        async def call(api: AgentApi) -> CallToolResult:
-            sent = await api.send_message(message)
-            return answer(f"message {sent.get('id')} sent", sent)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            sent = await mc.send_message(
+                body, to=to, channel=channel, fleet=fleet, kind=kind, task_id=task_id
+            )
+            return answer(f"message {sent.id} sent" if sent else "message sent", _json(sent))
 
         return await _through(connect, ctx, call)
 
@@ -374,17 +379,16 @@ def build_server(connect: Connect) -> MCPServer:
     ) -> CallToolResult:
         """Report you are alive, with your context gauge; the answer is the work waiting for
         you (tasks, directives, confirmed incidents) and whether to flush memory."""
-        beat = _set(
-            status=status,
-            context_tokens=context_tokens,
-            context_window=context_window,
-            current_task=current_task,
-            note=note,
-        )
 
-        async def call(api: AgentApi) -> CallToolResult:
-            waiting = await api.heartbeat(beat)
-            return answer(f"heartbeat recorded ({status})", waiting)
+        async def call(mc: AsyncClient) -> CallToolResult:
+            waiting = await mc.heartbeat(
+                status,
+                context_tokens=context_tokens,
+                context_window=context_window,
+                current_task=current_task,
+                note=note,
+            )
+            return answer(f"heartbeat recorded ({status})", _json(waiting))
 
         return await _through(connect, ctx, call)
 
