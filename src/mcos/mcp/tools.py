@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from mcos import __version__
 from mcos.client import ApiError, AsyncClient, Unreachable
+from mcos.domain.kanban import TaskStatus
+from mcos.domain.liveness import ReportedStatus
 from mcos.inputs import Amount, Count, RowId, Tokens
 
 Connect = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
@@ -34,9 +36,7 @@ a web request, an email, a payment, a deploy), call `ask_before_acting` with the
 do only what it allows. Raise an incident when something is wrong, report the tokens each model
 call used, and flush what matters to memory before your context is compacted."""
 
-TaskStatus = Literal["inbox", "assigned", "in_progress", "review", "done", "blocked"]
 TaskId = Annotated[RowId, Field(description="The task's id.")]
-Text = Callable[[dict[str, Any]], str]
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -345,7 +345,7 @@ def build_server(connect: Connect) -> MCPServer:
             bool, Field(description="To the whole fleet (needs the broadcast capability).")
         ] = False,
         kind: Annotated[
-            Literal["directive", "report", "question", "chat"], Field(description="Its kind.")
+            Literal["chat", "report", "question", "directive"], Field(description="Its kind.")
         ] = "chat",
         task_id: Annotated[RowId | None, Field(description="The task it is about.")] = None,
     ) -> CallToolResult:
@@ -363,8 +363,8 @@ def build_server(connect: Connect) -> MCPServer:
     async def heartbeat(
         ctx: Context,
         status: Annotated[
-            Literal["working", "idle", "compacting"], Field(description="What you are doing.")
-        ] = "working",
+            ReportedStatus, Field(description="working, idle, or compacting your context.")
+        ] = ReportedStatus.WORKING,
         context_tokens: Annotated[
             Tokens | None, Field(description="Tokens of your latest prompt (the gauge).")
         ] = None,
