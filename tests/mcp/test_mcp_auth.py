@@ -74,6 +74,13 @@ def test_a_runner_token_acts_as_its_machines_agent_named_in_the_header(plane: Se
     unnamed = post_mcp(plane, {"Authorization": f"Bearer {token}"})
     assert unnamed.status_code == 403, unnamed.text
 
+    async def over_stdio() -> Any:
+        async with mcp_session(plane, "stdio", token, "flow") as session:
+            return await session.call_tool("heartbeat", {"status": "idle"})
+
+    assert not anyio.run(over_stdio).is_error
+    assert heartbeats_of(plane, "flow") == before + 2, "mcos mcp with a runner token acts as flow"
+
 
 def test_an_agents_token_cannot_act_as_another_over_http(plane: Server) -> None:
     donna = plane.agent_token("donna")
