@@ -145,6 +145,9 @@ RULES: dict[str, Expect] = {
     "POST /api/v1/legal/check": OPERATOR,
     "GET /api/v1/registry/companies/{key}": ANY,
     "GET /api/v1/registry/people/{key}": ANY,
+    # MCP acts as an agent: its own token (or its machine's runner naming it); never an
+    # operator's. What each tool may do is the REST API's own rule above (tests/mcp).
+    "POST /mcp": rule("other", "self", "runner_own"),
 }
 
 
@@ -383,6 +386,9 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         },
     }
     request: dict[str, Any] = {}
+    if key == "POST /mcp":
+        request["headers"] = {"Accept": "application/json, text/event-stream"}
+        bodies[key] = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     if key in bodies:
         request["json"] = bodies[key]
     if key == "GET /api/v1/stream":

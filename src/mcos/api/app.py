@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from mcos import __version__
 from mcos.api.body import HAND_PARSED
@@ -46,6 +47,9 @@ from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.registry import load_registry
 from mcos.fleet.schema import Fleet
+from mcos.mcp.http import OPENAPI as MCP_OPENAPI
+from mcos.mcp.http import PATH as MCP_PATH
+from mcos.mcp.http import McpEndpoint
 from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
 from mcos.schemas import ErrorBody
@@ -188,6 +192,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_seconds=settings.notify_timeout_seconds,
     )
 
+    mcp = McpEndpoint()
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         broker.bind(asyncio.get_running_loop())
@@ -200,7 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifier.start()
         hup = _reload_on_sighup(store, settings, app.state.token_cache)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
@@ -274,6 +281,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
 
+    # MCP over streamable HTTP: the same tools as `mcos mcp`, each a call to this API.
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["POST"]))
     install_dashboard(app)
     app.add_middleware(
         BodyLimit,
@@ -282,17 +291,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
-    finish_openapi(app, HAND_PARSED)
+    finish_openapi(app, HAND_PARSED, MCP_OPENAPI)
     return app
 
 
-def finish_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
-    """Finish the OpenAPI document: models that routes parse by hand, and JSON errors."""
+def finish_openapi(
+    app: FastAPI, models: list[type[BaseModel]], paths: dict[str, Any] | None = None
+) -> None:
+    """Finish the OpenAPI document: models that routes parse by hand, ``paths`` served by plain
+    ASGI apps (``/mcp``), and JSON errors."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
+            schema["paths"].update(paths or {})
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in models:
                 found = model.model_json_schema(ref_template="#/components/schemas/{model}")

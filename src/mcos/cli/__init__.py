@@ -18,6 +18,7 @@ from mcos.cli.events import events
 from mcos.cli.incidents import incidents
 from mcos.cli.legal import legal
 from mcos.cli.mail import mail
+from mcos.cli.mcp import mcp
 from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.notify import notify
@@ -71,6 +72,7 @@ for command in (
     route,
     tokens,
     mail,
+    mcp,
     notify,
     registry,
     services,
