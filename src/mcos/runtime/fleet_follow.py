@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.view import fleet_from_view
-from mcos.runtime.client import ApiError, ControlPlane, Unreachable
+from mcos.runtime.client import ControlPlane
 
 log = logging.getLogger("mcos.runtime")
 
@@ -53,26 +53,11 @@ async def poll_fleet(
     if version is not None:
         headers["If-None-Match"] = f'"{version}"'
     params = {"machine": follow.machine} if follow.machine else None
-    try:
-        response = await control_plane.http.get("/api/v1/fleet", headers=headers, params=params)
-    except Exception as exc:  # httpx2's errors: the control plane is away for now
-        raise Unreachable(f"control plane unreachable: {exc!r}") from None
+    # The client's one reading of answers: 304 comes back as a response, errors as ApiError or
+    # Unreachable (no answer, 5xx, 429).
+    response = await control_plane.send(headers, "GET", "/api/v1/fleet", params=params)
     if response.status_code == 304:
         return None
-    if response.status_code >= 500 or response.status_code == 429:
-        raise Unreachable(f"GET /api/v1/fleet answered HTTP {response.status_code}")
-    if response.status_code != 200:
-        error: dict[str, Any] = {}
-        try:
-            error = response.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            pass
-        raise ApiError(
-            response.status_code,
-            str(error.get("code", "error")),
-            str(error.get("message", response.text[:300])),
-            error.get("field"),
-        )
     body = response.json()
     try:
         return str(body["version"]), fleet_from_view(body["fleet"])
