@@ -8,16 +8,17 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import httpx2
 import orjson
 
-from mcos.client import ApiError, Unreachable
-from mcos.client import Client as McosClient
+from mcos.client.errors import ApiError, Unreachable
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
+
+if TYPE_CHECKING:
+    from mcos.client.sync import Client as McosClient
 
 TOKEN_FILE = Path(".mcos") / "operator.token"
 T = TypeVar("T")
@@ -71,6 +72,8 @@ class Client:
     def api(self) -> McosClient:
         """Made on first use (a command that fails before asking anything starts no thread)."""
         if self._api is None:
+            from mcos.client.sync import Client as McosClient  # not for `mcos --help`
+
             # No retries: a person is waiting, and is told at once that the server is down.
             self._api = McosClient(self.url, self.token, timeout=30, retries=0)
             ctx = click.get_current_context(silent=True)
@@ -89,6 +92,8 @@ class Client:
         except Unreachable as exc:
             if exc.answered is not None:
                 fail(exc.detail or f"HTTP {exc.answered} from {path}: {exc.message}")
+            import httpx2
+
             if isinstance(exc.__cause__, httpx2.ConnectError):
                 fail(f"cannot reach the control plane at {self.url}: is `mcos serve` running?")
             fail(f"request to {self.url}{path} failed: {exc.__cause__ or exc}")

@@ -12,13 +12,15 @@ import base64
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client
 from mcos.client import ApiError
-from mcos.client import Client as McosClient
+
+if TYPE_CHECKING:
+    from mcos.client import Client as McosClient
 
 REFUSED = "draft_refused"
 _LISTED = re.compile(r"so it was not attached: \(1\) (.*)\. Party facts come", re.S)
