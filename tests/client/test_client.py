@@ -54,6 +54,18 @@ def test_an_agent_does_its_day_through_the_async_client(
             assert full.description == "tag and push"
             assert [e.type for e in full.history][-2:] == ["task.moved", "task.commented"]
 
+            stored = await flow.upload(
+                f"/api/v1/tasks/{created.id}/artifacts",
+                b"# Release notes\n",
+                "text/markdown",
+                {"name": "notes.md"},
+            )
+            assert (stored["name"], stored["version"]) == ("notes.md", 1)
+            content = await flow.download(
+                f"/api/v1/tasks/{created.id}/artifacts/{stored['id']}/content"
+            )
+            assert content == b"# Release notes\n"
+
             usage = await flow.report_usage("claude-sonnet-4-6", 2_000, 300, task_id=created.id)
             assert usage is not None and usage.cost_usd is not None and usage.cost_usd > 0
             assert usage.task_id == created.id and usage.spent.daily_tokens >= 2_300

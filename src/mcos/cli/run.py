@@ -93,8 +93,8 @@ def run(
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2"):  # a line per request, the runner's and the client's
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     follow: FleetFollow | None = None
     version: str | None = None
     try:

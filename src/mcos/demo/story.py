@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcos.client import ApiError, Unreachable
 from mcos.demo.director import Director
 
 
@@ -39,7 +40,8 @@ async def newest_file(
     if not found:
         return None
     newest = max(found, key=lambda a: (a["name"], a["version"]))
-    response = await d.api.get(f"/api/v1/tasks/{task_id}/artifacts/{newest['id']}/content")
-    if response.status_code != 200:
+    try:
+        content = await d.api.download(f"/api/v1/tasks/{task_id}/artifacts/{newest['id']}/content")
+    except (ApiError, Unreachable):
         return None
-    return newest, response.content
+    return newest, content
