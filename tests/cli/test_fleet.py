@@ -100,6 +100,7 @@ def test_fleet_check_says_ok_for_the_template(tmp_path: Path, env: dict[str, str
         "agents": 23,
         "machines": 2,
         "warnings": [],
+        "external": [],  # every agent runs under `mcos run`
         "registry": None,  # no registry.toml beside it
     }
 

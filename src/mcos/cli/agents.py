@@ -82,7 +82,10 @@ def show_agent(client: Client, name: str, as_json: bool) -> None:
         ("role", f"{agent['role']} — {agent['title']}"),
         ("machine", agent["machine"]),
         ("model", f"{agent['provider']}/{agent['model']}"),
-        ("credential", f"${agent['credential_env']}"),
+        (
+            "credential",
+            f"${agent['credential_env']}" if agent["credential_env"] else "— (external)",
+        ),
         ("liveness", agent["liveness"]),
         ("heartbeat", ago(agent["seconds_since_heartbeat"])),
         ("gauge", gauge_text(agent["gauge"])),

@@ -234,6 +234,7 @@ def check(path: Path | None, as_json: bool) -> None:
                 "agents": len(loaded.agents),
                 "machines": len(loaded.machines),
                 "warnings": [{"agent": w.agent, "message": w.message} for w in warnings],
+                "external": [a.name for a in loaded.agents if a.external],
                 # None: no registry.toml beside the fleet file (an empty registry).
                 "registry": {
                     "file": str(registry_path(path)),
@@ -253,6 +254,15 @@ def check(path: Path | None, as_json: bool) -> None:
         if where.is_file():
             click.echo(
                 f"{where}: ok — {len(entities.companies)} companies, {len(entities.people)} people"
+            )
+        external = [a.name for a in loaded.agents if a.external]
+        if external:
+            click.echo(
+                f"  external ({len(external)}): {', '.join(external)} — run in another runtime "
+                '(runtime = "external"): `mcos run` never starts them and they need no '
+                "credential; each joins with its own agent token (`mcos tokens issue --agent "
+                "NAME`) through the API, MCP or OTLP, and the fleet file's capabilities, budgets "
+                "and guard hold for them as for any agent"
             )
         for warning in warnings:
             click.echo(f"  warning: {warning.agent}: {warning.message}")

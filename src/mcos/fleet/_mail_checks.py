@@ -60,7 +60,7 @@ def mail_problems(fleet: Fleet) -> list[Problem]:
                 )
             )
         secrets.setdefault(secret, account.name)
-        credentials = {a.credential: a.name for a in fleet.agents}
+        credentials = {a.credential: a.name for a in fleet.agents if a.credential}
         if secret in credentials:
             problems.append(
                 (

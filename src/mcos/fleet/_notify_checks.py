@@ -20,7 +20,7 @@ Problem = tuple[str, str, str]
 def notify_problems(fleet: Fleet) -> list[Problem]:
     problems: list[Problem] = []
     twice = {name for name, n in Counter(c.name for c in fleet.notify).items() if n > 1}
-    credentials = {a.credential: a.name for a in fleet.agents}
+    credentials = {a.credential: a.name for a in fleet.agents if a.credential}
     for i, channel in enumerate(fleet.notify):
         key = f"notify[{i}]"
         if channel.name in twice:

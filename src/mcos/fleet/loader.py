@@ -161,7 +161,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                     _did_you_mean(agent.machine, machines, "add a [[machines]] entry for it"),
                 )
             )
-        owner = seen_credentials.get(agent.credential)
+        owner = seen_credentials.get(agent.credential) if agent.credential else None
         if owner is not None:
             problems.append(
                 FleetProblem(
@@ -172,7 +172,7 @@ def cross_check(fleet: Fleet) -> list[FleetProblem]:
                     "rate limit, so one agent's burst puts the other in cooldown too",
                 )
             )
-        else:
+        elif agent.credential is not None:
             seen_credentials[agent.credential] = agent.name
         if agent.supervisor != OPERATOR and agent.supervisor not in names:
             problems.append(

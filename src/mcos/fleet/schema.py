@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mcos.fleet.costs import Costs
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
@@ -53,6 +60,11 @@ KNOWN_CAPABILITIES = frozenset(
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 SEVERITIES = ("P0", "P1", "P2", "P3")
+RUNNABLE_PROVIDERS = ("anthropic", "openai", "simulated")
+"""The providers ``mcos run`` can call; an external agent may name any the price table knows."""
+AgentRuntime = Literal["mcos", "external"]
+"""Where an agent runs: ``mcos`` (by ``mcos run``) or ``external`` (another runtime, joining
+through the API, MCP or OTLP with an agent token)."""
 
 
 class _Strict(BaseModel):
@@ -177,10 +189,18 @@ class Agent(_Strict):
     title: str = ""
     """A human title, such as "Executive Assistant & Orchestrator"."""
     machine: Name
-    provider: Literal["anthropic", "openai", "simulated"]
+    runtime: AgentRuntime = "mcos"
+    """``mcos``: ``mcos run`` runs it on its machine. ``external``: it runs in another runtime
+    (OpenClaw, an OpenAI Agents SDK or LangGraph program, an MCP client) and joins through the
+    API, MCP or OTLP with an agent token; ``mcos run`` never starts it, and it needs no
+    ``credential`` (its ``provider`` and ``model`` still price the usage it reports)."""
+    provider: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    """``anthropic``, ``openai`` or ``simulated`` for an agent ``mcos run`` runs; an external
+    agent may name any provider the price table knows (``google``, ``openrouter``, ...)."""
     model: str = Field(min_length=1, max_length=200)
-    credential: str = Field(pattern=ENV_VAR_PATTERN)
-    """Name of the environment variable holding this agent's one API key, never the key."""
+    credential: str | None = Field(None, pattern=ENV_VAR_PATTERN, validate_default=True)
+    """Name of the environment variable holding this agent's one API key, never the key.
+    Required unless ``runtime = "external"`` (that runtime holds its own key)."""
     base_url: str | None = Field(None, pattern=r"^https?://\S+$")
     """The provider's endpoint: an OpenAI-compatible server (Ollama, vLLM, LM Studio) or a
     proxy. Unset: the provider's own (or ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``)."""
@@ -211,6 +231,32 @@ class Agent(_Strict):
             raise ValueError("a capability is listed twice; list each capability once")
         return value
 
+    @field_validator("provider")
+    @classmethod
+    def _runnable_provider(cls, value: str, info: ValidationInfo) -> str:
+        if value not in RUNNABLE_PROVIDERS and info.data.get("runtime", "mcos") == "mcos":
+            raise ValueError(
+                f"provider {value!r} is not one `mcos run` can call; use "
+                + ", ".join(repr(p) for p in RUNNABLE_PROVIDERS)
+                + ' (an OpenAI-compatible server is "openai" with base_url), or, if the agent '
+                'runs in another runtime, set runtime = "external"'
+            )
+        return value
+
+    @field_validator("credential")
+    @classmethod
+    def _credential_unless_external(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # ``runtime`` is declared before ``credential``, so it is validated by now.
+        if value is None and info.data.get("runtime", "mcos") == "mcos":
+            raise ValueError(
+                'no credential: `mcos run` runs this agent (runtime = "mcos", the default) '
+                "and calls its model with the one key it may use; add credential = "
+                '"MCOS_<NAME>_<PROVIDER>_KEY" (the name of an environment variable, never '
+                "the key), or, if the agent runs in another runtime (OpenClaw, an Agents SDK "
+                'program, an MCP client), set runtime = "external"'
+            )
+        return value
+
     @model_validator(mode="after")
     def _fits_window(self) -> Agent:
         if self.flush_line <= 0:
@@ -225,6 +271,18 @@ class Agent(_Strict):
     @property
     def label(self) -> str:
         return self.display_name or self.name.capitalize()
+
+    @property
+    def external(self) -> bool:
+        """Runs in another runtime: ``mcos run`` never starts it."""
+        return self.runtime == "external"
+
+    @property
+    def key_variable(self) -> str:
+        """The credential variable ``mcos run`` reads; only for agents it runs (which have one)."""
+        if self.credential is None:
+            raise ValueError(f"agent {self.name!r} is external and has no credential")
+        return self.credential
 
     @property
     def flush_line(self) -> int:

@@ -86,12 +86,12 @@ def check_agents(fleet: Fleet, agents: Iterable[Agent], env: dict[str, str]) -> 
         problems += _sandbox_problems(fleet, agent, key)
         if agent.provider == "simulated":
             continue
-        if not env.get(agent.credential):
+        if not env.get(agent.key_variable):
             problems.append(
                 Problem(
                     f"{key}.credential",
-                    f"environment variable {agent.credential} is not set",
-                    f"export {agent.credential}=<{agent.name}'s own {agent.provider} API key> "
+                    f"environment variable {agent.key_variable} is not set",
+                    f"export {agent.key_variable}=<{agent.name}'s own {agent.provider} API key> "
                     "before `mcos run` (one key per agent, never shared)",
                 )
             )
@@ -197,14 +197,33 @@ def select_agents(fleet: Fleet, machine: str | None, names: Iterable[str] = ()) 
         raise CannotStart(
             [Problem("--agent", f"no agent named {unknown[0]!r}", "see `mcos agents ls`")]
         )
-    chosen = [
+    elsewhere = sorted(a.name for a in fleet.agents if a.external and a.name in wanted)
+    if elsewhere:
+        raise CannotStart(
+            [
+                Problem(
+                    "--agent",
+                    f'agent {elsewhere[0]!r} runs in another runtime (runtime = "external")',
+                    "it joins with its own agent token (`mcos tokens issue --agent "
+                    f'{elsewhere[0]}`); run it there, or drop runtime = "external" from it in '
+                    "the fleet file for `mcos run` to run it",
+                )
+            ]
+        )
+    mine = [
         a
         for a in fleet.agents
         if (machine is None or a.machine == machine) and (not wanted or a.name in wanted)
     ]
+    chosen = [a for a in mine if not a.external]
     if not chosen:
+        why = 'all of them run elsewhere (runtime = "external")' if mine else "none"
         raise CannotStart(
-            [Problem("--machine", f"no agents on {machine!r}", "pick another machine")]
+            [
+                Problem(
+                    "--machine", f"no agents to run on {machine!r}: {why}", "pick another machine"
+                )
+            ]
         )
     return chosen
 
@@ -361,7 +380,7 @@ class Runner:
                 pool = pools[endpoint]
             provider = make_provider(
                 agent.provider,
-                api_key=os.environ.get(agent.credential),
+                api_key=os.environ.get(agent.key_variable),
                 base_url=agent.base_url,
                 http_client=pool,
                 script=self.script,

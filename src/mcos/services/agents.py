@@ -31,7 +31,7 @@ def _config_row(agent: Agent) -> dict[str, Any]:
         "machine": agent.machine,
         "provider": agent.provider,
         "model": agent.model,
-        "credential_env": agent.credential,
+        "credential_env": agent.credential or "",  # "": external, its runtime holds the key
         "capabilities": list(agent.capabilities),
         "channels": list(agent.channels),
         "supervisor": agent.supervisor,
