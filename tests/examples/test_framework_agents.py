@@ -1,6 +1,7 @@
 """The documented examples, run as a user runs them: an OpenAI Agents SDK agent and a LangGraph
-agent, each a real process joining a real ``mcos serve`` with its agent token, its model the
-wire-level fake OpenAI. Everything is asserted from the control plane's side."""
+agent, each a real process joining a real ``mcos serve`` on the demo's fleet file as Nova (its
+slot for an agent you bring) with Nova's token, its model the wire-level fake OpenAI on the
+script the README names. Everything is asserted from the control plane's side."""
 
 from __future__ import annotations
 
@@ -12,61 +13,37 @@ from typing import Any
 
 import pytest
 
-from mcos.runtime.providers.simulated import Rule, Script, Step
-from mcos.testing.fake_providers import FakeProviderServer
-from tests.fixtures.server import Server, running_server
+from mcos.demo.fleet import EXTERNAL, EXTERNAL_TASK, demo_fleet_text
+from mcos.fleet.loader import template_text
+from mcos.runtime.providers.simulated import Script
+from mcos.testing.fake_providers import FakeProviderServer, script_path
+from tests.fixtures.server import Server, free_port, mcos_env, run_mcos
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NAME = "orion"
-KEY = "key-orion"
-PROMPT_TOKENS = 12_345  # the last call's prompt: what the gauge must show
-
-# An agent that runs elsewhere: it may read, plan and write, but it was never granted exec.
-EXTERNAL_AGENT = f"""
-[[agents]]
-name = "{NAME}"
-role = "release-notes"
-title = "Release notes (an agent built with another framework)"
-machine = "velo"
-runtime = "external"
-provider = "openai"
-model = "gpt-4.1-mini"
-context_window = 128000
-capabilities = ["read", "plan", "write"]
-supervisor = "jarvis"
-"""
+KEY = "key-nova"  # any key: the shipped script answers the task whoever asks
+PROMPT_TOKENS = 12_345  # the script's last prompt: what the gauge must show
 
 
 @pytest.fixture
 def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    with running_server(tmp_path, database_url, fleet_extra=EXTERNAL_AGENT) as server:
+    """``mcos serve`` on the demo's own fleet file: the 23 simulated agents and Nova's slot."""
+    env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url}
+    fleet_dir = tmp_path / "fleet"
+    run_mcos("init", str(fleet_dir), env=env)
+    (fleet_dir / "fleet.toml").write_text(demo_fleet_text(template_text(), free_port()))
+    server = Server(fleet_dir, database_url, env)
+    server.start()
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as server:
+    """The fake OpenAI with the script the examples' README runs it with."""
+    with FakeProviderServer(Script.from_file(script_path("examples"))) as server:
         yield server
-
-
-def script(marker: Path) -> Script:
-    """The model writes the note (allowed), then tries a command (refused), then reports."""
-    return Script(
-        [
-            Rule(
-                key=KEY,
-                contains="Write the release note",
-                steps=(
-                    Step.call("write_note", {"filename": "release.md", "text": "v1.2 ships"}),
-                    Step.call("run_command", {"command": f"touch {marker}"}),
-                    Step.reply(
-                        "Wrote release.md. Running the command was refused: no exec.",
-                        prompt_tokens=PROMPT_TOKENS,
-                    ),
-                ),
-            )
-        ]
-    )
 
 
 def run_example(
@@ -74,7 +51,7 @@ def run_example(
 ) -> subprocess.CompletedProcess[str]:
     env = srv.env | {
         "MCOS_URL": srv.url,
-        "MCOS_TOKEN": srv.agent_token(NAME),
+        "MCOS_TOKEN": srv.agent_token(EXTERNAL),
         "OPENAI_BASE_URL": fake.openai_base_url,
         "OPENAI_API_KEY": KEY,
         "AGENT_WORKSPACE": str(workspace),
@@ -88,24 +65,22 @@ def run_example(
     )
 
 
-def events(srv: Server, event_type: str) -> list[dict[str, Any]]:
+def event_data(srv: Server, event_type: str) -> list[dict[str, Any]]:
     with srv.client() as operator:
         response = operator.get("/api/v1/events", params={"types": event_type, "limit": 1000})
         assert response.status_code == 200, response.text
         found: list[dict[str, Any]] = response.json()["events"]
-        return [e for e in found if e["type"] == event_type]
+        return [e["data"] for e in found if e["type"] == event_type]
 
 
 @pytest.mark.parametrize("example", ["openai_agents_sdk", "langgraph"])
 def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
     example: str, srv: Server, fake: FakeProviderServer, tmp_path: Path
 ) -> None:
-    workspace, marker = tmp_path / "workspace", tmp_path / "command-ran"
-    fake.set_script(script(marker))
-    with srv.client() as operator:
+    workspace = tmp_path / "workspace"
+    with srv.client() as operator:  # as the demo's opening scene puts it on Nova's card
         created = operator.post(
-            "/api/v1/tasks",
-            json={"title": "Write the release note", "assignee": NAME, "description": "v1.2"},
+            "/api/v1/tasks", json={"title": EXTERNAL_TASK, "assignee": EXTERNAL}
         )
         assert created.status_code == 201, created.text
         task_id = created.json()["id"]
@@ -122,23 +97,30 @@ def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
     )
 
     # The allowed tool ran; the refused one never did.
-    assert (workspace / "release.md").read_text() == "v1.2 ships"
-    assert not marker.exists(), "a tool Mission Control refused must not run"
-    decided = [e["data"] for e in events(srv, "policy.decided") if e["data"].get("agent") == NAME]
+    assert (workspace / "release.md").read_text().startswith("Today: the fleet's day")
+    assert not (workspace / "ran-a-command.txt").exists(), "a refused tool must not run"
+    decided = [d for d in event_data(srv, "policy.decided") if d.get("agent") == EXTERNAL]
     outcomes = {(d["action"]["kind"], d["outcome"]) for d in decided}
     assert ("file.write", "allow") in outcomes, decided
     assert ("shell.exec", "deny") in outcomes, decided
     refusal = next(d for d in decided if d["action"]["kind"] == "shell.exec")
-    assert refusal["rule"] == "capability" and str(marker) in refusal["action"]["command"]
+    assert refusal["rule"] == "capability", refusal
+    assert refusal["action"]["command"] == "touch ran-a-command.txt"
 
     with srv.client() as operator:
-        # On the dashboard's data: alive, its gauge the last prompt, its spend.
-        agent = operator.get(f"/api/v1/agents/{NAME}").json()
+        # On the dashboard: Nova's card with its gauge and spend, the demo still marked simulated.
+        snapshot = operator.get("/api/v1/dashboard/snapshot").json()
+        assert snapshot["fleet"]["simulated"] is True, "Nova runs elsewhere; the demo's 23 do not"
+        card = next(a for a in snapshot["agents"] if a["name"] == EXTERNAL)
+        assert (card["liveness"], card["gauge"]["tokens"]) == ("idle", PROMPT_TOKENS), card
+        assert card["spend"]["today_usd"] > 0, card["spend"]
+        # And in the API: alive, its gauge the last prompt, its spend.
+        agent = operator.get(f"/api/v1/agents/{EXTERNAL}").json()
         assert agent["liveness"] == "idle", agent
         assert agent["gauge"]["tokens"] == PROMPT_TOKENS, agent["gauge"]
         assert agent["gauge"]["window"] == 128_000
         usage = operator.get("/api/v1/usage").json()
-        mine = next(a for a in usage["agents"] if a["agent"] == NAME)
+        mine = next(a for a in usage["agents"] if a["agent"] == EXTERNAL)
         assert mine["spent"]["daily_usd"] > 0, mine
         assert mine["spent"]["daily_tokens"] > PROMPT_TOKENS, "every call's tokens, not the last"
         by_model = {m["model"]: m for m in usage["models_today"]}
@@ -150,7 +132,7 @@ def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
         comments = [
             e["data"]["body"]
             for e in task["history"]
-            if e["type"] == "task.commented" and e["actor"] == f"agent:{NAME}"
+            if e["type"] == "task.commented" and e["actor"] == f"agent:{EXTERNAL}"
         ]
         assert comments and "Wrote release.md" in comments[-1], task["history"]
         accepted = operator.post(f"/api/v1/tasks/{task_id}/move", json={"status": "done"})
