@@ -19,11 +19,11 @@ import httpx
 from _machine import memory_of
 from _runtime_common import Window, agent_key, task_text
 
+from mcos.client.outbox import Outbox
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.runtime import runner as runner_module
 from mcos.runtime.agent import AgentLoop
-from mcos.runtime.outbox import Outbox
 from mcos.runtime.runner import Runner
 
 PHASE_TIMEOUT = 300.0

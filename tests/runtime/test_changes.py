@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mcos.client.outbox import Outbox
 from mcos.fleet.loader import load_fleet
 from mcos.runtime.client import AgentLink, ControlPlane, deliver
 from mcos.runtime.commands import AgentCommands
-from mcos.runtime.outbox import Outbox
 from mcos.runtime.providers.base import ToolCall
 from mcos.runtime.toolbox import Toolbox
 from mcos.runtime.workspace import Workspace

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mcos.client.outbox import DeliveryResult, Outbox, Report
 from mcos.fleet.loader import check_fleet_text, template_text
 from mcos.fleet.schema import Fleet
 from mcos.runtime.client import AgentLink, ControlPlane
 from mcos.runtime.commands import AgentCommands, repositories
-from mcos.runtime.outbox import DeliveryResult, Outbox, Report
 from mcos.runtime.permission import ToolError
 
 

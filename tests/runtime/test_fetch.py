@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+from mcos.client.outbox import Outbox
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.runtime.client import AgentLink, ControlPlane, deliver
 from mcos.runtime.netcheck import checked_address
-from mcos.runtime.outbox import Outbox
 from mcos.runtime.permission import ToolError
 from mcos.runtime.providers.base import ToolCall
 from mcos.runtime.toolbox import Toolbox, ToolResult

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from mcos.client.outbox import Outbox
 from mcos.fleet.loader import load_fleet, template_text
 from mcos.fleet.schema import Fleet
 from mcos.runtime import files
 from mcos.runtime.client import AgentLink, ControlPlane, deliver
 from mcos.runtime.files import UnsafePath, read_text, write_text
-from mcos.runtime.outbox import Outbox
 from mcos.runtime.providers.base import ToolCall
 from mcos.runtime.toolbox import Toolbox, ToolResult
 from mcos.runtime.workspace import Workspace

@@ -12,10 +12,10 @@ from typing import Any
 import openpyxl
 import pytest
 
+from mcos.client.outbox import Outbox
 from mcos.finance.sample import generate, sample_spec
 from mcos.fleet.loader import load_fleet
 from mcos.runtime.client import AgentLink, ControlPlane, deliver
-from mcos.runtime.outbox import Outbox
 from mcos.runtime.providers.base import ToolCall
 from mcos.runtime.toolbox import Toolbox, ToolResult
 from mcos.runtime.workspace import Workspace

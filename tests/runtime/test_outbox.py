@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcos.runtime.client import AgentLink, ControlPlane, deliver, storable
-from mcos.runtime.outbox import (
+from mcos.client.outbox import (
     MAX_SERVER_ERRORS,
     DeliveryResult,
     Outbox,
@@ -21,6 +20,7 @@ from mcos.runtime.outbox import (
     Report,
     backoff_delay,
 )
+from mcos.runtime.client import AgentLink, ControlPlane, deliver, storable
 from mcos.runtime.runner import tell_set_aside
 from tests.fixtures.server import running_server
 
@@ -89,7 +89,7 @@ def test_a_rejected_report_is_set_aside_with_its_error_and_does_not_block(
         outbox = fast(tmp_path / "outbox.db", plane)
         reports = await put_usage(outbox, 3)
         plane.script[reports[1].body["id"]] = [DeliveryResult.rejected(422, "no task #9")]
-        with caplog.at_level(logging.WARNING, logger="mcos.runtime.outbox"):
+        with caplog.at_level(logging.WARNING, logger="mcos.client.outbox"):
             assert await outbox.drain(timeout=10) == 0
         assert [r.seq for r in plane.delivered] == [1, 3]
         (kept,) = outbox.rejected()

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mcos.client import ApiError, Unreachable
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.briefing import BRIEFING_KIND, briefing_prompt
 from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
-from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.client import AgentLink
 from mcos.runtime.commands import AgentCommands
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved

@@ -8,7 +8,8 @@ short narrative for the operator. The answer becomes the task's summary comment,
 
 from __future__ import annotations
 
-from mcos.runtime.client import AgentLink, ApiError
+from mcos.client import ApiError
+from mcos.runtime.client import AgentLink
 
 BRIEFING_KIND = "briefing"
 INSTRUCTION = (

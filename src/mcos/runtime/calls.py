@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from mcos.client import ApiError, Unreachable
 from mcos.fleet.schema import Agent, Fleet
 from mcos.pricing import UnknownModelPrice, price_call
-from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.client import AgentLink
 from mcos.runtime.providers.base import (
     ModelReply,
     ModelRequest,

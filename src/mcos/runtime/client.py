@@ -1,4 +1,5 @@
-"""The runtime's side of the control plane's HTTP API: one shared client, one token per agent.
+"""The runtime's side of the control plane's HTTP API, over :mod:`mcos.client`: one pool shared
+by a runner's agents, each request with the runner token acting as one agent.
 
 Questions that need an answer now (may I run this? may I spend? what is my work?) go straight
 to the control plane and fail closed when it cannot be reached. Reports (usage, memory notes,
@@ -11,125 +12,25 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per request
+from mcos.client.errors import ApiError, Unreachable
+from mcos.client.outbox import DeliveryResult, Outbox, Report
+from mcos.client.wire import AGENT_HEADER, UPLOAD_TIMEOUT, Wire, storable
 
-from mcos.errors import McosError
-from mcos.runtime.outbox import DeliveryResult, Outbox, Report
-
-UPLOAD_TIMEOUT = 120.0
-"""Seconds an upload (a file of up to MCOS_ARTIFACT_MAX_BYTES) may take."""
-AGENT_HEADER = "X-MCOS-Agent"
-"""The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
-
-
-def storable(value: Any) -> Any:
-    """``value`` with what the control plane refuses to store replaced in its strings (a NUL, a
-    lone surrogate, both seen in model output): a report is kept, not refused for a character."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            value = value.replace("\x00", "\ufffd")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "replace").decode("utf-8")
-        return value
-    if isinstance(value, dict):
-        return {k: storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    return value
+__all__ = [
+    "AGENT_HEADER",
+    "UPLOAD_TIMEOUT",
+    "AgentLink",
+    "ApiError",
+    "ControlPlane",
+    "Unreachable",
+    "deliver",
+    "storable",
+]
 
 
-class Unreachable(McosError):
-    """The control plane did not answer (down, restarting), or answered 5xx or 429."""
-
-    code = "control_plane_unreachable"
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.answered = status
-        """The HTTP status it answered with, or ``None`` when it did not answer at all."""
-
-
-class ApiError(McosError):
-    """The control plane answered with its error shape (a 4xx): the request will not succeed."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
-        super().__init__(message, field=field, code=code)
-        self.status = status
-
-
-class ControlPlane:
-    """HTTP to one control plane, shared by every agent of a runner (one connection pool)."""
-
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self.http = httpx2.AsyncClient(
-            base_url=self.url,
-            timeout=timeout,
-            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
-        )
-
-    async def request(
-        self,
-        token: str | None,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        *,
-        agent: str | None = None,
-    ) -> Any:
-        """One request; with a runner token, ``agent`` names the agent it acts as."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if agent is not None:
-            headers[AGENT_HEADER] = agent
-        return await self._send(headers, method, path, json=storable(body), params=params)
-
-    async def upload(
-        self,
-        token: str | None,
-        path: str,
-        content: bytes,
-        content_type: str,
-        params: dict[str, Any],
-        *,
-        agent: str | None = None,
-    ) -> Any:
-        """POST raw bytes (a file) with their media type; answers and errors as :meth:`request`."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if agent is not None:
-            headers[AGENT_HEADER] = agent
-        headers["Content-Type"] = content_type
-        return await self._send(
-            headers, "POST", path, content=content, params=params, timeout=UPLOAD_TIMEOUT
-        )
-
-    async def _send(self, headers: dict[str, str], method: str, path: str, **extra: Any) -> Any:
-        try:
-            response = await self.http.request(method, path, headers=headers, **extra)
-        except httpx2.HTTPError as exc:
-            raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise Unreachable(
-                f"control plane answered HTTP {response.status_code} to {path}: "
-                f"{response.text[:300]}",
-                status=response.status_code,
-            )
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                raise ApiError(
-                    response.status_code, error["code"], error["message"], error.get("field")
-                )
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(
-                    response.status_code, "http_error", response.text[:300], None
-                ) from None
-        return response.json() if response.content else None
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+class ControlPlane(Wire):
+    """HTTP to one control plane, shared by every agent of a runner (one connection pool);
+    :class:`mcos.client.wire.Wire`, where requests are sent and their errors read."""
 
 
 @dataclass
@@ -192,18 +93,5 @@ class AgentLink:
 async def deliver(control_plane: ControlPlane, tokens: dict[str, str], report: Report) -> Any:
     """The outbox's delivery callback: send one report with the runner token of its agent's
     machine, acting as that agent."""
-    try:
-        await control_plane.request(
-            tokens.get(report.agent),
-            report.method,
-            report.path,
-            report.body,
-            agent=report.agent,
-        )
-    except Unreachable as exc:
-        return DeliveryResult.retry(exc.answered, exc.message)
-    except ApiError as exc:
-        if exc.code == "duplicate_id":
-            return DeliveryResult.duplicate()
-        return DeliveryResult.rejected(exc.status, exc.message)
-    return DeliveryResult.delivered()
+    result: DeliveryResult = await control_plane.deliver(tokens.get(report.agent), report)
+    return result

@@ -22,9 +22,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcos.client import Unreachable
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime import netcheck
-from mcos.runtime.client import AgentLink, Unreachable
+from mcos.runtime.client import AgentLink
 from mcos.runtime.egress import EgressProxy, EgressRefused
 from mcos.runtime.permission import Parked, ToolError
 from mcos.runtime.sandbox import Limits, Sandbox, SandboxError, SandboxResult

@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 
 from pydantic import Field
 
+from mcos.client import ApiError, Unreachable
 from mcos.finance import AnalysisSpec, Match, MatchResult, WorkbookError, analyse, reconcile
 from mcos.runtime import files
-from mcos.runtime.client import ApiError, Unreachable
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 

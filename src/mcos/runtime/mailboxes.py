@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mcos.client import ApiError, Unreachable
 from mcos.fleet.mail import ImapAccount, M365Account
 from mcos.fleet.schema import Agent, Fleet
 from mcos.mail.message import MailboxError, MailSender, MailSource, OutgoingMail
 from mcos.mail.settings import MailSettings
-from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.client import AgentLink
 
 log = logging.getLogger("mcos.runtime.mail")
 

@@ -35,8 +35,9 @@ from urllib.parse import urljoin
 import httpx2
 import orjson
 
+from mcos.client import ApiError
 from mcos.domain.hosts import BadHost, canonical_host, ip_literal, parse_port
-from mcos.runtime.client import AgentLink, ApiError
+from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import Parked, ToolError, ask_before_acting
 
 MAX_REDIRECTS = 5

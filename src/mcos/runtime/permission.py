@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcos.runtime.client import AgentLink, ApiError
+from mcos.client import ApiError
+from mcos.runtime.client import AgentLink
 
 
 class ToolError(Exception):

@@ -22,14 +22,15 @@ from typing import Any
 import httpx2  # what the provider SDKs are built on
 import orjson
 
+from mcos.client import ApiError, Unreachable
+from mcos.client.outbox import Outbox, RejectedReport
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.warnings import agent_warnings
 from mcos.runtime import sandbox
 from mcos.runtime.agent import AgentLoop
-from mcos.runtime.client import AgentLink, ApiError, ControlPlane, Unreachable, deliver
+from mcos.runtime.client import AgentLink, ControlPlane, deliver
 from mcos.runtime.mailboxes import Mailboxes
-from mcos.runtime.outbox import Outbox, RejectedReport
 from mcos.runtime.providers import make_provider
 from mcos.runtime.providers.simulated import Script
 from mcos.runtime.service_watch import ServiceWatch

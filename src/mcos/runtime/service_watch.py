@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 import httpx2
 
+from mcos.client import ApiError, Unreachable
 from mcos.domain.service_state import Change, Watched
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
 from mcos.runtime import runbook
-from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import Parked, Refused, ask_before_acting
 from mcos.runtime.probes import probe
 

@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from mcos.client import ApiError, Unreachable
 from mcos.fleet.schema import Agent, Fleet
-from mcos.runtime.client import AgentLink, ApiError, Unreachable
+from mcos.runtime.client import AgentLink
 from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn

@@ -1,0 +1,143 @@
+"""One HTTP connection pool to a control plane, any token per request: the bottom of the client.
+
+:class:`mcos.client.AsyncClient` sends through it with its one token; the runtime's runner
+shares one between all its agents, each request with the runner token acting as one agent
+(``X-MCOS-Agent``). Answers come back as raw JSON, errors as :class:`ApiError` or
+:class:`Unreachable`; nothing here parses into models, retries, or queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per request
+import orjson
+
+from mcos.client.errors import ApiError, Unreachable, error_of
+from mcos.client.outbox import DeliveryResult, Report
+
+AGENT_HEADER = "X-MCOS-Agent"
+"""The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
+UPLOAD_TIMEOUT = 120.0
+"""Seconds an upload (a file of up to MCOS_ARTIFACT_MAX_BYTES) may take."""
+
+
+def storable(value: Any) -> Any:
+    """``value`` with what the control plane refuses to store replaced in its strings (a NUL, a
+    lone surrogate, both seen in model output): a report is kept, not refused for a character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def new_pool(url: str, timeout: float = 10.0) -> httpx2.AsyncClient:
+    """The connection pool a :class:`Wire` sends through (shared by a runner's agents)."""
+    return httpx2.AsyncClient(
+        base_url=url.rstrip("/"),
+        timeout=timeout,
+        limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
+    )
+
+
+def headers_for(token: str | None, agent: str | None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if agent is not None:
+        headers[AGENT_HEADER] = agent
+    return headers
+
+
+async def delivered(sending: Awaitable[Any]) -> DeliveryResult:
+    """What came of sending one outbox report: a replay answered ``duplicate_id`` was recorded
+    by an earlier delivery whose answer was lost, so it counts as delivered."""
+    try:
+        await sending
+    except Unreachable as exc:
+        return DeliveryResult.retry(exc.answered, exc.message)
+    except ApiError as exc:
+        if exc.code == "duplicate_id":
+            return DeliveryResult.duplicate()
+        return DeliveryResult.rejected(exc.status, exc.message)
+    return DeliveryResult.delivered()
+
+
+class Wire:
+    """HTTP to one control plane over one pool; the token (and agent) are given per request."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, http: httpx2.AsyncClient | None = None
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.http = http if http is not None else new_pool(self.url, timeout)
+        self._owns_http = http is None
+
+    async def request(
+        self,
+        token: str | None,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        *,
+        agent: str | None = None,
+    ) -> Any:
+        """One request; with a runner token, ``agent`` names the agent it acts as.
+
+        The answer's JSON (``None`` for an empty one); raises :class:`ApiError` (4xx) or
+        :class:`Unreachable` (no answer, 5xx, 429).
+        """
+        response = await self.send(
+            headers_for(token, agent), method, path, json=storable(body), params=params
+        )
+        return orjson.loads(response.content) if response.content else None
+
+    async def upload(
+        self,
+        token: str | None,
+        path: str,
+        content: bytes,
+        content_type: str,
+        params: dict[str, Any],
+        *,
+        agent: str | None = None,
+    ) -> Any:
+        """POST raw bytes (a file) with their media type; answers and errors as :meth:`request`."""
+        headers = headers_for(token, agent) | {"Content-Type": content_type}
+        response = await self.send(
+            headers, "POST", path, content=content, params=params, timeout=UPLOAD_TIMEOUT
+        )
+        return orjson.loads(response.content) if response.content else None
+
+    async def send(
+        self, headers: dict[str, str], method: str, path: str, **extra: Any
+    ) -> httpx2.Response:
+        """The successful answer itself (for bytes: a download); errors as :meth:`request`."""
+        try:
+            response = await self.http.request(method, path, headers=headers, **extra)
+        except httpx2.HTTPError as exc:
+            raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
+        if response.status_code >= 400:
+            raise error_of(response.status_code, response.content, f"{method} {path}")
+        return response
+
+    async def deliver(self, token: str | None, report: Report) -> DeliveryResult:
+        """Send one outbox report with ``token``, acting as the report's agent; what came of it
+        (a replay answered ``duplicate_id`` was recorded before: it counts as delivered)."""
+        return await delivered(
+            self.request(token, report.method, report.path, report.body, agent=report.agent)
+        )
+
+    async def aclose(self) -> None:
+        """Close the pool, if this wire made it (a shared pool is its owner's to close)."""
+        if self._owns_http:
+            await self.http.aclose()
