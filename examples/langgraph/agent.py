@@ -164,7 +164,7 @@ class Fleetmate:
             )
         except ValueError as exc:
             return f"not run: {exc}"
-        except ApiError as exc:  # the policy's refusal (403 policy_denied), or a bad request
+        except ApiError as exc:  # a request the control plane refused (a policy refusal is a deny)
             return f"Mission Control refused {name}: {exc.message}"
         if decision.outcome != "allow":
             return f"Mission Control refused {name}: {decision.reason}"

@@ -99,7 +99,7 @@ async def ask_mission_control(data: ToolInputGuardrailData) -> ToolGuardrailFunc
         decision = await work.mc.request_approval(
             reason=f"{tool} for task #{work.task_id}", **action
         )
-    except ApiError as exc:  # the policy's refusal (403 policy_denied), or a bad request
+    except ApiError as exc:  # a request the control plane refused (a policy refusal is a deny)
         return ToolGuardrailFunctionOutput.reject_content(
             f"Mission Control refused {tool}: {exc.message}"
         )
