@@ -15,11 +15,13 @@ and the model gets the refusal as that call's result; an action that needs a per
 Settings from the environment: ``MCOS_URL``, ``MCOS_TOKEN`` (the agent's own token:
 ``mcos agents token NAME``), ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, and optionally
 ``OPENAI_MODEL`` (default ``gpt-4.1-mini``) and ``AGENT_WORKSPACE`` (default ``./workspace``).
-Run: ``python examples/langgraph/agent.py``.
+Run: ``python examples/langgraph/agent.py`` (takes the tasks waiting, then exits), or with
+``--watch 30`` to stay in the fleet.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import shlex
@@ -200,23 +202,44 @@ async def work_on(mc: AsyncClient, mate: Fleetmate, app: Any, task_id: int) -> N
     await mc.move(task.id, "review", reason="done; waiting for acceptance")
 
 
-async def main() -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="stay in the fleet: heartbeat every SECONDS and take new tasks as they come "
+        "(default: take the tasks waiting, then exit)",
+    )
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    watch = arguments(argv).watch
     workspace().mkdir(parents=True, exist_ok=True)
     async with AsyncClient(os.environ["MCOS_URL"], os.environ["MCOS_TOKEN"]) as mc:
         mate = Fleetmate(mc, os.environ.get("OPENAI_MODEL", "gpt-4.1-mini"))
         app = mate.graph()
         await mc.heartbeat(status="idle", note="LangGraph agent starting")
-        tasks = await mc.my_tasks(status="assigned")
-        for task in tasks:
-            await work_on(mc, mate, app, task.id)
-        await mc.heartbeat(
-            status="idle",
-            context_tokens=mate.context_tokens,
-            note=f"{len(tasks)} task(s) taken to review",
-        )
-    print(f"{len(tasks)} task(s) taken to review")
+        taken = 0
+        while True:
+            for task in await mc.my_tasks(status="assigned"):
+                await work_on(mc, mate, app, task.id)
+                taken += 1
+            await mc.heartbeat(
+                status="idle",
+                context_tokens=mate.context_tokens,
+                note=f"{taken} task(s) taken to review",
+            )
+            if watch is None:
+                break
+            await asyncio.sleep(watch)
+    print(f"{taken} task(s) taken to review")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    try:
+        sys.exit(asyncio.run(main()))
+    except KeyboardInterrupt:
+        sys.exit(130)

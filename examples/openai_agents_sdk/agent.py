@@ -13,11 +13,13 @@ Settings from the environment: ``MCOS_URL``, ``MCOS_TOKEN`` (the agent's own tok
 ``mcos agents token NAME``), ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, and optionally
 ``OPENAI_MODEL`` (default ``gpt-4.1-mini``) and ``AGENT_WORKSPACE`` (default ``./workspace``).
 The model is called through Chat Completions, which OpenAI and every OpenAI-compatible server
-(Ollama, vLLM, LM Studio) speak. Run: ``python examples/openai_agents_sdk/agent.py``.
+(Ollama, vLLM, LM Studio) speak. Run: ``python examples/openai_agents_sdk/agent.py``
+(takes the tasks waiting, then exits), or with ``--watch 30`` to stay in the fleet.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -209,24 +211,45 @@ async def work_on(
     await mc.move(task.id, "review", reason="done; waiting for acceptance")
 
 
-async def main() -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="stay in the fleet: heartbeat every SECONDS and take new tasks as they come "
+        "(default: take the tasks waiting, then exit)",
+    )
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    watch = arguments(argv).watch
     set_tracing_disabled(True)  # traces would go to OpenAI's own dashboard, not Mission Control
     model = os.environ.get("OPENAI_MODEL", "gpt-4.1-mini")
     _workspace().mkdir(parents=True, exist_ok=True)
     agent, hooks = build_agent(model), MissionControlHooks(model)
     async with AsyncClient(os.environ["MCOS_URL"], os.environ["MCOS_TOKEN"]) as mc:
         await mc.heartbeat(status="idle", note="OpenAI Agents SDK agent starting")
-        tasks = await mc.my_tasks(status="assigned")
-        for task in tasks:
-            await work_on(mc, agent, hooks, task.id)
-        await mc.heartbeat(
-            status="idle",
-            context_tokens=hooks.context_tokens,
-            note=f"{len(tasks)} task(s) taken to review",
-        )
-    print(f"{len(tasks)} task(s) taken to review")
+        taken = 0
+        while True:
+            for task in await mc.my_tasks(status="assigned"):
+                await work_on(mc, agent, hooks, task.id)
+                taken += 1
+            await mc.heartbeat(
+                status="idle",
+                context_tokens=hooks.context_tokens,
+                note=f"{taken} task(s) taken to review",
+            )
+            if watch is None:
+                break
+            await asyncio.sleep(watch)
+    print(f"{taken} task(s) taken to review")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    try:
+        sys.exit(asyncio.run(main()))
+    except KeyboardInterrupt:
+        sys.exit(130)
