@@ -5,32 +5,41 @@ script the README names. Everything is asserted from the control plane's side.""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mcos.demo.fleet import EXTERNAL, EXTERNAL_TASK, demo_fleet_text
+from mcos.demo.fleet import EXTERNAL, EXTERNAL_SLOT, EXTERNAL_TASK, demo_fleet_text
 from mcos.fleet.loader import template_text
 from mcos.runtime.providers.simulated import Script
 from mcos.testing.fake_providers import FakeProviderServer, script_path
 from tests.fixtures.server import Server, free_port, mcos_env, run_mcos
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FRAMEWORKS = ["openai_agents_sdk", "langgraph"]
 KEY = "key-nova"  # any key: the shipped script answers the task whoever asks
 PROMPT_TOKENS = 12_345  # the script's last prompt: what the gauge must show
 
 
-@pytest.fixture
-def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    """``mcos serve`` on the demo's own fleet file: the 23 simulated agents and Nova's slot."""
+ASK_FIRST = '[agents.guard]\nask_first = ["file.write"]\n'
+"""Added to Nova's slot: a person approves each of its writes."""
+
+
+@contextlib.contextmanager
+def demo_fleet_served(tmp_path: Path, database_url: str, nova: str = "") -> Iterator[Server]:
+    """``mcos serve`` on the demo's own fleet file (the 23 simulated agents and Nova's slot),
+    with ``nova`` added to Nova's block."""
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url}
     fleet_dir = tmp_path / "fleet"
     run_mcos("init", str(fleet_dir), env=env)
-    (fleet_dir / "fleet.toml").write_text(demo_fleet_text(template_text(), free_port()))
+    text = demo_fleet_text(template_text(), free_port())
+    (fleet_dir / "fleet.toml").write_text(text.replace(EXTERNAL_SLOT, EXTERNAL_SLOT + nova))
     server = Server(fleet_dir, database_url, env)
     server.start()
     try:
@@ -40,15 +49,22 @@ def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
 
 
 @pytest.fixture
+def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    with demo_fleet_served(tmp_path, database_url) as server:
+        yield server
+
+
+@pytest.fixture
 def fake() -> Iterator[FakeProviderServer]:
     """The fake OpenAI with the script the examples' README runs it with."""
     with FakeProviderServer(Script.from_file(script_path("examples"))) as server:
         yield server
 
 
-def run_example(
+def start_example(
     example: str, srv: Server, fake: FakeProviderServer, workspace: Path
-) -> subprocess.CompletedProcess[str]:
+) -> subprocess.Popen[str]:
+    """The example as the README runs it: its settings in the environment, Nova's token."""
     env = srv.env | {
         "MCOS_URL": srv.url,
         "MCOS_TOKEN": srv.agent_token(EXTERNAL),
@@ -56,13 +72,34 @@ def run_example(
         "OPENAI_API_KEY": KEY,
         "AGENT_WORKSPACE": str(workspace),
     }
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, str(EXAMPLES / example / "agent.py")],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=90,
     )
+
+
+def finished(process: subprocess.Popen[str]) -> str:
+    """What the example printed, once it exited 0."""
+    try:
+        output, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, f"the example failed:\n{output}"
+    return output
+
+
+def give_nova_its_task(srv: Server) -> int:
+    with srv.client() as operator:  # as the demo's opening scene puts it on Nova's card
+        body = {"title": EXTERNAL_TASK, "assignee": EXTERNAL}
+        created = operator.post("/api/v1/tasks", json=body)
+        assert created.status_code == 201, created.text
+        task_id: int = created.json()["id"]
+        return task_id
 
 
 def event_data(srv: Server, event_type: str) -> list[dict[str, Any]]:
@@ -73,20 +110,13 @@ def event_data(srv: Server, event_type: str) -> list[dict[str, Any]]:
         return [e["data"] for e in found if e["type"] == event_type]
 
 
-@pytest.mark.parametrize("example", ["openai_agents_sdk", "langgraph"])
+@pytest.mark.parametrize("example", FRAMEWORKS)
 def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
     example: str, srv: Server, fake: FakeProviderServer, tmp_path: Path
 ) -> None:
     workspace = tmp_path / "workspace"
-    with srv.client() as operator:  # as the demo's opening scene puts it on Nova's card
-        created = operator.post(
-            "/api/v1/tasks", json={"title": EXTERNAL_TASK, "assignee": EXTERNAL}
-        )
-        assert created.status_code == 201, created.text
-        task_id = created.json()["id"]
-
-    done = run_example(example, srv, fake, workspace)
-    assert done.returncode == 0, f"the example failed:\n{done.stdout}\n{done.stderr}"
+    task_id = give_nova_its_task(srv)
+    assert "1 task(s) taken to review" in finished(start_example(example, srv, fake, workspace))
 
     # The model was really called, three times, with the agent's own key and both tools.
     calls = [r for r in fake.requests if r.key == KEY]
@@ -138,3 +168,42 @@ def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
         accepted = operator.post(f"/api/v1/tasks/{task_id}/move", json={"status": "done"})
         assert accepted.status_code == 200, accepted.text
         assert operator.get(f"/api/v1/tasks/{task_id}").json()["status"] == "done"
+
+
+@pytest.mark.parametrize("example", FRAMEWORKS)
+def test_a_tool_that_needs_a_person_waits_in_the_hook_until_approved(
+    example: str, tmp_path: Path, database_url: str, fake: FakeProviderServer
+) -> None:
+    workspace = tmp_path / "workspace"
+    with demo_fleet_served(tmp_path, database_url, nova=ASK_FIRST) as srv:
+        give_nova_its_task(srv)
+        process = start_example(example, srv, fake, workspace)
+        try:
+            with srv.client() as operator:
+                deadline = time.monotonic() + 60
+                pending: list[dict[str, Any]] = []
+                while not pending and time.monotonic() < deadline and process.poll() is None:
+                    approvals = operator.get("/api/v1/approvals", params={"status": "pending"})
+                    pending = [a for a in approvals.json()["approvals"] if a["agent"] == EXTERNAL]
+                    time.sleep(0.1)
+                assert pending, "Nova's write waits for a person"
+                [approval] = pending
+                assert approval["subject"]["kind"] == "file.write"
+                assert not (workspace / "release.md").exists(), "nothing is written before a yes"
+                said = operator.post(f"/api/v1/approvals/{approval['id']}/approve", json={})
+                assert said.status_code == 200, said.text
+            finished(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+        # Approved, the hook let the tool run, and the approval was carried out exactly once.
+        assert (workspace / "release.md").read_text().startswith("Today: the fleet's day")
+        with srv.client() as operator:
+            now = operator.get(f"/api/v1/approvals/{approval['id']}").json()
+        assert now["status"] == "applied", now
+        decided = [d for d in event_data(srv, "policy.decided") if d.get("agent") == EXTERNAL]
+        assert [d["outcome"] for d in decided if d["action"]["kind"] == "file.write"] == [
+            "needs_approval",
+            "allow",
+        ]
