@@ -9,8 +9,9 @@ and the model gets the refusal as that call's result; an action that needs a per
 - heartbeats with its context gauge (the latest prompt's tokens) and the task it is on;
 - takes its assigned tasks, one by one: ``in_progress``, the graph's run, a comment with the
   result, then ``review``, where an operator or reviewer accepts it to ``done``;
-- reports every model call's usage (input, cached and output tokens, from the reply's
-  ``usage_metadata``) right after the call, in the model node.
+- asks before every model call whether its budget allows it, and reports the call's usage
+  (input, cached and output tokens, from the reply's ``usage_metadata``) right after it, both in
+  the model node; refused (paused, over budget), the task is moved to ``blocked`` with the reason.
 
 Settings from the environment: ``MCOS_URL``, ``MCOS_TOKEN`` (the agent's own token:
 ``mcos agents token NAME``), ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, and optionally
@@ -103,6 +104,21 @@ def action_for(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"no action is known for tool {name!r}")
 
 
+# --- the budget before every model call -----------------------------------------------------------
+
+
+class OutOfBudget(Exception):
+    """Mission Control refused the next model call: paused, over budget, or its key cooling."""
+
+
+async def check_budget(mc: AsyncClient) -> None:
+    """Asked before every model call, as a native agent asks; raises :class:`OutOfBudget`."""
+    try:
+        await mc.request("POST", f"/api/v1/agents/{await mc.name()}/budget/check", {})
+    except ApiError as exc:
+        raise OutOfBudget(exc.message) from None
+
+
 # --- the graph ------------------------------------------------------------------------------------
 
 
@@ -121,6 +137,7 @@ class Fleetmate:
         """The latest prompt's size: every heartbeat carries it, or the gauge would go blank."""
 
     async def call_model(self, state: AgentState) -> dict[str, Any]:
+        await check_budget(self.mc)  # raised, the run stops before the call
         started = time.monotonic()
         reply = await self.model.ainvoke([("system", INSTRUCTIONS), *state["messages"]])
         latency_ms = round(1000 * (time.monotonic() - started))
@@ -194,9 +211,13 @@ async def work_on(mc: AsyncClient, mate: Fleetmate, app: Any, task_id: int) -> N
         status="working", context_tokens=mate.context_tokens, current_task=task.id, note=task.title
     )
     prompt = f"Task #{task.id}: {task.title}\n\n{task.description}".strip()
-    state = await app.ainvoke(
-        {"messages": [("user", prompt)], "task_id": task.id}, {"recursion_limit": 25}
-    )
+    try:
+        state = await app.ainvoke(
+            {"messages": [("user", prompt)], "task_id": task.id}, {"recursion_limit": 25}
+        )
+    except OutOfBudget as exc:  # visibly stuck, with the reason on the card
+        await mc.move(task.id, "blocked", reason=f"no model call allowed: {exc}")
+        return
     await mc.comment(task.id, str(state["messages"][-1].content))
     # review, not done: an agent never accepts its own work (domain/kanban.py, services/tasks.py)
     await mc.move(task.id, "review", reason="done; waiting for acceptance")

@@ -7,7 +7,9 @@ It does what a native agent does, with the SDK's own hooks:
   result, then ``review``, where an operator or reviewer accepts it to ``done``;
 - asks Mission Control before each tool runs, in a **tool input guardrail**: refused, the tool
   body never runs and the model is told why; waiting on a person, the guardrail waits;
-- reports every model call's usage (input, cached and output tokens) from ``RunHooks.on_llm_end``.
+- asks before every model call whether its budget allows it (``RunHooks.on_llm_start``), and
+  reports the call's usage (input, cached and output tokens) from ``RunHooks.on_llm_end``;
+  refused (paused, over budget), the task is moved to ``blocked`` with the reason.
 
 Settings from the environment: ``MCOS_URL``, ``MCOS_TOKEN`` (the agent's own token:
 ``mcos agents token NAME``), ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, and optionally
@@ -143,7 +145,19 @@ def run_command(command: str) -> str:
     return f"exit {done.returncode}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
 
 
-# --- usage and the gauge, after every model call ------------------------------------------------
+# --- the budget before every model call; usage and the gauge after it ---------------------------
+
+
+class OutOfBudget(Exception):
+    """Mission Control refused the next model call: paused, over budget, or its key cooling."""
+
+
+async def check_budget(mc: AsyncClient) -> None:
+    """Asked before every model call, as a native agent asks; raises :class:`OutOfBudget`."""
+    try:
+        await mc.request("POST", f"/api/v1/agents/{await mc.name()}/budget/check", {})
+    except ApiError as exc:
+        raise OutOfBudget(exc.message) from None
 
 
 class MissionControlHooks(RunHooks[Work]):
@@ -157,6 +171,7 @@ class MissionControlHooks(RunHooks[Work]):
     async def on_llm_start(
         self, context: RunContextWrapper[Work], agent: Agent[Work], *args: Any
     ) -> None:
+        await check_budget(context.context.mc)  # raised, the run stops before the call
         context.context.started = time.monotonic()
 
     async def on_llm_end(
@@ -205,7 +220,11 @@ async def work_on(
     )
     work = Work(mc, task.id, _workspace())
     prompt = f"Task #{task.id}: {task.title}\n\n{task.description}".strip()
-    result = await Runner.run(agent, prompt, context=work, hooks=hooks, max_turns=10)
+    try:
+        result = await Runner.run(agent, prompt, context=work, hooks=hooks, max_turns=10)
+    except OutOfBudget as exc:  # visibly stuck, with the reason on the card
+        await mc.move(task.id, "blocked", reason=f"no model call allowed: {exc}")
+        return
     await mc.comment(task.id, str(result.final_output))
     # review, not done: an agent never accepts its own work (domain/kanban.py, services/tasks.py)
     await mc.move(task.id, "review", reason="done; waiting for acceptance")

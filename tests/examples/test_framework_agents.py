@@ -207,3 +207,22 @@ def test_a_tool_that_needs_a_person_waits_in_the_hook_until_approved(
             "needs_approval",
             "allow",
         ]
+
+
+@pytest.mark.parametrize("example", FRAMEWORKS)
+def test_a_framework_agent_over_its_budget_makes_no_more_model_calls(
+    example: str, tmp_path: Path, database_url: str, fake: FakeProviderServer
+) -> None:
+    tiny = "[agents.budget]\ndaily_tokens = 100\n"  # less than the first call's prompt
+    with demo_fleet_served(tmp_path, database_url, nova=tiny) as srv:
+        task_id = give_nova_its_task(srv)
+        finished(start_example(example, srv, fake, tmp_path / "workspace"))
+        # The first call spent the day's tokens: the next was asked for, refused, never made.
+        assert len([r for r in fake.requests if r.key == KEY]) == 1
+        with srv.client() as operator:
+            task = operator.get(f"/api/v1/tasks/{task_id}").json()
+            agent = operator.get(f"/api/v1/agents/{EXTERNAL}").json()
+        assert task["status"] == "blocked", task
+        [blocked] = [e for e in task["history"] if e["data"].get("to") == "blocked"]
+        assert "daily tokens budget exceeded" in blocked["data"]["reason"], blocked
+        assert (agent["liveness"], agent["paused"]) == ("suspended", True), agent
