@@ -39,7 +39,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command, Send
 
-from mcos.client import ApiError, AsyncClient
+from mcos.client import ApiError, AsyncClient, Unreachable
 
 INSTRUCTIONS = (
     "You are an agent in a Mission Control fleet. Do the task you are given with your tools, "
@@ -185,6 +185,8 @@ class Fleetmate:
             return f"not run: {exc}"
         except ApiError as exc:  # a request the control plane refused (a policy refusal is a deny)
             return f"Mission Control refused {name}: {exc.message}"
+        except Unreachable:  # not asked is not allowed: the tool does not run
+            return f"not run: Mission Control could not be asked about {name}"
         if decision.outcome != "allow":
             return f"Mission Control refused {name}: {decision.reason}"
         return None

@@ -48,7 +48,7 @@ from agents import (
 )
 from openai import AsyncOpenAI
 
-from mcos.client import ApiError, AsyncClient
+from mcos.client import ApiError, AsyncClient, Unreachable
 
 INSTRUCTIONS = (
     "You are an agent in a Mission Control fleet. Do the task you are given with your tools, "
@@ -106,6 +106,10 @@ async def ask_mission_control(data: ToolInputGuardrailData) -> ToolGuardrailFunc
     except ApiError as exc:  # a request the control plane refused (a policy refusal is a deny)
         return ToolGuardrailFunctionOutput.reject_content(
             f"Mission Control refused {tool}: {exc.message}"
+        )
+    except Unreachable:  # not asked is not allowed: the tool does not run
+        return ToolGuardrailFunctionOutput.reject_content(
+            f"not run: Mission Control could not be asked about {tool}"
         )
     if decision.outcome != "allow":
         return ToolGuardrailFunctionOutput.reject_content(
