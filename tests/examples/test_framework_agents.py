@@ -6,6 +6,7 @@ script the README names. Everything is asserted from the control plane's side.""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import time
@@ -62,7 +63,7 @@ def fake() -> Iterator[FakeProviderServer]:
 
 
 def start_example(
-    example: str, srv: Server, fake: FakeProviderServer, workspace: Path
+    example: str, srv: Server, fake: FakeProviderServer, workspace: Path, *args: str
 ) -> subprocess.Popen[str]:
     """The example as the README runs it: its settings in the environment, Nova's token."""
     env = srv.env | {
@@ -73,7 +74,7 @@ def start_example(
         "AGENT_WORKSPACE": str(workspace),
     }
     return subprocess.Popen(
-        [sys.executable, str(EXAMPLES / example / "agent.py")],
+        [sys.executable, str(EXAMPLES / example / "agent.py"), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -226,3 +227,38 @@ def test_a_framework_agent_over_its_budget_makes_no_more_model_calls(
         [blocked] = [e for e in task["history"] if e["data"].get("to") == "blocked"]
         assert "daily tokens budget exceeded" in blocked["data"]["reason"], blocked
         assert (agent["liveness"], agent["paused"]) == ("suspended", True), agent
+
+
+@pytest.mark.parametrize("example", FRAMEWORKS)
+def test_with_watch_a_framework_agent_stays_and_takes_work_as_it_comes(
+    example: str, srv: Server, fake: FakeProviderServer, tmp_path: Path
+) -> None:
+    process = start_example(example, srv, fake, tmp_path / "workspace", "--watch", "0.5")
+    try:
+        with srv.client() as operator:
+
+            def nova() -> dict[str, Any]:
+                agent: dict[str, Any] = operator.get(f"/api/v1/agents/{EXTERNAL}").json()
+                return agent
+
+            deadline = time.monotonic() + 60
+            while nova()["last_heartbeat_at"] is None and time.monotonic() < deadline:
+                assert process.poll() is None, process.communicate()[0]
+                time.sleep(0.1)
+            first = nova()["last_heartbeat_at"]
+            assert first is not None, "Nova joins with a heartbeat"
+            task_id = give_nova_its_task(srv)  # given after it started: it waits for work
+            status = "assigned"
+            while status != "review" and time.monotonic() < deadline:
+                assert process.poll() is None, process.communicate()[0]
+                status = operator.get(f"/api/v1/tasks/{task_id}").json()["status"]
+                time.sleep(0.1)
+            assert status == "review", "the task given later is taken to review"
+            while nova()["last_heartbeat_at"] == first and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert nova()["liveness"] == "idle", "it stays, heartbeating, between tasks"
+            assert process.poll() is None, "--watch does not exit once the work is done"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in output, output
