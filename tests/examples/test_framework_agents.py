@@ -55,6 +55,17 @@ def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
         yield server
 
 
+def sqlite(tmp_path: Path) -> str:
+    """The examples' other behaviours are the agents', not the storage's: SQLite is enough."""
+    return f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}"
+
+
+@pytest.fixture
+def sqlite_srv(tmp_path: Path) -> Iterator[Server]:
+    with demo_fleet_served(tmp_path, sqlite(tmp_path)) as server:
+        yield server
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeProviderServer]:
     """The fake OpenAI with the script the examples' README runs it with."""
@@ -173,10 +184,10 @@ def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
 
 @pytest.mark.parametrize("example", FRAMEWORKS)
 def test_a_tool_that_needs_a_person_waits_in_the_hook_until_approved(
-    example: str, tmp_path: Path, database_url: str, fake: FakeProviderServer
+    example: str, tmp_path: Path, fake: FakeProviderServer
 ) -> None:
     workspace = tmp_path / "workspace"
-    with demo_fleet_served(tmp_path, database_url, nova=ASK_FIRST) as srv:
+    with demo_fleet_served(tmp_path, sqlite(tmp_path), nova=ASK_FIRST) as srv:
         give_nova_its_task(srv)
         process = start_example(example, srv, fake, workspace)
         try:
@@ -212,10 +223,10 @@ def test_a_tool_that_needs_a_person_waits_in_the_hook_until_approved(
 
 @pytest.mark.parametrize("example", FRAMEWORKS)
 def test_a_framework_agent_over_its_budget_makes_no_more_model_calls(
-    example: str, tmp_path: Path, database_url: str, fake: FakeProviderServer
+    example: str, tmp_path: Path, fake: FakeProviderServer
 ) -> None:
     tiny = "[agents.budget]\ndaily_tokens = 100\n"  # less than the first call's prompt
-    with demo_fleet_served(tmp_path, database_url, nova=tiny) as srv:
+    with demo_fleet_served(tmp_path, sqlite(tmp_path), nova=tiny) as srv:
         task_id = give_nova_its_task(srv)
         finished(start_example(example, srv, fake, tmp_path / "workspace"))
         # The first call spent the day's tokens: the next was asked for, refused, never made.
@@ -231,8 +242,9 @@ def test_a_framework_agent_over_its_budget_makes_no_more_model_calls(
 
 @pytest.mark.parametrize("example", FRAMEWORKS)
 def test_with_watch_a_framework_agent_stays_and_takes_work_as_it_comes(
-    example: str, srv: Server, fake: FakeProviderServer, tmp_path: Path
+    example: str, sqlite_srv: Server, fake: FakeProviderServer, tmp_path: Path
 ) -> None:
+    srv = sqlite_srv
     process = start_example(example, srv, fake, tmp_path / "workspace", "--watch", "0.5")
     try:
         with srv.client() as operator:
