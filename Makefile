@@ -40,9 +40,11 @@ test: install bytecode
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples/openai_agents_sdk/agent.py
+	$(BIN)/mypy --strict examples/langgraph/agent.py
 
 bench: install
 	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench

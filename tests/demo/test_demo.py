@@ -1,8 +1,9 @@
 """``mcos demo``: the seed's fleet alive, its day played, its four failures stopped in view.
 
 One real ``mcos demo`` process (its own ``mcos serve``, the real runner with all 23 agents on
-the simulated provider) plays the day at high speed; the test then reads what happened from
-the API, as an operator would, and looks at the dashboard in a real browser.
+the simulated provider, and Nova's slot for an agent you bring, which it does not run) plays
+the day at high speed; the test then reads what happened from the API, as an operator would,
+and looks at the dashboard in a real browser.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from playwright.sync_api import Browser, expect
 from pycel import ExcelCompiler
 
 from mcos.demo.fibreflow import running_pid
+from mcos.demo.fleet import EXTERNAL, EXTERNAL_TASK
 from mcos.fleet.loader import load_fleet
 from tests.fixtures.axe import SCHEMES, Finding, audit, report
 from tests.fixtures.browser import VIEWPORT, sign_in, wait_until_ready
@@ -99,9 +101,17 @@ def check_the_fleet_is_alive_simulated_and_says_so(demo: Demo) -> None:
     with demo.client() as api:
         agents = api.get("/api/v1/agents").json()["agents"]
         health = api.get("/api/v1/health").json()
-    assert len(agents) == 23
-    assert all(a["last_heartbeat_at"] is not None for a in agents)
-    assert {a["provider"] for a in agents} == {"simulated"}
+    driven = [a for a in agents if a["name"] != EXTERNAL]
+    assert len(driven) == 23 and len(agents) == 24
+    assert all(a["last_heartbeat_at"] is not None for a in driven)
+    assert {a["provider"] for a in driven} == {"simulated"}
+    # Nova is the slot for an agent you bring (tests/examples runs one as it): the demo never
+    # runs it, and put a task on its card for it.
+    [nova] = [a for a in agents if a["name"] == EXTERNAL]
+    assert (nova["last_heartbeat_at"], nova["credential_env"]) == (None, "")
+    with demo.client() as api:
+        waiting = api.get("/api/v1/tasks", params={"assignee": EXTERNAL}).json()["tasks"]
+    assert [(t["title"], t["status"]) for t in waiting] == [(EXTERNAL_TASK, "assigned")]
     assert health["fleet"] == "Specter Holdings (simulated demo)"
     fleet_file = (demo.folder / "fleet.toml").read_text()
     assert fleet_file.startswith("# SIMULATED DEMO fleet")
@@ -274,7 +284,7 @@ def check_the_days_work_lands_and_mcos_brief_matches_the_api(demo: Demo) -> None
         return {a["agent"]: a["spent"]["daily_usd"] for a in usage["agents"]}
 
     low, mid, high = daily(before), daily(spent), daily(after)
-    assert set(mid) == set(low) and len(mid) == 23
+    assert set(mid) == set(low) and len(mid) == 24  # the 23, and Nova (nothing spent)
     assert all(low[name] <= mid[name] <= high[name] for name in mid)
     assert mid["elon"] == low["elon"] > 0  # Elon's day was over: his spend is settled
     value = brief["value"]["today"]
@@ -337,7 +347,7 @@ def check_the_dashboard_shows_the_simulation_and_what_waits(demo: Demo, browser:
     page.click("button[type=submit]")
     expect(page.locator("#demo-strip")).to_contain_text("SIMULATED")
     expect(page.locator("#demo-strip")).to_contain_text("End of the simulated day")
-    expect(page.locator(".card")).to_have_count(23)
+    expect(page.locator(".card")).to_have_count(24)  # the 23, and Nova's slot
     page.goto(demo.url + "/#/inbox")
     expect(page.locator("#view")).to_contain_text("(simulated) Fleet under attack")
     # Supervision told the operator about Scout: it waits in the inbox until Scout is back.

@@ -26,7 +26,7 @@ from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR
 
 ALIVE_SECONDS = 60.0
-"""How long the demo waits for all 23 agents' first heartbeats."""
+"""How long the demo waits for all 23 agents' first heartbeats (not the slot for your own)."""
 
 
 def _clock(value: str) -> tuple[int, int]:
@@ -164,6 +164,12 @@ def _run_demo(
             )
         else:
             click.echo(f"  watched service none ({service.why_not}): Elon's 03:00 is scripted")
+        for agent in (a for a in fleet.agents if a.external):
+            click.echo(
+                f'  your own agent  {agent.name}: not run by the demo (runtime = "external"); '
+                f"`mcos agents token {agent.name}` and run examples/openai_agents_sdk or "
+                "examples/langgraph as it (README: Bring your own agent)"
+            )
         click.echo(f"  server log      {directory / 'serve.log'}   (Ctrl-C stops everything)")
         asyncio.run(
             _play(fleet, directory, url, token, begin, speed, exit_when_done, mail, service)
@@ -176,7 +182,7 @@ def _run_demo(
 
 def _demo_fleet(directory: Path, port: int | None) -> tuple[Fleet, str]:
     from mcos.cli.setup import init_fleet
-    from mcos.demo.fleet import demo_fleet_text, is_demo_fleet
+    from mcos.demo.fleet import EXTERNAL, EXTERNAL_SLOT, demo_fleet_text, is_demo_fleet
 
     fleet_file = directory / FLEET_FILENAME
     if not fleet_file.exists():
@@ -192,6 +198,12 @@ def _demo_fleet(directory: Path, port: int | None) -> tuple[Fleet, str]:
             "simulated agents. Give the demo its own folder: mcos demo DIR",
             field="directory",
         )
+    if fleet.agent(EXTERNAL) is None:  # a demo folder from before the slot for your own agent
+        fleet_file.write_text(fleet_file.read_text().rstrip("\n") + "\n" + EXTERNAL_SLOT)
+        try:
+            fleet = load_fleet(fleet_file)
+        except FleetFileError as exc:
+            fail(exc.message)
     token_path = directory / TOKEN_FILE
     if not token_path.is_file():
         fail(f"no operator token at {token_path}; remove {directory} and run the demo again")
@@ -263,6 +275,7 @@ async def _play(
     from mcos.client import AsyncClient
     from mcos.demo.day import SCENES
     from mcos.demo.director import Director, SimulatedClock, fleet_alive
+    from mcos.demo.fleet import demo_agents
     from mcos.runtime.providers.simulated import Script
     from mcos.runtime.runner import Runner
 
@@ -281,9 +294,10 @@ async def _play(
     if mail.running:
         await mail.start_sink()
     script = Script()
+    driven = demo_agents(fleet)  # not the slot for an agent you bring: it runs elsewhere
     runner = Runner(
         fleet,
-        list(fleet.agents),
+        driven,
         url,
         state_dir=directory / ".mcos" / "runner" / "demo",
         workspaces=directory / "workspaces",
@@ -294,9 +308,9 @@ async def _play(
     agents = asyncio.create_task(runner.run(stopping))
     async with AsyncClient(url, token, timeout=30, retries=0) as api:
         started = time.monotonic()
-        alive = await fleet_alive(api, (a.name for a in fleet.agents), ALIVE_SECONDS)
+        alive = await fleet_alive(api, (a.name for a in driven), ALIVE_SECONDS)
         click.echo(
-            f"fleet alive: {alive} of {len(fleet.agents)} agents heartbeating after "
+            f"fleet alive: {alive} of {len(driven)} agents heartbeating after "
             f"{time.monotonic() - started:.1f} s"
         )
         director = Director(

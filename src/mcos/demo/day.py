@@ -17,7 +17,7 @@ from typing import Any
 
 from mcos.demo.director import Director, Scene
 from mcos.demo.finance import vega_variance
-from mcos.demo.fleet import QUICK_TO_MISS
+from mcos.demo.fleet import EXTERNAL_TASK, QUICK_TO_MISS
 from mcos.demo.legal import apex_contract
 from mcos.demo.outage import elon_3am
 from mcos.demo.story import accepted as _accepted
@@ -35,6 +35,21 @@ async def opening(d: Director) -> None:
         "A simulated day at Specter Holdings begins: 23 agents on two machines, every model "
         "reply scripted. The control plane, policy, budgets and this dashboard are real."
     )
+    for agent in (a for a in d.fleet.agents if a.external):
+        task = await d.call(
+            "POST",
+            "/api/v1/tasks",
+            {
+                "title": EXTERNAL_TASK,
+                "assignee": agent.name,
+                "description": "Write release.md in your workspace: what the fleet did today.",
+            },
+        )
+        await d.narrate(
+            f"{agent.label} is not run by the demo: it is the slot for an agent you bring (an "
+            f"OpenAI Agents SDK or LangGraph program, an MCP client). Task #{task['id']} waits "
+            f"on its card: `mcos agents token {agent.name}`, then run one of examples/ as it."
+        )
 
 
 async def morning_brief(d: Director) -> None:

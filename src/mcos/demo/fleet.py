@@ -1,4 +1,5 @@
-"""The demo's fleet file: the template's 23 agents, every one on the simulated provider."""
+"""The demo's fleet file: the template's 23 agents, every one on the simulated provider, and one
+slot for an agent you bring, which the demo does not run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import tomllib
 
 from genai_prices import Usage, calc_price
 
-from mcos.fleet.schema import Fleet
+from mcos.fleet.schema import Agent, Fleet
 
 DEMO_MARK = "(simulated demo)"
 HEADER = """\
@@ -53,7 +54,35 @@ def demo_fleet_text(template: str, port: int) -> str:
         flags=re.MULTILINE,
     )
     text = _quick_to_miss(text, QUICK_TO_MISS)
-    return HEADER + _room_to_flush(text, FLUSHES) + _prices(template)
+    return HEADER + _room_to_flush(text, FLUSHES) + EXTERNAL_SLOT + _prices(template)
+
+
+EXTERNAL = "nova"
+"""The demo fleet's one agent the demo does not run: a slot for an agent you bring."""
+
+EXTERNAL_TASK = "Write today's release note"
+"""The task the demo puts on the slot's card; the fake provider's ``examples`` script answers it."""
+
+EXTERNAL_SLOT = f"""
+# ---- The demo only: a slot for an agent you bring ----
+# Nova runs outside the demo (runtime = "external"): the demo's runner never starts it, and
+# nothing about it is simulated. Take its token (`mcos agents token {EXTERNAL}`) and run an agent
+# built with another framework as Nova: examples/openai_agents_sdk or examples/langgraph, on
+# a real model (its usage is priced as gpt-4.1-mini) or on the fake provider's `examples`
+# script. Like any agent, it may do only what its capabilities allow: no exec.
+[[agents]]
+name = "{EXTERNAL}"
+display_name = "Nova"
+role = "guest"
+title = "Your own agent (OpenAI Agents SDK, LangGraph, MCP), run outside the demo"
+machine = "mac-mini"
+runtime = "external"
+provider = "openai"
+model = "gpt-4.1-mini"
+context_window = 128000
+capabilities = ["read", "plan", "write"]
+supervisor = "jarvis"
+"""
 
 
 FLUSHES = "jarvis"
@@ -126,5 +155,11 @@ def _prices(template: str) -> str:
 
 
 def is_demo_fleet(fleet: Fleet) -> bool:
-    """Whether every agent is simulated: the demo never drives a fleet that spends money."""
-    return all(agent.provider == "simulated" for agent in fleet.agents)
+    """Whether every agent the demo runs is simulated: the demo never drives a fleet that spends
+    money (an external agent is not the demo's to run, and spends what its own runtime does)."""
+    return all(agent.provider == "simulated" or agent.external for agent in fleet.agents)
+
+
+def demo_agents(fleet: Fleet) -> list[Agent]:
+    """The agents the demo's runner drives: every one but those that run elsewhere."""
+    return [agent for agent in fleet.agents if not agent.external]

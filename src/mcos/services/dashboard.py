@@ -162,8 +162,9 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
         "fleet": {
             "name": fleet.fleet.name,
             "timezone": fleet.fleet.timezone,
-            # Every agent on the scripted provider (``mcos demo``): the page says so up top.
-            "simulated": all(a.provider == "simulated" for a in fleet.agents),
+            # Every agent mcos runs on the scripted provider (``mcos demo``, whose slot for an
+            # agent you bring runs elsewhere): the page says so up top.
+            "simulated": all(a.provider == "simulated" or a.external for a in fleet.agents),
         },
         "scenes": _scenes(conn),
         "operator": operator,
