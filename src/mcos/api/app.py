@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,9 @@ from mcos import __version__
 from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.headers import SecurityHeaders
-from mcos.api.limits import BodyLimit
+from mcos.api.limits import BodyLimit, RouteLimit
+from mcos.api.otlp import TRACES_PATH, too_large
+from mcos.api.otlp import router as otlp_router
 from mcos.api.responses import JSON
 from mcos.api.routes import (
     agents,
@@ -231,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.router,
         services.router,
         legal.router,
+        otlp_router,
     ):
         app.include_router(router)
 
@@ -253,7 +257,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_request_bytes,
-        larger=[artifacts.upload_limit(settings.artifact_max_bytes)],
+        larger=[
+            artifacts.upload_limit(settings.artifact_max_bytes),
+            RouteLimit(
+                "POST", re.compile(re.escape(TRACES_PATH)), settings.otlp_max_bytes, None, too_large
+            ),
+        ],
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
