@@ -32,16 +32,31 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 OPERATION = "gen_ai.operation.name"
-TOOL_NAME = "gen_ai.tool.name"
-REQUEST_MODEL = "gen_ai.request.model"
-RESPONSE_MODEL = "gen_ai.response.model"
-INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-CACHE_READ_TOKENS = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+TOOL_NAMES = ("gen_ai.tool.name", "tool.name")
+MODELS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+CACHE_READ_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
 CACHE_WRITE_TOKENS = (
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
 )
+OPENINFERENCE_AGENT = "agent.name"
+OPENINFERENCE_KIND = "openinference.span.kind"
+OPENINFERENCE_OPERATIONS = {"LLM": "chat", "TOOL": "execute_tool", "AGENT": "invoke_agent"}
+"""OpenInference's span kinds as GenAI operations: its OpenAI Agents SDK instrumentation is the
+one that carries a chat-completions call's usage (see docs/otel.md), so its vocabulary
+(``llm.token_count.*``, ``llm.model_name``, ``tool.name``, ``agent.name``) is read too, after
+the GenAI conventions' own names."""
 SERVICE_NAME = "service.name"
 NOT_MODEL_CALLS = frozenset({"invoke_agent", "create_agent", "execute_tool", "handoff"})
 MAX_TOKENS = 100_000_000
@@ -105,9 +120,12 @@ def _attributes(pairs: Iterable[KeyValue]) -> Attributes:
     return {pair.key: _value(pair.value) for pair in pairs}
 
 
-def _text(attributes: Attributes, key: str) -> str | None:
-    value = attributes.get(key)
-    return value.strip() or None if isinstance(value, str) else None
+def _text(attributes: Attributes, *keys: str) -> str | None:
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def _tokens(attributes: Attributes, keys: tuple[str, ...]) -> int | None:
@@ -135,7 +153,7 @@ def read_genai_spans(
     total = 0
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
-        resource_agent = _text(resource, agent_attribute)
+        resource_agent = _text(resource, agent_attribute, OPENINFERENCE_AGENT)
         service = _text(resource, SERVICE_NAME)
         spans: list[tuple[Span, Attributes]] = [
             (span, _attributes(span.attributes))
@@ -144,11 +162,13 @@ def read_genai_spans(
         ]
         total += len(spans)
         named = {
-            (span.trace_id, span.span_id): _text(attrs, agent_attribute) for span, attrs in spans
+            (span.trace_id, span.span_id): _text(attrs, agent_attribute, OPENINFERENCE_AGENT)
+            for span, attrs in spans
         }
         parents = {(span.trace_id, span.span_id): span.parent_span_id for span, _ in spans}
         for span, attrs in spans:
-            operation = _text(attrs, OPERATION)
+            kind = _text(attrs, OPENINFERENCE_KIND)
+            operation = _text(attrs, OPERATION) or OPENINFERENCE_OPERATIONS.get(kind or "")
             agent = _agent_of(span, named, parents) or resource_agent
             found_span = _read(span, attrs, operation, agent, service)
             if found_span is not None:
@@ -191,13 +211,13 @@ def _read(
         failed=span.status.code == Status.STATUS_CODE_ERROR,
     )
     if operation == "execute_tool":
-        tool = _text(attrs, TOOL_NAME) or span.name or "unknown"
+        tool = _text(attrs, *TOOL_NAMES) or span.name or "unknown"
         return replace(base, kind="tool", tool=tool[:200])
     if operation in NOT_MODEL_CALLS:
         return None
     if not any(key in attrs for key in INPUT_TOKENS + OUTPUT_TOKENS):
         return None
-    model = _text(attrs, RESPONSE_MODEL) or _text(attrs, REQUEST_MODEL)
+    model = _text(attrs, *MODELS)
     if model is not None and len(model) > 200:
         return replace(base, problem=f"the model name {model[:40]!r}... is over 200 characters")
     try:
