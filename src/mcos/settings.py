@@ -165,9 +165,3 @@ class Settings(BaseSettings):
         description="Largest OTLP export request accepted at POST /v1/traces, as sent and again "
         "once decompressed (gzip); larger ones get 413 with an OTLP error status.",
     )
-    otel: bool = Field(
-        False,
-        description="Trace and meter HTTP requests with FastAPI's OpenTelemetry support; "
-        "exporters come from the standard OTEL_* variables. Off by default: it costs each "
-        "request a few microseconds even with no exporter.",
-    )

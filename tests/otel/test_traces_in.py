@@ -254,3 +254,23 @@ def test_oversized_bodies_get_413(tmp_path: Any, database_url: str) -> None:
         recorder.llm_call("flow", MODEL, 10, 1)
         exporter_result = export(server, token, recorder.spans())
         assert exporter_result == SpanExportResult.SUCCESS, "a small export still goes through"
+
+
+def test_a_provider_sdks_span_inside_a_frameworks_is_one_call(server: Server) -> None:
+    """The Anthropic SDK traces its own calls: inside a framework's chat span, the same tokens
+    arrive twice in one export, and are counted once."""
+    token = server.agent_token("flow")
+    recorder = SpanRecorder()
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.agent.name": "flow",
+        "gen_ai.usage.input_tokens": 900,
+        "gen_ai.usage.output_tokens": 90,
+    }
+    with (
+        recorder.tracer.start_as_current_span("chat claude", attributes=attributes),
+        recorder.tracer.start_as_current_span("anthropic.messages.create", attributes=attributes),
+    ):
+        pass
+    assert export(server, token, recorder.spans()) == SpanExportResult.SUCCESS
+    assert usage_of(server, "flow")["spent"]["daily_tokens"] == 990

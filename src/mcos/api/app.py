@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from mcos import __version__
+from mcos import __version__, telemetry
 from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.headers import SecurityHeaders
@@ -192,7 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if fanout is not None:
                 await asyncio.to_thread(fanout.stop)
             db.dispose()
+            await asyncio.to_thread(telemetry.flush)
 
+    tracer_provider = telemetry.configure("mcos-serve")
     app = FastAPI(
         title="Mission Control OS",
         version=__version__,
@@ -202,7 +204,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status: {"model": ErrorBody, "description": description}
             for status, description in ERROR_STATUSES.items()
         },
-        telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
+        # Request traces when an OTLP endpoint is configured (mcos.telemetry); else FastAPI's
+        # telemetry stays off, which costs each request nothing.
+        telemetry={
+            "tracing": tracer_provider is not None,
+            "tracer_provider": tracer_provider,
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        },
         docs_url=None,  # Swagger UI loads from a CDN; the product works offline.
         redoc_url=None,
     )

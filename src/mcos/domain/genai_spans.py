@@ -8,6 +8,9 @@ the agent, what the call costs and what is recorded are the service's (``service
   ``gen_ai.operation.name`` is not an agent or tool operation: an ``invoke_agent`` span may sum
   its children's usage, and counting it too would bill every call twice.
 - A **tool call** is a span whose ``gen_ai.operation.name`` is ``execute_tool``.
+- A model call inside another model call of the same request (a framework's span around the
+  provider SDK's own) is the same call: only the outer one counts. Across two requests the
+  two cannot be matched; point one of them at this server, not both.
 - Everything else (HTTP spans, agent spans) is ignored, not refused.
 
 ``gen_ai.usage.input_tokens`` counts every prompt token, cached ones included (the conventions
@@ -166,14 +169,38 @@ def read_genai_spans(
             for span, attrs in spans
         }
         parents = {(span.trace_id, span.span_id): span.parent_span_id for span, _ in spans}
+        read: list[tuple[Span, GenAISpan]] = []
         for span, attrs in spans:
             kind = _text(attrs, OPENINFERENCE_KIND)
             operation = _text(attrs, OPERATION) or OPENINFERENCE_OPERATIONS.get(kind or "")
             agent = _agent_of(span, named, parents) or resource_agent
             found_span = _read(span, attrs, operation, agent, service)
             if found_span is not None:
-                found.append(found_span)
+                read.append((span, found_span))
+        calls = {(span.trace_id, span.span_id) for span, got in read if got.kind == "model"}
+        found.extend(
+            got
+            for span, got in read
+            if got.kind != "model" or not _under_a_model_call(span, calls, parents)
+        )
     return found, total
+
+
+def _under_a_model_call(
+    span: Span, calls: set[tuple[bytes, bytes]], parents: dict[tuple[bytes, bytes], bytes]
+) -> bool:
+    """Whether an ancestor in the request is a model call too: a framework's span around the
+    provider SDK's own (the Anthropic SDK traces its calls) is one call, counted once, by the
+    outer span."""
+    key = (span.trace_id, span.span_id)
+    for _ in range(64):
+        parent = parents.get(key)
+        if not parent:
+            return False
+        key = (span.trace_id, parent)
+        if key in calls:
+            return True
+    return False
 
 
 def _agent_of(
