@@ -122,7 +122,13 @@ def decode_export(
         return json_format.ParseDict(
             document, ExportTraceServiceRequest(), ignore_unknown_fields=True
         )
-    except (orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError) as exc:
+    except (
+        orjson.JSONDecodeError,
+        json_format.ParseError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:
         raise MalformedJSON(
             f"the body is not an OTLP ExportTraceServiceRequest in JSON: {exc}"[:500]
         ) from None
