@@ -192,12 +192,14 @@ def _under_a_model_call(
     """Whether an ancestor in the request is a model call too: a framework's span around the
     provider SDK's own (the Anthropic SDK traces its calls) is one call, counted once, by the
     outer span."""
-    key = (span.trace_id, span.span_id)
+    start = key = (span.trace_id, span.span_id)
     for _ in range(64):
         parent = parents.get(key)
         if not parent:
             return False
         key = (span.trace_id, parent)
+        if key == start:  # a cycle of parent ids in a hostile payload
+            return False
         if key in calls:
             return True
     return False
