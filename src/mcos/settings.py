@@ -158,9 +158,18 @@ class Settings(BaseSettings):
         "info", description="Log level of the server and uvicorn."
     )
     access_log: bool = Field(False, description="Log every HTTP request (costly under load).")
-    otel: bool = Field(
-        False,
-        description="Trace and meter HTTP requests with FastAPI's OpenTelemetry support; "
-        "exporters come from the standard OTEL_* variables. Off by default: it costs each "
-        "request a few microseconds even with no exporter.",
+    otlp_agent_attribute: str = Field(
+        "gen_ai.agent.name",
+        min_length=1,
+        max_length=200,
+        description="The span (or resource) attribute that names the agent of a span sent to "
+        "POST /v1/traces. A span without it is its nearest ancestor's agent, else the "
+        "resource's service.name when that names an agent of the fleet, else the token's own "
+        "agent.",
+    )
+    otlp_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1_024,
+        description="Largest OTLP export request accepted at POST /v1/traces, as sent and again "
+        "once decompressed (gzip); larger ones get 413 with an OTLP error status.",
     )

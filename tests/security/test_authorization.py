@@ -43,6 +43,29 @@ FLEET = rule("operator")
 NOBODY_BY_BEARER = rule()
 """The dashboard's own session routes: a signed-in browser's cookie, never a bearer token."""
 
+OTLP_SPAN_FOR_FLOW = {
+    "resourceSpans": [
+        {
+            "scopeSpans": [
+                {
+                    "spans": [
+                        {
+                            "traceId": "5b8efff798038103d269b633813fc60c",
+                            "spanId": "eee19b7ec3c1b174",
+                            "name": "chat",
+                            "attributes": [
+                                {"key": "gen_ai.agent.name", "value": {"stringValue": "flow"}},
+                                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 1}},
+                                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 1}},
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    ]
+}
+
 RULES: dict[str, Expect] = {
     "GET /api/v1/health": PUBLIC,
     "GET /api/v1/agents": ANY,
@@ -78,6 +101,8 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/events": ANY,
     "POST /api/v1/events": ANY,
     "POST /api/v1/batch": SELF,
+    # OTLP traces in: spans for Flow, refused (403) to a token that does not own Flow.
+    "POST /v1/traces": SELF,
     "GET /api/v1/stream": ANY,
     "POST /api/v1/actions": SELF,
     "POST /api/v1/approvals": SELF,
@@ -334,6 +359,7 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         "POST /api/v1/messages": {"to": "flow", "body": "matrix"},
         "POST /api/v1/events": {"type": "matrix.tried", "data": {"agent": "flow"}},
         "POST /api/v1/batch": {"heartbeats": [{"id": "m", "agent": "flow"}]},
+        "POST /v1/traces": OTLP_SPAN_FOR_FLOW,
         "POST /api/v1/actions": {
             "kind": "file.write",
             "paths": [workspace],

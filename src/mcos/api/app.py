@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,11 +16,13 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from mcos import __version__
+from mcos import __version__, telemetry
 from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.headers import SecurityHeaders
-from mcos.api.limits import BodyLimit
+from mcos.api.limits import BodyLimit, RouteLimit
+from mcos.api.otlp import TRACES_PATH, too_large
+from mcos.api.otlp import router as otlp_router
 from mcos.api.reload import reload_fleet
 from mcos.api.responses import JSON
 from mcos.api.routes import (
@@ -220,7 +223,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if fanout is not None:
                 await asyncio.to_thread(fanout.stop)
             db.dispose()
+            await asyncio.to_thread(telemetry.flush)
 
+    tracer_provider = telemetry.configure("mcos-serve")
     app = FastAPI(
         title="Mission Control OS",
         version=__version__,
@@ -230,7 +235,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status: {"model": ErrorBody, "description": description}
             for status, description in ERROR_STATUSES.items()
         },
-        telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
+        # Request traces when an OTLP endpoint is configured (mcos.telemetry); else FastAPI's
+        # telemetry stays off, which costs each request nothing.
+        telemetry={
+            "tracing": tracer_provider is not None,
+            "tracer_provider": tracer_provider,
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        },
         docs_url=None,  # Swagger UI loads from a CDN; the product works offline.
         redoc_url=None,
     )
@@ -263,6 +276,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.router,
         services.router,
         legal.router,
+        otlp_router,
     ):
         app.include_router(router)
 
@@ -287,7 +301,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_request_bytes,
-        larger=[artifacts.upload_limit(settings.artifact_max_bytes)],
+        larger=[
+            artifacts.upload_limit(settings.artifact_max_bytes),
+            RouteLimit(
+                "POST", re.compile(re.escape(TRACES_PATH)), settings.otlp_max_bytes, None, too_large
+            ),
+        ],
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)

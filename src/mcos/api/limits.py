@@ -7,7 +7,7 @@ One limit for every body (``MCOS_MAX_REQUEST_BYTES``, JSON), but for the routes 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -25,6 +25,10 @@ class RouteLimit:
     max_bytes: int
     field: str | None
     """The field the 413 names (``content`` for an uploaded file)."""
+    answer: Callable[[str, int], tuple[str, bytes]] | None = None
+    """The 413's content type and body from the request's content type and the limit, for a
+    route whose protocol has its own error body (OTLP's ``google.rpc.Status``); else the one
+    error shape."""
 
 
 class BodyLimit:
@@ -37,16 +41,26 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes, field = self.max_bytes, None
+        max_bytes, field, answer = self.max_bytes, None, None
         for route in self.larger:
             if scope["method"] == route.method and route.path.fullmatch(scope["path"]):
-                max_bytes, field = route.max_bytes, route.field
+                max_bytes, field, answer = route.max_bytes, route.field, route.answer
                 break
-        await self._limited(scope, receive, send, max_bytes, field)
+        await self._limited(scope, receive, send, max_bytes, field, answer)
 
     async def _limited(
-        self, scope: Scope, receive: Receive, send: Send, max_bytes: int, field: str | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        max_bytes: int,
+        field: str | None,
+        answer: Callable[[str, int], tuple[str, bytes]] | None,
     ) -> None:
+        content_type = ""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -54,7 +68,7 @@ class BodyLimit:
                 except ValueError:
                     declared = -1
                 if declared > max_bytes or declared < 0:
-                    await self._refuse(send, max_bytes, field)
+                    await self._refuse(send, max_bytes, field, answer, content_type)
                     return
         seen = 0
         refused = False
@@ -71,7 +85,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
                     refused = True
-                    await self._refuse(send, max_bytes, field)
+                    await self._refuse(send, max_bytes, field, answer, content_type)
                     return {"type": "http.disconnect"}
             return message
 
@@ -81,15 +95,26 @@ class BodyLimit:
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _refuse(self, send: Send, max_bytes: int, field: str | None) -> None:
+    async def _refuse(
+        self,
+        send: Send,
+        max_bytes: int,
+        field: str | None,
+        answer: Callable[[str, int], tuple[str, bytes]] | None,
+        content_type: str,
+    ) -> None:
         error = PayloadTooLarge(f"the request body is larger than {max_bytes} bytes", field=field)
-        body = orjson.dumps(error.body())
+        media, body = (
+            answer(content_type, max_bytes)
+            if answer is not None
+            else ("application/json", orjson.dumps(error.body()))
+        )
         await send(
             {
                 "type": "http.response.start",
                 "status": error.status,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", media.encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from mcos import telemetry
 from mcos.cli._context import Client, fail, find_fleet_dir
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
@@ -139,10 +140,14 @@ def run(
             f"{follow.every_seconds:g} s",
             err=True,
         )
+    if telemetry.configure("mcos-run") is not None:
+        click.echo("mcos run: exporting GenAI spans over OTLP", err=True)
     try:
         left = asyncio.run(_run_until_signal(runner))
     except McosError as exc:
         fail(exc.message, field=exc.field)
+    finally:
+        telemetry.flush()
     click.echo(f"mcos run: stopped ({left} reports left in the outbox)", err=True)
 
 

@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from opentelemetry.trace import SpanKind, StatusCode
+
+from mcos import telemetry
 from mcos.client import ApiError, Unreachable
 from mcos.fleet.schema import Agent, Fleet
 from mcos.pricing import UnknownModelPrice, price_call
@@ -30,6 +33,7 @@ from mcos.runtime.providers.base import (
     ModelRequest,
     PermanentProviderError,
     Provider,
+    ProviderError,
     RateLimited,
     ToolSpec,
     TransientProviderError,
@@ -37,6 +41,7 @@ from mcos.runtime.providers.base import (
 )
 
 log = logging.getLogger("mcos.runtime")
+_tracer = telemetry.tracer("mcos.runtime")
 
 LEASE_SECONDS = 60.0
 LEASE_SHARE = 0.1
@@ -177,7 +182,7 @@ class ModelCaller:
         for attempt in range(RETRY_ATTEMPTS + 1):
             started = time.perf_counter()
             try:
-                reply = await self.provider.complete(request)
+                reply = await self._complete(request)
             except RateLimited as exc:
                 await self._cool_down(exc)
                 raise CoolingDown(time.monotonic() + exc.retry_after, exc.message) from None
@@ -195,6 +200,39 @@ class ModelCaller:
             await self._record(reply, latency_ms, task_id)
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _complete(self, request: ModelRequest) -> ModelReply:
+        """One attempt, traced as a GenAI ``chat`` span (mcos.telemetry): cached tokens are in
+        ``gen_ai.usage.input_tokens``, as the conventions count them."""
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": self.agent.provider,
+            "gen_ai.agent.name": self.agent.name,
+            "gen_ai.request.model": request.model,
+            "gen_ai.request.max_tokens": request.max_tokens,
+        }
+        with _tracer.start_as_current_span(
+            f"chat {request.model}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            try:
+                reply = await self.provider.complete(request)
+            except ProviderError as exc:
+                span.set_status(StatusCode.ERROR, exc.message)
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
+            usage = reply.usage
+            span.set_attributes(
+                {
+                    "gen_ai.response.model": reply.model,
+                    "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                    "gen_ai.usage.output_tokens": usage.output_tokens,
+                    "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
+                    "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
+                }
+            )
+            if reply.stop_reason:
+                span.set_attribute("gen_ai.response.finish_reasons", [reply.stop_reason])
+            return reply
 
     async def _record(self, reply: ModelReply, latency_ms: int, task_id: int | None) -> None:
         usage = reply.usage

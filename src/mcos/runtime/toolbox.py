@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import ValidationError
 
+from mcos import telemetry
 from mcos.client import ApiError, Unreachable
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.client import AgentLink
@@ -41,6 +43,9 @@ class ToolResult:
     @property
     def failed(self) -> bool:
         return self.turn.is_error
+
+
+_tracer = telemetry.tracer("mcos.runtime")
 
 
 def _error(call: ToolCall, message: str) -> ToolResult:
@@ -141,6 +146,24 @@ class Toolbox:
         return tool.moves_task_to if tool is not None else None
 
     async def run(self, call: ToolCall, task_id: int | None) -> ToolResult:
+        """Run one tool call, traced as a GenAI ``execute_tool`` span (mcos.telemetry)."""
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.agent.name": self.agent.name,
+            "gen_ai.tool.name": call.name,
+            "gen_ai.tool.call.id": call.id,
+            "gen_ai.tool.type": "function",
+        }
+        with _tracer.start_as_current_span(
+            f"execute_tool {call.name}", kind=SpanKind.INTERNAL, attributes=attributes
+        ) as span:
+            result = await self._run(call, task_id)
+            if result.failed:
+                span.set_status(StatusCode.ERROR, result.refused or "the tool call failed")
+                span.set_attribute("error.type", "refused" if result.refused else "tool_error")
+            return result
+
+    async def _run(self, call: ToolCall, task_id: int | None) -> ToolResult:
         tool = TOOLS.get(call.name)
         if tool is None:
             known = ", ".join(self.offered) or "none"

@@ -7,6 +7,7 @@ time zone's. Nothing retries early: a cooldown refuses the budget check until it
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,8 @@ A, U = tables.agents, tables.usage
 LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
 
 
-def _agent(conn: Connection, name: str) -> Any:
+def agent_row(conn: Connection, name: str) -> Any:
+    """The agent's row; 404 if it is not an active agent of the fleet."""
     row = conn.execute(select(A).where(A.c.name == name)).first()
     if row is None or not row.active:
         raise NotFound(f"no agent named {name!r} in the fleet")
@@ -170,62 +172,121 @@ def _summary(used: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Call:
+    """One LLM call to record: from the usage endpoint, or from an OTLP span."""
+
+    model: str
+    input_tokens: int
+    """Uncached prompt tokens."""
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    latency_ms: int | None = None
+    task_id: int | None = None
+    client_id: str | None = None
+    """The idempotency key of its ``usage.recorded`` event."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """More for the event's data (the span it came from, the gauge it read)."""
+
+
+def price_of(fleet: Fleet, row: Any, call: Call) -> Decimal:
+    """The call's cost by the price table; raises :class:`UnknownModelPrice`."""
+    return price_call(
+        fleet,
+        row.provider,
+        call.model,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        cache_read_tokens=call.cache_read_tokens,
+        cache_write_tokens=call.cache_write_tokens,
+    )
+
+
+def record_calls(
+    ctx: WriteContext, actor: str, row: Any, calls: list[tuple[Call, Decimal]]
+) -> list[dict[str, Any]]:
+    """Write priced calls of one agent: a usage row and a ``usage.recorded`` event each.
+
+    The budget is not looked at: :func:`settle_budget` once after all of them.
+    """
+    ctx.conn.execute(
+        insert(U),
+        [
+            {
+                "ts": ctx.now,
+                "agent": row.name,
+                "provider": row.provider,
+                "model": call.model,
+                "credential": row.credential_env,
+                "input_tokens": call.input_tokens,
+                "output_tokens": call.output_tokens,
+                "cache_read_tokens": call.cache_read_tokens,
+                "cache_write_tokens": call.cache_write_tokens,
+                "cost_usd": cost,
+                "latency_ms": call.latency_ms,
+                "task_id": call.task_id,
+            }
+            for call, cost in calls
+        ],
+    )
+    recorded = []
+    for call, cost in calls:
+        data = {
+            "agent": row.name,
+            "model": call.model,
+            "credential": row.credential_env,
+            "input_tokens": call.input_tokens,
+            "output_tokens": call.output_tokens,
+            "cache_read_tokens": call.cache_read_tokens,
+            "cache_write_tokens": call.cache_write_tokens,
+            "cost_usd": float(cost),
+            "latency_ms": call.latency_ms,
+            "task_id": call.task_id,
+        } | call.extra
+        ctx.append(ev.USAGE_RECORDED, actor, f"agent:{row.name}", data, client_id=call.client_id)
+        recorded.append(data)
+    return recorded
+
+
+def settle_budget(
+    ctx: WriteContext, fleet: Fleet, row: Any
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """After recording usage: spent and budget, pausing the agent if it went over; and
+    whether it is paused now."""
+    used = spent(ctx.conn, fleet, row.name, ctx.now)
+    budget = budget_of(fleet, row)
+    broken = over_budget(budget, used)
+    if broken and not row.paused:
+        _pause(ctx, row, broken, "system", _summary(used, budget))
+    return used, budget, bool(broken or row.paused)
+
+
 def record_usage(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
 ) -> dict[str, Any]:
     refuse_duplicate(ctx.conn, principal.actor, body.id, "usage report")
     require_self(principal, name)
-    row = _agent(ctx.conn, name)
-    model = body.model or row.model
+    row = agent_row(ctx.conn, name)
+    call = Call(
+        model=body.model or row.model,
+        input_tokens=body.input_tokens,
+        output_tokens=body.output_tokens,
+        cache_read_tokens=body.cache_read_tokens,
+        cache_write_tokens=body.cache_write_tokens,
+        latency_ms=body.latency_ms,
+        task_id=body.task_id,
+        client_id=body.id,
+    )
     try:
-        cost = price_call(
-            fleet,
-            row.provider,
-            model,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            cache_read_tokens=body.cache_read_tokens,
-            cache_write_tokens=body.cache_write_tokens,
-        )
+        cost = price_of(fleet, row, call)
     except UnknownModelPrice as exc:
         raise InvalidInput(
-            f'{exc}; add a [prices."{model}"] table to the fleet file', field="model"
+            f'{exc}; add a [prices."{call.model}"] table to the fleet file', field="model"
         ) from None
-    ctx.conn.execute(
-        insert(U).values(
-            ts=ctx.now,
-            agent=name,
-            provider=row.provider,
-            model=model,
-            credential=row.credential_env,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            cache_read_tokens=body.cache_read_tokens,
-            cache_write_tokens=body.cache_write_tokens,
-            cost_usd=cost,
-            latency_ms=body.latency_ms,
-            task_id=body.task_id,
-        )
-    )
-    call = {
-        "agent": name,
-        "model": model,
-        "credential": row.credential_env,
-        "input_tokens": body.input_tokens,
-        "output_tokens": body.output_tokens,
-        "cache_read_tokens": body.cache_read_tokens,
-        "cache_write_tokens": body.cache_write_tokens,
-        "cost_usd": float(cost),
-        "latency_ms": body.latency_ms,
-        "task_id": body.task_id,
-    }
-    ctx.append(ev.USAGE_RECORDED, principal.actor, f"agent:{name}", call, client_id=body.id)
-    used = spent(ctx.conn, fleet, name, ctx.now)
-    budget = budget_of(fleet, row)
-    broken = over_budget(budget, used)
-    if broken and not row.paused:
-        _pause(ctx, row, broken, "system", _summary(used, budget))
-    return call | _summary(used, budget) | {"paused": bool(broken or row.paused)}
+    [recorded] = record_calls(ctx, principal.actor, row, [(call, cost)])
+    used, budget, paused = settle_budget(ctx, fleet, row)
+    return recorded | _summary(used, budget) | {"paused": paused}
 
 
 def check_budget(
@@ -233,7 +294,7 @@ def check_budget(
 ) -> dict[str, Any] | Refusal:
     """Before a call: refused while paused, cooling down, or if it would break a limit."""
     require_self(principal, name)
-    row = _agent(ctx.conn, name)
+    row = agent_row(ctx.conn, name)
     subject = f"agent:{name}"
     data = {
         "agent": name,
@@ -290,7 +351,7 @@ def change_budget(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: BudgetChange
 ) -> dict[str, Any]:
     require_operator(principal, "change budgets")
-    row = _agent(ctx.conn, name)
+    row = agent_row(ctx.conn, name)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     if not changes:
         raise InvalidInput("give at least one limit to change", field=None)

@@ -333,6 +333,7 @@ export function applyEvent(ev) {
       a.spend.month_usd = (a.spend.month_usd || 0) + cost;
       changes.agents.add(a.name);
     }
+    if (a && d.gauge) { a.gauge = d.gauge; changes.agents.add(a.name); } // an OTLP span's prompt
     if (S.usage) {
       S.usage.today_usd = (S.usage.today_usd || 0) + cost;
       S.usage.month_usd = (S.usage.month_usd || 0) + cost;
