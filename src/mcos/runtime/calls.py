@@ -204,7 +204,7 @@ class ModelCaller:
     async def _complete(self, request: ModelRequest) -> ModelReply:
         """One attempt, traced as a GenAI ``chat`` span (mcos.telemetry): cached tokens are in
         ``gen_ai.usage.input_tokens``, as the conventions count them."""
-        attributes = {
+        attributes: dict[str, str | int] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": self.agent.provider,
             "gen_ai.agent.name": self.agent.name,
