@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from mcos.demo import DEMO_SCENE
 from mcos.demo.services import DemoService
+from mcos.domain.events import DEMO_SCENE
 from mcos.fleet.schema import Fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 
