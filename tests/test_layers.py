@@ -43,3 +43,18 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
     module = tmp_path / "snapshot.py"
     module.write_text("def scenes():\n    from mcos.demo import director\n    return director\n")
     assert _imports(module) == [(2, "mcos.demo")]
+
+
+def test_routes_write_by_naming_a_service() -> None:
+    """A route hands the writer a service function (``store.write``), not a closure of its own
+    that could mix the route's logic into the unit."""
+    closures = [
+        f"{path.relative_to(SOURCE)}:{node.lineno}"
+        for path in sorted((SOURCE / "api" / "routes").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in {"submit", "submit_bulk"}
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "writer"
+    ]
+    assert closures == [], "routes write through store.write(service, ...)"
