@@ -5,12 +5,16 @@ replica, this one included, listens and then reads the log after the last sequen
 published, so each replica's live stream carries every replica's events, in sequence order,
 without gaps: appends are serialised by an advisory lock, so when seq N is visible every seq below
 it is too. A missed notification costs at most ``poll_seconds`` of delay, never an event.
+
+Stopping wakes the listener on a channel of its own, so a shutdown does not wait out a poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import uuid
 
 import psycopg
 
@@ -29,6 +33,7 @@ class PostgresFanout:
         self.published = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake_channel = f"mcos_fanout_{uuid.uuid4().hex}"
 
     def start(self, after_seq: int) -> None:
         self.published = after_seq
@@ -37,7 +42,13 @@ class PostgresFanout:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
+            # Not woken, it would notice the stop only when its poll times out.
+            with (
+                contextlib.suppress(psycopg.Error),
+                psycopg.connect(self.db.libpq_url(), autocommit=True, connect_timeout=3) as conn,
+            ):
+                conn.execute(f"NOTIFY {self._wake_channel}")
             self._thread.join(self.poll_seconds * 3)
 
     def _run(self) -> None:
@@ -45,6 +56,7 @@ class PostgresFanout:
             try:
                 with psycopg.connect(self.db.libpq_url(), autocommit=True) as conn:
                     conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    conn.execute(f"LISTEN {self._wake_channel}")
                     self.catch_up()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from mcos.storage import tables
-from tests.fixtures.server import Server, error_of, running_server
+from tests.fixtures.app import in_process_server
+from tests.fixtures.server import ControlPlane, Server, error_of, running_server
 
 LIMIT = 64 * 1024
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -27,6 +28,15 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
         tmp_path, database_url, settings={"MCOS_ARTIFACT_MAX_BYTES": str(LIMIT)}
     ) as srv:
         yield srv
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ControlPlane]:
+    settings = {"MCOS_ARTIFACT_MAX_BYTES": str(LIMIT)}
+    with in_process_server(tmp_path, database_url, monkeypatch, settings) as app:
+        yield app
 
 
 def upload(
@@ -138,17 +148,17 @@ def test_versions_dedupe_limits_and_restart(server: Server, tmp_path: Path) -> N
         assert got.status_code == 200 and got.content == b"# Draft two\n"
 
 
-def test_who_may_and_bad_requests(server: Server) -> None:
-    with server.client() as operator, server.agent("flow") as flow:
+def test_who_may_and_bad_requests(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("flow") as flow:
         tid = operator.post("/api/v1/tasks", json={"title": "x", "assignee": "flow"}).json()["id"]
         art = uploaded(flow, tid, "a.md", b"hello")
-        with server.agent("donna") as donna:  # not the assignee, creator, supervisor or jarvis
+        with api.agent("donna") as donna:  # not the assignee, creator, supervisor or jarvis
             refused = upload(donna, tid, "b.md", b"nope")
             assert refused.status_code == 403 and error_of(refused)["field"] == "task_id"
             for path in ("", f"/{art['id']}/content", f"/{art['id']}/preview"):
                 got = donna.get(f"/api/v1/tasks/{tid}/artifacts{path}")
                 assert got.status_code == 403, (path, got.text)
-        with server.agent("elon") as elon:  # Flow's supervisor reviews its work
+        with api.agent("elon") as elon:  # Flow's supervisor reviews its work
             assert elon.get(f"/api/v1/tasks/{tid}/artifacts/{art['id']}/content").content == (
                 b"hello"
             )
@@ -174,10 +184,10 @@ def test_who_may_and_bad_requests(server: Server) -> None:
     [("page.html", "text/html"), ("logo.svg", "image/svg+xml"), ("x.js", "text/javascript")],
 )
 def test_an_agents_file_is_never_served_to_run_in_the_dashboards_origin(
-    server: Server, name: str, declared: str
+    api: ControlPlane, name: str, declared: str
 ) -> None:
     payload = b"<html><script>fetch('/api/v1/tokens')</script></html>"
-    with server.client() as operator, server.agent("flow") as flow:
+    with api.client() as operator, api.agent("flow") as flow:
         tid = operator.post("/api/v1/tasks", json={"title": "x", "assignee": "flow"}).json()["id"]
         art = uploaded(flow, tid, name, payload, content_type=declared)
         assert art["content_type"] == declared, "what was declared is stored"
@@ -188,8 +198,8 @@ def test_an_agents_file_is_never_served_to_run_in_the_dashboards_origin(
     assert got.headers["x-content-type-options"] == "nosniff"
 
 
-def test_previews_opening_and_acceptance(server: Server) -> None:
-    with server.client() as operator, server.agent("flow") as flow:
+def test_previews_opening_and_acceptance(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("flow") as flow:
         tid = operator.post("/api/v1/tasks", json={"title": "x", "assignee": "flow"}).json()["id"]
 
         def preview(content: bytes, name: str, kind: str) -> httpx.Response:

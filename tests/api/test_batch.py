@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 
 def _client_events(client: httpx.Client) -> list[dict[str, Any]]:
@@ -43,14 +43,14 @@ BATCH: dict[str, Any] = {
 }
 
 
-def test_batches_are_idempotent_and_all_or_nothing(server: Server) -> None:
+def test_batches_are_idempotent_and_all_or_nothing(api: ControlPlane) -> None:
     """Two stories on one server (a server start is the expensive part)."""
-    _a_retried_batch_records_nothing_twice(server)
-    _a_batch_with_one_bad_item_writes_nothing(server)
+    _a_retried_batch_records_nothing_twice(api)
+    _a_batch_with_one_bad_item_writes_nothing(api)
 
 
-def _a_retried_batch_records_nothing_twice(server: Server) -> None:
-    with server.client() as operator:
+def _a_retried_batch_records_nothing_twice(api: ControlPlane) -> None:
+    with api.client() as operator:
         first = operator.post("/api/v1/batch", json=BATCH)
         assert first.status_code == 200, first.text
         answer = first.json()
@@ -79,7 +79,7 @@ def _a_retried_batch_records_nothing_twice(server: Server) -> None:
         assert third["events"][-1]["status"] == "created"
 
         # An agent's batch: heartbeats name no agent, or its own; its ids are its own.
-        with server.agent("jarvis") as jarvis:
+        with api.agent("jarvis") as jarvis:
             own = {
                 "heartbeats": [
                     {"id": "hb-donna-1", "note": "routing"},
@@ -121,7 +121,7 @@ def _a_retried_batch_records_nothing_twice(server: Server) -> None:
     assert ev_new.status_code == 201, ev_new.text
 
 
-def _a_batch_with_one_bad_item_writes_nothing(server: Server) -> None:
+def _a_batch_with_one_bad_item_writes_nothing(api: ControlPlane) -> None:
     def refused(batch: dict[str, Any], status: int, field: str) -> dict[str, Any]:
         response = operator.post("/api/v1/batch", json=batch)
         assert response.status_code == status, response.text
@@ -132,7 +132,7 @@ def _a_batch_with_one_bad_item_writes_nothing(server: Server) -> None:
     good_heartbeats = [{"id": f"hb-{n}", "agent": "donna"} for n in range(2)]
     good_messages = [{"id": "m-0", "to": "elon", "body": "hello"}]
     good_events = [{"id": "e-0", "type": "runtime.started"}]
-    with server.client() as operator, server.agent("sentinel") as sentinel:
+    with api.client() as operator, api.agent("sentinel") as sentinel:
 
         def snapshot() -> tuple[list[dict[str, Any]], list[str], list[int]]:
             heartbeats = [_heartbeats(operator, name) for name in ("donna", "sentinel", "jarvis")]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mcos.services.written_briefing import numbers_in
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 EXEC = {"kind": "shell.exec", "command": "npm run build", "paths": ["/srv/fibreflow/staging"]}
 
@@ -74,9 +74,9 @@ def _day(server: Server) -> dict[str, Any]:
         }
 
 
-def test_the_briefing_is_the_day_as_the_api_records_it(server: Server) -> None:
-    day = _day(server)
-    with server.client() as operator:
+def test_the_briefing_is_the_day_as_the_api_records_it(api: ControlPlane) -> None:
+    day = _day(api)
+    with api.client() as operator:
         brief = operator.get("/api/v1/briefing").json()
         usage = operator.get("/api/v1/usage").json()
         incidents = {i["id"]: i for i in operator.get("/api/v1/incidents").json()["incidents"]}
@@ -125,7 +125,7 @@ def test_the_briefing_is_the_day_as_the_api_records_it(server: Server) -> None:
 
     # The orchestrator reads it too (it writes it), but only the incidents that reach it: the
     # P0 it must confirm, not Sentinel's self-logged P3.
-    with server.agent("jarvis") as jarvis:
+    with api.agent("jarvis") as jarvis:
         seen = jarvis.get("/api/v1/briefing").json()
     assert [i["id"] for i in seen["incidents"]] == [day["p0"]]
     assert [i["id"] for i in seen["waiting"]["incidents"]] == [day["p0"]]

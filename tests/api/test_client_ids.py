@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 CALL = {"input_tokens": 1_000, "output_tokens": 200}
 
@@ -31,8 +31,8 @@ def _events(operator: httpx.Client, type_: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_runtime_reports_with_an_id_are_recorded_once(server: Server) -> None:
-    with server.agent("donna") as donna, server.client() as operator:
+def test_runtime_reports_with_an_id_are_recorded_once(api: ControlPlane) -> None:
+    with api.agent("donna") as donna, api.client() as operator:
         base = "/api/v1/agents/donna"
         _twice(donna, f"{base}/usage", CALL | {"id": "usage-1"}, 201)
         summary = operator.get("/api/v1/usage").json()
@@ -80,8 +80,8 @@ def test_runtime_reports_with_an_id_are_recorded_once(server: Server) -> None:
         assert len(_events(operator, "usage.recorded")) == 2
 
 
-def test_task_changes_with_an_id_are_recorded_once(server: Server) -> None:
-    with server.agent("donna") as donna, server.client() as operator:
+def test_task_changes_with_an_id_are_recorded_once(api: ControlPlane) -> None:
+    with api.agent("donna") as donna, api.client() as operator:
         created = _twice(operator, "/api/v1/tasks", {"id": "task-1", "title": "Renew fibre"}, 201)
         tasks = operator.get("/api/v1/tasks").json()["tasks"]
         assert [t["title"] for t in tasks] == ["Renew fibre"]
@@ -97,11 +97,11 @@ def test_task_changes_with_an_id_are_recorded_once(server: Server) -> None:
         assert operator.get(path).json()["status"] == "in_progress"
 
 
-def test_an_incident_with_an_id_is_raised_once(server: Server) -> None:
+def test_an_incident_with_an_id_is_raised_once(api: ControlPlane) -> None:
     with (
-        server.agent("donna") as donna,
-        server.agent("jarvis") as jarvis,
-        server.client() as operator,
+        api.agent("donna") as donna,
+        api.agent("jarvis") as jarvis,
+        api.client() as operator,
     ):
         body = {"id": "incident-1", "severity": "P3", "title": "noisy log"}
         _twice(donna, "/api/v1/incidents", body, 201)

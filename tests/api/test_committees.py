@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 PAYMENT = {
     "kind": "payment.send",
@@ -230,13 +230,13 @@ def test_a_committee_gates_an_approval_until_it_decides(server: Server) -> None:
         assert late.status_code == 409 and error_of(late)["field"] == "approval_id"
 
 
-def test_bad_committee_inputs_answer_the_one_error_shape(server: Server) -> None:
+def test_bad_committee_inputs_answer_the_one_error_shape(api: ControlPlane) -> None:
     good = {"title": "Pricing", "question": "Raise prices 5%?", "members": ["donna", "apex"]}
     with (
-        server.agent("donna") as donna,
-        server.agent("apex") as apex,
-        server.agent("vega") as vega,
-        server.client() as op,
+        api.agent("donna") as donna,
+        api.agent("apex") as apex,
+        api.agent("vega") as vega,
+        api.client() as op,
     ):
         cases = [
             (good | {"members": ["donna", "nobody"]}, 422, "members[1]"),

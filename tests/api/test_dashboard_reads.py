@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from mcos.domain.kanban import COLUMNS, TRANSITIONS
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 EXEC = {"kind": "shell.exec", "command": "npm run build", "paths": ["/srv/fibreflow/staging"]}
 
 
-def _day(server: Server) -> dict[str, Any]:
+def _day(api: ControlPlane) -> dict[str, Any]:
     """A small day in the fleet: heartbeats, work, spend, a note, a denial, two things waiting."""
     with (
-        server.client() as operator,
-        server.agent("donna") as donna,
-        server.agent("flow") as flow,
-        server.agent("sentinel") as sentinel,
-        server.agent("jarvis") as jarvis,
+        api.client() as operator,
+        api.agent("donna") as donna,
+        api.agent("flow") as flow,
+        api.agent("sentinel") as sentinel,
+        api.agent("jarvis") as jarvis,
     ):
         task = operator.post("/api/v1/tasks", json={"title": "Inbox digest", "assignee": "donna"})
         task_id = task.json()["id"]
@@ -67,9 +66,9 @@ def _day(server: Server) -> dict[str, Any]:
         }
 
 
-def test_the_snapshot_is_the_fleet_as_the_api_sees_it(server: Server) -> None:
-    day = _day(server)
-    with server.client() as operator:
+def test_the_snapshot_is_the_fleet_as_the_api_sees_it(api: ControlPlane) -> None:
+    day = _day(api)
+    with api.client() as operator:
         snap = operator.get("/api/v1/dashboard/snapshot").json()
         newest = operator.get("/api/v1/events", params={"after": snap["last_seq"]}).json()
         usage = operator.get("/api/v1/usage").json()
@@ -106,7 +105,7 @@ def test_the_snapshot_is_the_fleet_as_the_api_sees_it(server: Server) -> None:
     assert snap["messages"][-1]["id"] == day["message"]
 
     # Once the operator has confirmed the P0, it waits only for the orchestrator.
-    with server.client() as operator:
+    with api.client() as operator:
         confirmed = operator.post(
             f"/api/v1/incidents/{day['incident']}/confirm", json={"comment": "seen it"}
         )
@@ -118,9 +117,9 @@ def test_the_snapshot_is_the_fleet_as_the_api_sees_it(server: Server) -> None:
     assert snap["messages"][-1]["kind"] == "directive"
 
 
-def test_spend_per_hour_counts_every_call_once(server: Server) -> None:
-    day = _day(server)
-    with server.client() as operator:
+def test_spend_per_hour_counts_every_call_once(api: ControlPlane) -> None:
+    day = _day(api)
+    with api.client() as operator:
         series = operator.get("/api/v1/dashboard/series", params={"hours": 6}).json()
         bad = operator.get("/api/v1/dashboard/series", params={"hours": 0})
     assert len(series["buckets"]) == 6 and series["bucket_seconds"] == 3600
@@ -132,10 +131,10 @@ def test_spend_per_hour_counts_every_call_once(server: Server) -> None:
 
 
 def test_an_agents_page_has_its_gauge_calls_notes_denials_tasks_and_messages(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    day = _day(server)
-    with server.client() as operator:
+    day = _day(api)
+    with api.client() as operator:
         donna = operator.get("/api/v1/dashboard/agents/donna").json()
         flow = operator.get("/api/v1/dashboard/agents/flow").json()
         unknown = operator.get("/api/v1/dashboard/agents/nobody")
@@ -155,10 +154,11 @@ def test_an_agents_page_has_its_gauge_calls_notes_denials_tasks_and_messages(
     assert unknown.status_code == 404 and error_of(unknown)["field"] == "name"
 
 
-def test_dashboard_reads_are_for_operators(server: Server) -> None:
-    with server.agent("donna") as donna:
+def test_dashboard_reads_are_for_operators(api: ControlPlane) -> None:
+    with api.agent("donna") as donna:
         for path in ("snapshot", "series", "agents/donna"):
             refused = donna.get(f"/api/v1/dashboard/{path}")
             assert refused.status_code == 403, path
             assert error_of(refused)["code"] == "forbidden"
-    assert httpx.get(server.url + "/api/v1/dashboard/snapshot").status_code == 401
+    with api.anonymous() as anonymous:
+        assert anonymous.get("/api/v1/dashboard/snapshot").status_code == 401

@@ -11,26 +11,26 @@ from pathlib import Path
 import httpx
 
 from mcos.api.session import CSRF_HEADER, SESSION_COOKIE
-from tests.fixtures.server import Server, error_of, running_server
+from tests.fixtures.server import ControlPlane, error_of, running_server
 
 STATIC = Path(__file__).parents[2] / "src" / "mcos" / "dashboard" / "static"
 
 
 @contextlib.contextmanager
-def _signed_in(server: Server) -> Iterator[tuple[httpx.Client, str]]:
-    with httpx.Client(base_url=server.url, timeout=30) as browser:
-        signed = browser.post("/api/v1/dashboard/session", json={"token": server.operator_token})
+def _signed_in(api: ControlPlane) -> Iterator[tuple[httpx.Client, str]]:
+    with api.anonymous() as browser:
+        signed = browser.post("/api/v1/dashboard/session", json={"token": api.operator_token})
         assert signed.status_code == 200, signed.text
         yield browser, signed.json()["csrf"]
 
 
 def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cookie(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    with _signed_in(server) as (browser, csrf):
+    with _signed_in(api) as (browser, csrf):
         secret = browser.cookies[SESSION_COOKIE]
         # The cookie holds a session's secret, never the operator token.
-        assert secret != server.operator_token and secret.startswith("mcos_s_")
+        assert secret != api.operator_token and secret.startswith("mcos_s_")
         again = browser.get("/api/v1/dashboard/session")
         assert again.status_code == 200 and again.json() == {"operator": "operator", "csrf": csrf}
         snapshot = browser.get("/api/v1/dashboard/snapshot")
@@ -38,7 +38,7 @@ def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cook
         assert len(snapshot.json()["agents"]) == 23
 
         # A second sign-in is a second session, with its own secret and CSRF token.
-        second = browser.post("/api/v1/dashboard/session", json={"token": server.operator_token})
+        second = browser.post("/api/v1/dashboard/session", json={"token": api.operator_token})
         cookie = second.headers["set-cookie"]
         assert cookie.startswith(f"{SESSION_COOKIE}=")
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
@@ -59,16 +59,16 @@ def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cook
         assert browser.get("/api/v1/dashboard/snapshot").status_code == 200
 
 
-def test_revoking_the_operator_token_ends_its_sessions(server: Server) -> None:
-    with server.client() as operator:
+def test_revoking_the_operator_token_ends_its_sessions(api: ControlPlane) -> None:
+    with api.client() as operator:
         issued = operator.post("/api/v1/tokens", json={"kind": "operator", "label": "alice"})
         assert issued.status_code == 201, issued.text
         alice = issued.json()
-    with httpx.Client(base_url=server.url, timeout=30) as browser:
+    with api.anonymous() as browser:
         signed = browser.post("/api/v1/dashboard/session", json={"token": alice["token"]})
         assert signed.status_code == 200 and signed.json()["operator"] == "alice"
         assert browser.get("/api/v1/dashboard/snapshot").status_code == 200
-        with server.client() as operator:
+        with api.client() as operator:
             revoked = operator.post(f"/api/v1/tokens/{alice['id']}/revoke", json={})
             assert revoked.status_code == 200, revoked.text
         ended = browser.get("/api/v1/dashboard/snapshot")
@@ -77,9 +77,9 @@ def test_revoking_the_operator_token_ends_its_sessions(server: Server) -> None:
         assert again.status_code == 401 and error_of(again)["field"] == "token"
 
 
-def test_agent_and_unknown_tokens_cannot_sign_in(server: Server) -> None:
-    donna = server.agent_token("donna")
-    with httpx.Client(base_url=server.url, timeout=30) as browser:
+def test_agent_and_unknown_tokens_cannot_sign_in(api: ControlPlane) -> None:
+    donna = api.agent_token("donna")
+    with api.anonymous() as browser:
         agent = browser.post("/api/v1/dashboard/session", json={"token": donna})
         assert agent.status_code == 403
         assert error_of(agent)["field"] == "token"
@@ -90,22 +90,22 @@ def test_agent_and_unknown_tokens_cannot_sign_in(server: Server) -> None:
         assert unknown.status_code == 401 and error_of(unknown)["field"] == "token"
         empty = browser.post("/api/v1/dashboard/session", json={"token": ""})
         assert empty.status_code == 422 and error_of(empty)["field"] == "token"
-        typo = browser.post("/api/v1/dashboard/session", json={"tokn": server.operator_token})
+        typo = browser.post("/api/v1/dashboard/session", json={"tokn": api.operator_token})
         assert typo.status_code == 422 and error_of(typo)["field"] in ("tokn", "token")
         not_signed = browser.get("/api/v1/dashboard/session")
         assert not_signed.status_code == 401
 
         # A cookie holding a token (set by hand) is no session: neither an agent's nor even
         # the operator's.
-        for token in (donna, server.operator_token):
+        for token in (donna, api.operator_token):
             browser.cookies.set(SESSION_COOKIE, token)
             forged = browser.get("/api/v1/dashboard/snapshot")
             assert forged.status_code == 401, forged.text
 
 
-def test_changes_through_the_cookie_need_the_csrf_token_and_our_origin(server: Server) -> None:
+def test_changes_through_the_cookie_need_the_csrf_token_and_our_origin(api: ControlPlane) -> None:
     task = {"title": "Renew the Velo domain"}
-    with _signed_in(server) as (browser, csrf):
+    with _signed_in(api) as (browser, csrf):
         missing = browser.post("/api/v1/tasks", json=task)
         assert missing.status_code == 403 and error_of(missing)["field"] == CSRF_HEADER
         wrong = browser.post("/api/v1/tasks", json=task, headers={CSRF_HEADER: "0" * 64})
@@ -129,25 +129,32 @@ def test_changes_through_the_cookie_need_the_csrf_token_and_our_origin(server: S
         assert rebound.status_code == 403 and error_of(rebound)["field"] == "Origin"
 
         created = browser.post(
-            "/api/v1/tasks", json=task, headers={CSRF_HEADER: csrf, "Origin": server.url}
+            "/api/v1/tasks", json=task, headers={CSRF_HEADER: csrf, "Origin": api.url}
         )
         assert created.status_code == 201, created.text
         assert created.json()["creator"] == "operator:operator"
         # On a loopback address the other loopback name is the same dashboard.
-        localhost = server.url.replace("127.0.0.1", "localhost")
+        localhost = api.url.replace("127.0.0.1", "localhost")
         also = browser.post(
             "/api/v1/tasks", json=task, headers={CSRF_HEADER: csrf, "Origin": localhost}
         )
         assert also.status_code == 201, also.text
-    with server.client() as operator:
+    with api.client() as operator:
         titles = [t["title"] for t in operator.get("/api/v1/tasks").json()["tasks"]]
         # Only the requests with the CSRF token changed anything; bearer calls need none.
         assert titles == ["Renew the Velo domain"] * 2
         assert operator.post("/api/v1/tasks", json=task).status_code == 201
 
 
-def test_the_page_is_served_with_a_strict_policy_and_loads_nothing_remote(server: Server) -> None:
-    page = httpx.get(server.url + "/")
+def test_the_page_is_served_with_a_strict_policy_and_loads_nothing_remote(
+    api: ControlPlane,
+) -> None:
+    with api.anonymous() as browser:
+        _the_page_is_served_with_a_strict_policy(browser)
+
+
+def _the_page_is_served_with_a_strict_policy(browser: httpx.Client) -> None:
+    page = browser.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
@@ -158,12 +165,12 @@ def test_the_page_is_served_with_a_strict_policy_and_loads_nothing_remote(server
         text = path.read_text()
         remote = re.findall(r"""(?:src|href|url|from|import)\s*[=(]?\s*["']?(?:https?:)?//""", text)
         assert remote == [], f"{path.name} loads something from another host: {remote}"
-        served = httpx.get(server.url + "/static/" + path.relative_to(STATIC).as_posix())
+        served = browser.get("/static/" + path.relative_to(STATIC).as_posix())
         assert served.status_code == 200 and served.text == text
-    missing = httpx.get(server.url + "/static/nope.js")
+    missing = browser.get("/static/nope.js")
     assert missing.status_code == 404
     # Every answer carries the policy: API answers and errors as much as the page.
-    for response in (missing, httpx.get(server.url + "/api/v1/health")):
+    for response in (missing, browser.get("/api/v1/health")):
         assert response.headers["content-security-policy"] == policy
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"

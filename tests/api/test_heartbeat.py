@@ -4,11 +4,11 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 
-def test_heartbeat_sets_liveness_and_gauge(server: Server) -> None:
-    with server.agent("donna") as donna:
+def test_heartbeat_sets_liveness_and_gauge(api: ControlPlane) -> None:
+    with api.agent("donna") as donna:
         answer = donna.post(
             "/api/v1/agents/donna/heartbeat",
             json={"status": "working", "context_tokens": 84_000, "note": "triaging inbox"},
@@ -18,15 +18,15 @@ def test_heartbeat_sets_liveness_and_gauge(server: Server) -> None:
     assert body["liveness"] == "working"
     assert body["gauge"]["tokens"] == 84_000
     assert body["gauge"]["window"] == 200_000
-    with server.client() as operator:
+    with api.client() as operator:
         agent = operator.get("/api/v1/agents/donna").json()
     assert agent["liveness"] == "working"
     assert agent["gauge"]["fraction"] == 0.42
     assert agent["note"] == "triaging inbox"
 
 
-def test_agent_token_cannot_act_as_another_agent(server: Server) -> None:
-    with server.agent("sentinel") as sentinel, server.client() as operator:
+def test_agent_token_cannot_act_as_another_agent(api: ControlPlane) -> None:
+    with api.agent("sentinel") as sentinel, api.client() as operator:
         response = sentinel.post("/api/v1/agents/jarvis/heartbeat", json={})
         audit = operator.get("/api/v1/events", params={"types": "policy.decided"}).json()
         jarvis = operator.get("/api/v1/agents/jarvis").json()
@@ -38,13 +38,13 @@ def test_agent_token_cannot_act_as_another_agent(server: Server) -> None:
     assert jarvis["heartbeats"] == 0, "and nothing was recorded for jarvis"
 
 
-def test_heartbeat_answers_with_the_work_waiting(server: Server) -> None:
+def test_heartbeat_answers_with_the_work_waiting(api: ControlPlane) -> None:
     with (
-        server.client() as operator,
-        server.agent("donna") as donna,
-        server.agent("jarvis") as jarvis,
-        server.agent("apex") as apex,
-        server.agent("elon") as elon,
+        api.client() as operator,
+        api.agent("donna") as donna,
+        api.agent("jarvis") as jarvis,
+        api.agent("apex") as apex,
+        api.agent("elon") as elon,
     ):
 
         def send(client: httpx.Client, **body: Any) -> int:

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 
-def test_direct_channel_and_fleet_messages_with_their_rules(server: Server) -> None:
+def test_direct_channel_and_fleet_messages_with_their_rules(api: ControlPlane) -> None:
     with (
-        server.client() as operator,
-        server.agent("jarvis") as jarvis,
-        server.agent("sentinel") as sentinel,
+        api.client() as operator,
+        api.agent("jarvis") as jarvis,
+        api.agent("sentinel") as sentinel,
     ):
         direct = jarvis.post(
             "/api/v1/messages",

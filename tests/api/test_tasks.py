@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, error_of
 
 
 def _create(client: httpx.Client, **body: Any) -> dict[str, Any]:
@@ -18,14 +18,14 @@ def _move(client: httpx.Client, task_id: int, status: str) -> httpx.Response:
     return client.post(f"/api/v1/tasks/{task_id}/move", json={"status": status})
 
 
-def test_tasks_move_by_the_board_rules_and_keep_their_history(server: Server) -> None:
+def test_tasks_move_by_the_board_rules_and_keep_their_history(api: ControlPlane) -> None:
     """Two stories on one server (a server start is the expensive part)."""
-    _walk_the_board(server)
-    _dependencies_assignees_and_who_may_move_a_card(server)
+    _walk_the_board(api)
+    _dependencies_assignees_and_who_may_move_a_card(api)
 
 
-def _walk_the_board(server: Server) -> None:
-    with server.client() as operator, server.agent("flow") as flow:
+def _walk_the_board(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("flow") as flow:
         inbox = _create(operator, title="Renew the fibre contract", priority="high")
         assert (inbox["status"], inbox["assignee"], inbox["creator"]) == (
             "inbox",
@@ -62,10 +62,10 @@ def _walk_the_board(server: Server) -> None:
         # Nobody accepts their own work, nor an agent with no say in it; Flow's supervisor does.
         own = _move(flow, inbox["id"], "done")
         assert own.status_code == 403 and "its own work" in error_of(own)["message"]
-        with server.agent("donna") as donna:
+        with api.agent("donna") as donna:
             outsider = _move(donna, inbox["id"], "done")
         assert outsider.status_code == 403 and "not a reviewer" in error_of(outsider)["message"]
-        with server.agent("elon") as elon:
+        with api.agent("elon") as elon:
             accepted = _move(elon, inbox["id"], "done")
         assert accepted.status_code == 200 and accepted.json()["status"] == "done"
 
@@ -110,8 +110,8 @@ def _walk_the_board(server: Server) -> None:
     assert task["history"][-1]["data"]["body"] == "signed"
 
 
-def _dependencies_assignees_and_who_may_move_a_card(server: Server) -> None:
-    with server.client() as operator, server.agent("flow") as flow:
+def _dependencies_assignees_and_who_may_move_a_card(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("flow") as flow:
         design = _create(operator, title="Design the schema", assignee="elon")
         build = _create(
             operator, title="Build the service", assignee="flow", depends_on=[design["id"]]

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from mcos.services.tokens import resolve_token
 from mcos.storage import tables
 from mcos.storage.database import Database
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 
 def _issue(server: Server, *args: str) -> dict[str, object]:
@@ -138,9 +138,9 @@ def test_rotation_replaces_a_token_at_once_or_after_a_grace(server: Server) -> N
 
 
 def test_the_last_operator_token_cannot_be_revoked_and_operators_can_be_named(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    with server.client() as operator:
+    with api.client() as operator:
         mine = operator.get("/api/v1/tokens/current").json()
         last = operator.post(f"/api/v1/tokens/{mine['id']}/revoke", json={})
         assert last.status_code == 409 and error_of(last)["code"] == "last_operator_token"
@@ -163,11 +163,11 @@ def test_the_last_operator_token_cannot_be_revoked_and_operators_can_be_named(
             refused = operator.post("/api/v1/tokens", json=bad)
             assert refused.status_code in (404, 422), (bad, refused.text)
             assert error_of(refused)["field"] == field, (bad, refused.text)
-    with _as(server, alice.json()["token"]) as alice_client:
+    with api.client(alice.json()["token"]) as alice_client:
         # Alice may now revoke the first operator token: it is no longer the last.
         revoked = alice_client.post(f"/api/v1/tokens/{mine['id']}/revoke", json={})
         assert revoked.status_code == 200 and revoked.json()["revoked_by"] == "operator:alice"
-    with server.client() as first:
+    with api.client() as first:
         assert first.get("/api/v1/agents").status_code == 401
 
 

@@ -15,7 +15,7 @@ from mcos.fleet.loader import template_text
 from mcos.services.value import done_task_ids
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, write_once
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 RAND_PER_USD = 19.0  # the template's [exchange_rates]
 SAST = ZoneInfo("Africa/Johannesburg")  # the template's time zone
@@ -144,8 +144,8 @@ def test_without_fixed_costs_roi_is_value_over_model_spend(server: Server) -> No
     assert month["roi"] == pytest.approx(month["value_usd"] / spend, abs=0.05)
 
 
-def test_only_work_someone_else_accepted_is_credited(server: Server) -> None:
-    with server.client() as operator, server.agent("elon") as elon:
+def test_only_work_someone_else_accepted_is_credited(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("elon") as elon:
         task = operator.post(
             "/api/v1/tasks",
             json={"title": "fibreflow-api down", "kind": "infrastructure-incident"}
@@ -158,7 +158,7 @@ def test_only_work_someone_else_accepted_is_credited(server: Server) -> None:
         assert own.status_code == 403 and "its own work" in error_of(own)["message"]
         waiting = operator.get("/api/v1/usage/roi").json()["month"]
         # Elon's supervisor accepts it: now it is worth something.
-        with server.agent("jarvis") as jarvis:
+        with api.agent("jarvis") as jarvis:
             accepted = jarvis.post(f"/api/v1/tasks/{task}/move", json={"status": "done"})
             assert accepted.status_code == 200, accepted.text
         credited = operator.get("/api/v1/usage/roi").json()["month"]

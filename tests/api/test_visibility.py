@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 
 def _stream_events(client: httpx.Client, count: int) -> list[dict[str, Any]]:
@@ -24,12 +24,12 @@ def _stream_events(client: httpx.Client, count: int) -> list[dict[str, Any]]:
     return found
 
 
-def test_an_agent_reads_only_its_own_notes_messages_and_events(server: Server) -> None:
+def test_an_agent_reads_only_its_own_notes_messages_and_events(api: ControlPlane) -> None:
     with (
-        server.client() as operator,
-        server.agent("donna") as donna,
-        server.agent("flow") as flow,
-        server.agent("jarvis") as jarvis,
+        api.client() as operator,
+        api.agent("donna") as donna,
+        api.agent("flow") as flow,
+        api.agent("jarvis") as jarvis,
     ):
         note = donna.post("/api/v1/agents/donna/memory", json={"content": "Vodacom +8%: ask Vega"})
         assert note.status_code == 201, note.text
@@ -83,14 +83,14 @@ def test_an_agent_reads_only_its_own_notes_messages_and_events(server: Server) -
 
 
 def test_directives_come_from_the_orchestrator_an_operator_or_the_supervisor(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
     with (
-        server.client() as operator,
-        server.agent("donna") as donna,
-        server.agent("elon") as elon,
-        server.agent("flow") as flow,
-        server.agent("jarvis") as jarvis,
+        api.client() as operator,
+        api.agent("donna") as donna,
+        api.agent("elon") as elon,
+        api.agent("flow") as flow,
+        api.agent("jarvis") as jarvis,
     ):
         directive = {"kind": "directive", "body": "Stop all builds now"}
         for sender, audience in (
@@ -122,9 +122,9 @@ def test_directives_come_from_the_orchestrator_an_operator_or_the_supervisor(
 
 
 def test_a_heartbeat_reports_only_its_own_task_and_notes_are_today_or_yesterday(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    with server.client() as operator, server.agent("flow") as flow:
+    with api.client() as operator, api.agent("flow") as flow:
         elons = operator.post("/api/v1/tasks", json={"title": "Patch", "assignee": "elon"}).json()
         flows = operator.post("/api/v1/tasks", json={"title": "Build", "assignee": "flow"}).json()
         other = flow.post("/api/v1/agents/flow/heartbeat", json={"current_task": elons["id"]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 PAYMENT = {
     "kind": "payment.send",
@@ -12,8 +12,8 @@ PAYMENT = {
 }
 
 
-def test_a_payment_waits_for_a_human_and_is_carried_out_once(server: Server) -> None:
-    with server.agent("vega") as vega, server.agent("jarvis") as jarvis, server.client() as op:
+def test_a_payment_waits_for_a_human_and_is_carried_out_once(api: ControlPlane) -> None:
+    with api.agent("vega") as vega, api.agent("jarvis") as jarvis, api.client() as op:
         asked = vega.post("/api/v1/actions", json=PAYMENT)
         assert asked.status_code == 202, asked.text
         answer = asked.json()
@@ -41,8 +41,8 @@ def test_a_payment_waits_for_a_human_and_is_carried_out_once(server: Server) -> 
         assert op.get(f"/api/v1/approvals/{approval_id}").json()["status"] == "applied"
 
 
-def test_one_denial_ends_an_approval(server: Server) -> None:
-    with server.agent("vega") as vega, server.client() as op:
+def test_one_denial_ends_an_approval(api: ControlPlane) -> None:
+    with api.agent("vega") as vega, api.client() as op:
         approval_id = vega.post("/api/v1/actions", json=PAYMENT).json()["approval_id"]
         denied = op.post(
             f"/api/v1/approvals/{approval_id}/deny", json={"comment": "not this month"}

@@ -12,7 +12,8 @@ from mcos.fleet.loader import check_fleet_text, template_text
 from mcos.schemas import ApprovalDecision
 from mcos.services.access import Principal
 from mcos.services.agents import sync_fleet
-from mcos.services.approvals import create_approval, decide_approval, expire_approvals
+from mcos.services.approval_decisions import decide_approval
+from mcos.services.approvals import create_approval, expire_approvals
 from mcos.services.refusals import Refusal
 from mcos.storage import tables
 from mcos.storage.database import Database

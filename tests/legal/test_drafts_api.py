@@ -12,7 +12,8 @@ import docx
 import httpx
 import pytest
 
-from tests.fixtures.server import Server, mcos_env, run_mcos
+from tests.fixtures.app import in_process_server
+from tests.fixtures.server import ControlPlane
 from tests.legal.conftest import write_registry
 
 DRAFT: dict[str, Any] = {
@@ -28,18 +29,12 @@ NAME = "independent-contractor-agreement-velocity-fibre-mokoena-splicing.docx"
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    """A fleet from ``mcos init`` with the two-company registry beside it."""
-    env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url}
-    fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
-    write_registry(fleet_dir)
-    srv = Server(fleet_dir, database_url, env)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def api(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ControlPlane]:
+    """The same fleet and registry, with the application in the test process."""
+    with in_process_server(tmp_path, database_url, monkeypatch, prepare=write_registry) as app:
+        yield app
 
 
 def contract_task(operator: httpx.Client) -> int:
@@ -59,9 +54,9 @@ def error(response: httpx.Response) -> dict[str, Any]:
 
 
 def test_apex_drafts_the_operator_comments_and_the_second_version_is_attached(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    with server.client() as operator, server.agent("apex") as apex:
+    with api.client() as operator, api.agent("apex") as apex:
         task_id = contract_task(operator)
         assert apex.post(f"/api/v1/tasks/{task_id}/move", json={"status": "in_progress"}).is_success
         first = apex.post(f"/api/v1/tasks/{task_id}/drafts", json=DRAFT)
@@ -116,9 +111,9 @@ def _artifacts(listed: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_draft_with_a_wrong_registration_number_is_refused_and_recorded(
-    server: Server,
+    api: ControlPlane,
 ) -> None:
-    with server.client() as operator, server.agent("apex") as apex:
+    with api.client() as operator, api.agent("apex") as apex:
         task_id = contract_task(operator)
         wrong = DRAFT | {
             "fields": DRAFT["fields"]
@@ -149,8 +144,8 @@ def test_a_draft_with_a_wrong_registration_number_is_refused_and_recorded(
         assert bad.status_code == 422 and error(bad)["field"] == "parties.contractor"
 
 
-def test_only_an_agent_party_to_the_task_with_legal_draft_may_draft(server: Server) -> None:
-    with server.client() as operator, server.agent("vega") as vega:
+def test_only_an_agent_party_to_the_task_with_legal_draft_may_draft(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("vega") as vega:
         task_id = contract_task(operator)
         # Vega is not party to Apex's task.
         refused = vega.post(f"/api/v1/tasks/{task_id}/drafts", json=DRAFT)
@@ -172,8 +167,8 @@ def test_only_an_agent_party_to_the_task_with_legal_draft_may_draft(server: Serv
             assert (error(answer)["field"] or "").startswith(field.split(".")[0]), answer.text
 
 
-def test_templates_are_listed_and_an_upload_is_checked(server: Server) -> None:
-    with server.client() as operator, server.agent("apex") as apex:
+def test_templates_are_listed_and_an_upload_is_checked(api: ControlPlane) -> None:
+    with api.client() as operator, api.agent("apex") as apex:
         listed = apex.get("/api/v1/legal/templates").json()["templates"]
         keys = {t["key"] for t in listed}
         assert {"independent-contractor-agreement", "directors-suretyship", "notice"} <= keys
@@ -209,7 +204,7 @@ def test_templates_are_listed_and_an_upload_is_checked(server: Server) -> None:
         )  # fmt: skip
         assert not_base64.status_code == 422
         assert error(not_base64)["field"] == "content_base64"
-        with server.agent("vega") as vega:
+        with api.agent("vega") as vega:
             assert vega.post("/api/v1/legal/check", json={
                 "template": DRAFT["template"], "parties": DRAFT["parties"],
                 "content_base64": base64.b64encode(out.getvalue()).decode(),

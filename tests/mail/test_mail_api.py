@@ -11,14 +11,16 @@ import httpx
 import pytest
 
 from mcos.mail.message import OutgoingMail
-from tests.fixtures.mail_fleet import item, mail_server
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.mail_fleet import item, mail_app
+from tests.fixtures.server import ControlPlane, error_of
 
 
 @pytest.fixture
-def srv(tmp_path: Path, database_url: str) -> Iterator[Server]:
-    with mail_server(tmp_path, database_url) as server:
-        yield server
+def srv(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ControlPlane]:
+    with mail_app(tmp_path, database_url, monkeypatch) as app:
+        yield app
 
 
 def sync(client: httpx.Client, items: list[dict[str, Any]], last: int, **extra: Any) -> Any:
@@ -26,7 +28,7 @@ def sync(client: httpx.Client, items: list[dict[str, Any]], last: int, **extra: 
     return client.post("/api/v1/mail/accounts/velo-imap/sync", json=body)
 
 
-def test_a_batch_is_stored_once_with_its_cursor_and_rules_classify_it(srv: Server) -> None:
+def test_a_batch_is_stored_once_with_its_cursor_and_rules_classify_it(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.client() as op:
         first = sync(
             donna,
@@ -61,7 +63,7 @@ def test_a_batch_is_stored_once_with_its_cursor_and_rules_classify_it(srv: Serve
         }
 
 
-def test_bad_reports_are_refused_naming_the_field(srv: Server) -> None:
+def test_bad_reports_are_refused_naming_the_field(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.agent("elon") as elon, srv.client() as op:
         assert sync(elon, [item(1)], 1).status_code == 403  # not Elon's mailbox
         assert sync(op, [item(1)], 1).status_code == 403  # only the owner's runner reports
@@ -79,7 +81,7 @@ def test_bad_reports_are_refused_naming_the_field(srv: Server) -> None:
         assert stored["sender_name"] == "N" * 200
 
 
-def test_legal_mail_is_flagged_to_jarvis_and_routed_as_a_task(srv: Server) -> None:
+def test_legal_mail_is_flagged_to_jarvis_and_routed_as_a_task(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.agent("jarvis") as jarvis, srv.agent("elon") as elon:
         with srv.agent("apex") as apex:  # routing gives work to a live agent of the role
             assert apex.post("/api/v1/agents/apex/heartbeat", json={}).status_code == 200
@@ -103,7 +105,7 @@ def test_legal_mail_is_flagged_to_jarvis_and_routed_as_a_task(srv: Server) -> No
         assert elon.get("/api/v1/mail/messages").json()["messages"] == []
 
 
-def test_the_model_triages_but_a_rule_has_the_last_word(srv: Server) -> None:
+def test_the_model_triages_but_a_rule_has_the_last_word(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.agent("jarvis") as jarvis:
         ids = sync(
             donna,
@@ -136,7 +138,7 @@ def test_the_model_triages_but_a_rule_has_the_last_word(srv: Server) -> None:
         assert missing.status_code == 404 and error_of(missing)["field"] == "verdicts[0].message"
 
 
-def test_the_digest_lists_every_new_mail_by_section_and_only_once(srv: Server) -> None:
+def test_the_digest_lists_every_new_mail_by_section_and_only_once(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.client() as op:
         ids = sync(
             donna,
@@ -189,7 +191,7 @@ def _send_action(draft: dict[str, Any], **changes: Any) -> dict[str, Any]:
     } | changes
 
 
-def test_a_mail_leaves_only_as_approved(srv: Server) -> None:
+def test_a_mail_leaves_only_as_approved(srv: ControlPlane) -> None:
     with srv.agent("donna") as donna, srv.client() as op:
         [mail_id] = sync(donna, [item(1)], 1).json()["ids"]
         made = donna.post(
@@ -268,11 +270,13 @@ def test_a_mail_leaves_only_as_approved(srv: Server) -> None:
         assert any(e["data"].get("rule") == "email_draft" for e in denied)
 
 
-def test_drafts_need_the_accounts_draft_permission(tmp_path: Path, database_url: str) -> None:
+def test_drafts_need_the_accounts_draft_permission(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.fixtures.mail_fleet import RULES, imap_account
 
     with (
-        mail_server(tmp_path, database_url, imap_account(may='["read"]'), RULES) as srv,
+        mail_app(tmp_path, database_url, monkeypatch, imap_account(may='["read"]'), RULES) as srv,
         srv.agent("donna") as donna,
     ):
         refused = donna.post(

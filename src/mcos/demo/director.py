@@ -24,8 +24,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from mcos.client import ApiError, AsyncClient, Unreachable
-from mcos.demo import DEMO_SCENE
 from mcos.demo.services import DemoService
+from mcos.domain.events import DEMO_SCENE
 from mcos.fleet.schema import Fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 

@@ -58,6 +58,10 @@ RESERVED_NAMESPACES = frozenset(
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
 
 
+DEMO_SCENE = "demo.scene"
+"""``mcos demo``'s narration: a client event posted with the operator's token, each what the day's
+scene did, read back from the log. The dashboard shows the latest under its top bar."""
+
 OPERATOR_NAMESPACES = frozenset({"demo"})
 """Namespaces only operators post: ``demo.scene`` is narration the dashboard shows every operator,
 so no agent may put words there."""

@@ -1,9 +1,9 @@
 """What a tool is: its arguments, its context, how it is offered and asked for.
 
-The tools themselves live in :mod:`mcos.runtime.tools` (the work), :mod:`mcos.runtime.shell`
-(commands), :mod:`mcos.runtime.changes` (commits and deploys) and
-:mod:`mcos.runtime.orchestration_tools` (the orchestrator's); :data:`mcos.runtime.tools.TOOLS`
-gathers them.
+Each group of tools is declared where it is implemented, as a tuple (``WORK_TOOLS`` in
+:mod:`mcos.runtime.tools`, ``SHELL_TOOLS`` in :mod:`mcos.runtime.shell`, ``MAIL_TOOLS`` in
+:mod:`mcos.runtime.mail_tools`, ...); :data:`mcos.runtime.tools.TOOLS` lists the groups by name.
+Nothing registers itself on import: a tool is offered only if its group is in that list.
 """
 
 from __future__ import annotations

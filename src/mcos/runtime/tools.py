@@ -226,22 +226,31 @@ WORK_TOOLS: tuple[Tool, ...] = (
     ),
 )
 
-TOOLS: dict[str, Tool] = {
-    tool.name: tool
-    for tool in (
-        *WORK_TOOLS,
-        *ARTIFACT_TOOLS,
-        *SHELL_TOOLS,
-        *CHANGE_TOOLS,
-        *ORCHESTRATION_TOOLS,
-        *INCIDENT_TOOLS,
-        *MAIL_TOOLS,
-        *REGISTRY_TOOLS,
-        *FINANCE_TOOLS,
-        *SERVICE_TOOLS,
-        *LEGAL_TOOLS,
-    )
-}
+
+def tools_by_name(*groups: tuple[Tool, ...]) -> dict[str, Tool]:
+    """The declared tool groups as one table; a name declared twice is a mistake, not an
+    override, so it stops the import instead of one tool silently hiding another."""
+    table: dict[str, Tool] = {}
+    for tool in (tool for group in groups for tool in group):
+        if tool.name in table:
+            raise ValueError(f"two tools are named {tool.name!r}")
+        table[tool.name] = tool
+    return table
+
+
+TOOLS: dict[str, Tool] = tools_by_name(
+    WORK_TOOLS,
+    ARTIFACT_TOOLS,
+    SHELL_TOOLS,
+    CHANGE_TOOLS,
+    ORCHESTRATION_TOOLS,
+    INCIDENT_TOOLS,
+    MAIL_TOOLS,
+    REGISTRY_TOOLS,
+    FINANCE_TOOLS,
+    SERVICE_TOOLS,
+    LEGAL_TOOLS,
+)
 """Every tool the runtime knows, by name; an agent is offered those it may use."""
 
 

@@ -1,4 +1,7 @@
-"""Approvals: a frozen copy of an exact action, who must approve it, decisions, expiry, outcome."""
+"""Approvals: a frozen copy of an exact action, who must approve it, expiry and who sees it.
+
+Deciding one, and what its kind does when it is settled, is ``approval_decisions``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from mcos.domain import events as ev
-from mcos.domain.approvals import ApprovalStatus, outcome, party_of
-from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mcos.domain.approvals import ApprovalStatus
+from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
-from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
+from mcos.schemas import CapabilityRestore, isoformat
 from mcos.services.access import Principal, acting_agent
 from mcos.services.mail_drafts import mail_for_approval
-from mcos.services.refusals import Refusal, refuse, refuse_duplicate
+from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -108,13 +111,13 @@ def create_approval(
         ev.APPROVAL_REQUESTED,
         requested_by,
         f"approval:{approval_id}",
-        view | _audience(subject),
+        view | subject_audience(subject),
         client_id=client_id,
     )
     return view
 
 
-def _audience(subject: dict[str, Any]) -> dict[str, Any]:
+def subject_audience(subject: dict[str, Any]) -> dict[str, Any]:
     """Events about a private approval (an unconfirmed incident) carry its audience."""
     return {ev.VISIBLE_TO: subject[ev.VISIBLE_TO]} if ev.VISIBLE_TO in subject else {}
 
@@ -149,172 +152,12 @@ def request_restore(
     )
 
 
-def _load(conn: Connection, approval_id: int) -> Any:
+def load_approval(conn: Connection, approval_id: int) -> Any:
+    """The approval's row; 404 naming ``approval_id`` when there is none."""
     row = conn.execute(select(AP).where(AP.c.id == approval_id)).first()
     if row is None:
         raise NotFound(f"no approval #{approval_id}", field="approval_id")
     return row
-
-
-def decide_approval(
-    ctx: WriteContext,
-    fleet: Fleet,
-    principal: Principal,
-    approval_id: int,
-    decision: str,
-    body: ApprovalDecision,
-) -> dict[str, Any] | Refusal:
-    """Record one party's decision; approve when all have, deny on the first denial."""
-    row = _load(ctx.conn, approval_id)
-    subject = f"approval:{approval_id}"
-    audit = {"approval": approval_id, "decision": decision} | _audience(row.subject)
-    status = effective_status(row, ctx.now)
-    if status != ApprovalStatus.PENDING:
-        return refuse(
-            ctx,
-            Conflict(
-                f"approval #{approval_id} is {status}; it can no longer be decided",
-                code=f"approval_{status}",
-            ),
-            ev.APPROVAL_DECIDED,
-            principal.actor,
-            subject,
-            audit,
-        )
-    # An agent never decides what it asked for or what concerns it. An operator may grant
-    # what they asked for themselves: they are the human the approval waits for.
-    if principal.kind == "agent" and (
-        principal.actor == row.requested_by or principal.name == row.agent
-    ):
-        return refuse(
-            ctx,
-            Forbidden(f"{principal.actor} cannot decide its own request (approval #{approval_id})"),
-            ev.APPROVAL_DECIDED,
-            principal.actor,
-            subject,
-            audit,
-        )
-    config = fleet.agent(principal.name) if principal.kind == "agent" else None
-    done = {
-        d.party: d.decision
-        for d in ctx.conn.execute(
-            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
-        )
-    }
-    party = party_of(principal.kind, config.role if config else None, list(row.required), set(done))
-    if party is None:
-        who = (
-            "an operator"
-            if principal.kind == "operator"
-            else f"role {config.role if config else '?'!r}"
-        )
-        return refuse(
-            ctx,
-            Forbidden(
-                f"{who} is not among the approvers of #{approval_id} "
-                f"(needs: {', '.join(row.required)})"
-            ),
-            ev.APPROVAL_DECIDED,
-            principal.actor,
-            subject,
-            audit,
-        )
-    if party in done:
-        raise Conflict(
-            f"the {party!r} party has already decided approval #{approval_id}", field="decision"
-        )
-    record_decision(ctx, fleet, row, party, decision, body.comment, principal.actor)
-    return approval_view(ctx.conn, _load(ctx.conn, approval_id), ctx.now)
-
-
-def record_decision(
-    ctx: WriteContext,
-    fleet: Fleet,
-    row: Any,
-    party: str,
-    decision: str,
-    comment: str,
-    actor: str,
-    *,
-    decider: str | None = None,
-) -> None:
-    """Record one required party's decision on a pending approval and settle it if it is done.
-
-    ``actor`` is who the events name; ``decider`` (default: the actor) is recorded as deciding
-    for ``party`` — ``committee:N`` when a committee decides its part of a gated approval.
-    """
-    approval_id = row.id
-    subject = f"approval:{approval_id}"
-    ctx.conn.execute(
-        insert(AD).values(
-            approval_id=approval_id,
-            party=party,
-            decider=decider or actor,
-            decision=decision,
-            comment=comment,
-            ts=ctx.now,
-        )
-    )
-    ctx.append(
-        ev.APPROVAL_DECIDED,
-        actor,
-        subject,
-        {
-            "approval": approval_id,
-            "agent": row.agent,
-            "decision": decision,
-            "party": party,
-            "comment": comment,
-        }
-        | _audience(row.subject),
-    )
-    done = {
-        d.party: d.decision
-        for d in ctx.conn.execute(
-            select(AD.c.party, AD.c.decision).where(AD.c.approval_id == approval_id)
-        )
-    }
-    result = outcome(list(row.required), done)
-    if result == ApprovalStatus.PENDING:
-        return
-    ctx.conn.execute(
-        update(AP).where(AP.c.id == approval_id).values(status=result.value, decided_at=ctx.now)
-    )
-    kind = ev.APPROVAL_APPROVED if result == ApprovalStatus.APPROVED else ev.APPROVAL_DENIED
-    ctx.append(
-        kind,
-        actor,
-        subject,
-        {"approval": approval_id, "agent": row.agent} | _audience(row.subject),
-    )
-    if result == ApprovalStatus.APPROVED and row.kind == "capability.restore":
-        _restore(ctx, row, actor)
-    if row.kind == "incident":
-        from mcos.services.incidents import on_approval_decided
-
-        on_approval_decided(ctx, fleet, row, result == ApprovalStatus.APPROVED, actor, comment)
-
-
-def _restore(ctx: WriteContext, row: Any, actor: str) -> None:
-    capability, minutes = row.subject["capability"], float(row.subject["minutes"])
-    expires_at = ctx.now + timedelta(minutes=minutes)
-    ctx.conn.execute(
-        insert(G).values(
-            agent=row.agent,
-            capability=capability,
-            approval_id=row.id,
-            starts_at=ctx.now,
-            expires_at=expires_at,
-        )
-    )
-    result = {"granted": capability, "agent": row.agent, "until": expires_at.isoformat()}
-    ctx.conn.execute(
-        update(AP)
-        .where(AP.c.id == row.id)
-        .values(status=ApprovalStatus.APPLIED.value, applied_at=ctx.now, outcome=result)
-    )
-    ctx.append(ev.GRANT_CREATED, actor, f"agent:{row.agent}", result | {"approval": row.id})
-    ctx.append(ev.APPROVAL_APPLIED, actor, f"approval:{row.id}", {"approval": row.id} | result)
 
 
 Viewer = tuple[str, str | None]
@@ -337,7 +180,7 @@ def get_approval(
     conn: Connection, approval_id: int, now: datetime, viewer: Viewer | None = None
 ) -> dict[str, Any]:
     """``viewer``: the agent asking, who sees only approvals meant for it (operators: ``None``)."""
-    row = _load(conn, approval_id)
+    row = load_approval(conn, approval_id)
     if not _may_see(row, viewer):
         raise NotFound(f"no approval #{approval_id}", field="approval_id")
     return approval_view(conn, row, now)
@@ -375,6 +218,7 @@ def expire_approvals(ctx: WriteContext) -> int:
             ev.APPROVAL_EXPIRED,
             "system",
             f"approval:{row.id}",
-            {"approval": row.id, "agent": row.agent, "kind": row.kind} | _audience(row.subject),
+            {"approval": row.id, "agent": row.agent, "kind": row.kind}
+            | subject_audience(row.subject),
         )
     return len(rows)

@@ -30,7 +30,8 @@ from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.schemas import CommitteeOpen, MessageIn, MessageKind, PositionIn, isoformat
 from mcos.services.access import Principal, require_fleet_power
-from mcos.services.approvals import effective_status, record_decision
+from mcos.services.approval_decisions import record_decision
+from mcos.services.approvals import effective_status
 from mcos.services.messages import send_message
 from mcos.services.refusals import Refusal, refuse
 from mcos.storage import tables

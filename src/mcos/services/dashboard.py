@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from mcos.demo import DEMO_SCENE
 from mcos.domain import events as ev
 from mcos.domain.approvals import party_of
 from mcos.domain.kanban import COLUMNS, TRANSITIONS, TaskStatus
@@ -141,7 +140,7 @@ def _scenes(conn: Connection) -> list[dict[str, Any]]:
     """The latest narration of ``mcos demo``, oldest first (none outside a demo)."""
     rows = conn.execute(
         select(E.c.seq, E.c.data)
-        .where(E.c.type == DEMO_SCENE, E.c.actor.like("operator:%"))
+        .where(E.c.type == ev.DEMO_SCENE, E.c.actor.like("operator:%"))
         .order_by(E.c.seq.desc())
         .limit(RECENT_SCENES)
     ).all()

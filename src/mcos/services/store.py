@@ -32,11 +32,14 @@ class Store:
         """Record a heartbeat together with the others that arrive meanwhile."""
         return await self.writer.submit_bulk(self._heartbeats, item)
 
-    async def write(self, fn: Callable[..., T | Refusal], *args: Any) -> T:
-        """Run ``fn(ctx, *args)`` as one unit of the writer; returns after the commit."""
+    async def write(self, fn: Callable[..., T | Refusal], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(ctx, *args, **kwargs)`` as one unit of the writer; returns after the commit.
+
+        The one way a route writes: it names the service function, never a closure of its own.
+        """
 
         def unit(ctx: WriteContext) -> T | Refusal:
-            return fn(ctx, *args)
+            return fn(ctx, *args, **kwargs)
 
         result = await self.writer.submit(unit)
         if isinstance(result, Refusal):  # its audit event is committed; now refuse the caller

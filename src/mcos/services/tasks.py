@@ -12,6 +12,7 @@ from mcos.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from mcos.schemas import TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate, isoformat
 from mcos.services.access import ORCHESTRATOR, Principal
 from mcos.services.artifacts import record_acceptance
+from mcos.services.events import list_events
 from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -267,8 +268,6 @@ def comment_task(
 
 
 def get_task(conn: Connection, task_id: int) -> dict[str, Any]:
-    from mcos.services.events import list_events
-
     row = _task(conn, task_id)
     depends = [
         r.depends_on_id

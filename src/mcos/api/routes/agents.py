@@ -20,7 +20,6 @@ from mcos.services.access import Impersonation, require_fleet_power, require_ope
 from mcos.services.heartbeats import HeartbeatItem
 from mcos.services.refusals import refuse
 from mcos.services.store import Store
-from mcos.storage.writer import WriteContext
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 AGENT_NAME = re.compile(NAME_PATTERN)
@@ -80,10 +79,7 @@ async def nudge_agent(
 ) -> JSON:
     require_fleet_power(store.fleet, principal, "nudge agents")
 
-    def unit(ctx: WriteContext) -> dict[str, Any]:
-        return agents.nudge_agent(ctx, name, body.reason, principal.actor)
-
-    return JSON(await store.writer.submit(unit))
+    return JSON(await store.write(agents.nudge_agent, name, body.reason, principal.actor))
 
 
 @router.post("/{name}/tokens", status_code=201, summary="Issue a token for this agent (once)")
@@ -92,10 +88,9 @@ async def issue_agent_token(
 ) -> JSON:
     require_operator(principal, "issue agent tokens")
 
-    def unit(ctx: WriteContext) -> str:
-        return tokens.issue_token(ctx, "agent", agent=name, label=body.label, actor=principal.actor)
-
-    token = await store.writer.submit(unit)
+    token: str = await store.write(
+        tokens.issue_token, "agent", agent=name, label=body.label, actor=principal.actor
+    )
     payload: dict[str, Any] = {
         "agent": name,
         "token": token,

@@ -12,7 +12,7 @@ from mcos.api.params import ApprovalId, IncidentId
 from mcos.api.responses import JSON
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
-from mcos.services import actions, approvals, budgets, incidents, value
+from mcos.services import actions, approval_decisions, approvals, budgets, incidents, value
 from mcos.services.access import Principal
 from mcos.services.store import Store
 
@@ -88,7 +88,7 @@ async def approve(
 ) -> JSON:
     return JSON(
         await store.write(
-            approvals.decide_approval, store.fleet, principal, approval_id, "approve", body
+            approval_decisions.decide_approval, store.fleet, principal, approval_id, "approve", body
         )
     )
 
@@ -102,7 +102,7 @@ async def deny(
 ) -> JSON:
     return JSON(
         await store.write(
-            approvals.decide_approval, store.fleet, principal, approval_id, "deny", body
+            approval_decisions.decide_approval, store.fleet, principal, approval_id, "deny", body
         )
     )
 
@@ -155,7 +155,7 @@ async def confirm_incident(
 ) -> JSON:
     approval_id = await _incident_approval(store, principal, incident_id)
     await store.write(
-        approvals.decide_approval, store.fleet, principal, approval_id, "approve", body
+        approval_decisions.decide_approval, store.fleet, principal, approval_id, "approve", body
     )
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
 
@@ -170,7 +170,9 @@ async def dismiss_incident(
     if not body.comment.strip():
         raise InvalidInput("say why the incident is dismissed", field="comment")
     approval_id = await _incident_approval(store, principal, incident_id)
-    await store.write(approvals.decide_approval, store.fleet, principal, approval_id, "deny", body)
+    await store.write(
+        approval_decisions.decide_approval, store.fleet, principal, approval_id, "deny", body
+    )
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
 
 

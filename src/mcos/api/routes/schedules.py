@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
@@ -12,7 +12,6 @@ from mcos.api.responses import JSON
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.services import schedules
 from mcos.services.access import require_operator
-from mcos.storage.writer import WriteContext
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 
@@ -38,7 +37,4 @@ async def run_schedule(
     store: CurrentStore,
     principal: CurrentPrincipal,
 ) -> JSON:
-    def unit(ctx: WriteContext) -> dict[str, Any]:
-        return schedules.run_now(ctx, store.fleet, principal, name)
-
-    return JSON(await store.writer.submit(unit))
+    return JSON(await store.write(schedules.run_now, store.fleet, principal, name))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 
@@ -13,7 +13,6 @@ from mcos.errors import NotFound
 from mcos.schemas import TokenIssue, TokenRotate
 from mcos.services import tokens
 from mcos.services.access import require_operator
-from mcos.storage.writer import WriteContext
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -47,19 +46,16 @@ async def issue_token(body: TokenIssue, store: CurrentStore, principal: CurrentP
     if "expires_in_days" in body.model_fields_set:
         lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
 
-    def unit(ctx: WriteContext) -> tuple[str, dict[str, Any]]:
-        return tokens.issue(
-            ctx,
-            body.kind,
-            fleet=store.fleet,
-            agent=body.agent,
-            machine=body.machine,
-            label=body.label,
-            lifetime=lifetime,
-            actor=principal.actor,
-        )
-
-    token, view = await store.writer.submit(unit)
+    token, view = await store.write(
+        tokens.issue,
+        body.kind,
+        fleet=store.fleet,
+        agent=body.agent,
+        machine=body.machine,
+        label=body.label,
+        lifetime=lifetime,
+        actor=principal.actor,
+    )
     return JSON(view | {"token": token, "note": "shown once; only its hash is stored"}, 201)
 
 
