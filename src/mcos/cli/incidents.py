@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract.vocab import SEVERITIES
 
 
 @click.group()
@@ -55,7 +56,7 @@ def show(client: Client, incident_id: int, as_json: bool) -> None:
 
 
 @incidents.command("raise")
-@click.argument("severity", type=click.Choice(["P0", "P1", "P2", "P3"]))
+@click.argument("severity", type=click.Choice(SEVERITIES))
 @click.argument("title")
 @click.option("--body", default="")
 @click.option("--agent", help="The reporting agent (operators only).")

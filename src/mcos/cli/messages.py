@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract.vocab import MessageKind
 
 
 @click.group()
@@ -19,7 +20,7 @@ def messages() -> None:
 @click.option("--fleet", "to_fleet", is_flag=True, help="Every agent.")
 @click.option(
     "--kind",
-    type=click.Choice(["directive", "report", "question", "chat"]),
+    type=click.Choice([k.value for k in MessageKind]),
     default="chat",
     show_default=True,
 )
@@ -59,7 +60,7 @@ def send(
 @messages.command("ls")
 @click.option("--agent")
 @click.option("--channel")
-@click.option("--kind", type=click.Choice(["directive", "report", "question", "chat"]))
+@click.option("--kind", type=click.Choice([k.value for k in MessageKind]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 @pass_client

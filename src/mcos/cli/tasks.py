@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract.vocab import Priority
 from mcos.domain.kanban import COLUMNS
 
 
@@ -42,7 +43,7 @@ def list_tasks(
 @click.option("--assignee")
 @click.option(
     "--priority",
-    type=click.Choice(["low", "normal", "high", "urgent"]),
+    type=click.Choice([p.value for p in Priority]),
     default="normal",
     show_default=True,
 )

@@ -49,6 +49,10 @@ class MessageKind(StrEnum):
     CHAT = "chat"
 
 
+MessageKindName = Literal["directive", "report", "question", "chat"]
+""":class:`MessageKind` as a ``Literal``."""
+
+
 class ActionKind(StrEnum):
     """What an agent asks about before acting (``POST /api/v1/actions``); the policy maps each
     to the capability it needs (:data:`mcos.policy.actions.ACTION_KINDS`)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 
+from mcos.contract.vocab import HUMAN
 from mcos.domain.hosts import (
     BadHost,
     IPAddress,
@@ -18,7 +19,7 @@ from mcos.domain.hosts import (
 from mcos.domain.hosts import reached as reached_by
 from mcos.domain.paths import matches, normalise_path
 from mcos.fleet.guard import Guard
-from mcos.fleet.schema import HUMAN, Agent
+from mcos.fleet.schema import Agent
 from mcos.fleet.services import AnyService, is_build
 from mcos.policy.actions import ACTION_KINDS, FILE_KINDS, REQUIRED, Action
 from mcos.policy.decisions import Allow, Decision, Deny, NeedsApproval

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract.vocab import ORCHESTRATOR, PRIORITY_RANK
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.briefing import BRIEFING_KIND, briefing_prompt
 from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
@@ -29,7 +30,6 @@ from mcos.runtime.commands import AgentCommands
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
 from mcos.runtime.mailboxes import Mailboxes
-from mcos.runtime.orchestration_tools import ORCHESTRATOR
 from mcos.runtime.providers.base import Provider, ToolCall, TransientProviderError, Turn
 from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.toolbox import Toolbox
@@ -44,7 +44,6 @@ MAX_STEPS_PER_TASK = 60
 COMMENTS_SHOWN = 10
 """A task's latest comments put before the model when it comes back from review."""
 COMMENT_CHARS = 4_000
-PRIORITY = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 RETRY_SECONDS = 5.0
 """How soon an agent tries again when the control plane did not answer."""
 
@@ -225,7 +224,11 @@ class AgentLoop:
         self.saved.settled &= set() if delivered else in_progress
         tasks = sorted(
             (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
-            key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
+            key=lambda t: (
+                t["status"] != "in_progress",
+                PRIORITY_RANK.get(t["priority"], 9),
+                t["id"],
+            ),
         )
         await self._resume_parked(stopping)
         worked = False

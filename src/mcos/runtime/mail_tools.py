@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract.vocab import ActionKind
 from mcos.mail.message import MailboxError, MailItem, OutgoingMail
 from mcos.mail.triage import TRIAGE_GUIDE, untrusted
 from mcos.runtime import files
@@ -201,7 +202,7 @@ def _outgoing(draft: dict[str, Any]) -> OutgoingMail:
 def _send_action(draft: dict[str, Any]) -> dict[str, Any]:
     mail = _outgoing(draft)
     return {
-        "kind": "email.send",
+        "kind": ActionKind.EMAIL_SEND,
         "recipient": mail.recipients()[0] if mail.recipients() else None,
         "recipients": list(mail.recipients()),
         "draft": draft["id"],

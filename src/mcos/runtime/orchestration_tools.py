@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract.vocab import ORCHESTRATOR, PriorityName
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
-ORCHESTRATOR = "orchestrator"
 OPEN = ("inbox", "assigned", "in_progress", "review", "blocked")
 
 
@@ -33,7 +33,7 @@ class RouteRequest(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     kind: str | None = Field(None, description="Kind of work, such as legal-document.")
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    priority: PriorityName = "normal"
     capabilities: list[str] = Field(default_factory=list, description="Capabilities it needs.")
     dry_run: bool = Field(False, description="Only decide and explain; create no task.")
 

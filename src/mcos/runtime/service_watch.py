@@ -22,6 +22,7 @@ from typing import Any, Literal
 import httpx2
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract.vocab import ActionKind
 from mcos.domain.service_state import Change, Watched
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
@@ -130,7 +131,7 @@ class ServiceWatch:
         remedy = service.runbook.restart
         assert remedy is not None  # the schema requires one for auto_restart
         action = {
-            "kind": "service.restart",
+            "kind": ActionKind.SERVICE_RESTART,
             "target": service.name,
             "command": remedy.command,
             "reason": f"auto_restart: {service.name} is down",

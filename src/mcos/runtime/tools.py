@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract.vocab import ActionKind, MessageKindName, PriorityName, Severity
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
 from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
@@ -48,14 +49,14 @@ class SendMessage(ToolArgs):
     body: str = Field(min_length=1)
     to: str | None = Field(None, description="An agent's name, for a direct message.")
     channel: str | None = Field(None, description="A channel you belong to.")
-    kind: Literal["report", "question", "chat", "directive"] = "report"
+    kind: MessageKindName = "report"
 
 
 class CreateTask(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     assignee: str | None = None
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    priority: PriorityName = "normal"
 
 
 class UpdateTask(ToolArgs):
@@ -66,7 +67,7 @@ class UpdateTask(ToolArgs):
 
 
 class RaiseIncident(ToolArgs):
-    severity: Literal["P0", "P1", "P2", "P3"]
+    severity: Severity
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(description="What you saw, and the evidence for it.")
 
@@ -109,7 +110,7 @@ async def _fetch_url(ctx: ToolContext, args: FetchUrl) -> str:
         # Never offered: put to the control plane (which refuses, and records it) before the
         # host is even resolved, so that a lookup cannot carry data out either.
         target = netcheck.parse_url(args.url)
-        asked = {"kind": "http.fetch", "host": target.host, "port": target.port}
+        asked = {"kind": ActionKind.HTTP_FETCH, "host": target.host, "port": target.port}
         await ask_before_acting(ctx.link, asked | {"reason": ctx.reason})
     output = await netcheck.fetch(ctx.link, args.url, reason=ctx.reason, approved=ctx.approved)
     return cap_output(output)
@@ -172,7 +173,7 @@ def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
         path = files.workspace_path(ctx.workspace.root, args.path, writing=True)
     except files.UnsafePath as exc:
         raise ToolError(str(exc)) from None
-    return {"kind": "file.write", "paths": [str(path)], "files_touched": 1}
+    return {"kind": ActionKind.FILE_WRITE, "paths": [str(path)], "files_touched": 1}
 
 
 WORK_TOOLS: tuple[Tool, ...] = (

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.vocab import Priority
 from mcos.domain import events as ev
 from mcos.domain.service_state import REMEDIATED
 from mcos.domain.untrusted import fence
@@ -25,7 +26,6 @@ from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
 from mcos.schemas import (
     IncidentIn,
-    Priority,
     RemediationIn,
     ServiceStateIn,
     TaskComment,
