@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcos.contract import paths
 from mcos.demo.director import Director
 
 
@@ -34,12 +35,12 @@ async def newest_file(
 ) -> tuple[dict[str, Any], bytes] | None:
     """The newest version of the task's file ending in ``suffix`` and its bytes, downloaded as
     the operator opens it (the card then shows the operator opened that version)."""
-    listed = await d.call("GET", f"/api/v1/tasks/{task_id}/artifacts")
+    listed = await d.call("GET", paths.artifacts(task_id))
     found = [a for a in listed["artifacts"] if a["name"].lower().endswith(suffix)]
     if not found:
         return None
     newest = max(found, key=lambda a: (a["name"], a["version"]))
-    response = await d.api.get(f"/api/v1/tasks/{task_id}/artifacts/{newest['id']}/content")
+    response = await d.api.get(paths.artifact_content(task_id, newest["id"]))
     if response.status_code != 200:
         return None
     return newest, response.content
