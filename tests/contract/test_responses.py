@@ -103,7 +103,8 @@ def _call(world: Fixture, caller: str, key: str, **override: Any) -> httpx.Respo
 
 def _successes_the_matrix_only_sees_refused(world: Fixture, contract: Contract) -> None:
     """Compaction after a flush, resume after suspend, a rotation, the dashboard's session, a
-    service going down and back, a heartbeat with its gauge, a legal check of a real .docx."""
+    service going down and back, a heartbeat with its gauge, an action that needs approval, a
+    legal check of a real .docx."""
     operator, flow = "operator", "self"
     check(
         contract,
@@ -142,6 +143,13 @@ def _successes_the_matrix_only_sees_refused(world: Fixture, contract: Contract) 
         ):
             method, path, _ = _request(world, key)
             check(contract, key, client.request(method, path, json=body))
+        # A payment past Vega's limit waits for a person: the other success of /actions.
+        asked = client.post(
+            "/api/v1/actions",
+            json={"kind": "payment.send", "amount_usd": 1_000_000, "agent": "vega"},
+        )
+        assert asked.status_code == 202, asked.text
+        check(contract, "POST /api/v1/actions", asked)
         document = docx.Document()
         document.add_paragraph("Velocity Fibre (Pty) Ltd confirms its compliance.")
         out = io.BytesIO()
