@@ -14,12 +14,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mcos.contract import paths
-from mcos.contract.vocab import ORCHESTRATOR, PriorityName
+from mcos.contract.vocab import ORCHESTRATOR, TASK_STATUSES, PriorityName
+from mcos.domain.kanban import TaskStatus
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
-OPEN = ("inbox", "assigned", "in_progress", "review", "blocked")
+OPEN = tuple(status for status in TASK_STATUSES if status != TaskStatus.DONE)
+"""The columns of work not finished, in board order."""
 
 
 class NoArgs(ToolArgs):
