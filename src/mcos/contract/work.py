@@ -56,6 +56,15 @@ class Tally(Answer):
     voters: int
 
 
+class Position(Answer):
+    """One voter's position, given once and final."""
+
+    member: str
+    position: Literal["for", "against", "abstain", "veto"]
+    reasons: str
+    ts: datetime
+
+
 class Committee(Answer):
     """A decision put to named agents (and ``human``): positions, tally and minutes."""
 
@@ -73,7 +82,7 @@ class Committee(Answer):
     outcome: str | None
     explanation: str
     tally: Tally
-    positions: list[Json]
+    positions: list[Position]
     waiting_for: list[str]
     minutes: str | None
     decided_at: datetime | None
@@ -101,10 +110,17 @@ class LegalDraft(Answer):
     artifact: Artifact
 
 
+class Disagreement(Answer):
+    """Where a document disagrees with the registry: the rule, what was found, and why."""
+
+    rule: str
+    found: str
+    message: str
+
+
 class LegalCheck(Answer):
     agrees: bool
-    disagreements: list[Json]
-    """Each: ``rule``, ``found``, ``message``."""
+    disagreements: list[Disagreement]
 
 
 class Company(Answer):
@@ -459,9 +475,18 @@ class Snapshot(Answer):
     value: Json | None
 
 
+class Bucket(Answer):
+    start: datetime
+    tokens: int
+    cost_usd: float
+    calls: int
+    by_model: dict[str, int]
+    """Tokens per model in the hour."""
+
+
 class Series(Answer):
     bucket_seconds: int
-    buckets: list[Json]
+    buckets: list[Bucket]
     misses: list[Json]
 
 
