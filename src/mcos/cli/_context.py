@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import httpx
 import orjson
 
+from mcos.client.errors import ApiError, Unreachable
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 
+if TYPE_CHECKING:
+    from mcos.client.sync import Client as McosClient
+
 TOKEN_FILE = Path(".mcos") / "operator.token"
+T = TypeVar("T")
 
 
 def config_home() -> Path:
@@ -55,37 +60,53 @@ def fail(message: str, *, code: int = 1, field: str | None = None) -> NoReturn:
 
 @dataclass
 class Client:
+    """The CLI's way to the control plane: :class:`mcos.client.Client`, whose errors end the
+    command with the server's message (and field) on stderr."""
+
     url: str
     token: str | None
     as_json: bool = False
+    _api: McosClient | None = field(default=None, init=False, repr=False)
 
-    def send(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        """The answer whatever its status; only a transport failure ends the command here."""
-        sent = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    @property
+    def api(self) -> McosClient:
+        """Made on first use (a command that fails before asking anything starts no thread)."""
+        if self._api is None:
+            from mcos.client.sync import Client as McosClient  # not for `mcos --help`
+
+            # No retries: a person is waiting, and is told at once that the server is down.
+            self._api = McosClient(self.url, self.token, timeout=30, retries=0)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # closed when the command ends, however it ends
+                ctx.find_root().call_on_close(self._api.close)
+            else:
+                atexit.register(self._api.close)
+        return self._api
+
+    def call(self, ask: Callable[[McosClient], T], path: str) -> T:
+        """``ask(api)``, or its error (the one shape) and a non-zero exit."""
         try:
-            return httpx.request(
-                method, self.url + path, headers=sent | (headers or {}), timeout=30, **kwargs
-            )
-        except httpx.ConnectError:
-            fail(f"cannot reach the control plane at {self.url}: is `mcos serve` running?")
-        except httpx.HTTPError as exc:
-            fail(f"request to {self.url}{path} failed: {exc}")
+            return ask(self.api)
+        except ApiError as exc:
+            fail(exc.message, field=exc.field)
+        except Unreachable as exc:
+            if exc.answered is not None:
+                fail(exc.detail or f"HTTP {exc.answered} from {path}: {exc.message}")
+            import httpx2
 
-    @staticmethod
-    def check(response: httpx.Response, path: str) -> httpx.Response:
-        """``response`` if it succeeded; else its error (the one shape) and a non-zero exit."""
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                fail(error["message"], field=error.get("field"))
-            except (ValueError, KeyError, TypeError):
-                fail(f"HTTP {response.status_code} from {path}: {response.text[:200]}")
-        return response
+            if isinstance(exc.__cause__, httpx2.ConnectError):
+                fail(f"cannot reach the control plane at {self.url}: is `mcos serve` running?")
+            fail(f"request to {self.url}{path} failed: {exc.__cause__ or exc}")
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.check(self.send(method, path, **kwargs), path).json()
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> Any:
+        return self.call(lambda api: api.request(method, path, json, params), path)
 
     def get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -93,6 +114,12 @@ class Client:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, json=body)
+
+    def download(self, path: str) -> bytes:
+        return self.call(lambda api: api.download(path), path)
+
+    def upload(self, path: str, content: bytes, content_type: str, params: dict[str, Any]) -> Any:
+        return self.call(lambda api: api.upload(path, content, content_type, params), path)
 
 
 pass_client = click.make_pass_decorator(Client)

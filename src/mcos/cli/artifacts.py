@@ -134,7 +134,7 @@ def get(client: Client, task_id: int, which: str, output: str | None, force: boo
     if target is not None and target.exists() and not force:
         fail(f"{target} exists; pass --force to overwrite it", field="--output")
     path = f"/api/v1/tasks/{task_id}/artifacts/{artifact['id']}/content"
-    content = client.check(client.send("GET", path), path).content
+    content = client.download(path)
     if target is None:
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
@@ -182,12 +182,8 @@ def add(
     if not content:
         fail(f"{file} is empty; attach a file with content", field="FILE")
     path = f"/api/v1/tasks/{task_id}/artifacts"
-    stored = client.request(
-        "POST",
-        path,
-        params={"name": name, "note": note},
-        content=content,
-        headers={"Content-Type": content_type or content_type_of(name)},
+    stored = client.upload(
+        path, content, content_type or content_type_of(name), {"name": name, "note": note}
     )
     if as_json:
         emit_json(stored)

@@ -123,7 +123,8 @@ def _run_demo(
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2"):  # a line per request, the runner's and the client's
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     server = _serve(directory, host, chosen_port)
     try:
         _wait_until_up(server, url, directory / "serve.log")
@@ -259,6 +260,7 @@ async def _play(
     mail: DemoMail,
     service: DemoService,
 ) -> None:
+    from mcos.client import AsyncClient
     from mcos.demo.day import SCENES
     from mcos.demo.director import Director, SimulatedClock, fleet_alive
     from mcos.runtime.providers.simulated import Script
@@ -290,8 +292,7 @@ async def _play(
         souls=directory / SOULS_DIR,
     )
     agents = asyncio.create_task(runner.run(stopping))
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
+    async with AsyncClient(url, token, timeout=30, retries=0) as api:
         started = time.monotonic()
         alive = await fleet_alive(api, (a.name for a in fleet.agents), ALIVE_SECONDS)
         click.echo(

@@ -10,6 +10,7 @@ import httpx
 import orjson
 
 from mcos.cli._context import Client, fail, json_option, pass_client
+from mcos.client.errors import ApiError, error_of
 from mcos.sse import parse_frames
 from mcos.stream import RESYNC
 
@@ -147,9 +148,7 @@ def tail(
 
 
 def _fail_with(response: httpx.Response) -> NoReturn:
-    response.read()
-    try:
-        error = response.json()["error"]
-        fail(error["message"], field=error.get("field"))
-    except (ValueError, KeyError, TypeError):
-        fail(f"HTTP {response.status_code} from /api/v1/stream: {response.text[:200]}")
+    error = error_of(response.status_code, response.read(), "/api/v1/stream")
+    if isinstance(error, ApiError):
+        fail(error.message, field=error.field)
+    fail(error.detail or error.message)

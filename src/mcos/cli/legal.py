@@ -12,11 +12,15 @@ import base64
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client
+from mcos.client import ApiError
+
+if TYPE_CHECKING:
+    from mcos.client import Client as McosClient
 
 REFUSED = "draft_refused"
 _LISTED = re.compile(r"so it was not attached: \(1\) (.*)\. Party facts come", re.S)
@@ -158,12 +162,20 @@ def draft(
         "note": note,
     }
     path = f"/api/v1/tasks/{task_id}/drafts"
-    response = client.send("POST", path, json=body)
-    if response.status_code == 422 and _code(response) == REFUSED:
-        error = response.json()["error"]
-        reasons = refusal_reasons(error["message"])
+
+    def attach(api: McosClient) -> Any:
+        try:
+            return api.request("POST", path, body)
+        except ApiError as exc:
+            if exc.status == 422 and exc.code == REFUSED:
+                return exc  # said below, with each disagreement on a line of its own
+            raise
+
+    done = client.call(attach, path)
+    if isinstance(done, ApiError):
+        reasons = refusal_reasons(done.message)
         if as_json:
-            emit_json(response.json() | {"reasons": reasons})
+            emit_json((done.answer or {}) | {"reasons": reasons})
         else:
             click.echo(
                 "error: the draft was refused (nothing attached): it disagrees with the entity "
@@ -173,7 +185,6 @@ def draft(
             for reason in reasons:
                 click.echo(f"  - {reason}", err=True)
         sys.exit(1)
-    done = client.check(response, path).json()
     if as_json:
         emit_json(done)
         return
@@ -185,14 +196,6 @@ def draft(
     for role, p in done["parties"].items():
         number = f" ({p['registration_number']})" if p["registration_number"] else ""
         click.echo(f"  {role}: {p['name']}{number} [{p['key']}]")
-
-
-def _code(response: Any) -> str | None:
-    try:
-        code: str = response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return code
 
 
 @legal.command("check")

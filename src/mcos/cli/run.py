@@ -88,7 +88,8 @@ def run(
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2"):  # a line per request, the runner's and the client's
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         fleet = load_fleet(folder / FLEET_FILENAME)
         machine = pick_machine(fleet, machine, client)

@@ -20,10 +20,14 @@ class Unreachable(McosError):
 
     code = "control_plane_unreachable"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.answered = status
         """The HTTP status it answered with, or ``None`` when it did not answer at all."""
+        self.detail = detail
+        """The control plane's own message, when its 5xx or 429 came in its error shape."""
 
 
 class ApiError(McosError):
@@ -54,13 +58,20 @@ class ApiError(McosError):
 def error_of(status: int, content: bytes, where: str) -> ApiError | Unreachable:
     """The error an answer with ``status`` >= 400 stands for; ``where`` names the request."""
     text = content[:300].decode("utf-8", "replace")
-    if status >= 500 or status == 429:
-        return Unreachable(
-            f"control plane answered HTTP {status} to {where}: {text}", status=status
-        )
     try:
         body = orjson.loads(content)
         error = body["error"]
-        return ApiError(status, error["code"], error["message"], error.get("field"), answer=body)
+        code, message, field = error["code"], error["message"], error.get("field")
     except (ValueError, KeyError, TypeError):
-        return ApiError(status, "http_error", f"HTTP {status} from {where}: {text}", None)
+        body = code = message = field = None
+    if status >= 500 or status == 429:
+        return Unreachable(
+            f"control plane answered HTTP {status} to {where}: {text}",
+            status=status,
+            detail=message if isinstance(message, str) else None,
+        )
+    if isinstance(code, str) and isinstance(message, str):
+        return ApiError(
+            status, code, message, field if isinstance(field, str) else None, answer=body
+        )
+    return ApiError(status, "http_error", f"HTTP {status} from {where}: {text}", None)

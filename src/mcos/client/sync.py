@@ -83,8 +83,12 @@ class Client:
             )
             return await client.__aenter__()
 
-        self.aio = self._run(make())
-        """The asynchronous client underneath (its methods run on this client's loop only)."""
+        try:
+            self.aio = self._run(make())
+            """The asynchronous client underneath (its methods run on this client's loop)."""
+        except BaseException:
+            self._stop()
+            raise
 
     def _run(self, work: Coroutine[Any, Any, R]) -> R:
         if self._closed:
@@ -108,10 +112,13 @@ class Client:
         try:
             self._run(self.aio.aclose())
         finally:
-            self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
+            self._stop()
+
+    def _stop(self) -> None:
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
     def __enter__(self) -> Client:
         return self

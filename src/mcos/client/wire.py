@@ -125,7 +125,7 @@ class Wire:
         try:
             response = await self.http.request(method, path, headers=headers, **extra)
         except httpx2.HTTPError as exc:
-            raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from None
+            raise Unreachable(f"control plane at {self.url} unreachable: {exc!r}") from exc
         if response.status_code >= 400:
             raise error_of(response.status_code, response.content, f"{method} {path}")
         return response

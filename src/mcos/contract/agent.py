@@ -154,12 +154,14 @@ class HeartbeatAnswer(Answer):
     directives: list[Message] = []
     messages: list[Message] = []
     message_cursor: int = 0
-    """Send it back as ``ack_messages_through`` once these are handled."""
+    """The last message id acknowledged; acknowledge more with ``ack_messages_through`` (the
+    highest id handled) in the next heartbeat."""
     incidents: list[Incident] = []
     """Confirmed incidents that reach the agent."""
     confirmations: list[Incident] = []
     """Unconfirmed incidents waiting for this agent's confirmation."""
     incident_cursor: int = 0
+    """The last incident id acknowledged (``ack_incidents_through``)."""
     grants: list[Grant] = []
 
 

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import httpx
-
+from mcos.client import ApiError, AsyncClient, Unreachable
 from mcos.demo import DEMO_SCENE
 from mcos.demo.services import DemoService
 from mcos.fleet.schema import Fleet
@@ -79,7 +78,7 @@ def timeline(scenes: Iterable[Scene], start: datetime) -> list[tuple[datetime, S
 class Director:
     def __init__(
         self,
-        api: httpx.AsyncClient,
+        api: AsyncClient,
         fleet: Fleet,
         script: Script,
         workspaces: Path,
@@ -100,10 +99,14 @@ class Director:
     # -- talking to the control plane ---------------------------------------------------
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = await self.api.request(method, path, json=body)
-        if response.status_code >= 400:
-            raise DemoError(f"{method} {path} answered {response.status_code}: {response.text}")
-        return response.json() if response.content else None
+        try:
+            return await self.api.request(method, path, body)
+        except ApiError as exc:
+            raise DemoError(f"{method} {path} answered {exc.status}: {exc.message}") from None
+        except Unreachable as exc:
+            if exc.answered is None:  # the control plane is gone: the demo cannot go on
+                raise
+            raise DemoError(f"{method} {path} answered {exc.answered}: {exc.message}") from None
 
     async def last_seq(self) -> int:
         seq: int = (await self.call("GET", "/api/v1/health"))["last_seq"]
@@ -249,13 +252,13 @@ class DemoError(Exception):
     """The control plane refused something the director asked; the scene is skipped."""
 
 
-async def fleet_alive(api: httpx.AsyncClient, names: Iterable[str], seconds: float) -> int:
+async def fleet_alive(api: AsyncClient, names: Iterable[str], seconds: float) -> int:
     """Wait until every named agent has heartbeated since this call began; how many have."""
     wanted = set(names)
     began = time.monotonic()
     alive: set[str] = set()
     while time.monotonic() - began < seconds:
-        agents = (await api.get("/api/v1/agents")).json()["agents"]
+        agents = (await api.request("GET", "/api/v1/agents"))["agents"]
         fresh = time.monotonic() - began + 1.0
         alive = {
             a["name"]

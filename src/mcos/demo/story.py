@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcos.client import ApiError, Unreachable
 from mcos.contract import paths
 from mcos.demo.director import Director
 
@@ -40,7 +41,8 @@ async def newest_file(
     if not found:
         return None
     newest = max(found, key=lambda a: (a["name"], a["version"]))
-    response = await d.api.get(paths.artifact_content(task_id, newest["id"]))
-    if response.status_code != 200:
+    try:
+        content = await d.api.download(paths.artifact_content(task_id, newest["id"]))
+    except (ApiError, Unreachable):
         return None
-    return newest, response.content
+    return newest, content

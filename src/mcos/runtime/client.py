@@ -9,9 +9,10 @@ compactions, task progress) go through the durable outbox, so an outage loses no
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mcos.client.aio import AsyncClient
 from mcos.client.errors import ApiError, Unreachable
 from mcos.client.outbox import DeliveryResult, Outbox, Report
 from mcos.client.wire import AGENT_HEADER, UPLOAD_TIMEOUT, Wire, storable
@@ -42,6 +43,19 @@ class AgentLink:
     token: str
     control_plane: ControlPlane
     outbox: Outbox
+    client: AsyncClient = field(init=False, repr=False)
+    """The same, as the public client: named methods and typed results over the runner's pool
+    and outbox (no retries of its own: the runtime decides what waits)."""
+
+    def __post_init__(self) -> None:
+        self.client = AsyncClient(
+            self.control_plane.url,
+            self.token,
+            agent=self.name,
+            retries=0,
+            outbox=self.outbox,
+            http=self.control_plane.http,
+        )
 
     async def ask(
         self,
