@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 from mcos.contract.vocab import MessageKind
 
 
@@ -41,7 +42,7 @@ def send(
     if sum([to is not None, channel is not None, to_fleet]) != 1:
         fail("give exactly one of --to, --channel or --fleet", code=2)
     message = client.post(
-        "/api/v1/messages",
+        paths.MESSAGES,
         {
             "body": body,
             "to": to,
@@ -73,7 +74,7 @@ def list_messages(
     as_json: bool,
 ) -> None:
     """The message log, newest last."""
-    items = client.get("/api/v1/messages", agent=agent, channel=channel, kind=kind, limit=limit)[
+    items = client.get(paths.MESSAGES, agent=agent, channel=channel, kind=kind, limit=limit)[
         "messages"
     ]
     if as_json:

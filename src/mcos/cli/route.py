@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client
+from mcos.contract import paths
 from mcos.contract.vocab import Priority
 
 
@@ -41,7 +42,7 @@ def route(
         "capabilities": list(capabilities),
         "dry_run": dry_run,
     }
-    result = client.post("/api/v1/route", body)
+    result = client.post(paths.ROUTE, body)
     if as_json:
         emit_json(result)
         return
