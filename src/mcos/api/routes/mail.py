@@ -10,7 +10,7 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import AfterSeq
 from mcos.api.responses import JSON
 from mcos.contract.errors import errors
-from mcos.contract.work import (
+from mcos.contract.mail import (
     Digest,
     DigestList,
     Draft,
