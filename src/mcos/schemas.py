@@ -308,21 +308,6 @@ class BudgetChange(_Input):
     reason: str = Field(min_length=1, max_length=2_000)
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    """Stable, machine-readable: ``invalid``, ``not_found``, ``illegal_transition``, ..."""
-    message: str
-    """What is wrong and, where it helps, how to fix it."""
-    field: str | None
-    """The input at fault, as a path such as ``heartbeats[2].agent``; null if none."""
-
-
-class ErrorBody(BaseModel):
-    """The one shape of every error answer."""
-
-    error: ErrorDetail
-
-
 class Nudge(_Input):
     reason: str = Field("", max_length=2_000)
     """Shown in the event log: why the agent was woken."""
