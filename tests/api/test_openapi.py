@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from mcos.api.app import create_app
+from mcos.contract.requests import HeartbeatIn
 from mcos.contract.vocab import EVENT_TYPES
 from mcos.fleet.loader import template_text
 from mcos.inputs import INT64_MAX
-from mcos.schemas import HeartbeatIn
 from mcos.settings import Settings
 
 

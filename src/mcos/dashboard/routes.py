@@ -20,9 +20,9 @@ from mcos.api.session import (
     csrf_token,
 )
 from mcos.contract.errors import errors
+from mcos.contract.requests import AgentName, SessionIn
 from mcos.contract.work import AgentPage, DashboardSession, Series, Snapshot
 from mcos.errors import Forbidden, Unauthorized
-from mcos.schemas import AgentName, SessionIn
 from mcos.services import dashboard, tokens
 from mcos.services.access import require_operator
 from mcos.services.tokens import resolve_token

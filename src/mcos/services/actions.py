@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from mcos.contract.requests import ActionRequest
 from mcos.contract.vocab import ActionKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
 from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
-from mcos.schemas import ActionRequest
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.mail_drafts import send_problem

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import ApprovalDecision, CapabilityRestore, isoformat
 from mcos.contract.vocab import HUMAN
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus, outcome, party_of
 from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import KNOWN_CAPABILITIES, Fleet
-from mcos.schemas import ApprovalDecision, CapabilityRestore, isoformat
 from mcos.services.access import Principal, acting_agent
 from mcos.services.mail_drafts import mail_for_approval
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate

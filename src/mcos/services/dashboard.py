@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from mcos.contract.requests import isoformat
 from mcos.contract.vocab import HUMAN
 from mcos.demo import DEMO_SCENE
 from mcos.domain import events as ev
@@ -21,7 +22,6 @@ from mcos.domain.approvals import party_of
 from mcos.domain.kanban import COLUMNS, TRANSITIONS, TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.fleet.schema import Fleet
-from mcos.schemas import isoformat
 from mcos.services import budgets
 from mcos.services.agents import agent_view, get_agent, mailbox_warnings
 from mcos.services.approvals import approval_view

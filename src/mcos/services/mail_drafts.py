@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import isoformat
 from mcos.contract.vocab import ActionKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
@@ -24,7 +25,6 @@ from mcos.fleet.schema import Fleet
 from mcos.mail.message import OutgoingMail
 from mcos.mail.schemas import DraftIn, SendFailedIn, SentIn
 from mcos.policy.actions import Action
-from mcos.schemas import isoformat
 from mcos.services.access import Principal
 from mcos.services.mail import MM, owned_account
 from mcos.services.refusals import Refusal, refuse

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, desc, insert, select, update
 
+from mcos.contract.requests import MessageIn, TaskCreate, isoformat
 from mcos.contract.vocab import ORCHESTRATOR, MessageKind, Priority
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
@@ -23,7 +24,6 @@ from mcos.domain.schedules import MAX_DUE, catch_up, due_between, fires_on_day, 
 from mcos.errors import NotFound
 from mcos.fleet.schedules import BRIEFING_KIND, Schedule
 from mcos.fleet.schema import OPERATOR, Fleet
-from mcos.schemas import MessageIn, TaskCreate, isoformat
 from mcos.services.access import SYSTEM, Principal, require_operator
 from mcos.services.agents import nudge_agent
 from mcos.services.messages import send_message

@@ -14,10 +14,10 @@ from mcos.api.responses import JSON
 from mcos.contract.agent import HeartbeatAnswer
 from mcos.contract.errors import errors
 from mcos.contract.fleet import Agent, AgentList, AgentToken, Nudged
+from mcos.contract.requests import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.domain.events import POLICY_DECIDED
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
-from mcos.schemas import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.services import agents, tokens
 from mcos.services.access import Impersonation, require_fleet_power, require_operator
 from mcos.services.heartbeats import HeartbeatItem

@@ -10,8 +10,8 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import CommitteeId
 from mcos.api.responses import JSON
 from mcos.contract.errors import errors
+from mcos.contract.requests import CommitteeOpen, PositionIn
 from mcos.contract.work import Committee, CommitteeList
-from mcos.schemas import CommitteeOpen, PositionIn
 from mcos.services import committees
 
 router = APIRouter(prefix="/api/v1", tags=["committees"])

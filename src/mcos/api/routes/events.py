@@ -24,13 +24,13 @@ from mcos.api.responses import JSON
 from mcos.contract.agent import Event as LoggedEvent
 from mcos.contract.agent import EventList
 from mcos.contract.errors import errors
+from mcos.contract.requests import BatchIn, EventIn
 from mcos.contract.vocab import EVENT_TYPES
 from mcos.contract.work import BatchResult
 from mcos.domain.events import Event, concerns
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
 from mcos.inputs import INT64_MAX
-from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
 from mcos.services.access import Principal
 from mcos.stream import EventFilter, event_stream, type_filter

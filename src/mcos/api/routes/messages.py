@@ -11,9 +11,9 @@ from mcos.api.params import AfterSeq
 from mcos.api.responses import JSON
 from mcos.contract.agent import Message, MessageList
 from mcos.contract.errors import errors
+from mcos.contract.requests import AgentName, MessageIn
 from mcos.contract.vocab import MessageKind
 from mcos.fleet.schema import NAME_PATTERN
-from mcos.schemas import AgentName, MessageIn
 from mcos.services import messages
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])

@@ -11,7 +11,7 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
 from mcos.contract.errors import errors
 from mcos.contract.fleet import Routed, Suspended
-from mcos.schemas import AgentName, RouteRequest, Suspension
+from mcos.contract.requests import AgentName, RouteRequest, Suspension
 from mcos.services import routing, suspension
 
 router = APIRouter(prefix="/api/v1", tags=["orchestration"])

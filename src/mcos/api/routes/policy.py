@@ -13,8 +13,8 @@ from mcos.api.responses import JSON
 from mcos.contract.agent import Approval, ApprovalList, Decision, Incident, IncidentList
 from mcos.contract.errors import errors
 from mcos.contract.fleet import UsageSummary, ValueSummary
+from mcos.contract.requests import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
 from mcos.errors import Conflict, InvalidInput, NotFound
-from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
 from mcos.services import actions, approvals, budgets, incidents, value
 from mcos.services.access import Principal
 from mcos.services.store import Store

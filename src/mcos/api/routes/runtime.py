@@ -12,7 +12,7 @@ from mcos.api.responses import JSON
 from mcos.contract.agent import MemoryNote, MemoryNotes, Usage
 from mcos.contract.errors import errors
 from mcos.contract.fleet import BudgetState, Compacted, Cooling, SetAside
-from mcos.schemas import (
+from mcos.contract.requests import (
     AgentName,
     BudgetChange,
     BudgetCheck,

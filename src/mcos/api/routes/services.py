@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
 from mcos.contract.errors import errors
+from mcos.contract.requests import RemediationIn, ServiceStateIn
 from mcos.contract.work import Remediation, Service, ServiceChange, ServiceList
 from mcos.fleet.services import NAME_PATTERN
-from mcos.schemas import RemediationIn, ServiceStateIn
 from mcos.services import service_health, service_watch
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])

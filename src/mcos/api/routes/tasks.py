@@ -11,8 +11,15 @@ from mcos.api.params import AfterRowId, TaskId
 from mcos.api.responses import JSON
 from mcos.contract.agent import Comment, Task, TaskList
 from mcos.contract.errors import errors
+from mcos.contract.requests import (
+    AgentName,
+    TaskAssign,
+    TaskComment,
+    TaskCreate,
+    TaskMove,
+    TaskUpdate,
+)
 from mcos.domain.kanban import TaskStatus
-from mcos.schemas import AgentName, TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate
 from mcos.services import tasks
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])

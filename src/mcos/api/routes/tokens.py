@@ -11,9 +11,9 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore, ReaderPrincipal
 from mcos.api.responses import JSON
 from mcos.contract.agent import Principal
 from mcos.contract.errors import errors
+from mcos.contract.requests import TokenIssue, TokenRotate
 from mcos.contract.work import IssuedToken, Token, TokenList
 from mcos.errors import NotFound
-from mcos.schemas import TokenIssue, TokenRotate
 from mcos.services import tokens
 from mcos.services.access import require_operator
 from mcos.storage.writer import WriteContext
