@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mcos import schemas
+from mcos.contract import requests
 from mcos.inputs import INT64_MAX
 
 MODELS = sorted(
     (
         model
-        for model in vars(schemas).values()
+        for model in vars(requests).values()
         if isinstance(model, type)
-        and issubclass(model, schemas._Input)
-        and model is not schemas._Input
+        and issubclass(model, requests._Input)
+        and model is not requests._Input
     ),
     key=lambda model: model.__name__,
 )

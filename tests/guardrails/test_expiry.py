@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from mcos.contract.requests import ApprovalDecision
 from mcos.errors import Conflict
 from mcos.fleet.loader import check_fleet_text, template_text
-from mcos.schemas import ApprovalDecision
 from mcos.services.access import Principal
 from mcos.services.agents import sync_fleet
 from mcos.services.approval_decisions import decide_approval

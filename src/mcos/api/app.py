@@ -46,6 +46,8 @@ from mcos.api.routes import (
 )
 from mcos.api.routes import fleet as fleet_route
 from mcos.api.session import allowed_origins
+from mcos.contract.errors import MEANING, ErrorBody, statuses_of
+from mcos.contract.fleet import Health
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.registry import load_registry
@@ -55,7 +57,6 @@ from mcos.mcp.http import PATH as MCP_PATH
 from mcos.mcp.http import McpEndpoint
 from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
-from mcos.schemas import ErrorBody
 from mcos.services import agents as agent_service
 from mcos.services import notify as notify_service
 from mcos.services import schedules as schedule_service
@@ -70,20 +71,7 @@ from mcos.storage.writer import Writer, write_once
 from mcos.stream import Broker
 
 log = logging.getLogger(__name__)
-ERROR_STATUSES: dict[int | str, str] = {
-    400: "The body is empty or not JSON (malformed, not UTF-8, nested too deep)",
-    401: "Missing, unknown, expired or revoked token (or an ended dashboard session)",
-    403: "The token may not do this (an agent acts only as itself; a runner only as its "
-    "machine's agents)",
-    404: "No such agent, task or endpoint",
-    408: "The request's headers or body did not arrive in time; the connection is closed",
-    409: "Refused by the rules (an illegal Kanban move) or an id used before",
-    413: "The request body is too large",
-    415: "The body is not sent as JSON (`Content-Type: application/json`)",
-    422: "A field is invalid (the wrong type, out of range, NUL, NaN); `field` is its path",
-    500: "The control plane failed; the connection is closed after this answer",
-    503: "The control plane is shutting down or its database refused the write; retry",
-}
+ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 
 def database_url(settings: Settings, fleet: Fleet, fleet_path: Path) -> str:
@@ -231,10 +219,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Control plane for a fleet of autonomous LLM agents.",
         lifespan=lifespan,
-        responses={
-            status: {"model": ErrorBody, "description": description}
-            for status, description in ERROR_STATUSES.items()
-        },
         # Request traces when an OTLP endpoint is configured (mcos.telemetry); else FastAPI's
         # telemetry stays off, which costs each request nothing.
         telemetry={
@@ -280,7 +264,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
-    @app.get("/api/v1/health", tags=["meta"], summary="Liveness of the control plane itself")
+    @app.get(
+        "/api/v1/health",
+        tags=["meta"],
+        summary="Liveness of the control plane itself",
+        response_model=Health,
+    )
     async def health() -> JSON:
         return JSON(
             {
@@ -310,7 +299,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
-    finish_openapi(app, HAND_PARSED, MCP_OPENAPI)
+    finish_openapi(app, [*HAND_PARSED, ErrorBody], MCP_OPENAPI)
     return app
 
 
@@ -330,16 +319,23 @@ def finish_openapi(
                 found = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(found.pop("$defs", {}))
                 components[model.__name__] = found
-            # Errors are JSON even from routes whose success is another type (the stream).
+            # Each operation answers the errors its shape implies (mcos.contract.errors) and
+            # those its route declares; every one is JSON, even from the stream.
             for operations in schema["paths"].values():
-                for operation in operations.values():
-                    for status, response in operation["responses"].items():
+                for method, operation in operations.items():
+                    responses = operation["responses"]
+                    implied = statuses_of(method, operation, authenticated="security" in operation)
+                    for status, response in implied.items():
+                        responses.setdefault(status, response)
+                    for status, response in responses.items():
                         if int(status) >= 400:
-                            response["content"] = {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ErrorBody"}
-                                }
-                            }
+                            response["content"] = {"application/json": {"schema": ERROR_REF}}
+                            if response.get("description") == "Validation Error":  # FastAPI's
+                                response["description"] = MEANING[int(status)]
+                    operation["responses"] = dict(sorted(responses.items()))
+            # FastAPI's own error shape, no longer referenced: ours replaced it above.
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

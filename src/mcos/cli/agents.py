@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def gauge_text(gauge: dict[str, Any] | None) -> str:
@@ -39,7 +40,7 @@ def agents() -> None:
 @pass_client
 def list_agents(client: Client, machine: str | None, liveness: str | None, as_json: bool) -> None:
     """Every agent: liveness, context gauge, last heartbeat, current task."""
-    items = client.get("/api/v1/agents")["agents"]
+    items = client.get(paths.AGENTS)["agents"]
     items = [
         a
         for a in items
@@ -73,7 +74,7 @@ def list_agents(client: Client, machine: str | None, liveness: str | None, as_js
 @pass_client
 def show_agent(client: Client, name: str, as_json: bool) -> None:
     """One agent in full."""
-    agent = client.get(f"/api/v1/agents/{name}")
+    agent = client.get(paths.agent(name))
     if as_json:
         emit_json(agent)
         return
@@ -112,7 +113,7 @@ def show_agent(client: Client, name: str, as_json: bool) -> None:
 @pass_client
 def nudge(client: Client, name: str, reason: str, as_json: bool) -> None:
     """Wake agent NAME now instead of at its next heartbeat (its runner must be running)."""
-    result = client.post(f"/api/v1/agents/{name}/nudge", {"reason": reason})
+    result = client.post(paths.nudge(name), {"reason": reason})
     if as_json:
         emit_json(result)
     else:
@@ -126,7 +127,7 @@ def nudge(client: Client, name: str, reason: str, as_json: bool) -> None:
 @pass_client
 def issue_token(client: Client, name: str, label: str, as_json: bool) -> None:
     """Issue a token for agent NAME; it is printed once and only its hash is kept."""
-    result = client.post(f"/api/v1/agents/{name}/tokens", {"label": label})
+    result = client.post(paths.agent_tokens(name), {"label": label})
     if as_json:
         emit_json(result)
     else:

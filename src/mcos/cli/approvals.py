@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def _left(seconds: int) -> str:
@@ -45,7 +46,7 @@ def approvals() -> None:
 @pass_client
 def list_approvals(client: Client, status: str | None, as_json: bool) -> None:
     """Approvals, newest first."""
-    items = client.get("/api/v1/approvals", status=status)["approvals"]
+    items = client.get(paths.APPROVALS, status=status)["approvals"]
     if as_json:
         emit_json(items)
         return
@@ -71,7 +72,7 @@ def list_approvals(client: Client, status: str | None, as_json: bool) -> None:
 @pass_client
 def show(client: Client, approval_id: int, as_json: bool) -> None:
     """One approval: the frozen action, who must decide, the decisions, the outcome."""
-    approval = client.get(f"/api/v1/approvals/{approval_id}")
+    approval = client.get(paths.approval(approval_id))
     if as_json:
         emit_json(approval)
         return
@@ -89,8 +90,14 @@ def show(client: Client, approval_id: int, as_json: bool) -> None:
         click.echo(f"  outcome: {approval['outcome']}")
 
 
-def _decide(client: Client, approval_id: int, verb: str, comment: str, as_json: bool) -> None:
-    approval = client.post(f"/api/v1/approvals/{approval_id}/{verb}", {"comment": comment})
+def _decide(
+    client: Client,
+    approval_id: int,
+    verb: Literal["approve", "deny"],
+    comment: str,
+    as_json: bool,
+) -> None:
+    approval = client.post(paths.decide_approval(approval_id, verb), {"comment": comment})
     if as_json:
         emit_json(approval)
     else:
@@ -129,7 +136,7 @@ def restore(
 ) -> None:
     """Ask to restore CAPABILITY to AGENT for a while (an operator then approves it)."""
     approval = client.post(
-        "/api/v1/approvals",
+        paths.APPROVALS,
         {"agent": agent, "capability": capability, "minutes": minutes, "reason": reason},
     )
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client
+from mcos.contract import paths
 
 
 @click.command("brief")
@@ -15,7 +16,7 @@ from mcos.cli._context import Client, emit_json, json_option, pass_client
 @pass_client
 def brief(client: Client, hours: int, as_json: bool) -> None:
     """The last day of the fleet as Markdown: work, incidents, decisions, spend, plans."""
-    data = client.get("/api/v1/briefing", hours=hours)
+    data = client.get(paths.BRIEFING, hours=hours)
     if as_json:
         emit_json(data)
     else:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def _line(c: dict[str, Any]) -> str:
@@ -57,7 +58,7 @@ def open_committee(
         body["quorum"] = quorum
     if approval_id is not None:
         body["approval_id"] = approval_id
-    committee = client.post("/api/v1/committees", body)
+    committee = client.post(paths.COMMITTEES, body)
     if as_json:
         emit_json(committee)
     else:
@@ -70,7 +71,7 @@ def open_committee(
 @pass_client
 def list_committees(client: Client, status: str | None, as_json: bool) -> None:
     """Committees, newest first."""
-    items = client.get("/api/v1/committees", status=status)["committees"]
+    items = client.get(paths.COMMITTEES, status=status)["committees"]
     if as_json:
         emit_json(items)
         return
@@ -97,7 +98,7 @@ def list_committees(client: Client, status: str | None, as_json: bool) -> None:
 @pass_client
 def show(client: Client, committee_id: int, as_json: bool) -> None:
     """One committee: its minutes once decided, else the positions so far."""
-    c = client.get(f"/api/v1/committees/{committee_id}")
+    c = client.get(paths.committee(committee_id))
     if as_json:
         emit_json(c)
         return
@@ -121,7 +122,7 @@ def show(client: Client, committee_id: int, as_json: bool) -> None:
 def vote(client: Client, committee_id: int, position: str, reasons: str, as_json: bool) -> None:
     """Give your position (as 'human'); it is final."""
     c = client.post(
-        f"/api/v1/committees/{committee_id}/positions",
+        paths.positions(committee_id),
         {"position": position, "reasons": reasons},
     )
     if as_json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
+from mcos.contract.vocab import SEVERITIES
 
 
 @click.group()
@@ -18,7 +20,7 @@ def incidents() -> None:
 @pass_client
 def list_incidents(client: Client, status: str | None, as_json: bool) -> None:
     """Incidents, newest first; unconfirmed ones are the escalation queue."""
-    items = client.get("/api/v1/incidents", status=status)["incidents"]
+    items = client.get(paths.INCIDENTS, status=status)["incidents"]
     if as_json:
         emit_json(items)
         return
@@ -37,7 +39,7 @@ def list_incidents(client: Client, status: str | None, as_json: bool) -> None:
 @pass_client
 def show(client: Client, incident_id: int, as_json: bool) -> None:
     """One incident, with who resolved it and why."""
-    incident = client.get(f"/api/v1/incidents/{incident_id}")
+    incident = client.get(paths.incident(incident_id))
     if as_json:
         emit_json(incident)
         return
@@ -55,7 +57,7 @@ def show(client: Client, incident_id: int, as_json: bool) -> None:
 
 
 @incidents.command("raise")
-@click.argument("severity", type=click.Choice(["P0", "P1", "P2", "P3"]))
+@click.argument("severity", type=click.Choice(SEVERITIES))
 @click.argument("title")
 @click.option("--body", default="")
 @click.option("--agent", help="The reporting agent (operators only).")
@@ -66,7 +68,7 @@ def raise_incident(
 ) -> None:
     """Raise an incident; the escalation table says who must confirm it."""
     incident = client.post(
-        "/api/v1/incidents", {"severity": severity, "title": title, "body": body, "agent": agent}
+        paths.INCIDENTS, {"severity": severity, "title": title, "body": body, "agent": agent}
     )
     if as_json:
         emit_json(incident)
@@ -81,7 +83,7 @@ def raise_incident(
 @pass_client
 def confirm(client: Client, incident_id: int, comment: str, as_json: bool) -> None:
     """Confirm, for the party you stand for."""
-    incident = client.post(f"/api/v1/incidents/{incident_id}/confirm", {"comment": comment})
+    incident = client.post(paths.decide_incident(incident_id, "confirm"), {"comment": comment})
     if as_json:
         emit_json(incident)
     else:
@@ -95,7 +97,7 @@ def confirm(client: Client, incident_id: int, comment: str, as_json: bool) -> No
 @pass_client
 def dismiss(client: Client, incident_id: int, reason: str, as_json: bool) -> None:
     """Dismiss a false alarm, saying why."""
-    incident = client.post(f"/api/v1/incidents/{incident_id}/dismiss", {"comment": reason})
+    incident = client.post(paths.decide_incident(incident_id, "dismiss"), {"comment": reason})
     if as_json:
         emit_json(incident)
     else:

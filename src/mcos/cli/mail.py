@@ -11,6 +11,7 @@ from typing import Any, get_args
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 from mcos.fleet.mail import CATEGORIES, Topic
 
 SUBJECT_WIDTH = 50
@@ -52,7 +53,7 @@ def mail() -> None:
 @pass_client
 def accounts(client: Client, as_json: bool) -> None:
     """Each account: its owner, what it may do, its last sync, and why it fails if it does."""
-    items = client.get("/api/v1/mail/accounts")["accounts"]
+    items = client.get(paths.MAIL_ACCOUNTS)["accounts"]
     if as_json:
         emit_json(items)
         return
@@ -101,7 +102,7 @@ def list_mail(
 ) -> None:
     """Mail, newest first, with its category and who gave it (a rule, the model, an operator)."""
     items = client.get(
-        "/api/v1/mail/messages", account=account, status=status, category=category, limit=limit
+        paths.MAIL_MESSAGES, account=account, status=status, category=category, limit=limit
     )["messages"]
     if as_json:
         emit_json(items)
@@ -148,7 +149,7 @@ def _consequences(m: dict[str, Any]) -> list[str]:
 @pass_client
 def show(client: Client, mail_id: int, as_json: bool) -> None:
     """One mail whole: headers, attachments (listed, never opened), triage, then its text."""
-    m = client.get(f"/api/v1/mail/messages/{mail_id}")
+    m = client.get(paths.mail_message(mail_id))
     if as_json:
         emit_json(m)
         return
@@ -179,7 +180,7 @@ def digest(client: Client, digest_id: int | None, listing: bool, as_json: bool) 
     if listing:
         if digest_id is not None:
             fail("give a DIGEST_ID or --list, not both", field="--list")
-        items = client.get("/api/v1/mail/digests")["digests"]
+        items = client.get(paths.MAIL_DIGESTS)["digests"]
         if as_json:
             emit_json([{k: v for k, v in d.items() if k != "markdown"} for d in items])
             return
@@ -192,12 +193,12 @@ def digest(client: Client, digest_id: int | None, listing: bool, as_json: bool) 
         )
         return
     if digest_id is None:
-        latest = client.get("/api/v1/mail/digests", limit=1)["digests"]
+        latest = client.get(paths.MAIL_DIGESTS, limit=1)["digests"]
         if not latest:
             fail("no digest written yet: the owner of the mailboxes writes one each morning")
         found: dict[str, Any] = latest[0]
     else:
-        found = client.get(f"/api/v1/mail/digests/{digest_id}")
+        found = client.get(paths.digest(digest_id))
     if as_json:
         emit_json(found)
     else:
@@ -214,7 +215,7 @@ def _counts(counts: dict[str, int]) -> str:
 @pass_client
 def drafts(client: Client, status: str | None, as_json: bool) -> None:
     """Replies the agents drafted; one leaves only as an operator approved it."""
-    items = client.get("/api/v1/mail/drafts", status=status)["drafts"]
+    items = client.get(paths.MAIL_DRAFTS, status=status)["drafts"]
     if as_json:
         emit_json(items)
         return
@@ -250,7 +251,7 @@ def triage(
 ) -> None:
     """Correct a mail's category; yours stands over a rule's and the model's."""
     verdict = {"message": mail_id, "category": category, "topic": topic, "reason": reason}
-    result = client.post("/api/v1/mail/triage", {"verdicts": [verdict]})
+    result = client.post(paths.MAIL_TRIAGE, {"verdicts": [verdict]})
     [m] = result["mail"]
     if as_json:
         emit_json(m)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client
+from mcos.contract import paths
 
 
 @click.group()
@@ -19,7 +20,7 @@ def memory() -> None:
 @pass_client
 def list_notes(client: Client, agent: str, days: tuple[str, ...], as_json: bool) -> None:
     """AGENT's notes by day."""
-    notes = client.get(f"/api/v1/agents/{agent}/memory", day=list(days) or None)["notes"]
+    notes = client.get(paths.memory(agent), day=list(days) or None)["notes"]
     if as_json:
         emit_json(notes)
         return

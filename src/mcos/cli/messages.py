@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
+from mcos.contract.vocab import MessageKind
 
 
 @click.group()
@@ -19,7 +21,7 @@ def messages() -> None:
 @click.option("--fleet", "to_fleet", is_flag=True, help="Every agent.")
 @click.option(
     "--kind",
-    type=click.Choice(["directive", "report", "question", "chat"]),
+    type=click.Choice([k.value for k in MessageKind]),
     default="chat",
     show_default=True,
 )
@@ -40,7 +42,7 @@ def send(
     if sum([to is not None, channel is not None, to_fleet]) != 1:
         fail("give exactly one of --to, --channel or --fleet", code=2)
     message = client.post(
-        "/api/v1/messages",
+        paths.MESSAGES,
         {
             "body": body,
             "to": to,
@@ -59,7 +61,7 @@ def send(
 @messages.command("ls")
 @click.option("--agent")
 @click.option("--channel")
-@click.option("--kind", type=click.Choice(["directive", "report", "question", "chat"]))
+@click.option("--kind", type=click.Choice([k.value for k in MessageKind]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 @pass_client
@@ -72,7 +74,7 @@ def list_messages(
     as_json: bool,
 ) -> None:
     """The message log, newest last."""
-    items = client.get("/api/v1/messages", agent=agent, channel=channel, kind=kind, limit=limit)[
+    items = client.get(paths.MESSAGES, agent=agent, channel=channel, kind=kind, limit=limit)[
         "messages"
     ]
     if as_json:

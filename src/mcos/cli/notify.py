@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def _when(stamp: str | None) -> str:
@@ -31,7 +32,7 @@ def list_channels(client: Client, deliveries: bool, limit: int, as_json: bool) -
 
     ``--json`` prints the channels and the recent deliveries.
     """
-    overview = client.get("/api/v1/notify", limit=limit)
+    overview = client.get(paths.NOTIFY, limit=limit)
     if as_json:
         emit_json(overview)
         return
@@ -80,7 +81,7 @@ def list_channels(client: Client, deliveries: bool, limit: int, as_json: bool) -
 @pass_client
 def test_channel(client: Client, name: str, as_json: bool) -> None:
     """Send a test through channel NAME now; exits non-zero when it did not arrive."""
-    result = client.post(f"/api/v1/notify/{name}/test", {})
+    result = client.post(paths.notify_test(name), {})
     if as_json:
         emit_json(result)
         if not result["ok"]:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 
 
 @click.group()
@@ -21,7 +22,7 @@ def registry() -> None:
 @pass_client
 def list_entities(client: Client, query: str | None, as_json: bool) -> None:
     """Every company and person, or those QUERY names (a key, a name or part of one)."""
-    found = client.get("/api/v1/registry", q=query)
+    found = client.get(paths.REGISTRY, q=query)
     if as_json:
         emit_json(found)
         return
@@ -92,7 +93,7 @@ def _show_person(p: dict[str, Any]) -> None:
 @pass_client
 def show_entity(client: Client, key: str, as_json: bool) -> None:
     """One company or person by KEY, with directors and signatories."""
-    found = client.get("/api/v1/registry", q=key)
+    found = client.get(paths.REGISTRY, q=key)
     companies = [c for c in found["companies"] if c["key"] == key]
     people = [p for p in found["people"] if p["key"] == key]
     if not companies and not people:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client
+from mcos.contract import paths
+from mcos.contract.vocab import Priority
 
 
 @click.command("route")
@@ -13,7 +15,7 @@ from mcos.cli._context import Client, emit_json, json_option, pass_client
 @click.option("--kind", default=None, help="Kind of work, such as legal-document.")
 @click.option(
     "--priority",
-    type=click.Choice(["low", "normal", "high", "urgent"]),
+    type=click.Choice([p.value for p in Priority]),
     default="normal",
     show_default=True,
 )
@@ -40,7 +42,7 @@ def route(
         "capabilities": list(capabilities),
         "dry_run": dry_run,
     }
-    result = client.post("/api/v1/route", body)
+    result = client.post(paths.ROUTE, body)
     if as_json:
         emit_json(result)
         return

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def _last(run: dict[str, Any] | None) -> str:
@@ -26,7 +27,7 @@ def schedules() -> None:
 @pass_client
 def list_schedules(client: Client, as_json: bool) -> None:
     """Every schedule with its next run, last run and missed runs."""
-    items = client.get("/api/v1/schedules")["schedules"]
+    items = client.get(paths.SCHEDULES)["schedules"]
     if as_json:
         emit_json(items)
         return
@@ -53,7 +54,7 @@ def list_schedules(client: Client, as_json: bool) -> None:
 @pass_client
 def run_schedule(client: Client, name: str, as_json: bool) -> None:
     """Run schedule NAME now (recorded as a manual run)."""
-    run = client.post(f"/api/v1/schedules/{name}/run", {})
+    run = client.post(paths.run_schedule(name), {})
     if as_json:
         emit_json(run)
         return

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def duration(seconds: float | None) -> str:
@@ -29,7 +30,7 @@ def services() -> None:
 @pass_client
 def list_services(client: Client, as_json: bool) -> None:
     """Every service: state, since, uptime, downtime, MTTR and outages stopped (30 days)."""
-    listed = client.get("/api/v1/services")
+    listed = client.get(paths.SERVICES)
     if as_json:
         emit_json(listed)
         return
@@ -58,7 +59,7 @@ def list_services(client: Client, as_json: bool) -> None:
 @pass_client
 def show(client: Client, name: str, as_json: bool) -> None:
     """One service: its probe, state, outages and remediations, and the last diagnosis."""
-    s: dict[str, Any] = client.get(f"/api/v1/services/{name}")
+    s: dict[str, Any] = client.get(paths.service(name))
     if as_json:
         emit_json(s)
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
+from mcos.contract.vocab import Priority
 from mcos.domain.kanban import COLUMNS
 
 
@@ -23,7 +25,7 @@ def list_tasks(
     client: Client, status: str | None, assignee: str | None, limit: int, as_json: bool
 ) -> None:
     """Tasks on the board."""
-    items = client.get("/api/v1/tasks", status=status, assignee=assignee, limit=limit)["tasks"]
+    items = client.get(paths.TASKS, status=status, assignee=assignee, limit=limit)["tasks"]
     if as_json:
         emit_json(items)
         return
@@ -42,7 +44,7 @@ def list_tasks(
 @click.option("--assignee")
 @click.option(
     "--priority",
-    type=click.Choice(["low", "normal", "high", "urgent"]),
+    type=click.Choice([p.value for p in Priority]),
     default="normal",
     show_default=True,
 )
@@ -75,7 +77,7 @@ def add_task(
         "depends_on": list(depends_on),
         "due_at": due_at,
     }
-    task = client.post("/api/v1/tasks", body)
+    task = client.post(paths.TASKS, body)
     if as_json:
         emit_json(task)
     else:
@@ -90,7 +92,7 @@ def add_task(
 @pass_client
 def move_task(client: Client, task_id: int, status: str, reason: str | None, as_json: bool) -> None:
     """Move task TASK_ID to column STATUS."""
-    task = client.post(f"/api/v1/tasks/{task_id}/move", {"status": status, "reason": reason})
+    task = client.post(paths.move(task_id), {"status": status, "reason": reason})
     if as_json:
         emit_json(task)
     else:
@@ -104,7 +106,7 @@ def move_task(client: Client, task_id: int, status: str, reason: str | None, as_
 @pass_client
 def assign_task(client: Client, task_id: int, agent: str | None, as_json: bool) -> None:
     """Assign task TASK_ID to AGENT (no AGENT unassigns)."""
-    task = client.post(f"/api/v1/tasks/{task_id}/assign", {"assignee": agent})
+    task = client.post(paths.assign(task_id), {"assignee": agent})
     if as_json:
         emit_json(task)
     else:
@@ -117,7 +119,7 @@ def assign_task(client: Client, task_id: int, agent: str | None, as_json: bool) 
 @pass_client
 def show_task(client: Client, task_id: int, as_json: bool) -> None:
     """One task with its history."""
-    task = client.get(f"/api/v1/tasks/{task_id}")
+    task = client.get(paths.task(task_id))
     if as_json:
         emit_json(task)
         return

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 
 
 def _expiry(token: dict[str, Any]) -> str:
@@ -23,7 +24,7 @@ def _token_id(client: Client, given: str) -> int:
         return int(given)
     matches = [
         t["id"]
-        for t in client.get("/api/v1/tokens", all="true")["tokens"]
+        for t in client.get(paths.TOKENS, all="true")["tokens"]
         if t["prefix"].startswith(given) or given.startswith(t["prefix"])
     ]
     if len(matches) != 1:
@@ -47,7 +48,7 @@ def tokens() -> None:
 @pass_client
 def list_tokens(client: Client, everything: bool, as_json: bool) -> None:
     """Tokens by kind and scope, with their expiry; never the tokens themselves."""
-    items = client.get("/api/v1/tokens", all="true" if everything else None)["tokens"]
+    items = client.get(paths.TOKENS, all="true" if everything else None)["tokens"]
     if as_json:
         emit_json(items)
         return
@@ -97,7 +98,7 @@ def issue(
         body["expires_in_days"] = None
     elif expires_in_days:
         body["expires_in_days"] = expires_in_days
-    result = client.post("/api/v1/tokens", body)
+    result = client.post(paths.TOKENS, body)
     if as_json:
         emit_json(result)
         return
@@ -115,7 +116,7 @@ def issue(
 @pass_client
 def revoke(client: Client, token: str, as_json: bool) -> None:
     """Revoke TOKEN (its id or prefix): its very next request is refused."""
-    result = client.post(f"/api/v1/tokens/{_token_id(client, token)}/revoke", {})
+    result = client.post(paths.revoke_token(_token_id(client, token)), {})
     if as_json:
         emit_json(result)
     else:
@@ -135,7 +136,7 @@ def revoke(client: Client, token: str, as_json: bool) -> None:
 def rotate(client: Client, token: str, grace_minutes: int, as_json: bool) -> None:
     """Replace TOKEN with a new one of the same scope and print it once."""
     old = _token_id(client, token)
-    result = client.post(f"/api/v1/tokens/{old}/rotate", {"grace_minutes": grace_minutes})
+    result = client.post(paths.rotate_token(old), {"grace_minutes": grace_minutes})
     if as_json:
         emit_json(result)
         return

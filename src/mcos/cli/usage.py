@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
+from mcos.contract import paths
 
 
 @click.group()
@@ -23,7 +24,7 @@ def _money(spent: float, limit: float | None) -> str:
 @pass_client
 def summary(client: Client, as_json: bool) -> None:
     """Spend today and this month per agent, and per model this month."""
-    data = client.get("/api/v1/usage")
+    data = client.get(paths.USAGE)
     if as_json:
         emit_json(data)
         return
@@ -80,7 +81,7 @@ def _period(label: str, period: dict[str, Any]) -> None:
 @pass_client
 def roi(client: Client, as_json: bool) -> None:
     """Time saved by finished work (the value ledger) against spend, this month and today."""
-    data = client.get("/api/v1/usage/roi")
+    data = client.get(paths.USAGE_ROI)
     if as_json:
         emit_json(data)
         return
@@ -117,7 +118,7 @@ def budget(
     ):
         if value is not None:
             body[key] = value
-    result = client.request("PATCH", f"/api/v1/agents/{agent}/budget", json=body)
+    result = client.request("PATCH", paths.budget(agent), json=body)
     if as_json:
         emit_json(result)
     else:

@@ -19,8 +19,10 @@ from mcos.api.session import (
     cookie_is_secure,
     csrf_token,
 )
+from mcos.contract.errors import errors
+from mcos.contract.requests import AgentName, SessionIn
+from mcos.contract.work import AgentPage, DashboardSession, Series, Snapshot
 from mcos.errors import Forbidden, Unauthorized
-from mcos.schemas import AgentName, SessionIn
 from mcos.services import dashboard, tokens
 from mcos.services.access import require_operator
 from mcos.services.tokens import resolve_token
@@ -34,7 +36,12 @@ def _session_body(operator: str, secret: str) -> dict[str, str]:
     return {"operator": operator, "csrf": csrf_token(secret)}
 
 
-@router.post("/session", summary="Sign in to the dashboard with an operator token")
+@router.post(
+    "/session",
+    response_model=DashboardSession,
+    responses=errors(401, 403, s403="Not an operator token, or a request from another origin"),
+    summary="Sign in to the dashboard with an operator token",
+)
 async def sign_in(body: SessionIn, request: Request, store: CurrentStore) -> JSON:
     check_origin(request)
     record = await store.read(resolve_token, body.token, datetime.now(UTC))
@@ -62,7 +69,11 @@ async def sign_in(body: SessionIn, request: Request, store: CurrentStore) -> JSO
     return response
 
 
-@router.get("/session", summary="Who is signed in, and the CSRF token for state changes")
+@router.get(
+    "/session",
+    response_model=DashboardSession,
+    summary="Who is signed in, and the CSRF token for state changes",
+)
 async def session(request: Request, principal: CurrentPrincipal) -> JSON:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret is None:
@@ -70,7 +81,12 @@ async def session(request: Request, principal: CurrentPrincipal) -> JSON:
     return JSON(_session_body(principal.name, secret))
 
 
-@router.delete("/session", status_code=204, summary="Sign out: the session ends on the server")
+@router.delete(
+    "/session",
+    status_code=204,
+    responses=errors(403, s403="The CSRF token is missing or wrong, or another origin asked"),
+    summary="Sign out: the session ends on the server",
+)
 async def sign_out(request: Request, store: CurrentStore) -> Response:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
@@ -83,14 +99,22 @@ async def sign_out(request: Request, store: CurrentStore) -> Response:
     return response
 
 
-@router.get("/snapshot", summary="Everything the dashboard's first view needs, with last_seq")
+@router.get(
+    "/snapshot",
+    response_model=Snapshot,
+    summary="Everything the dashboard's first view needs, with last_seq",
+)
 async def snapshot(store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     require_operator(principal, "read the dashboard")
     now = datetime.now(UTC)
     return JSON(await store.read(dashboard.snapshot, store.fleet, now, principal.name))
 
 
-@router.get("/series", summary="Tokens, cost and calls per hour; heartbeats missed")
+@router.get(
+    "/series",
+    response_model=Series,
+    summary="Tokens, cost and calls per hour; heartbeats missed",
+)
 async def series(
     store: CurrentStore,
     principal: CurrentPrincipal,
@@ -101,7 +125,12 @@ async def series(
     return JSON(await store.read(dashboard.series, now, hours))
 
 
-@router.get("/agents/{name}", summary="One agent's page: gauge history, calls, notes, denials")
+@router.get(
+    "/agents/{name}",
+    response_model=AgentPage,
+    responses=errors(404),
+    summary="One agent's page: gauge history, calls, notes, denials",
+)
 async def agent_page(name: AgentName, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     require_operator(principal, "read the dashboard")
     now = datetime.now(UTC)

@@ -15,6 +15,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+from mcos.contract import paths
 from mcos.demo.director import Director, Scene
 from mcos.demo.finance import vega_variance
 from mcos.demo.fleet import EXTERNAL_TASK, QUICK_TO_MISS
@@ -144,7 +145,7 @@ async def donna_digest(d: Director) -> None:
             await d.narrate("Donna's digest was not written in time.", outcome=True)
             return
         counts = _data(written).get("counts", {})
-        flagged = await d.call("GET", "/api/v1/mail/messages?category=jarvis&limit=1000")
+        flagged = await d.call("GET", f"{paths.MAIL_MESSAGES}?category=jarvis&limit=1000")
         tasks = sum(1 for m in flagged["messages"] if m.get("task_id"))
         await d.narrate(
             f"Donna's digest: {counts.get('operator', 0)} need you today, "
@@ -167,7 +168,7 @@ async def donna_digest(d: Director) -> None:
 
 async def _donna_reply(d: Director) -> None:
     """Donna drafts a reply to a mail that needs the operator; it leaves only once approved."""
-    waiting = await d.call("GET", "/api/v1/mail/messages?category=operator&limit=50")
+    waiting = await d.call("GET", f"{paths.MAIL_MESSAGES}?category=operator&limit=50")
     if not waiting["messages"]:
         return
     mail = waiting["messages"][-1]
@@ -372,7 +373,7 @@ async def committee_vote(d: Director) -> None:
             if event is None:
                 break
             mark = event["seq"]
-        shown = await d.call("GET", f"/api/v1/committees/{committee_id}")
+        shown = await d.call("GET", paths.committee(committee_id))
         tally = ", ".join(f"{p['member']} {p['position']}" for p in shown["positions"])
         if shown["status"] == "open":
             await d.narrate(
@@ -670,7 +671,7 @@ async def scout_goes_silent(d: Director) -> None:
 
 
 async def closing(d: Director) -> None:
-    roi = await d.call("GET", "/api/v1/usage/roi")
+    roi = await d.call("GET", paths.USAGE_ROI)
     today = roi["today"]
     ratio = "n/a" if today["roi"] is None else f"{today['roi']:g}:1"
     await d.narrate(

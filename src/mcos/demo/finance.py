@@ -19,6 +19,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from mcos.contract import paths
 from mcos.demo.director import Director
 from mcos.demo.story import newest_file, task_reaches
 from mcos.finance.sample import generate, sample_spec
@@ -119,7 +120,7 @@ async def vega_variance(d: Director) -> None:
     # Routed by the fleet file's [[routing]] rules, as Jarvis routes a request.
     routed = await d.call(
         "POST",
-        "/api/v1/route",
+        paths.ROUTE,
         {
             "title": TITLE,
             "description": f"Velocity Fibre's H1 2026 books are in {DATA}/ (simulated sample): "

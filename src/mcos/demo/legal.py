@@ -19,6 +19,7 @@ from typing import Any
 
 from docx import Document
 
+from mcos.contract import paths
 from mcos.demo.director import Director
 from mcos.demo.story import newest_file, task_reaches
 from mcos.runtime.providers.simulated import Step
@@ -120,10 +121,10 @@ async def apex_contract(d: Director) -> None:
             outcome=True,
         )
         mark = await d.last_seq()
-        await d.call("POST", f"/api/v1/tasks/{task_id}/comments", {"body": REVIEW})
+        await d.call("POST", paths.comments(task_id), {"body": REVIEW})
         await d.call(
             "POST",
-            f"/api/v1/tasks/{task_id}/move",
+            paths.move(task_id),
             {"status": "in_progress", "reason": "(simulated) two changes asked for"},
         )
         if not await task_reaches(d, task_id, ("review",), mark):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
 from mcos.demo.director import Director
 
 
@@ -35,13 +36,13 @@ async def newest_file(
 ) -> tuple[dict[str, Any], bytes] | None:
     """The newest version of the task's file ending in ``suffix`` and its bytes, downloaded as
     the operator opens it (the card then shows the operator opened that version)."""
-    listed = await d.call("GET", f"/api/v1/tasks/{task_id}/artifacts")
+    listed = await d.call("GET", paths.artifacts(task_id))
     found = [a for a in listed["artifacts"] if a["name"].lower().endswith(suffix)]
     if not found:
         return None
     newest = max(found, key=lambda a: (a["name"], a["version"]))
     try:
-        content = await d.api.download(f"/api/v1/tasks/{task_id}/artifacts/{newest['id']}/content")
+        content = await d.api.download(paths.artifact_content(task_id, newest["id"]))
     except (ApiError, Unreachable):
         return None
     return newest, content

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from mcos.fleet.schema import HUMAN
+from mcos.contract.vocab import HUMAN
 
 
 class ApprovalStatus(StrEnum):

@@ -12,7 +12,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-HUMAN_VOTER = "human"
+from mcos.contract.vocab import HUMAN
+
+HUMAN_VOTER = HUMAN
 """The voter name of the operator, when a committee gives the human a vote."""
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from mcos.contract.vocab import HUMAN
 from mcos.errors import UserError
 from mcos.fleet._guard_checks import guard_problems
 from mcos.fleet._mail_checks import mail_problems
@@ -21,7 +22,7 @@ from mcos.fleet._notify_checks import notify_problems
 from mcos.fleet._service_checks import service_problems
 from mcos.fleet.costs import cost_problems
 from mcos.fleet.schedules import schedule_problems
-from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, OPERATOR, Fleet
+from mcos.fleet.schema import KNOWN_CAPABILITIES, OPERATOR, Fleet
 from mcos.fleet.view import secret_problems
 
 FLEET_FILENAME = "fleet.toml"

@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcos.contract.vocab import ORCHESTRATOR, PriorityName
 from mcos.domain.schedules import cron_problem
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-ORCHESTRATOR_ROLE = "orchestrator"
 BRIEFING_KIND = "briefing"
 
 
@@ -49,7 +49,7 @@ class Schedule(_Strict):
     """Who gets the task (``task`` only; the briefing goes to the orchestrator)."""
     kind: Name | None = None
     """The task's kind of work, matched against the value ledger."""
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    priority: PriorityName = "normal"
     start_within_minutes: float = Field(60, gt=0, le=7 * 24 * 60)
     """A task it created and not started this long after is flagged ``schedule.not_started``."""
     grace_minutes: float = Field(60, ge=0, le=7 * 24 * 60)
@@ -138,13 +138,13 @@ def schedule_problems(
                 problems.append(
                     (f"{key}.roles[{j}]", f"no agent has role {role!r}", "name an agent role")
                 )
-        if schedule.action == "briefing" and ORCHESTRATOR_ROLE not in roles:
+        if schedule.action == "briefing" and ORCHESTRATOR not in roles:
             problems.append(
                 (
                     f"{key}.action",
                     f"schedule {schedule.name!r} creates the morning briefing for the "
-                    f"orchestrator, but no agent has role {ORCHESTRATOR_ROLE!r}",
-                    f"give one agent role = {ORCHESTRATOR_ROLE!r}, or remove this schedule",
+                    f"orchestrator, but no agent has role {ORCHESTRATOR!r}",
+                    f"give one agent role = {ORCHESTRATOR!r}, or remove this schedule",
                 )
             )
     return problems

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from mcos.contract.vocab import HUMAN, ORCHESTRATOR, SEVERITIES
 from mcos.fleet.costs import Costs
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
 from mcos.fleet.mail import Mail
@@ -38,7 +39,6 @@ from mcos.fleet.services import AnyService, Service
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
-HUMAN = "human"
 OPERATOR = "operator"
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -59,7 +59,6 @@ KNOWN_CAPABILITIES = frozenset(
     }
 )
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
-SEVERITIES = ("P0", "P1", "P2", "P3")
 RUNNABLE_PROVIDERS = ("anthropic", "openai", "simulated")
 """The providers ``mcos run`` can call; an external agent may name any the price table knows."""
 AgentRuntime = Literal["mcos", "external"]
@@ -304,8 +303,8 @@ class EscalationRule(_Strict):
 
 def _seed_escalation() -> dict[str, EscalationRule]:
     return {
-        "P0": EscalationRule(confirm_by=("orchestrator", HUMAN), reach="fleet"),
-        "P1": EscalationRule(confirm_by=("orchestrator",), reach="fleet"),
+        "P0": EscalationRule(confirm_by=(ORCHESTRATOR, HUMAN), reach="fleet"),
+        "P1": EscalationRule(confirm_by=(ORCHESTRATOR,), reach="fleet"),
         "P2": EscalationRule(confirm_by=("security",), reach="fleet"),
         "P3": EscalationRule(confirm_by=(), reach="self"),
     }

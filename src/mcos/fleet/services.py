@@ -22,9 +22,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mcos.contract.vocab import Severity
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-Severity = Literal["P0", "P1", "P2", "P3"]
 Policy = Literal["allow", "ask", "deny"]
 Command = Annotated[str, Field(min_length=1, max_length=2_000)]
 REMEDIES = ("restart", "rollback")

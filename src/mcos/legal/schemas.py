@@ -1,4 +1,4 @@
-"""Request bodies of the legal endpoints (validated like every body: ``mcos.schemas``)."""
+"""Request bodies of the legal endpoints (validated like every body: ``mcos.contract.requests``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcos.schemas import ClientId, _Input
+from mcos.contract.requests import ClientId, _Input
 
 RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,39}$")]
 EntityKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9-]*$")]

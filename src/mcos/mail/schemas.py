@@ -1,6 +1,6 @@
 """Request bodies of ``/api/v1/mail``: what a runner reports it read, what an agent decides.
 
-Validated like every body of the API (``mcos.schemas``): unknown keys refused, strings
+Validated like every body of the API (``mcos.contract.requests``): unknown keys refused, strings
 bounded by their columns and storable on both backends.
 """
 
@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from mcos.contract.requests import _Input
 from mcos.fleet.mail import NAME_PATTERN, Category, Topic
 from mcos.inputs import Instant, RowId
 from mcos.mail.message import MAX_ATTACHMENTS, MAX_TEXT_CHARS
-from mcos.schemas import _Input
 
 AddressText = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 MAX_BATCH = 100

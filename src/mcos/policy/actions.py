@@ -4,41 +4,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcos.contract.vocab import ActionKind
+
 # Kind -> capability. An unknown kind is refused: nothing unforeseen is allowed by default.
 ACTION_KINDS: dict[str, str] = {
-    "file.read": "read",
-    "file.write": "write",
-    "file.delete": "write",
-    "shell.exec": "exec",
-    "http.fetch": "network",
-    "email.send": "email.send",
-    "message.broadcast": "broadcast",
-    "payment.send": "spend",
-    "git.commit": "write",
-    "deploy.run": "exec",
-    "service.restart": "exec",
-    "service.rollback": "exec",
+    ActionKind.FILE_READ: "read",
+    ActionKind.FILE_WRITE: "write",
+    ActionKind.FILE_DELETE: "write",
+    ActionKind.SHELL_EXEC: "exec",
+    ActionKind.HTTP_FETCH: "network",
+    ActionKind.EMAIL_SEND: "email.send",
+    ActionKind.MESSAGE_BROADCAST: "broadcast",
+    ActionKind.PAYMENT_SEND: "spend",
+    ActionKind.GIT_COMMIT: "write",
+    ActionKind.DEPLOY_RUN: "exec",
+    ActionKind.SERVICE_RESTART: "exec",
+    ActionKind.SERVICE_ROLLBACK: "exec",
 }
 
 
 # Kind -> what the action must say for its limits to be checked. An action without it is
 # refused: a payment without an amount would otherwise pass the spending limit unexamined.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "file.write": ("paths",),
-    "file.delete": ("paths",),
-    "shell.exec": ("command",),
-    "http.fetch": ("host",),
-    "email.send": ("recipient", "draft", "body_sha256"),
-    "payment.send": ("amount_usd",),
-    "git.commit": ("files_touched", "paths"),
-    "deploy.run": ("target", "files_touched"),
-    "service.restart": ("target", "command"),
-    "service.rollback": ("target", "command"),
+    ActionKind.FILE_WRITE: ("paths",),
+    ActionKind.FILE_DELETE: ("paths",),
+    ActionKind.SHELL_EXEC: ("command",),
+    ActionKind.HTTP_FETCH: ("host",),
+    ActionKind.EMAIL_SEND: ("recipient", "draft", "body_sha256"),
+    ActionKind.PAYMENT_SEND: ("amount_usd",),
+    ActionKind.GIT_COMMIT: ("files_touched", "paths"),
+    ActionKind.DEPLOY_RUN: ("target", "files_touched"),
+    ActionKind.SERVICE_RESTART: ("target", "command"),
+    ActionKind.SERVICE_ROLLBACK: ("target", "command"),
 }
 
 # Kinds whose ``paths`` are files or folders on the agent's machine.
 FILE_KINDS = frozenset(
-    {"file.read", "file.write", "file.delete", "shell.exec", "git.commit", "deploy.run"}
+    {
+        ActionKind.FILE_READ,
+        ActionKind.FILE_WRITE,
+        ActionKind.FILE_DELETE,
+        ActionKind.SHELL_EXEC,
+        ActionKind.GIT_COMMIT,
+        ActionKind.DEPLOY_RUN,
+    }
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 
+from mcos.contract.vocab import HUMAN, ActionKind
 from mcos.domain.hosts import (
     BadHost,
     IPAddress,
@@ -18,7 +19,7 @@ from mcos.domain.hosts import (
 from mcos.domain.hosts import reached as reached_by
 from mcos.domain.paths import matches, normalise_path
 from mcos.fleet.guard import Guard
-from mcos.fleet.schema import HUMAN, Agent
+from mcos.fleet.schema import Agent
 from mcos.fleet.services import AnyService, is_build
 from mcos.policy.actions import ACTION_KINDS, FILE_KINDS, REQUIRED, Action
 from mcos.policy.decisions import Allow, Decision, Deny, NeedsApproval
@@ -167,7 +168,7 @@ def absolute_paths(request: PolicyRequest) -> Decision | None:
 
 def protected_paths(request: PolicyRequest) -> Decision | None:
     action = request.action
-    if action.kind == "file.read":
+    if action.kind == ActionKind.FILE_READ:
         return None
     touched = list(action.paths)
     if action.target is not None and action.target.startswith("/"):
@@ -186,7 +187,7 @@ def protected_paths(request: PolicyRequest) -> Decision | None:
 
 def fetch_host(request: PolicyRequest) -> Decision | None:
     """The host and addresses of a fetch must be real ones: read, not guessed at."""
-    if request.action.kind != "http.fetch" or not request.action.host:
+    if request.action.kind != ActionKind.HTTP_FETCH or not request.action.host:
         return None
     try:
         canonical_host(request.action.host)
@@ -201,7 +202,11 @@ def fetch_host(request: PolicyRequest) -> Decision | None:
 def control_plane(request: PolicyRequest) -> Decision | None:
     """No agent fetches from the control plane, whatever its guard's exceptions say."""
     action = request.action
-    if action.kind != "http.fetch" or not action.host or request.control_plane_host is None:
+    if (
+        action.kind != ActionKind.HTTP_FETCH
+        or not action.host
+        or request.control_plane_host is None
+    ):
         return None
     own = _canonical(request.control_plane_host) or request.control_plane_host.lower()
     reached = {_canonical(action.host)}
@@ -217,7 +222,7 @@ def control_plane(request: PolicyRequest) -> Decision | None:
 
 def blocked_hosts(request: PolicyRequest) -> Decision | None:
     action = request.action
-    if action.kind != "http.fetch" or not action.host or _excepted(request):
+    if action.kind != ActionKind.HTTP_FETCH or not action.host or _excepted(request):
         return None
     host = _canonical(action.host) or action.host.lower()
     for pattern in request.guard.blocked_hosts:
@@ -233,7 +238,7 @@ def blocked_hosts(request: PolicyRequest) -> Decision | None:
 def blocked_networks(request: PolicyRequest) -> Decision | None:
     """Every address the host resolved to, and the host itself if it is one, in any spelling."""
     action = request.action
-    if action.kind != "http.fetch" or not action.host or _excepted(request):
+    if action.kind != ActionKind.HTTP_FETCH or not action.host or _excepted(request):
         return None
     for address in _addresses(action):
         network = blocking_network(address, request.guard.blocked_networks)
@@ -298,7 +303,7 @@ def spend_limit(request: PolicyRequest) -> Decision | None:
     amount = request.action.amount_usd
     limit = request.guard.max_spend_usd
     if (
-        request.action.kind == "payment.send"
+        request.action.kind == ActionKind.PAYMENT_SEND
         and amount is not None
         and (limit is None or amount > limit)
     ):

@@ -21,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
+from mcos.contract.vocab import ORCHESTRATOR, PRIORITY_RANK
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.briefing import BRIEFING_KIND, briefing_prompt
 from mcos.runtime.calls import CoolingDown, ModelCaller, Paused, TaskFailed
@@ -29,7 +31,6 @@ from mcos.runtime.commands import AgentCommands
 from mcos.runtime.compaction import flush_and_compact, needs_compaction
 from mcos.runtime.conversation import Conversation, Saved
 from mcos.runtime.mailboxes import Mailboxes
-from mcos.runtime.orchestration_tools import ORCHESTRATOR
 from mcos.runtime.providers.base import Provider, ToolCall, TransientProviderError, Turn
 from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.toolbox import Toolbox
@@ -44,7 +45,6 @@ MAX_STEPS_PER_TASK = 60
 COMMENTS_SHOWN = 10
 """A task's latest comments put before the model when it comes back from review."""
 COMMENT_CHARS = 4_000
-PRIORITY = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 RETRY_SECONDS = 5.0
 """How soon an agent tries again when the control plane did not answer."""
 
@@ -176,7 +176,7 @@ class AgentLoop:
             body["ack_messages_through"] = self.saved.ack_messages
         if self.saved.ack_incidents:
             body["ack_incidents_through"] = self.saved.ack_incidents
-        path = f"/api/v1/agents/{self.agent.name}/heartbeat"
+        path = paths.heartbeat(self.agent.name)
         try:
             answer: dict[str, Any] = await self.link.ask("POST", path, body)
         except ApiError as exc:
@@ -225,7 +225,11 @@ class AgentLoop:
         self.saved.settled &= set() if delivered else in_progress
         tasks = sorted(
             (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
-            key=lambda t: (t["status"] != "in_progress", PRIORITY.get(t["priority"], 9), t["id"]),
+            key=lambda t: (
+                t["status"] != "in_progress",
+                PRIORITY_RANK.get(t["priority"], 9),
+                t["id"],
+            ),
         )
         await self._resume_parked(stopping)
         worked = False
@@ -307,9 +311,7 @@ class AgentLoop:
         key = str(task["id"])
         if task["status"] == "assigned":
             try:
-                await self.link.ask(
-                    "POST", f"/api/v1/tasks/{task['id']}/move", {"status": "in_progress"}
-                )
+                await self.link.ask("POST", paths.move(task["id"]), {"status": "in_progress"})
             except ApiError as exc:
                 log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc.message)
                 return False
@@ -335,7 +337,7 @@ class AgentLoop:
         full = task
         if "description" not in task:  # heartbeat answers carry it; other sources may not
             with contextlib.suppress(ApiError):
-                full = await self.link.ask("GET", f"/api/v1/tasks/{task['id']}")
+                full = await self.link.ask("GET", paths.task(task["id"]))
         lines = [f"Task #{task['id']}: {full['title']}", f"Priority: {full['priority']}"]
         if full.get("kind"):
             lines.append(f"Kind: {full['kind']}")
@@ -355,7 +357,7 @@ class AgentLoop:
     async def _comments(self, task_id: int) -> list[str]:
         """The task's latest comments, oldest first, as prompt lines (none if unreadable)."""
         try:
-            full = await self.link.ask("GET", f"/api/v1/tasks/{task_id}")
+            full = await self.link.ask("GET", paths.task(task_id))
         except ApiError:
             return []
         said = [
@@ -441,19 +443,18 @@ class AgentLoop:
             self.saved.last_prompt_tokens = conversation.prompt_tokens
         log.info("%s: finished task #%s", self.agent.name, task_id)
         self.saved.settled.add(task_id)
-        base = f"/api/v1/tasks/{task_id}"
         reports: list[tuple[str, dict[str, Any]]] = []
         if summary.strip():
-            reports.append((f"{base}/comments", {"body": summary.strip()[:20_000]}))
+            reports.append((paths.comments(task_id), {"body": summary.strip()[:20_000]}))
         refused = conversation.refusals if conversation is not None else {}
         if refused:
             # What the work needed was refused: it is not finished, whatever the model says.
             why = "; ".join(f"{name}: {reason}" for name, reason in refused.items())
-            reports.append((f"{base}/move", {"status": "blocked", "reason": why[:2000]}))
+            reports.append((paths.move(task_id), {"status": "blocked", "reason": why[:2000]}))
             log.info("%s: task #%s blocked: %s", self.agent.name, task_id, why)
         elif conversation is None or conversation.moved_to in (None, "in_progress"):
             # To review, not done: accepting work is an operator's or a reviewer's move.
-            reports.append((f"{base}/move", {"status": "review"}))
+            reports.append((paths.move(task_id), {"status": "review"}))
         # Put together, they share one commit; the outbox numbers them in this order.
         await asyncio.gather(*(self.link.report("POST", path, body) for path, body in reports))
         self.saved.current_task = None
@@ -461,8 +462,9 @@ class AgentLoop:
     async def fail(self, task_id: int, reason: str) -> None:
         self.saved.conversations.pop(str(task_id), None)
         self.saved.settled.add(task_id)
-        base = f"/api/v1/tasks/{task_id}"
-        await self.link.tell("POST", f"{base}/move", {"status": "blocked", "reason": reason[:2000]})
+        await self.link.tell(
+            "POST", paths.move(task_id), {"status": "blocked", "reason": reason[:2000]}
+        )
         self.saved.current_task = None
 
     async def escalate(self, task_id: int, why: str) -> None:
@@ -473,12 +475,12 @@ class AgentLoop:
         if self.agent.supervisor != "operator":
             await self.link.tell(
                 "POST",
-                "/api/v1/messages",
+                paths.MESSAGES,
                 {"to": self.agent.supervisor, "kind": "report", "body": body, "task_id": task_id},
             )
         await self.link.tell(
             "POST",
-            "/api/v1/events",
+            paths.EVENTS,
             {
                 "type": "runtime.task_escalated",
                 "subject": f"task:{task_id}",

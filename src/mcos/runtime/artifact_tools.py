@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mcos.contract import paths
 from mcos.domain.untrusted import fence
 from mcos.runtime import files
 from mcos.runtime.permission import ToolError
@@ -114,11 +115,9 @@ def _chosen(listed: list[dict[str, Any]], args: ReadArtifact, task_id: int) -> d
 
 async def _read_artifact(ctx: ToolContext, args: ReadArtifact) -> str:
     task_id = _task(ctx, args.task_id)
-    listed = await ctx.link.ask("GET", f"/api/v1/tasks/{task_id}/artifacts")
+    listed = await ctx.link.ask("GET", paths.artifacts(task_id))
     artifact = _chosen(listed["artifacts"], args, task_id)
-    answer = await ctx.link.ask(
-        "GET", f"/api/v1/tasks/{task_id}/artifacts/{artifact['id']}/preview"
-    )
+    answer = await ctx.link.ask("GET", paths.artifact_preview(task_id, artifact["id"]))
     shown = answer["preview"]
     title = f"{artifact['name']} v{artifact['version']} by {artifact['created_by']}"
     if shown["kind"] == "none":

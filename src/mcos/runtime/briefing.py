@@ -9,6 +9,7 @@ short narrative for the operator. The answer becomes the task's summary comment,
 from __future__ import annotations
 
 from mcos.client import ApiError
+from mcos.contract import paths
 from mcos.runtime.client import AgentLink
 
 BRIEFING_KIND = "briefing"
@@ -24,7 +25,7 @@ INSTRUCTION = (
 async def briefing_prompt(link: AgentLink) -> str:
     """The instruction and the data's briefing, or why it could not be read."""
     try:
-        data = await link.ask("GET", "/api/v1/briefing")
+        data = await link.ask("GET", paths.BRIEFING)
     except ApiError as exc:
         return f"{INSTRUCTION}\n\n(The briefing could not be read: {exc.message}.)"
     return f"{INSTRUCTION}\n\n--- The briefing, from the data ---\n\n{data['data_markdown']}"

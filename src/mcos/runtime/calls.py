@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from mcos import telemetry
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
 from mcos.fleet.schema import Agent, Fleet
 from mcos.pricing import UnknownModelPrice, price_call
 from mcos.runtime.client import AgentLink
@@ -93,9 +94,7 @@ class BudgetLease:
             return
         body = {"estimated_tokens": estimated_tokens, "estimated_usd": float(estimated_usd)}
         try:
-            answer = await self.link.ask(
-                "POST", f"/api/v1/agents/{self.link.name}/budget/check", body
-            )
+            answer = await self.link.ask("POST", paths.budget_check(self.link.name), body)
         except Unreachable:
             if fits:  # keep spending what was already leased, never more
                 return
@@ -108,7 +107,7 @@ class BudgetLease:
 
     async def _cooldown_ends(self) -> float:
         """When the control plane's cooldown of this agent ends, on the monotonic clock."""
-        agent = await self.link.ask("GET", f"/api/v1/agents/{self.link.name}")
+        agent = await self.link.ask("GET", paths.agent(self.link.name))
         until = agent.get("cooldown_until")
         if not until:
             return time.monotonic() + 1.0
@@ -253,7 +252,7 @@ class ModelCaller:
         }
         if task_id is not None:
             body["task_id"] = task_id
-        await self.link.report("POST", f"/api/v1/agents/{self.agent.name}/usage", body)
+        await self.link.report("POST", paths.usage(self.agent.name), body)
 
     async def _cool_down(self, exc: RateLimited) -> None:
         """Tell the control plane this agent's one credential waits; never try another key."""
@@ -266,6 +265,6 @@ class ModelCaller:
         self.lease.expires = 0.0  # ask again once the cooldown is over
         await self.link.tell(
             "POST",
-            f"/api/v1/agents/{self.agent.name}/cooldown",
+            paths.cooldown(self.agent.name),
             {"retry_after_seconds": exc.retry_after, "credential": self.agent.credential},
         )

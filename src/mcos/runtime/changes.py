@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mcos.contract.vocab import ActionKind
 from mcos.fleet.schema import DeployTarget
 from mcos.runtime import files
 from mcos.runtime.permission import ToolError, ask_before_acting
@@ -128,7 +129,11 @@ async def _git_commit(ctx: ToolContext, args: GitCommit) -> str:
         # anything is staged.
         await ask_before_acting(
             ctx.link,
-            {"kind": "git.commit", "paths": [str(ctx.workspace.root)], "reason": ctx.reason},
+            {
+                "kind": ActionKind.GIT_COMMIT,
+                "paths": [str(ctx.workspace.root)],
+                "reason": ctx.reason,
+            },
         )
     repo = _repository(ctx, args.repository)
     spec = _pathspec(args.paths)
@@ -145,7 +150,7 @@ async def _git_commit(ctx: ToolContext, args: GitCommit) -> str:
     if not count:
         return "nothing to commit: the repository has no change there"
     action = {
-        "kind": "git.commit",
+        "kind": ActionKind.GIT_COMMIT,
         # Every file, or their folders; only the repository when the names did not all fit.
         "paths": _paths_for_policy(repo, changed) if len(changed) == count else [str(repo)],
         "files_touched": count,
@@ -248,14 +253,14 @@ async def _deploy(ctx: ToolContext, args: Deploy) -> str:
     held = set(ctx.agent.capabilities) | set(ctx.granted)
     if "exec" not in held and ctx.approved is None:
         await ask_before_acting(
-            ctx.link, {"kind": "deploy.run", "target": args.target, "reason": ctx.reason}
+            ctx.link, {"kind": ActionKind.DEPLOY_RUN, "target": args.target, "reason": ctx.reason}
         )
     plan = plan_deploy(ctx, args)
     touched = plan.touched
     if not touched:
         return f"nothing to deploy: {plan.target.name} already matches {args.source}"
     action = {
-        "kind": "deploy.run",
+        "kind": ActionKind.DEPLOY_RUN,
         "target": plan.target.name,
         "paths": _paths_for_policy(Path(plan.target.path), touched),
         "files_touched": len(touched),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from mcos.contract import paths
 from mcos.fleet.schema import Agent
 from mcos.runtime.calls import estimate_tokens
 from mcos.runtime.conversation import Conversation
@@ -53,7 +54,7 @@ async def flush_and_compact(
     loop.workspace.append_note(now.date(), f"{now:%H:%M} before compaction ({where})", notes)
     await link.report(
         "POST",
-        f"/api/v1/agents/{agent.name}/memory",
+        paths.memory(agent.name),
         {"content": notes, "day": now.date().isoformat()},
     )
     summary = await loop.caller.call(
@@ -73,6 +74,6 @@ async def flush_and_compact(
     loop.saved.save(loop.workspace)
     await link.report(
         "POST",
-        f"/api/v1/agents/{agent.name}/compactions",
+        paths.compactions(agent.name),
         {"tokens_before": before, "tokens_after": after},
     )

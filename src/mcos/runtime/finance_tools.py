@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from pydantic import Field
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract.vocab import ActionKind
 from mcos.finance import AnalysisSpec, Match, MatchResult, WorkbookError, analyse, reconcile
 from mcos.runtime import files
 from mcos.runtime.permission import ToolError
@@ -138,7 +139,7 @@ def _write_action(ctx: ToolContext, args: WriteAnalysis) -> dict[str, Any]:
         path = files.workspace_path(ctx.workspace.root, _output_path(args), writing=True)
     except files.UnsafePath as exc:
         raise ToolError(str(exc)) from None
-    return {"kind": "file.write", "paths": [str(path)], "files_touched": 1}
+    return {"kind": ActionKind.FILE_WRITE, "paths": [str(path)], "files_touched": 1}
 
 
 async def _write_analysis(ctx: ToolContext, args: WriteAnalysis) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mcos.contract import paths
 from mcos.legal.template import templates
 from mcos.runtime.orchestration_tools import NoArgs
 from mcos.runtime.permission import ToolError
@@ -50,7 +51,7 @@ class DraftDocument(ToolArgs):
 
 
 async def _list_templates(ctx: ToolContext, _: NoArgs) -> str:
-    listed = (await ctx.link.ask("GET", "/api/v1/legal/templates"))["templates"]
+    listed = (await ctx.link.ask("GET", paths.LEGAL_TEMPLATES))["templates"]
     out = []
     for t in listed:
         out.append(f"{t['key']} ({t['style']}): {t['description']}")
@@ -72,7 +73,7 @@ async def _draft_document(ctx: ToolContext, args: DraftDocument) -> str:
         "fields": args.fields,
         "note": args.note,
     }
-    done = await ctx.link.ask("POST", f"/api/v1/tasks/{task_id}/drafts", body)
+    done = await ctx.link.ask("POST", paths.legal_drafts(task_id), body)
     artifact = done["artifact"]
     parties = "; ".join(
         f"{role}: {p['name']}"

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract import paths
+from mcos.contract.vocab import ActionKind
 from mcos.mail.message import MailboxError, MailItem, OutgoingMail
 from mcos.mail.triage import TRIAGE_GUIDE, untrusted
 from mcos.runtime import files
@@ -99,7 +101,7 @@ async def _check_mail(ctx: ToolContext, args: CheckMail) -> str:
     params: dict[str, Any] = {"status": "undigested", "limit": 1000}
     if args.account:
         params["account"] = args.account
-    listed = await ctx.link.ask("GET", "/api/v1/mail/messages", params=params)
+    listed = await ctx.link.ask("GET", paths.MAIL_MESSAGES, params=params)
     new = sorted(listed["messages"], key=lambda m: m["id"])
     waiting = [m for m in new if m["category"] is None]
     shown = (
@@ -120,7 +122,7 @@ async def _check_mail(ctx: ToolContext, args: CheckMail) -> str:
 
 
 async def _read_mail(ctx: ToolContext, args: ReadMail) -> str:
-    mail = await ctx.link.ask("GET", f"/api/v1/mail/messages/{args.id}")
+    mail = await ctx.link.ask("GET", paths.mail_message(args.id))
     state = (
         f"Triage so far: {mail['category']} ({mail['classified_by']}: {mail['reason'] or '-'})"
         if mail["category"]
@@ -138,7 +140,7 @@ async def _triage_mail(ctx: ToolContext, args: TriageMail) -> str:
             for v in args.verdicts
         ]
     }
-    result = await ctx.link.ask("POST", "/api/v1/mail/triage", body)
+    result = await ctx.link.ask("POST", paths.MAIL_TRIAGE, body)
     lines = []
     for m in result["mail"]:
         note = ""
@@ -155,7 +157,7 @@ async def _triage_mail(ctx: ToolContext, args: TriageMail) -> str:
 async def _draft_reply(ctx: ToolContext, args: DraftReply) -> str:
     replied: dict[str, Any] | None = None
     if args.reply_to is not None:
-        replied = await ctx.link.ask("GET", f"/api/v1/mail/messages/{args.reply_to}")
+        replied = await ctx.link.ask("GET", paths.mail_message(args.reply_to))
     account = args.account or (replied["account"] if replied else None)
     if account is None:
         raise ToolError("name the account to write from, or the mail you reply to (reply_to)")
@@ -173,7 +175,7 @@ async def _draft_reply(ctx: ToolContext, args: DraftReply) -> str:
         "subject": subject,
         "body": args.body,
     }
-    draft = await ctx.link.ask("POST", "/api/v1/mail/drafts", body)
+    draft = await ctx.link.ask("POST", paths.MAIL_DRAFTS, body)
     saved = "not saved to the mailbox (this runner does not hold it)"
     if ctx.mailboxes is not None:
         try:
@@ -201,7 +203,7 @@ def _outgoing(draft: dict[str, Any]) -> OutgoingMail:
 def _send_action(draft: dict[str, Any]) -> dict[str, Any]:
     mail = _outgoing(draft)
     return {
-        "kind": "email.send",
+        "kind": ActionKind.EMAIL_SEND,
         "recipient": mail.recipients()[0] if mail.recipients() else None,
         "recipients": list(mail.recipients()),
         "draft": draft["id"],
@@ -212,7 +214,7 @@ def _send_action(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _send_mail(ctx: ToolContext, args: SendMail) -> str:
-    draft = await ctx.link.ask("GET", f"/api/v1/mail/drafts/{args.draft_id}")
+    draft = await ctx.link.ask("GET", paths.draft(args.draft_id))
     action = _send_action(draft)
     if action["body_sha256"] != draft["body_sha256"]:
         raise ToolError(f"draft #{args.draft_id} does not hash to what the control plane holds")
@@ -226,22 +228,20 @@ async def _send_mail(ctx: ToolContext, args: SendMail) -> str:
     try:
         sent_ref = await ctx.mailboxes.send(draft["account"], _outgoing(draft))
     except MailboxError as exc:
-        await ctx.link.ask(
-            "POST", f"/api/v1/mail/drafts/{args.draft_id}/failed", {"message": exc.message}
-        )
+        await ctx.link.ask("POST", paths.draft_failed(args.draft_id), {"message": exc.message})
         raise ToolError(f"sending failed: {exc.message}") from None
     report = {
         "body_sha256": action["body_sha256"],
         "approval_id": ctx.approval_id,
         "sent_ref": sent_ref[:255],
     }
-    await ctx.link.ask("POST", f"/api/v1/mail/drafts/{args.draft_id}/sent", report)
+    await ctx.link.ask("POST", paths.draft_sent(args.draft_id), report)
     return f"sent draft #{args.draft_id} to {', '.join(action['recipients'])} ({sent_ref})"
 
 
 async def _write_digest(ctx: ToolContext, args: WriteDigest) -> str:
     body = {"summary": args.summary, "task_id": ctx.task_id}
-    digest = await ctx.link.ask("POST", "/api/v1/mail/digests", body)
+    digest = await ctx.link.ask("POST", paths.MAIL_DIGESTS, body)
     path = f"digests/{digest['day']}.md"
     try:
         files.write_text(ctx.workspace.root, path, digest["markdown"])

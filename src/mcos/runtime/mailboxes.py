@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
 from mcos.fleet.mail import ImapAccount, M365Account
 from mcos.fleet.schema import Agent, Fleet
 from mcos.mail.message import MailboxError, MailSender, MailSource, OutgoingMail
@@ -131,7 +132,7 @@ class Mailboxes:
     async def _cursor(self, name: str) -> dict[str, Any] | None:
         """Where the account stands, as the control plane stores it: read under the account's
         lock, so a sync that waited for another starts where that one ended."""
-        accounts = (await self.link.ask("GET", "/api/v1/mail/accounts"))["accounts"]
+        accounts = (await self.link.ask("GET", paths.MAIL_ACCOUNTS))["accounts"]
         for account in accounts:
             if account["name"] == name:
                 cursor: dict[str, Any] | None = account["cursor"]
@@ -173,9 +174,7 @@ class Mailboxes:
                         | ({"since": since} if since is not None and batch.more else {}),
                         "reset": batch.reset,
                     }
-                    result = await self.link.ask(
-                        "POST", f"/api/v1/mail/accounts/{account.name}/sync", body
-                    )
+                    result = await self.link.ask("POST", paths.mail_sync(account.name), body)
                     report.stored += result["stored"]
                     report.duplicates += result["duplicates"]
                     report.skipped += len(batch.items) - len(recent)
@@ -195,7 +194,7 @@ class Mailboxes:
         log.warning("mailbox %s cannot be read: %s", account.name, exc.message)
         body = {"kind": exc.kind, "message": exc.message[:2_000]}
         with contextlib.suppress(Unreachable, ApiError):
-            await self.link.ask("POST", f"/api/v1/mail/accounts/{account.name}/failed", body)
+            await self.link.ask("POST", paths.mail_failed(account.name), body)
 
     def _forget(self, name: str) -> None:
         """A failed mailbox is opened afresh next time (a fixed secret, a new connection)."""

@@ -36,6 +36,7 @@ import httpx2
 import orjson
 
 from mcos.client import ApiError
+from mcos.contract.vocab import ActionKind
 from mcos.domain.hosts import BadHost, canonical_host, ip_literal, parse_port
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import Parked, ToolError, ask_before_acting
@@ -160,7 +161,7 @@ async def checked_addresses(link: AgentLink, host: str, port: int, *, reason: st
         raise ToolError(f"cannot connect to {host!r}: {exc}") from None
     addresses = await resolve(canonical, port)
     action = {
-        "kind": "http.fetch",
+        "kind": ActionKind.HTTP_FETCH,
         "host": canonical,
         "port": port,
         "addresses": addresses,

@@ -13,12 +13,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract import paths
+from mcos.contract.vocab import ORCHESTRATOR, TASK_STATUSES, PriorityName
+from mcos.domain.kanban import TaskStatus
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
-ORCHESTRATOR = "orchestrator"
-OPEN = ("inbox", "assigned", "in_progress", "review", "blocked")
+OPEN = tuple(status for status in TASK_STATUSES if status != TaskStatus.DONE)
+"""The columns of work not finished, in board order."""
 
 
 class NoArgs(ToolArgs):
@@ -33,7 +36,7 @@ class RouteRequest(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     kind: str | None = Field(None, description="Kind of work, such as legal-document.")
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    priority: PriorityName = "normal"
     capabilities: list[str] = Field(default_factory=list, description="Capabilities it needs.")
     dry_run: bool = Field(False, description="Only decide and explain; create no task.")
 
@@ -76,7 +79,7 @@ def _ago(seconds: float | None) -> str:
 
 
 async def _fleet_status(ctx: ToolContext, _: NoArgs) -> str:
-    agents = (await ctx.link.ask("GET", "/api/v1/agents"))["agents"]
+    agents = (await ctx.link.ask("GET", paths.AGENTS))["agents"]
     lines = []
     for a in agents:
         gauge = f"{a['gauge']['fraction'] * 100:.0f}%" if a["gauge"] else "-"
@@ -91,7 +94,7 @@ async def _fleet_status(ctx: ToolContext, _: NoArgs) -> str:
 
 async def _read_board(ctx: ToolContext, args: ReadBoard) -> str:
     params = {"assignee": args.assignee} if args.assignee else None
-    tasks = (await ctx.link.ask("GET", "/api/v1/tasks", params=params))["tasks"]
+    tasks = (await ctx.link.ask("GET", paths.TASKS, params=params))["tasks"]
     out = []
     for status in OPEN:
         column = [t for t in tasks if t["status"] == status]
@@ -105,7 +108,7 @@ async def _read_board(ctx: ToolContext, args: ReadBoard) -> str:
 
 
 async def _route_request(ctx: ToolContext, args: RouteRequest) -> str:
-    result = await ctx.link.ask("POST", "/api/v1/route", args.model_dump(exclude_none=True))
+    result = await ctx.link.ask("POST", paths.ROUTE, args.model_dump(exclude_none=True))
     task = result["task"]
     if task is None:
         head = "dry run: nothing created"
@@ -120,45 +123,42 @@ async def _send_directive(ctx: ToolContext, args: SendDirective) -> str:
     body: dict[str, Any] = {"to": args.to, "kind": "directive", "body": args.body}
     if ctx.task_id:
         body["task_id"] = ctx.task_id
-    sent = await ctx.link.tell("POST", "/api/v1/messages", body)
+    sent = await ctx.link.tell("POST", paths.MESSAGES, body)
     return f"directive sent to {args.to} (message #{sent['id']})" if sent else "queued"
 
 
 async def _reassign_task(ctx: ToolContext, args: ReassignTask) -> str:
-    base = f"/api/v1/tasks/{args.task_id}"
-    moved = await ctx.link.tell("POST", f"{base}/assign", {"assignee": args.assignee})
-    await ctx.link.tell("POST", f"{base}/comments", {"body": f"Reassigned: {args.reason}"})
+    moved = await ctx.link.tell("POST", paths.assign(args.task_id), {"assignee": args.assignee})
+    await ctx.link.tell(
+        "POST", paths.comments(args.task_id), {"body": f"Reassigned: {args.reason}"}
+    )
     if moved is None:
         return "queued: the control plane is down"
     return f"task #{args.task_id} reassigned to {moved['assignee']} ({moved['status']})"
 
 
 async def _nudge_agent(ctx: ToolContext, args: AgentReason) -> str:
-    nudged = await ctx.link.ask(
-        "POST", f"/api/v1/agents/{args.agent}/nudge", {"reason": args.reason}
-    )
+    nudged = await ctx.link.ask("POST", paths.nudge(args.agent), {"reason": args.reason})
     return f"nudged {args.agent} (event {nudged['seq']})"
 
 
 async def _suspend_agent(ctx: ToolContext, args: AgentReason) -> str:
     if args.agent == ctx.agent.name:
         raise ToolError("you may not suspend yourself")
-    done = await ctx.link.ask(
-        "POST", f"/api/v1/agents/{args.agent}/suspend", {"reason": args.reason}
-    )
+    done = await ctx.link.ask("POST", paths.suspend(args.agent), {"reason": args.reason})
     return f"{args.agent} is {done['liveness']}: it makes no model call until resumed"
 
 
 async def _resume_agent(ctx: ToolContext, args: AgentReason) -> str:
-    done = await ctx.link.ask(
-        "POST", f"/api/v1/agents/{args.agent}/resume", {"reason": args.reason}
-    )
+    done = await ctx.link.ask("POST", paths.resume(args.agent), {"reason": args.reason})
     return f"{args.agent} resumed ({done['liveness']})"
 
 
-async def _decide_incident(link: AgentLink, verb: str, args: IncidentDecision) -> str:
+async def _decide_incident(
+    link: AgentLink, verb: Literal["confirm", "dismiss"], args: IncidentDecision
+) -> str:
     incident = await link.ask(
-        "POST", f"/api/v1/incidents/{args.incident_id}/{verb}", {"comment": args.reason}
+        "POST", paths.decide_incident(args.incident_id, verb), {"comment": args.reason}
     )
     waiting = incident.get("waiting_for") or []
     more = f"; still waiting for {', '.join(waiting)}" if waiting else ""
@@ -169,7 +169,7 @@ async def _open_committee(ctx: ToolContext, args: OpenCommittee) -> str:
     body = args.model_dump(exclude_none=True)
     if ctx.task_id is not None:
         body["task_id"] = ctx.task_id
-    opened = await ctx.link.ask("POST", "/api/v1/committees", body)
+    opened = await ctx.link.ask("POST", paths.COMMITTEES, body)
     voters = ", ".join(opened["voters"])
     return (
         f"committee #{opened['id']} opened ({opened['rule']}, quorum {opened['quorum']} of "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcos.client import ApiError
+from mcos.contract import paths
 from mcos.runtime.client import AgentLink
 
 
@@ -46,7 +47,7 @@ async def ask_before_acting(link: AgentLink, action: dict[str, Any]) -> dict[str
     and ``ApiError`` or ``Unreachable`` when the control plane cannot answer the question.
     """
     try:
-        decision: dict[str, Any] = await link.ask("POST", "/api/v1/actions", action)
+        decision: dict[str, Any] = await link.ask("POST", paths.ACTIONS, action)
     except ApiError as exc:
         if exc.code == "policy_denied":
             raise Refused(f"refused by policy: {exc.message}") from None

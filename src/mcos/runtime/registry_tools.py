@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import Field
 
+from mcos.contract import paths
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
 
@@ -74,10 +75,10 @@ def _person_text(p: dict[str, Any]) -> list[str]:
 
 
 async def _look_up_entity(ctx: ToolContext, args: LookUpEntity) -> str:
-    found = await ctx.link.ask("GET", "/api/v1/registry", params={"q": args.query})
+    found = await ctx.link.ask("GET", paths.REGISTRY, params={"q": args.query})
     companies, people = found["companies"], found["people"]
     if not companies and not people:
-        everything = await ctx.link.ask("GET", "/api/v1/registry")
+        everything = await ctx.link.ask("GET", paths.REGISTRY)
         keys = [c["key"] for c in everything["companies"]] + [
             p["key"] for p in everything["people"]
         ]

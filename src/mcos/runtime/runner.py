@@ -24,6 +24,7 @@ import orjson
 
 from mcos.client import ApiError, Unreachable
 from mcos.client.outbox import Outbox, RejectedReport
+from mcos.contract import paths
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.warnings import agent_warnings
@@ -40,7 +41,6 @@ from mcos.sse import FrameReader
 
 log = logging.getLogger("mcos.runtime")
 
-SET_ASIDE = "/set-aside"
 RUNNER_TOKENS = "runner-tokens.json"
 """In the runner's state folder (0600): the runner token of each machine it runs agents of."""
 RUNNER_PREFIX = "mcos_r_"
@@ -104,12 +104,12 @@ async def tell_set_aside(outbox: Outbox, rejected: RejectedReport) -> None:
     """Show a report the control plane refused for good on its agent's card (never a notice
     about a notice that was itself refused)."""
     report = rejected.report
-    if report.path.endswith(SET_ASIDE):
+    if report.path == paths.set_aside(report.agent):
         return
     await outbox.put(
         report.agent,
         "POST",
-        f"/api/v1/agents/{report.agent}{SET_ASIDE}",
+        paths.set_aside(report.agent),
         {
             "method": report.method,
             "path": report.path[:500],
@@ -299,9 +299,7 @@ class Runner:
         """What the control plane says of ``token`` (kind, machine, expiry), or ``None`` when it
         no longer works (revoked, expired, or from another fleet's database)."""
         try:
-            info: dict[str, Any] = await control_plane.request(
-                token, "GET", "/api/v1/tokens/current"
-            )
+            info: dict[str, Any] = await control_plane.request(token, "GET", paths.TOKENS_CURRENT)
         except ApiError as exc:
             if exc.status in (401, 403):
                 return None
@@ -366,7 +364,7 @@ class Runner:
                 issued = await control_plane.request(
                     given,
                     "POST",
-                    "/api/v1/tokens",
+                    paths.TOKENS,
                     {"kind": "runner", "machine": machine, "label": f"mcos run ({machine})"},
                 )
             except ApiError as exc:
@@ -644,7 +642,7 @@ class Runner:
             try:
                 async with control_plane.http.stream(
                     "GET",
-                    "/api/v1/stream",
+                    paths.STREAM,
                     params={"types": ",".join(WAKE_TYPES)},
                     headers=headers,
                     timeout=httpx2.Timeout(10, read=90),

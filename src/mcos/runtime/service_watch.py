@@ -22,6 +22,8 @@ from typing import Any, Literal
 import httpx2
 
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
+from mcos.contract.vocab import ActionKind
 from mcos.domain.service_state import Change, Watched
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
@@ -119,7 +121,7 @@ class ServiceWatch:
                 service.runbook.diagnose, service.runbook.diagnose_timeout_seconds
             )
         log.info("%s: %s -> %s (%s)", service.name, change.before, change.after, change.detail)
-        await self.link(service).report("POST", f"/api/v1/services/{service.name}/state", body)
+        await self.link(service).report("POST", paths.service_state(service.name), body)
         if change.after == "down" and service.auto_restart:
             task = asyncio.create_task(self._auto_restart(service))
             self._background.add(task)
@@ -130,7 +132,7 @@ class ServiceWatch:
         remedy = service.runbook.restart
         assert remedy is not None  # the schema requires one for auto_restart
         action = {
-            "kind": "service.restart",
+            "kind": ActionKind.SERVICE_RESTART,
             "target": service.name,
             "command": remedy.command,
             "reason": f"auto_restart: {service.name} is down",
@@ -160,7 +162,7 @@ class ServiceWatch:
         log.info("%s: %s by %s: %s", name, which, by, ran.exit_status)
         await self.link(service).report(
             "POST",
-            f"/api/v1/services/{name}/remediations",
+            paths.remediations(name),
             {
                 "action": which,
                 "by": by,

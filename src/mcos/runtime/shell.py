@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mcos.contract.vocab import ActionKind
 from mcos.runtime.permission import ToolError
 from mcos.runtime.tooling import Tool, ToolArgs, ToolContext, cap_output
 
@@ -28,7 +29,11 @@ async def _run_shell(ctx: ToolContext, args: RunShell) -> str:
 
 
 def _shell_action(ctx: ToolContext, args: RunShell) -> dict[str, Any]:
-    return {"kind": "shell.exec", "command": args.command, "paths": [str(ctx.workspace.root)]}
+    return {
+        "kind": ActionKind.SHELL_EXEC,
+        "command": args.command,
+        "paths": [str(ctx.workspace.root)],
+    }
 
 
 SHELL_TOOLS: tuple[Tool, ...] = (

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from mcos import telemetry
 from mcos.client import ApiError, Unreachable
+from mcos.contract import paths
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.client import AgentLink
 from mcos.runtime.mailboxes import Mailboxes
@@ -220,7 +221,7 @@ class Toolbox:
         """A parked call's outcome once its approval is decided, as a user turn, with why it was
         refused if it was (denied, expired, refused when carried out); ``None`` while pending."""
         approval_id = parked["approval_id"]
-        approval = await self.link.ask("GET", f"/api/v1/approvals/{approval_id}")
+        approval = await self.link.ask("GET", paths.approval(approval_id))
         status = approval["status"]
         if status == "pending":
             return None
@@ -235,7 +236,7 @@ class Toolbox:
         try:
             args = self._parse(tool, call)
             await self.link.ask(
-                "POST", "/api/v1/actions", parked["action"] | {"approval_id": approval_id}
+                "POST", paths.ACTIONS, parked["action"] | {"approval_id": approval_id}
             )
             output = await tool.run(context, args)
         except Refused as exc:

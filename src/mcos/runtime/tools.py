@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from mcos.contract import paths
+from mcos.contract.vocab import ActionKind, MessageKindName, PriorityName, Severity
 from mcos.fleet.schema import Agent
 from mcos.runtime import files, netcheck
 from mcos.runtime.artifact_tools import ARTIFACT_TOOLS
@@ -48,14 +50,14 @@ class SendMessage(ToolArgs):
     body: str = Field(min_length=1)
     to: str | None = Field(None, description="An agent's name, for a direct message.")
     channel: str | None = Field(None, description="A channel you belong to.")
-    kind: Literal["report", "question", "chat", "directive"] = "report"
+    kind: MessageKindName = "report"
 
 
 class CreateTask(ToolArgs):
     title: str = Field(min_length=1, max_length=300)
     description: str = ""
     assignee: str | None = None
-    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    priority: PriorityName = "normal"
 
 
 class UpdateTask(ToolArgs):
@@ -66,7 +68,7 @@ class UpdateTask(ToolArgs):
 
 
 class RaiseIncident(ToolArgs):
-    severity: Literal["P0", "P1", "P2", "P3"]
+    severity: Severity
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(description="What you saw, and the evidence for it.")
 
@@ -109,7 +111,7 @@ async def _fetch_url(ctx: ToolContext, args: FetchUrl) -> str:
         # Never offered: put to the control plane (which refuses, and records it) before the
         # host is even resolved, so that a lookup cannot carry data out either.
         target = netcheck.parse_url(args.url)
-        asked = {"kind": "http.fetch", "host": target.host, "port": target.port}
+        asked = {"kind": ActionKind.HTTP_FETCH, "host": target.host, "port": target.port}
         await ask_before_acting(ctx.link, asked | {"reason": ctx.reason})
     output = await netcheck.fetch(ctx.link, args.url, reason=ctx.reason, approved=ctx.approved)
     return cap_output(output)
@@ -119,27 +121,26 @@ async def _send_message(ctx: ToolContext, args: SendMessage) -> str:
     if (args.to is None) == (args.channel is None):
         raise ToolError("give exactly one of 'to' (an agent) or 'channel'")
     body = args.model_dump(exclude_none=True) | {"task_id": ctx.task_id}
-    sent = await ctx.link.tell("POST", "/api/v1/messages", {k: v for k, v in body.items() if v})
+    sent = await ctx.link.tell("POST", paths.MESSAGES, {k: v for k, v in body.items() if v})
     return f"sent (message #{sent['id']})" if sent else "queued: the control plane is down"
 
 
 async def _create_task(ctx: ToolContext, args: CreateTask) -> str:
     body = args.model_dump(exclude_none=True) | ({"parent_id": ctx.task_id} if ctx.task_id else {})
-    created = await ctx.link.tell("POST", "/api/v1/tasks", body)
+    created = await ctx.link.tell("POST", paths.TASKS, body)
     return f"created task #{created['id']}" if created else "queued: the control plane is down"
 
 
 async def _update_task(ctx: ToolContext, args: UpdateTask) -> str:
     done = []
-    base = f"/api/v1/tasks/{args.task_id}"
     if args.comment:
-        await ctx.link.tell("POST", f"{base}/comments", {"body": args.comment})
+        await ctx.link.tell("POST", paths.comments(args.task_id), {"body": args.comment})
         done.append("commented")
     if args.assignee:
-        await ctx.link.tell("POST", f"{base}/assign", {"assignee": args.assignee})
+        await ctx.link.tell("POST", paths.assign(args.task_id), {"assignee": args.assignee})
         done.append(f"handed to {args.assignee}")
     if args.status:
-        await ctx.link.tell("POST", f"{base}/move", {"status": args.status})
+        await ctx.link.tell("POST", paths.move(args.task_id), {"status": args.status})
         done.append(f"moved to {args.status}")
     if not done:
         raise ToolError("give at least one of status, comment or assignee")
@@ -147,14 +148,14 @@ async def _update_task(ctx: ToolContext, args: UpdateTask) -> str:
 
 
 async def _raise_incident(ctx: ToolContext, args: RaiseIncident) -> str:
-    raised = await ctx.link.tell("POST", "/api/v1/incidents", args.model_dump())
+    raised = await ctx.link.tell("POST", paths.INCIDENTS, args.model_dump())
     if not raised:
         return "queued: the control plane is down"
     return f"incident #{raised['id']} raised ({raised.get('status', 'recorded')})"
 
 
 async def _request_capability(ctx: ToolContext, args: RequestCapability) -> str:
-    asked = await ctx.link.tell("POST", "/api/v1/approvals", args.model_dump())
+    asked = await ctx.link.tell("POST", paths.APPROVALS, args.model_dump())
     if not asked:
         return "queued: the control plane is down"
     return f"approval #{asked['id']} requested; an operator decides"
@@ -162,7 +163,7 @@ async def _request_capability(ctx: ToolContext, args: RequestCapability) -> str:
 
 async def _give_position(ctx: ToolContext, args: GivePosition) -> str:
     body = {"position": args.position, "reasons": args.reasons}
-    c = await ctx.link.ask("POST", f"/api/v1/committees/{args.committee_id}/positions", body)
+    c = await ctx.link.ask("POST", paths.positions(args.committee_id), body)
     return f"committee #{c['id']} ({c['status']}): {c['explanation']}"
 
 
@@ -172,7 +173,7 @@ def _file_action(ctx: ToolContext, args: WriteFile) -> dict[str, Any]:
         path = files.workspace_path(ctx.workspace.root, args.path, writing=True)
     except files.UnsafePath as exc:
         raise ToolError(str(exc)) from None
-    return {"kind": "file.write", "paths": [str(path)], "files_touched": 1}
+    return {"kind": ActionKind.FILE_WRITE, "paths": [str(path)], "files_touched": 1}
 
 
 WORK_TOOLS: tuple[Tool, ...] = (

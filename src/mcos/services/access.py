@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from mcos.contract.vocab import ORCHESTRATOR
 from mcos.errors import Forbidden, InvalidInput
 from mcos.fleet.schema import Fleet
 
@@ -39,7 +40,6 @@ def require_operator(principal: Principal, what: str) -> None:
         raise Forbidden(f"only an operator may {what}; this is agent {principal.name!r}'s token")
 
 
-ORCHESTRATOR = "orchestrator"
 """The role whose agent gets fleet-level powers: route, nudge, reassign, suspend, resume."""
 
 

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from mcos.contract.requests import ActionRequest
+from mcos.contract.vocab import ActionKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
 from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
-from mcos.schemas import ActionRequest
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.mail_drafts import send_problem
@@ -60,7 +61,7 @@ def frozen(action: Action) -> dict[str, Any]:
         shown["port"] = action.port
     if action.target is not None:
         shown["target"] = action.target
-    if action.kind == "email.send":
+    if action.kind == ActionKind.EMAIL_SEND:
         shown["draft"] = action.draft
         shown["subject"] = action.subject
         shown["body_sha256"] = action.body_sha256
@@ -96,7 +97,7 @@ def check_action(
     subject = f"agent:{name}"
     if body.approval_id is not None:
         return _carry_out(ctx, principal, name, action, body.approval_id, record)
-    if action.kind == "email.send":
+    if action.kind == ActionKind.EMAIL_SEND:
         problem = send_problem(ctx.conn, fleet, name, action)
         if problem is not None and "email.send" in agent.capabilities:
             return refuse(

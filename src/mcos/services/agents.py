@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import SetAsideIn, isoformat
 from mcos.domain import events as ev
 from mcos.domain.gauge import ContextGauge
 from mcos.domain.liveness import Liveness, derive_liveness
 from mcos.errors import NotFound
 from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.warnings import agent_warnings
-from mcos.schemas import SetAsideIn, isoformat
 from mcos.services.access import SYSTEM, Principal, require_self
 from mcos.services.refusals import refuse_duplicate
 from mcos.storage import tables

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from mcos.contract.requests import ApprovalDecision
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus, outcome, party_of
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
-from mcos.schemas import ApprovalDecision
 from mcos.services import incidents
 from mcos.services.access import Principal
 from mcos.services.approvals import (

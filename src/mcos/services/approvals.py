@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import CapabilityRestore, isoformat
+from mcos.contract.vocab import HUMAN
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, InvalidInput, NotFound
-from mcos.fleet.schema import HUMAN, KNOWN_CAPABILITIES, Fleet
-from mcos.schemas import CapabilityRestore, isoformat
+from mcos.fleet.schema import KNOWN_CAPABILITIES, Fleet
 from mcos.services.access import Principal, acting_agent
 from mcos.services.mail_drafts import mail_for_approval
 from mcos.services.refusals import refuse_duplicate

@@ -20,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from mcos.contract.requests import isoformat
+from mcos.contract.vocab import ORCHESTRATOR
 from mcos.domain import events as ev
 from mcos.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
-from mcos.schemas import isoformat
-from mcos.services.access import ORCHESTRATOR, Principal
+from mcos.services.access import Principal
 from mcos.storage import tables
 from mcos.storage.blobs import BlobMissing, BlobStore
 from mcos.storage.writer import WriteContext

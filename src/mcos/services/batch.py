@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcos.contract.requests import BatchIn
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
-from mcos.schemas import BatchIn
 from mcos.services.access import Principal, require_self
 from mcos.services.events import check_client_event, seen_client_ids
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats

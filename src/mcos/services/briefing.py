@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from mcos.contract.vocab import PRIORITY_RANK
 from mcos.domain import events as ev
 from mcos.domain.events import visible_to_agent
 from mcos.domain.kanban import TaskStatus
@@ -120,12 +121,11 @@ def _planned(conn: Connection, fleet: Fleet, now: datetime) -> list[dict[str, An
         .where(T.c.status.notin_((TaskStatus.DONE.value,)))
         .order_by(T.c.id)
     )
-    priority = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
     items = [
         task_summary(r) | {"due_today": r.due_at is not None and r.due_at < day + timedelta(days=1)}
         for r in rows
     ]
-    return sorted(items, key=lambda t: (not t["due_today"], priority[t["priority"]], t["id"]))
+    return sorted(items, key=lambda t: (not t["due_today"], PRIORITY_RANK[t["priority"]], t["id"]))
 
 
 def briefing(

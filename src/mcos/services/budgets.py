@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from mcos.contract.requests import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.domain import events as ev
 from mcos.domain.liveness import Liveness
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.pricing import UnknownModelPrice, price_call
-from mcos.schemas import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.services.access import Principal, require_operator, require_self
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.services.suspension import is_suspension

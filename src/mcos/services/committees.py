@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import CommitteeOpen, MessageIn, PositionIn, isoformat
+from mcos.contract.vocab import MessageKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus, committee_party
 from mcos.domain.committee import (
@@ -28,7 +30,6 @@ from mcos.domain.committee import (
 )
 from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
-from mcos.schemas import CommitteeOpen, MessageIn, MessageKind, PositionIn, isoformat
 from mcos.services.access import Principal, require_fleet_power
 from mcos.services.approval_decisions import record_decision
 from mcos.services.approvals import effective_status

@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from mcos.contract.requests import isoformat
+from mcos.contract.vocab import HUMAN
 from mcos.domain import events as ev
 from mcos.domain.approvals import party_of
 from mcos.domain.kanban import COLUMNS, TRANSITIONS, TaskStatus
 from mcos.domain.liveness import Liveness
-from mcos.fleet.schema import HUMAN, Fleet
-from mcos.schemas import isoformat
+from mcos.fleet.schema import Fleet
 from mcos.services import budgets
 from mcos.services.agents import agent_view, get_agent, mailbox_warnings
 from mcos.services.approvals import approval_view

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from mcos.contract.requests import MAX_EVENT_DATA_CHARS, EventIn
 from mcos.domain.events import Event, client_type_problem
 from mcos.errors import Conflict, InvalidInput
-from mcos.schemas import MAX_EVENT_DATA_CHARS, EventIn
 from mcos.services.access import Principal
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext

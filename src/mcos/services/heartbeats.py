@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 
+from mcos.contract.requests import HeartbeatIn
+from mcos.contract.vocab import MessageKind
 from mcos.domain import events as ev
 from mcos.domain.gauge import ContextGauge
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import derive_liveness
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
-from mcos.schemas import HeartbeatIn, MessageKind
 from mcos.services.access import SYSTEM
 from mcos.services.incidents import for_agents
 from mcos.services.messages import message_view

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import IncidentIn, isoformat
 from mcos.domain import events as ev
 from mcos.errors import NotFound
 from mcos.fleet.schema import OPERATOR, Fleet
-from mcos.schemas import IncidentIn, isoformat
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import create_approval
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate

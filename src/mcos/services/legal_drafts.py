@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from mcos.contract.requests import TaskComment, TaskMove
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
 from mcos.errors import Forbidden, IllegalTransition
@@ -22,7 +23,6 @@ from mcos.fleet.schema import Fleet
 from mcos.legal.docx_io import DOCX_CONTENT_TYPE
 from mcos.legal.render import Draft, DraftRefused
 from mcos.legal.schemas import DraftIn
-from mcos.schemas import TaskComment, TaskMove
 from mcos.services import tasks
 from mcos.services.access import Principal
 from mcos.services.approvals import active_grants

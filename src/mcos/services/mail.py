@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from mcos.contract.requests import isoformat
 from mcos.domain import events as ev
 from mcos.errors import Forbidden, InvalidInput, NotFound
 from mcos.fleet.mail import ImapAccount, M365Account
@@ -25,7 +26,6 @@ from mcos.fleet.schema import Fleet
 from mcos.mail.message import Attachment, MailItem
 from mcos.mail.rules import classify_by_rules
 from mcos.mail.schemas import MailItemIn, SyncFailedIn, SyncIn
-from mcos.schemas import isoformat
 from mcos.services.access import Principal
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext

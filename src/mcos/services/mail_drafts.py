@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import isoformat
+from mcos.contract.vocab import ActionKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -23,7 +25,6 @@ from mcos.fleet.schema import Fleet
 from mcos.mail.message import OutgoingMail
 from mcos.mail.schemas import DraftIn, SendFailedIn, SentIn
 from mcos.policy.actions import Action
-from mcos.schemas import isoformat
 from mcos.services.access import Principal
 from mcos.services.mail import MM, owned_account
 from mcos.services.refusals import Refusal, refuse
@@ -172,7 +173,7 @@ def send_problem(conn: Connection, fleet: Fleet, agent: str, action: Action) -> 
 def mail_for_approval(conn: Connection, subject: dict[str, Any]) -> dict[str, Any] | None:
     """The draft an ``email.send`` approval is about, for the approver to read."""
     draft = subject.get("draft")
-    if subject.get("kind") != "email.send" or not isinstance(draft, int):
+    if subject.get("kind") != ActionKind.EMAIL_SEND or not isinstance(draft, int):
         return None
     row = conn.execute(select(DR).where(DR.c.id == draft)).first()
     if row is None:
@@ -198,7 +199,7 @@ def _approved_for(conn: Connection, row: Any, approval_id: int) -> str | None:
     if approval is None or approval.agent != row.agent:
         return f"approval #{approval_id} is not one of agent {row.agent!r}'s"
     subject = approval.subject or {}
-    if subject.get("kind") != "email.send" or subject.get("draft") != row.id:
+    if subject.get("kind") != ActionKind.EMAIL_SEND or subject.get("draft") != row.id:
         return f"approval #{approval_id} did not approve sending draft #{row.id}"
     if subject.get("body_sha256") != row.body_sha256:
         return f"approval #{approval_id} approved another version of draft #{row.id}"
@@ -209,7 +210,7 @@ def _approved_for(conn: Connection, row: Any, approval_id: int) -> str | None:
 
 def _needs_approval(fleet: Fleet, agent: str) -> bool:
     config = fleet.agent(agent)
-    return config is None or "email.send" in fleet.guard_for(config).ask_first
+    return config is None or ActionKind.EMAIL_SEND in fleet.guard_for(config).ask_first
 
 
 def record_sent(

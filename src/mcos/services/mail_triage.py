@@ -19,14 +19,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import MessageIn, TaskCreate, isoformat
+from mcos.contract.vocab import ORCHESTRATOR, MessageKind, Priority
 from mcos.domain import events as ev
 from mcos.domain.routing import RoutingRequest, route
 from mcos.errors import Forbidden, InvalidInput, NotFound
 from mcos.fleet.mail import ImapAccount, M365Account
 from mcos.fleet.schema import Fleet
 from mcos.mail.schemas import DigestIn, TriageIn
-from mcos.schemas import MessageIn, MessageKind, Priority, TaskCreate, isoformat
-from mcos.services.access import ORCHESTRATOR, Principal
+from mcos.services.access import Principal
 from mcos.services.mail import MM, mail_summary, owned_account
 from mcos.services.messages import send_message
 from mcos.services.routing import candidates, rules_of

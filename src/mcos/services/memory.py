@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import Compaction, Cooldown, MemoryFlush, isoformat
 from mcos.domain import events as ev
 from mcos.domain.liveness import Liveness
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
-from mcos.schemas import Compaction, Cooldown, MemoryFlush, isoformat
 from mcos.services.access import Principal, require_self
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables

@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select
 
+from mcos.contract.requests import MessageIn, isoformat
+from mcos.contract.vocab import ORCHESTRATOR, MessageKind
 from mcos.domain import events as ev
 from mcos.errors import Conflict, Forbidden, InvalidInput
 from mcos.fleet.schema import Agent, Fleet
-from mcos.schemas import MessageIn, MessageKind, isoformat
-from mcos.services.access import ORCHESTRATOR, Principal
+from mcos.services.access import Principal
 from mcos.services.events import is_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from mcos.contract.requests import isoformat
+from mcos.contract.vocab import ORCHESTRATOR
 from mcos.domain import events as ev
 from mcos.fleet.notify import AnyChannel
 from mcos.fleet.schema import Fleet
 from mcos.notify.content import Notice, kind_of, notice
-from mcos.schemas import isoformat
 from mcos.services.access import SYSTEM
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
@@ -93,7 +94,7 @@ def _briefing_text(conn: Connection, fleet: Fleet, task_id: int) -> str | None:
         .limit(20)
     ):
         config = fleet.agent(str(row.actor).removeprefix("agent:"))
-        if row.actor.startswith("agent:") and config is not None and config.role == "orchestrator":
+        if row.actor.startswith("agent:") and config is not None and config.role == ORCHESTRATOR:
             return str(row.data.get("body") or "") or None
     return None
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from mcos.contract.requests import RouteRequest, TaskAssign, TaskCreate
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.routing import Candidate, RoutingRequest, Rule, route
 from mcos.fleet.schema import Fleet
-from mcos.schemas import RouteRequest, TaskAssign, TaskCreate
 from mcos.services.access import Principal, require_fleet_power
 from mcos.services.agents import list_agents
 from mcos.services.tasks import assign_task, create_task

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, desc, insert, select, update
 
+from mcos.contract.requests import MessageIn, TaskCreate, isoformat
+from mcos.contract.vocab import ORCHESTRATOR, MessageKind, Priority
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.schedules import MAX_DUE, catch_up, due_between, fires_on_day, next_fire
 from mcos.errors import NotFound
-from mcos.fleet.schedules import BRIEFING_KIND, ORCHESTRATOR_ROLE, Schedule
+from mcos.fleet.schedules import BRIEFING_KIND, Schedule
 from mcos.fleet.schema import OPERATOR, Fleet
-from mcos.schemas import MessageIn, MessageKind, Priority, TaskCreate, isoformat
 from mcos.services.access import SYSTEM, Principal, require_operator
 from mcos.services.agents import nudge_agent
 from mcos.services.messages import send_message
@@ -132,7 +133,7 @@ def fire(
     if schedule.action in ("task", "briefing"):
         assignee = schedule.assignee
         if schedule.action == "briefing":
-            assignee = next(a.name for a in fleet.agents if a.role == ORCHESTRATOR_ROLE)
+            assignee = next(a.name for a in fleet.agents if a.role == ORCHESTRATOR)
         local_day = due_at.astimezone(ZoneInfo(zone)).date().isoformat()
         task = create_task(
             ctx,

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from mcos.contract.requests import isoformat
 from mcos.domain.service_state import REMEDIATED, uptime_ratio
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
-from mcos.schemas import isoformat
 from mcos.services.service_watch import service_of
 from mcos.storage import tables
 

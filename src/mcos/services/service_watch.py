@@ -17,20 +17,20 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import (
+    IncidentIn,
+    RemediationIn,
+    ServiceStateIn,
+    TaskComment,
+    TaskCreate,
+)
+from mcos.contract.vocab import Priority
 from mcos.domain import events as ev
 from mcos.domain.service_state import REMEDIATED
 from mcos.domain.untrusted import fence
 from mcos.errors import Forbidden, McosError, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.fleet.services import AnyService
-from mcos.schemas import (
-    IncidentIn,
-    Priority,
-    RemediationIn,
-    ServiceStateIn,
-    TaskComment,
-    TaskCreate,
-)
 from mcos.services import artifacts, incidents, tasks
 from mcos.services.access import Principal
 from mcos.services.refusals import refuse_duplicate

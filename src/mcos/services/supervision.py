@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import MessageIn, TaskAssign, isoformat
+from mcos.contract.vocab import MessageKind
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.domain.supervision import LIVE, Episode, Rules, Step, next_step, pick_peer
 from mcos.fleet.schema import OPERATOR, Agent, Fleet
-from mcos.schemas import MessageIn, MessageKind, TaskAssign, isoformat
 from mcos.services.access import SYSTEM, Principal
 from mcos.services.agents import current_liveness, nudge_agent
 from mcos.services.messages import send_message

@@ -6,11 +6,19 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from mcos.contract.requests import (
+    TaskAssign,
+    TaskComment,
+    TaskCreate,
+    TaskMove,
+    TaskUpdate,
+    isoformat,
+)
+from mcos.contract.vocab import ORCHESTRATOR
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus, refuse_move
 from mcos.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from mcos.schemas import TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate, isoformat
-from mcos.services.access import ORCHESTRATOR, Principal
+from mcos.services.access import Principal
 from mcos.services.artifacts import record_acceptance
 from mcos.services.events import list_events
 from mcos.services.refusals import refuse_duplicate

@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from mcos.contract.requests import isoformat
 from mcos.domain import events as ev
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
-from mcos.schemas import isoformat
 from mcos.services.access import SYSTEM
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from mcos.contract.requests import isoformat
+from mcos.contract.vocab import ORCHESTRATOR
 from mcos.domain import events as ev
 from mcos.fleet.schema import Fleet
-from mcos.schemas import isoformat
-from mcos.services.access import ORCHESTRATOR
 from mcos.storage import tables
 
 BRIEFING_KIND = "briefing"

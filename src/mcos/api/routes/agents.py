@@ -11,10 +11,13 @@ from fastapi import APIRouter, Request
 from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principal_for
 from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
+from mcos.contract.agent import HeartbeatAnswer
+from mcos.contract.errors import errors
+from mcos.contract.fleet import Agent, AgentList, AgentToken, Nudged
+from mcos.contract.requests import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.domain.events import POLICY_DECIDED
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import NAME_PATTERN
-from mcos.schemas import AgentName, HeartbeatIn, Nudge, TokenCreate
 from mcos.services import agents, tokens
 from mcos.services.access import Impersonation, require_fleet_power, require_operator
 from mcos.services.heartbeats import HeartbeatItem
@@ -25,22 +28,28 @@ router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 AGENT_NAME = re.compile(NAME_PATTERN)
 
 
-@router.get("", summary="Every agent with its liveness, gauge and current task")
+@router.get(
+    "",
+    response_model=AgentList,
+    responses=errors(),
+    summary="Every agent with its liveness, gauge and current task",
+)
 async def list_agents(store: CurrentStore, _: CurrentPrincipal) -> JSON:
     now = datetime.now(UTC)
     items = await store.read(agents.list_agents, store.fleet, now)
     return JSON({"agents": items, "now": now.isoformat()})
 
 
-@router.get("/{name}", summary="One agent")
+@router.get("/{name}", response_model=Agent, responses=errors(404), summary="One agent")
 async def show_agent(name: AgentName, store: CurrentStore, _: CurrentPrincipal) -> JSON:
     return JSON(await store.read(agents.get_agent, store.fleet, name, datetime.now(UTC)))
 
 
 @router.post(
     "/{name}/heartbeat",
+    response_model=HeartbeatAnswer,
     summary="Report status and the context gauge; answers with the work waiting",
-    responses={409: {"description": "A heartbeat with this id was already recorded"}},
+    responses=errors(404, 409, s409="A heartbeat with this id was already recorded"),
     openapi_extra=documented_body(HeartbeatIn),
 )
 async def heartbeat(name: str, request: Request) -> JSON:
@@ -72,6 +81,8 @@ async def heartbeat(name: str, request: Request) -> JSON:
 
 @router.post(
     "/{name}/nudge",
+    response_model=Nudged,
+    responses=errors(404),
     summary="Wake an agent now (operators, orchestrator), rather than at its next heartbeat",
 )
 async def nudge_agent(
@@ -82,7 +93,13 @@ async def nudge_agent(
     return JSON(await store.write(agents.nudge_agent, name, body.reason, principal.actor))
 
 
-@router.post("/{name}/tokens", status_code=201, summary="Issue a token for this agent (once)")
+@router.post(
+    "/{name}/tokens",
+    response_model=AgentToken,
+    responses=errors(404),
+    status_code=201,
+    summary="Issue a token for this agent (once)",
+)
 async def issue_agent_token(
     name: AgentName, body: TokenCreate, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:

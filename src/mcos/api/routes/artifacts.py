@@ -23,11 +23,15 @@ from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.limits import RouteLimit
 from mcos.api.params import TaskId
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.work import Artifact, ArtifactList, ArtifactPreview
 from mcos.inputs import INT32_MAX
 from mcos.services import artifacts
 from mcos.services.access import Principal
 from mcos.services.previews import preview
 from mcos.services.store import Store
+
+BINARY = {"type": "string", "format": "binary"}
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["artifacts"])
 
@@ -74,6 +78,7 @@ def attachment(name: str) -> str:
 
 @router.post(
     "/{task_id}/artifacts",
+    response_model=Artifact,
     status_code=201,
     summary="Attach a file to a task (the raw bytes as the body, its type as Content-Type)",
     openapi_extra={
@@ -82,7 +87,7 @@ def attachment(name: str) -> str:
             "content": {"application/octet-stream": {"schema": {"type": "string"}}},
         }
     },
-    responses={413: {"description": "Larger than MCOS_ARTIFACT_MAX_BYTES (field `content`)"}},
+    responses=errors(404, 413, s413="Larger than MCOS_ARTIFACT_MAX_BYTES (field `content`)"),
 )
 async def upload_artifact(
     task_id: TaskId,
@@ -115,7 +120,12 @@ def _check_party(conn: Connection, principal: Principal, task_id: int) -> None:
     artifacts.may_touch(conn, principal, artifacts.task_row(conn, task_id))
 
 
-@router.get("/{task_id}/artifacts", summary="The task's files, every version, newest first")
+@router.get(
+    "/{task_id}/artifacts",
+    response_model=ArtifactList,
+    responses=errors(404),
+    summary="The task's files, every version, newest first",
+)
 async def list_artifacts(task_id: TaskId, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     return JSON(await store.read(artifacts.list_artifacts, principal, task_id))
 
@@ -136,7 +146,10 @@ async def _opened(
     "/{task_id}/artifacts/{artifact_id}/content",
     summary="Download one version (always as an attachment)",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": BINARY}}},
+        **errors(404),
+    },
 )
 async def download_artifact(
     task_id: TaskId, artifact_id: ArtifactId, store: CurrentStore, principal: CurrentPrincipal
@@ -156,8 +169,9 @@ async def download_artifact(
 
 @router.get(
     "/{task_id}/artifacts/{artifact_id}/preview",
+    response_model=ArtifactPreview,
     summary="A text preview of one version: text, Markdown, .docx paragraphs, .xlsx rows",
-    responses={422: {"description": "The file cannot be read as what it claims to be"}},
+    responses=errors(404, 422, s422="The file cannot be read as what it claims to be"),
 )
 async def preview_artifact(
     task_id: TaskId, artifact_id: ArtifactId, store: CurrentStore, principal: CurrentPrincipal

@@ -10,6 +10,8 @@ from sqlalchemy import Connection
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.fleet import Briefing
 from mcos.services import briefing
 from mcos.services.access import require_fleet_power
 from mcos.services.written_briefing import with_written, written_briefing
@@ -19,6 +21,8 @@ router = APIRouter(prefix="/api/v1", tags=["briefing"])
 
 @router.get(
     "/briefing",
+    response_model=Briefing,
+    responses=errors(),
     summary="The morning briefing: work, incidents, decisions waiting, spend, misbehaviour, plans",
     description="Every figure is read from the data. `written` is the latest briefing the "
     "orchestrator's model wrote (a done task of kind `briefing`), or null; `markdown` puts it "

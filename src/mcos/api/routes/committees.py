@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import CommitteeId
 from mcos.api.responses import JSON
-from mcos.schemas import CommitteeOpen, PositionIn
+from mcos.contract.errors import errors
+from mcos.contract.requests import CommitteeOpen, PositionIn
+from mcos.contract.work import Committee, CommitteeList
 from mcos.services import committees
 
 router = APIRouter(prefix="/api/v1", tags=["committees"])
@@ -17,6 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["committees"])
 
 @router.post(
     "/committees",
+    response_model=Committee,
+    responses=errors(404, 409),
     status_code=201,
     summary="Open a committee (operators and the orchestrator); its members are told to vote",
 )
@@ -29,7 +33,12 @@ async def open_committee(
     )
 
 
-@router.get("/committees", summary="Committees, newest first (agents: those they sit on)")
+@router.get(
+    "/committees",
+    response_model=CommitteeList,
+    responses=errors(),
+    summary="Committees, newest first (agents: those they sit on)",
+)
 async def list_committees(
     store: CurrentStore,
     principal: CurrentPrincipal,
@@ -42,7 +51,12 @@ async def list_committees(
     return JSON({"committees": items})
 
 
-@router.get("/committees/{committee_id}", summary="One committee: positions, tally, minutes")
+@router.get(
+    "/committees/{committee_id}",
+    response_model=Committee,
+    responses=errors(404),
+    summary="One committee: positions, tally, minutes",
+)
 async def show_committee(
     committee_id: CommitteeId, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -51,6 +65,8 @@ async def show_committee(
 
 @router.post(
     "/committees/{committee_id}/positions",
+    response_model=Committee,
+    responses=errors(404, 409),
     summary="Give a position with reasons: an agent as itself, an operator as 'human'; final",
 )
 async def give_position(

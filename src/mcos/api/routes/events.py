@@ -21,11 +21,16 @@ from mcos.api.auth import (
 from mcos.api.body import documented_body, json_body
 from mcos.api.params import SearchText
 from mcos.api.responses import JSON
+from mcos.contract.agent import Event as LoggedEvent
+from mcos.contract.agent import EventList
+from mcos.contract.errors import errors
+from mcos.contract.requests import BatchIn, EventIn
+from mcos.contract.vocab import EVENT_TYPES
+from mcos.contract.work import BatchResult
 from mcos.domain.events import Event, concerns
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
 from mcos.inputs import INT64_MAX
-from mcos.schemas import BatchIn, EventIn
 from mcos.services import batch, events
 from mcos.services.access import Principal
 from mcos.stream import EventFilter, event_stream, type_filter
@@ -47,6 +52,8 @@ def _types(types: str | None) -> list[str] | None:
 
 @router.get(
     "/events",
+    response_model=EventList,
+    responses=errors(),
     summary="Read the event log after a sequence number (agents: only events they are party to)",
 )
 async def list_events(
@@ -67,13 +74,21 @@ async def list_events(
     return JSON({"events": items})
 
 
-@router.post("/events", status_code=201, summary="Append an event of the caller's own")
+@router.post(
+    "/events",
+    response_model=LoggedEvent,
+    responses=errors(409),
+    status_code=201,
+    summary="Append an event of the caller's own",
+)
 async def post_event(body: EventIn, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     return JSON(await store.write(events.post_event, principal, body), status_code=201)
 
 
 @router.post(
     "/batch",
+    response_model=BatchResult,
+    responses=errors(404),
     summary="Many heartbeats, messages and events at once; atomic, and idempotent by id",
     openapi_extra=documented_body(BatchIn),
 )
@@ -159,7 +174,20 @@ class EventStreamResponse(StreamingResponse):
     "resumes without loss. Comments (`: keep-alive`) are sent when idle.",
     status_code=200,
     response_class=EventStreamResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "The event log, live: `id` (the sequence number), `event` (its type) "
+            "and `data` (the event as JSON, an `Event`) per frame",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "itemSchema": {"$ref": "#/components/schemas/Event"},
+                }
+            },
+            "x-event-types": list(EVENT_TYPES),
+        },
+        **errors(422, s422="`Last-Event-ID` or `after` is not a sequence number of this log"),
+    },
 )
 async def stream(
     request: Request,

@@ -17,6 +17,8 @@ from fastapi import APIRouter, Request
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import TaskId
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.work import LegalCheck, LegalDraft, LegalTemplates
 from mcos.errors import Forbidden, InvalidInput
 from mcos.fleet.registry import Registry
 from mcos.fleet.schema import Agent
@@ -34,13 +36,20 @@ def _registry(request: Request) -> Registry:
     return registry
 
 
-@router.get("/legal/templates", summary="Legal document templates: their parties and fields")
+@router.get(
+    "/legal/templates",
+    response_model=LegalTemplates,
+    responses=errors(),
+    summary="Legal document templates: their parties and fields",
+)
 async def list_templates(_: CurrentPrincipal) -> JSON:
     return JSON({"templates": [t.summary() for t in templates().values()]})
 
 
 @router.post(
     "/tasks/{task_id}/drafts",
+    response_model=LegalDraft,
+    responses=errors(404, 409),
     status_code=201,
     summary="Render a legal draft from the registry, check it, attach it and send it to review",
     description="The parties are registry keys by role; their names, numbers, addresses and "
@@ -73,6 +82,8 @@ async def create_draft(
 
 @router.post(
     "/legal/check",
+    response_model=LegalCheck,
+    responses=errors(),
     summary="Check a .docx made elsewhere against the registry, as a draft of a template",
     description="Answers the disagreements (empty when the file agrees with the registry). "
     "Operators, and agents with the `legal.draft` capability.",

@@ -9,14 +9,19 @@ from fastapi import APIRouter, Query
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import AfterSeq
 from mcos.api.responses import JSON
+from mcos.contract.agent import Message, MessageList
+from mcos.contract.errors import errors
+from mcos.contract.requests import AgentName, MessageIn
+from mcos.contract.vocab import MessageKind
 from mcos.fleet.schema import NAME_PATTERN
-from mcos.schemas import AgentName, MessageIn, MessageKind
 from mcos.services import messages
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 
-@router.post("", status_code=201, summary="Send a message")
+@router.post(
+    "", response_model=Message, responses=errors(409), status_code=201, summary="Send a message"
+)
 async def send_message(body: MessageIn, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     view = await store.write(messages.send_message, store.fleet, principal, body)
     return JSON(view, status_code=201)
@@ -24,6 +29,8 @@ async def send_message(body: MessageIn, store: CurrentStore, principal: CurrentP
 
 @router.get(
     "",
+    response_model=MessageList,
+    responses=errors(),
     summary="The message log, newest last (an agent: what it sent, and what reached it)",
 )
 async def list_messages(

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.work import NotifyOverview, NotifyTest
 from mcos.fleet.notify import NAME_PATTERN
 from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.services import notify
@@ -18,6 +20,8 @@ router = APIRouter(prefix="/api/v1/notify", tags=["notify"])
 
 @router.get(
     "",
+    response_model=NotifyOverview,
+    responses=errors(),
     summary="The notify channels (status, failing since, last error) and recent deliveries",
     description="Operators only.",
 )
@@ -32,6 +36,8 @@ async def list_notify(
 
 @router.post(
     "/{name}/test",
+    response_model=NotifyTest,
+    responses=errors(404),
     summary="Send a test notification through a channel now (operators)",
     description="Answers whether it arrived (`ok`, `error`); recorded as `notify.sent` or "
     "`notify.failed` with `test`, and a failing channel that works again recovers.",

@@ -9,7 +9,9 @@ from fastapi import APIRouter
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.schemas import AgentName, RouteRequest, Suspension
+from mcos.contract.errors import errors
+from mcos.contract.fleet import Routed, Suspended
+from mcos.contract.requests import AgentName, RouteRequest, Suspension
 from mcos.services import routing, suspension
 
 router = APIRouter(prefix="/api/v1", tags=["orchestration"])
@@ -17,6 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["orchestration"])
 
 @router.post(
     "/route",
+    response_model=Routed,
+    responses=errors(409),
     summary="Route a request to the agent whose role and capabilities fit, saying why",
     description="Creates the task assigned to the chosen agent (or left in the inbox when "
     "nobody fits) unless `dry_run`; the decision and its reasons are a `routing.decided` event.",
@@ -29,6 +33,8 @@ async def route_request(
 
 @router.post(
     "/agents/{name}/suspend",
+    response_model=Suspended,
+    responses=errors(404, 409),
     summary="Suspend an agent: it makes no model call until resumed (operators, orchestrator)",
 )
 async def suspend_agent(
@@ -41,6 +47,8 @@ async def suspend_agent(
 
 @router.post(
     "/agents/{name}/resume",
+    response_model=Suspended,
+    responses=errors(404, 409),
     summary="Resume a suspended agent (operators, orchestrator); a budget pause is not lifted",
 )
 async def resume_agent(

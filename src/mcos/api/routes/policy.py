@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import ApprovalId, IncidentId
 from mcos.api.responses import JSON
+from mcos.contract.agent import Approval, ApprovalList, Decision, Incident, IncidentList
+from mcos.contract.errors import errors
+from mcos.contract.fleet import UsageSummary, ValueSummary
+from mcos.contract.requests import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
 from mcos.errors import Conflict, InvalidInput, NotFound
-from mcos.schemas import ActionRequest, ApprovalDecision, CapabilityRestore, IncidentIn
 from mcos.services import actions, approval_decisions, approvals, budgets, incidents, value
 from mcos.services.access import Principal
 from mcos.services.store import Store
@@ -21,8 +24,15 @@ router = APIRouter(prefix="/api/v1", tags=["guardrails"])
 
 @router.post(
     "/actions",
+    response_model=Decision,
     summary="Ask before acting: allowed (200), needs approval (202), or refused (403)",
-    responses={202: {"description": "Needs approval; the answer names the approval to wait for"}},
+    responses={
+        202: {
+            "model": Decision,
+            "description": "Needs approval; the answer names the approval to wait for",
+        },
+        **errors(403, 404, 409, s403="Refused by the policy (`policy_denied`); on the record"),
+    },
 )
 async def check_action(
     body: ActionRequest, store: CurrentStore, principal: CurrentPrincipal
@@ -33,9 +43,16 @@ async def check_action(
 
 @router.post(
     "/approvals",
+    response_model=Approval,
     status_code=201,
     summary="Ask an operator to restore a capability (the same request again: the same approval)",
-    responses={200: {"description": "The same request is already waiting: that approval"}},
+    responses={
+        200: {
+            "model": Approval,
+            "description": "The same request is already waiting: that approval",
+        },
+        **errors(404, 409),
+    },
 )
 async def request_restore(
     body: CapabilityRestore, store: CurrentStore, principal: CurrentPrincipal
@@ -44,7 +61,9 @@ async def request_restore(
     return JSON(view, status_code=200 if view.get("repeated") else 201)
 
 
-@router.get("/approvals", summary="Approvals, newest first")
+@router.get(
+    "/approvals", response_model=ApprovalList, responses=errors(), summary="Approvals, newest first"
+)
 async def list_approvals(
     store: CurrentStore,
     principal: CurrentPrincipal,
@@ -60,7 +79,12 @@ async def list_approvals(
     return JSON({"approvals": items})
 
 
-@router.get("/approvals/{approval_id}", summary="One approval with its decisions")
+@router.get(
+    "/approvals/{approval_id}",
+    response_model=Approval,
+    responses=errors(404),
+    summary="One approval with its decisions",
+)
 async def show_approval(
     approval_id: ApprovalId, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -79,7 +103,12 @@ def _viewer(store: Store, principal: Principal) -> approvals.Viewer | None:
     return principal.name, config.role if config is not None else None
 
 
-@router.post("/approvals/{approval_id}/approve", summary="Approve, as one of the required parties")
+@router.post(
+    "/approvals/{approval_id}/approve",
+    response_model=Approval,
+    responses=errors(404, 409),
+    summary="Approve, as one of the required parties",
+)
 async def approve(
     approval_id: ApprovalId,
     body: ApprovalDecision,
@@ -93,7 +122,12 @@ async def approve(
     )
 
 
-@router.post("/approvals/{approval_id}/deny", summary="Deny: one denial ends the approval")
+@router.post(
+    "/approvals/{approval_id}/deny",
+    response_model=Approval,
+    responses=errors(404, 409),
+    summary="Deny: one denial ends the approval",
+)
 async def deny(
     approval_id: ApprovalId,
     body: ApprovalDecision,
@@ -107,7 +141,13 @@ async def deny(
     )
 
 
-@router.post("/incidents", status_code=201, summary="Raise an incident into the escalation queue")
+@router.post(
+    "/incidents",
+    response_model=Incident,
+    responses=errors(409),
+    status_code=201,
+    summary="Raise an incident into the escalation queue",
+)
 async def raise_incident(
     body: IncidentIn, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -116,7 +156,12 @@ async def raise_incident(
     )
 
 
-@router.get("/incidents", summary="Incidents, newest first (agents see only what reaches them)")
+@router.get(
+    "/incidents",
+    response_model=IncidentList,
+    responses=errors(),
+    summary="Incidents, newest first (agents see only what reaches them)",
+)
 async def list_incidents(
     store: CurrentStore,
     principal: CurrentPrincipal,
@@ -128,7 +173,12 @@ async def list_incidents(
     return JSON({"incidents": items})
 
 
-@router.get("/incidents/{incident_id}", summary="One incident")
+@router.get(
+    "/incidents/{incident_id}",
+    response_model=Incident,
+    responses=errors(404),
+    summary="One incident",
+)
 async def show_incident(
     incident_id: IncidentId, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -146,7 +196,12 @@ async def _incident_approval(store: CurrentStore, principal: Principal, incident
     return approval_id
 
 
-@router.post("/incidents/{incident_id}/confirm", summary="Confirm, as one of its confirmers")
+@router.post(
+    "/incidents/{incident_id}/confirm",
+    response_model=Incident,
+    responses=errors(404, 409),
+    summary="Confirm, as one of its confirmers",
+)
 async def confirm_incident(
     incident_id: IncidentId,
     body: ApprovalDecision,
@@ -160,7 +215,12 @@ async def confirm_incident(
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
 
 
-@router.post("/incidents/{incident_id}/dismiss", summary="Dismiss, saying why")
+@router.post(
+    "/incidents/{incident_id}/dismiss",
+    response_model=Incident,
+    responses=errors(404, 409),
+    summary="Dismiss, saying why",
+)
 async def dismiss_incident(
     incident_id: IncidentId,
     body: ApprovalDecision,
@@ -176,7 +236,12 @@ async def dismiss_incident(
     return JSON(await store.read(incidents.get_incident, store.fleet, principal, incident_id))
 
 
-@router.get("/usage/roi", summary="The value ledger: time saved by finished work against spend")
+@router.get(
+    "/usage/roi",
+    response_model=ValueSummary,
+    responses=errors(404),
+    summary="The value ledger: time saved by finished work against spend",
+)
 async def roi(store: CurrentStore, _: CurrentPrincipal) -> JSON:
     now = datetime.now(UTC)
     summary = await store.read(value.value_summary, store.fleet, now)
@@ -188,7 +253,12 @@ async def roi(store: CurrentStore, _: CurrentPrincipal) -> JSON:
     return JSON(summary)
 
 
-@router.get("/usage", summary="Spend today and this month, per agent against budget and per model")
+@router.get(
+    "/usage",
+    response_model=UsageSummary,
+    responses=errors(),
+    summary="Spend today and this month, per agent against budget and per model",
+)
 async def usage(store: CurrentStore, _: CurrentPrincipal) -> JSON:
     now = datetime.now(UTC)
     return JSON(await store.read(budgets.usage_summary, store.fleet, now))

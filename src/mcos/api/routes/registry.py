@@ -15,6 +15,8 @@ from fastapi import APIRouter, Path, Query, Request
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import SearchText
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.work import Company, Person, RegistryView
 from mcos.errors import NotFound
 from mcos.fleet.registry import KEY_PATTERN, Registry
 from mcos.fleet.registry_view import (
@@ -46,6 +48,8 @@ def sees_personal_data(principal: Principal, store: Store) -> bool:
 
 @router.get(
     "",
+    response_model=RegistryView,
+    responses=errors(),
     summary="The entity registry: companies (facts, directors, signatories) and people",
     description="Everyone authenticated may read it. With `q`, only the entries it names: "
     "an exact key or name (case ignored) if any, otherwise every entry whose key or names "
@@ -67,7 +71,12 @@ async def read_registry(
     )
 
 
-@router.get("/companies/{key}", summary="One company: its facts, directors and signatories")
+@router.get(
+    "/companies/{key}",
+    response_model=Company,
+    responses=errors(404),
+    summary="One company: its facts, directors and signatories",
+)
 async def read_company(request: Request, key: EntityKey, principal: CurrentPrincipal) -> JSON:
     registry = _registry(request)
     company = registry.company(key)
@@ -76,7 +85,12 @@ async def read_company(request: Request, key: EntityKey, principal: CurrentPrinc
     return JSON(company_json(registry, company))
 
 
-@router.get("/people/{key}", summary="One person, and the companies they direct or sign for")
+@router.get(
+    "/people/{key}",
+    response_model=Person,
+    responses=errors(404),
+    summary="One person, and the companies they direct or sign for",
+)
 async def read_person(
     request: Request, key: EntityKey, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:

@@ -9,7 +9,10 @@ from fastapi import APIRouter, Query
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
-from mcos.schemas import (
+from mcos.contract.agent import MemoryNote, MemoryNotes, Usage
+from mcos.contract.errors import errors
+from mcos.contract.fleet import BudgetState, Compacted, Cooling, SetAside
+from mcos.contract.requests import (
     AgentName,
     BudgetChange,
     BudgetCheck,
@@ -25,7 +28,13 @@ from mcos.services.access import require_self
 router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
 
 
-@router.post("/memory", status_code=201, summary="Write a memory note (the pre-compaction flush)")
+@router.post(
+    "/memory",
+    response_model=MemoryNote,
+    responses=errors(404, 409),
+    status_code=201,
+    summary="Write a memory note (the pre-compaction flush)",
+)
 async def flush(
     name: AgentName, body: MemoryFlush, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -35,7 +44,10 @@ async def flush(
 
 
 @router.get(
-    "/memory", summary="Memory notes by day (default: today and yesterday); an agent reads its own"
+    "/memory",
+    response_model=MemoryNotes,
+    responses=errors(404),
+    summary="Memory notes by day (default: today and yesterday); an agent reads its own",
 )
 async def notes(
     name: AgentName,
@@ -53,6 +65,8 @@ async def notes(
 
 @router.post(
     "/compactions",
+    response_model=Compacted,
+    responses=errors(404, 409),
     status_code=201,
     summary="Report a compaction; refused (409 flush_required) without a memory flush first",
 )
@@ -67,6 +81,8 @@ async def compaction(
 
 @router.post(
     "/set-aside",
+    response_model=SetAside,
+    responses=errors(404, 409),
     status_code=201,
     summary="A report the control plane refused for good, set aside by the runtime (its card "
     "shows it)",
@@ -77,14 +93,25 @@ async def set_aside(
     return JSON(await store.write(agents.record_set_aside, principal, name, body), status_code=201)
 
 
-@router.post("/cooldown", summary="A 429: the agent's one credential waits until retry-after")
+@router.post(
+    "/cooldown",
+    response_model=Cooling,
+    responses=errors(404, 409),
+    summary="A 429: the agent's one credential waits until retry-after",
+)
 async def cooldown(
     name: AgentName, body: Cooldown, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(memory.record_cooldown, store.fleet, principal, name, body))
 
 
-@router.post("/usage", status_code=201, summary="Record one LLM call: tokens, cost, latency")
+@router.post(
+    "/usage",
+    response_model=Usage,
+    responses=errors(404, 409),
+    status_code=201,
+    summary="Record one LLM call: tokens, cost, latency",
+)
 async def record_usage(
     name: AgentName, body: UsageIn, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -95,6 +122,8 @@ async def record_usage(
 
 @router.post(
     "/budget/check",
+    response_model=BudgetState,
+    responses=errors(404, 409),
     summary="Before a call: allowed, or refused (409) while paused, cooling down or over budget",
 )
 async def check_budget(
@@ -103,7 +132,12 @@ async def check_budget(
     return JSON(await store.write(budgets.check_budget, store.fleet, principal, name, body))
 
 
-@router.patch("/budget", summary="Change an agent's limits (operators); resumes a paused agent")
+@router.patch(
+    "/budget",
+    response_model=BudgetState,
+    responses=errors(404),
+    summary="Change an agent's limits (operators); resumes a paused agent",
+)
 async def change_budget(
     name: AgentName, body: BudgetChange, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.fleet import ScheduleList, ScheduleRun
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.services import schedules
 from mcos.services.access import require_operator
@@ -18,6 +20,8 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 
 @router.get(
     "",
+    response_model=ScheduleList,
+    responses=errors(),
     summary="Each schedule: cron, time zone, action, next run, last run and outcome, missed runs",
     description="Operators only. Times are ISO 8601 with the schedule's own UTC offset.",
 )
@@ -30,6 +34,8 @@ async def list_schedules(store: CurrentStore, principal: CurrentPrincipal) -> JS
 
 @router.post(
     "/{name}/run",
+    response_model=ScheduleRun,
+    responses=errors(404),
     summary="Run a schedule now (operators); recorded as a run with trigger 'manual'",
 )
 async def run_schedule(

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.contract.errors import errors
+from mcos.contract.requests import RemediationIn, ServiceStateIn
+from mcos.contract.work import Remediation, Service, ServiceChange, ServiceList
 from mcos.fleet.services import NAME_PATTERN
-from mcos.schemas import RemediationIn, ServiceStateIn
 from mcos.services import service_health, service_watch
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
@@ -19,6 +21,8 @@ ServiceName = Annotated[str, Path(pattern=NAME_PATTERN)]
 
 @router.get(
     "",
+    response_model=ServiceList,
+    responses=errors(),
     summary="Watched services: state, since, downtime, uptime, MTTR and outages stopped",
     description="Figures over the last 30 days. Any agent or operator.",
 )
@@ -29,6 +33,8 @@ async def list_services(store: CurrentStore, principal: CurrentPrincipal) -> JSO
 
 @router.get(
     "/{name}",
+    response_model=Service,
+    responses=errors(404),
     summary="One watched service with its outages, remediations and the last diagnosis",
 )
 async def get_service(name: ServiceName, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
@@ -38,6 +44,8 @@ async def get_service(name: ServiceName, store: CurrentStore, principal: Current
 
 @router.post(
     "/{name}/state",
+    response_model=ServiceChange,
+    responses=errors(404, 409),
     summary="A service changed state (its machine's runner only)",
     description="Going down opens an outage, raises an incident at the service's severity "
     "through the escalation table and gives its owner a task with the diagnosis; coming back "
@@ -52,6 +60,8 @@ async def report_state(
 
 @router.post(
     "/{name}/remediations",
+    response_model=Remediation,
+    responses=errors(404, 409),
     summary="A remedy the runner carried out (its machine's runner only)",
     description="The remedy was asked first (`service.restart` / `service.rollback` at "
     "`POST /api/v1/actions`); this records what it did, against the open outage if any.",

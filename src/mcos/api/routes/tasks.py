@@ -9,14 +9,28 @@ from fastapi import APIRouter, Query
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.params import AfterRowId, TaskId
 from mcos.api.responses import JSON
+from mcos.contract.agent import Comment, Task, TaskList
+from mcos.contract.errors import errors
+from mcos.contract.requests import (
+    AgentName,
+    TaskAssign,
+    TaskComment,
+    TaskCreate,
+    TaskMove,
+    TaskUpdate,
+)
 from mcos.domain.kanban import TaskStatus
-from mcos.schemas import AgentName, TaskAssign, TaskComment, TaskCreate, TaskMove, TaskUpdate
 from mcos.services import tasks
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
-@router.get("", summary="Tasks, oldest first; page with after_id")
+@router.get(
+    "",
+    response_model=TaskList,
+    responses=errors(),
+    summary="Tasks, oldest first; page with after_id",
+)
 async def list_tasks(
     store: CurrentStore,
     _: CurrentPrincipal,
@@ -37,17 +51,33 @@ async def list_tasks(
     return JSON({"tasks": items})
 
 
-@router.post("", status_code=201, summary="Create a task (in the inbox, or assigned)")
+@router.post(
+    "",
+    response_model=Task,
+    responses=errors(409),
+    status_code=201,
+    summary="Create a task (in the inbox, or assigned)",
+)
 async def create_task(body: TaskCreate, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     return JSON(await store.write(tasks.create_task, principal, body), status_code=201)
 
 
-@router.get("/{task_id}", summary="One task with its dependencies and full history")
+@router.get(
+    "/{task_id}",
+    response_model=Task,
+    responses=errors(404),
+    summary="One task with its dependencies and full history",
+)
 async def show_task(task_id: TaskId, store: CurrentStore, _: CurrentPrincipal) -> JSON:
     return JSON(await store.read(tasks.get_task, task_id))
 
 
-@router.patch("/{task_id}", summary="Change title, description, kind, priority or due date")
+@router.patch(
+    "/{task_id}",
+    response_model=Task,
+    responses=errors(404),
+    summary="Change title, description, kind, priority or due date",
+)
 async def update_task(
     task_id: TaskId, body: TaskUpdate, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -56,8 +86,9 @@ async def update_task(
 
 @router.post(
     "/{task_id}/move",
+    response_model=Task,
     summary="Move the card to another column",
-    responses={409: {"description": "The Kanban rules refuse this move; the message says why"}},
+    responses=errors(404, 409, s409="The Kanban rules refuse this move; the message says why"),
 )
 async def move_task(
     task_id: TaskId, body: TaskMove, store: CurrentStore, principal: CurrentPrincipal
@@ -65,14 +96,25 @@ async def move_task(
     return JSON(await store.write(tasks.move_task, principal, task_id, body))
 
 
-@router.post("/{task_id}/assign", summary="Assign or unassign")
+@router.post(
+    "/{task_id}/assign",
+    response_model=Task,
+    responses=errors(404, 409),
+    summary="Assign or unassign",
+)
 async def assign_task(
     task_id: TaskId, body: TaskAssign, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     return JSON(await store.write(tasks.assign_task, principal, task_id, body))
 
 
-@router.post("/{task_id}/comments", status_code=201, summary="Comment on a task")
+@router.post(
+    "/{task_id}/comments",
+    response_model=Comment,
+    responses=errors(404, 409),
+    status_code=201,
+    summary="Comment on a task",
+)
 async def comment_task(
     task_id: TaskId, body: TaskComment, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:

@@ -9,8 +9,11 @@ from fastapi import APIRouter, Path, Request
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore, ReaderPrincipal
 from mcos.api.responses import JSON
+from mcos.contract.agent import Principal
+from mcos.contract.errors import errors
+from mcos.contract.requests import TokenIssue, TokenRotate
+from mcos.contract.work import IssuedToken, Token, TokenList
 from mcos.errors import NotFound
-from mcos.schemas import TokenIssue, TokenRotate
 from mcos.services import tokens
 from mcos.services.access import require_operator
 
@@ -23,7 +26,12 @@ def _forget_cached(request: Request) -> None:
     request.app.state.token_cache.clear()
 
 
-@router.get("", summary="Tokens: kind, scope, label, expiry (never the token itself)")
+@router.get(
+    "",
+    response_model=TokenList,
+    responses=errors(),
+    summary="Tokens: kind, scope, label, expiry (never the token itself)",
+)
 async def list_tokens(store: CurrentStore, principal: CurrentPrincipal, all: bool = False) -> JSON:
     require_operator(principal, "list tokens")
     now = datetime.now(UTC)
@@ -31,7 +39,12 @@ async def list_tokens(store: CurrentStore, principal: CurrentPrincipal, all: boo
     return JSON({"tokens": items})
 
 
-@router.get("/current", summary="The token this request was made with: kind, scope, expiry")
+@router.get(
+    "/current",
+    response_model=Principal,
+    responses=errors(404),
+    summary="The token this request was made with: kind, scope, expiry",
+)
 async def current_token(store: CurrentStore, principal: ReaderPrincipal) -> JSON:
     if principal.token_id is None:
         raise NotFound("this request carries no token")
@@ -39,7 +52,13 @@ async def current_token(store: CurrentStore, principal: ReaderPrincipal) -> JSON
     return JSON(view | {"acting_as": principal.actor})
 
 
-@router.post("", status_code=201, summary="Issue a token (operators); it is shown once")
+@router.post(
+    "",
+    response_model=IssuedToken,
+    responses=errors(),
+    status_code=201,
+    summary="Issue a token (operators); it is shown once",
+)
 async def issue_token(body: TokenIssue, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     require_operator(principal, "issue tokens")
     lifetime: timedelta | Literal["default"] | None = "default"
@@ -59,7 +78,12 @@ async def issue_token(body: TokenIssue, store: CurrentStore, principal: CurrentP
     return JSON(view | {"token": token, "note": "shown once; only its hash is stored"}, 201)
 
 
-@router.post("/{token_id}/revoke", summary="Revoke a token: its next request is refused")
+@router.post(
+    "/{token_id}/revoke",
+    response_model=Token,
+    responses=errors(404, 409),
+    summary="Revoke a token: its next request is refused",
+)
 async def revoke_token(
     token_id: TokenId, request: Request, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
@@ -71,6 +95,8 @@ async def revoke_token(
 
 @router.post(
     "/{token_id}/rotate",
+    response_model=IssuedToken,
+    responses=errors(404, 409),
     status_code=201,
     summary="Replace a token with a new one of the same scope; the old one stops (after a grace)",
 )

@@ -8,7 +8,6 @@ every value, free-form JSON included, must be storable on both backends: no NUL,
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
@@ -22,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from mcos.contract.vocab import MessageKind, Priority, Severity
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import ReportedStatus
 from mcos.fleet.schema import NAME_PATTERN
@@ -51,20 +51,6 @@ class _Input(BaseModel):
     def _storable(cls, value: Any) -> Any:
         """Every string, number and free-form value, at any depth, can be stored as it is."""
         return check_storable(value)
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-
-class MessageKind(StrEnum):
-    DIRECTIVE = "directive"
-    REPORT = "report"
-    QUESTION = "question"
-    CHAT = "chat"
 
 
 class HeartbeatIn(_Input):
@@ -243,7 +229,7 @@ class ApprovalDecision(_Input):
 class IncidentIn(_Input):
     id: ClientId | None = None
     """Client-chosen id; a retried report with the same id is recorded once."""
-    severity: Literal["P0", "P1", "P2", "P3"]
+    severity: Severity
     title: str = Field(min_length=1, max_length=300)
     body: str = Field("", max_length=20_000)
     agent: AgentName | None = None
@@ -320,21 +306,6 @@ class BudgetChange(_Input):
     daily_tokens: TokenLimit | None = None
     monthly_tokens: TokenLimit | None = None
     reason: str = Field(min_length=1, max_length=2_000)
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    """Stable, machine-readable: ``invalid``, ``not_found``, ``illegal_transition``, ..."""
-    message: str
-    """What is wrong and, where it helps, how to fix it."""
-    field: str | None
-    """The input at fault, as a path such as ``heartbeats[2].agent``; null if none."""
-
-
-class ErrorBody(BaseModel):
-    """The one shape of every error answer."""
-
-    error: ErrorDetail
 
 
 class Nudge(_Input):
