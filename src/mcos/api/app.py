@@ -48,6 +48,7 @@ from mcos.api.routes import fleet as fleet_route
 from mcos.api.session import allowed_origins
 from mcos.contract.errors import MEANING, ErrorBody, statuses_of
 from mcos.contract.fleet import Health
+from mcos.contract.mcp import JsonRpcAnswer
 from mcos.dashboard.routes import install_dashboard
 from mcos.fleet.loader import load_fleet
 from mcos.fleet.registry import load_registry
@@ -299,7 +300,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
-    finish_openapi(app, [*HAND_PARSED, ErrorBody], MCP_OPENAPI)
+    finish_openapi(app, [*HAND_PARSED, ErrorBody, JsonRpcAnswer], MCP_OPENAPI)
     return app
 
 

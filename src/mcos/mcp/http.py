@@ -44,8 +44,15 @@ OPENAPI = {
             "security": [{"HTTPBearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {
-                "200": {"description": "The JSON-RPC answer; a refused tool call is in it"},
-                "202": {"description": "A notification, accepted"},
+                "200": {
+                    "description": "The JSON-RPC answer; a refused tool call is in it",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/JsonRpcAnswer"}
+                        }
+                    },
+                },
+                "202": {"description": "A notification, accepted", "x-empty-body": True},
                 "401": {"description": "Missing, unknown, expired or revoked token"},
                 "403": {
                     "description": "Not an agent: an operator token, or a runner token without "
