@@ -27,7 +27,8 @@ def _named() -> set[str]:
     """Every constant, and every function called with placeholders (each verb of a choice)."""
     found: set[str] = set()
     for name, value in vars(paths).items():
-        if name.isupper() and isinstance(value, str) and value.startswith(paths.API + "/"):
+        fixed = isinstance(value, str) and value.startswith("/") and value != paths.API
+        if name.isupper() and fixed:
             found.add(value)
         elif inspect.isfunction(value) and value.__module__ == paths.__name__:
             hints = inspect.get_annotations(value, eval_str=True)

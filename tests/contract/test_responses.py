@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mcos.contract import agent, fleet, mail, work
+from mcos.contract import agent, fleet, mail, mcp, otlp, work
 from tests.security.test_authorization import RULES, Fixture, _request, world
 
 __all__ = ["world"]  # the matrix's fleet and resources, reused (a module-scoped fixture)
@@ -31,7 +31,7 @@ NOT_JSON = {"GET /api/v1/stream", "GET /api/v1/tasks/{task_id}/artifacts/{artifa
 
 MODELS: dict[str, type[BaseModel]] = {
     name: value
-    for module in (agent, fleet, mail, work)
+    for module in (agent, fleet, mail, mcp, otlp, work)
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, BaseModel)
 }

@@ -31,6 +31,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from starlette.responses import Response
 
 from mcos.api.auth import bearer_token, principal_for
+from mcos.contract import paths
+from mcos.contract.otlp import OtlpAnswer
 from mcos.domain.genai_spans import GenAISpan, read_genai_spans
 from mcos.errors import (
     Forbidden,
@@ -43,7 +45,7 @@ from mcos.services.otlp import Ingested, ingest_spans
 from mcos.services.store import Store
 from mcos.settings import Settings
 
-TRACES_PATH = "/v1/traces"
+TRACES_PATH = paths.OTLP_TRACES
 PROTOBUF = "application/x-protobuf"
 JSON_TYPE = "application/json"
 Encoding = Literal["protobuf", "json"]
@@ -196,6 +198,13 @@ def _read(
 @router.post(
     TRACES_PATH,
     summary="OTLP/HTTP traces in: GenAI spans become the agent's usage, gauge and tool calls",
+    responses={
+        200: {
+            "model": OtlpAnswer,
+            "description": "Taken (partialSuccess: how many spans were refused, and why)",
+            "content": {PROTOBUF: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

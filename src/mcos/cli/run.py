@@ -13,6 +13,7 @@ import click
 
 from mcos import telemetry
 from mcos.cli._context import Client, fail, find_fleet_dir
+from mcos.contract import paths
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
@@ -157,7 +158,7 @@ def remote_fleet(client: Client, machine: str | None) -> tuple[Fleet, str, str]:
 
     from mcos.fleet.view import fleet_from_view
 
-    body = client.get("/api/v1/fleet", **({"machine": machine} if machine else {}))
+    body = client.get(paths.FLEET, **({"machine": machine} if machine else {}))
     if body.get("scope") == "fleet":
         fail(
             "an operator's token sees the whole fleet: say which machine to run with --machine",

@@ -236,3 +236,15 @@ class Health(Answer):
     last_seq: int
     agents: int
     stream_subscribers: int
+
+
+class FleetView(Answer):
+    """``GET /api/v1/fleet``: the fleet file as the caller may see it (``mcos.fleet.view``)."""
+
+    version: str
+    """A hash of ``fleet``; also the ``ETag`` (``If-None-Match`` answers 304)."""
+    scope: Literal["fleet", "machine", "agent"]
+    machine: str | None
+    agent: str | None
+    fleet: dict[str, Any]
+    """The fleet file's keys (its reference: ``mcos.fleet.schema``), never a secret."""

@@ -47,6 +47,11 @@ LEGAL_CHECK = f"{API}/legal/check"
 DASHBOARD_SESSION = f"{API}/dashboard/session"
 DASHBOARD_SNAPSHOT = f"{API}/dashboard/snapshot"
 DASHBOARD_SERIES = f"{API}/dashboard/series"
+FLEET = f"{API}/fleet"
+MCP = "/mcp"
+"""The MCP server (streamable HTTP), beside the REST API rather than under it."""
+OTLP_TRACES = "/v1/traces"
+"""OTLP/HTTP's own path for traces, so an exporter needs only the control plane's URL."""
 
 
 # An agent, and what its runtime reports about it.

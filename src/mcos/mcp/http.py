@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcos.api.auth import AGENT_HEADER, bearer_token, principal_for
 from mcos.client import AsyncClient
+from mcos.contract import paths
 from mcos.errors import Forbidden, McosError, ServiceUnavailable
 from mcos.mcp.tools import build_server
 
-PATH = "/mcp"
+PATH = paths.MCP
 CALLER = "mcos.mcp.caller"
 """The ASGI scope key under which the authenticated caller rides to the tools."""
 LOOPBACK = "http://mcos.in-process"

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mcos.contract import paths
 from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.view import fleet_from_view
 from mcos.runtime.client import ControlPlane
@@ -55,7 +56,7 @@ async def poll_fleet(
     params = {"machine": follow.machine} if follow.machine else None
     # The client's one reading of answers: 304 comes back as a response, errors as ApiError or
     # Unreachable (no answer, 5xx, 429).
-    response = await control_plane.send(headers, "GET", "/api/v1/fleet", params=params)
+    response = await control_plane.send(headers, "GET", paths.FLEET, params=params)
     if response.status_code == 304:
         return None
     body = response.json()

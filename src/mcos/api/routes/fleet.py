@@ -13,11 +13,14 @@ from starlette.responses import Response
 
 from mcos.api.auth import CurrentStore, ReaderPrincipal
 from mcos.api.responses import JSON
+from mcos.contract import paths
+from mcos.contract.errors import errors
+from mcos.contract.fleet import FleetView
 from mcos.errors import Forbidden, NotFound
 from mcos.fleet.schema import NAME_PATTERN
 from mcos.fleet.view import fleet_view, view_version
 
-router = APIRouter(prefix="/api/v1/fleet", tags=["fleet"])
+router = APIRouter(prefix=paths.FLEET, tags=["fleet"])
 MachineName = Annotated[
     str | None,
     Query(pattern=NAME_PATTERN, description="Operators: the view a runner of this machine gets"),
@@ -28,7 +31,9 @@ MachineName = Annotated[
     "",
     summary="The fleet file as this caller sees it (operator: all; runner: its machine; agent: "
     "itself), never a secret, with its version as ETag",
-    responses={304: {"description": "Not modified: the version in If-None-Match is current"}},
+    response_model=FleetView,
+    responses={304: {"description": "Not modified: the version in If-None-Match is current"}}
+    | errors(403, 404),
 )
 async def get_fleet(
     request: Request, store: CurrentStore, principal: ReaderPrincipal, machine: MachineName = None
