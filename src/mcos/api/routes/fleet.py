@@ -32,8 +32,10 @@ MachineName = Annotated[
     summary="The fleet file as this caller sees it (operator: all; runner: its machine; agent: "
     "itself), never a secret, with its version as ETag",
     response_model=FleetView,
-    responses={304: {"description": "Not modified: the version in If-None-Match is current"}}
-    | errors(403, 404),
+    responses={
+        **errors(403, 404),
+        304: {"description": "Not modified: the version in If-None-Match is current"},
+    },
 )
 async def get_fleet(
     request: Request, store: CurrentStore, principal: ReaderPrincipal, machine: MachineName = None
