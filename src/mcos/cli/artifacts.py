@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client, table
+from mcos.contract import paths
 from mcos.services.previews import DOCX, XLSX
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -42,7 +43,7 @@ def _size(size: int) -> str:
 
 
 def _listing(client: Client, task_id: int) -> dict[str, Any]:
-    listed: dict[str, Any] = client.get(f"/api/v1/tasks/{task_id}/artifacts")
+    listed: dict[str, Any] = client.get(paths.artifacts(task_id))
     return listed
 
 
@@ -133,7 +134,7 @@ def get(client: Client, task_id: int, which: str, output: str | None, force: boo
     target = None if output == "-" else _target(output, artifact["name"])
     if target is not None and target.exists() and not force:
         fail(f"{target} exists; pass --force to overwrite it", field="--output")
-    path = f"/api/v1/tasks/{task_id}/artifacts/{artifact['id']}/content"
+    path = paths.artifact_content(task_id, artifact["id"])
     content = client.download(path)
     if target is None:
         sys.stdout.buffer.write(content)
@@ -181,7 +182,7 @@ def add(
         fail(f"cannot read {file}: {exc.strerror}", field="FILE")
     if not content:
         fail(f"{file} is empty; attach a file with content", field="FILE")
-    path = f"/api/v1/tasks/{task_id}/artifacts"
+    path = paths.artifacts(task_id)
     stored = client.upload(
         path, content, content_type or content_type_of(name), {"name": name, "note": note}
     )
@@ -233,7 +234,7 @@ def show(client: Client, task_id: int, which: str, as_json: bool) -> None:
     """The server's text preview of a file on TASK: text, Markdown, .docx paragraphs and tables,
     .xlsx first rows of each sheet."""
     artifact = resolve(client, task_id, which)
-    answer = client.get(f"/api/v1/tasks/{task_id}/artifacts/{artifact['id']}/preview")
+    answer = client.get(paths.artifact_preview(task_id, artifact["id"]))
     if as_json:
         emit_json(answer)
         return

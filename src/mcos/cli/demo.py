@@ -18,6 +18,7 @@ import click
 import httpx
 
 from mcos.cli._context import TOKEN_FILE, fail, remember_fleet
+from mcos.contract import paths
 from mcos.demo.mail import DemoMail, demo_mail, with_accounts
 from mcos.demo.services import DemoService, demo_service, with_services
 from mcos.errors import McosError
@@ -245,7 +246,7 @@ def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-8:])
             fail(f"the control plane did not start (is {url} already in use?):\n{tail}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+            if httpx.get(url + paths.HEALTH, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     fail(f"the control plane did not answer at {url} within 30 s; see {log}")

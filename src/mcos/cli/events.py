@@ -11,6 +11,7 @@ import orjson
 
 from mcos.cli._context import Client, fail, json_option, pass_client
 from mcos.client.errors import ApiError, error_of
+from mcos.contract import paths
 from mcos.sse import parse_frames
 from mcos.stream import RESYNC
 
@@ -107,7 +108,7 @@ def tail(
         try:
             with httpx.stream(
                 "GET",
-                client.url + "/api/v1/stream",
+                client.url + paths.STREAM,
                 headers=headers,
                 params=params,
                 timeout=httpx.Timeout(10, read=IDLE_TIMEOUT_SECONDS),
@@ -148,7 +149,7 @@ def tail(
 
 
 def _fail_with(response: httpx.Response) -> NoReturn:
-    error = error_of(response.status_code, response.read(), "/api/v1/stream")
+    error = error_of(response.status_code, response.read(), paths.STREAM)
     if isinstance(error, ApiError):
         fail(error.message, field=error.field)
     fail(error.detail or error.message)

@@ -18,6 +18,7 @@ import click
 
 from mcos.cli._context import Client, emit_json, fail, json_option, pass_client
 from mcos.client import ApiError
+from mcos.contract import paths
 
 if TYPE_CHECKING:
     from mcos.client import Client as McosClient
@@ -62,7 +63,7 @@ def _parties(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def _template(client: Client, key: str) -> dict[str, Any]:
-    listed: list[dict[str, Any]] = client.get("/api/v1/legal/templates")["templates"]
+    listed: list[dict[str, Any]] = client.get(paths.LEGAL_TEMPLATES)["templates"]
     for template in listed:
         if template["key"] == key:
             return template
@@ -109,7 +110,7 @@ def legal() -> None:
 @pass_client
 def list_templates(client: Client, as_json: bool) -> None:
     """Each template: its parties (roles) and its fields, required or with their defaults."""
-    listed = client.get("/api/v1/legal/templates")["templates"]
+    listed = client.get(paths.LEGAL_TEMPLATES)["templates"]
     if as_json:
         emit_json(listed)
         return
@@ -161,7 +162,7 @@ def draft(
         "fields": _fields(template, field),
         "note": note,
     }
-    path = f"/api/v1/tasks/{task_id}/drafts"
+    path = paths.legal_drafts(task_id)
 
     def attach(api: McosClient) -> Any:
         try:
@@ -223,7 +224,7 @@ def check(
         "parties": parties,
         "content_base64": base64.b64encode(content).decode("ascii"),
     }
-    found = client.post("/api/v1/legal/check", body)
+    found = client.post(paths.LEGAL_CHECK, body)
     if as_json:
         emit_json(found)
     elif found["agrees"]:

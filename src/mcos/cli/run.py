@@ -31,7 +31,7 @@ def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | Non
     from mcos.runtime.runner import RUNNER_PREFIX
 
     if client.token is not None and client.token.startswith(RUNNER_PREFIX):
-        scope: str = client.get("/api/v1/tokens/current")["machine"]
+        scope: str = client.get(paths.TOKENS_CURRENT)["machine"]
         return scope
     host = socket.gethostname().split(".")[0].lower()
     if any(m.name == host for m in fleet.machines):

@@ -21,13 +21,14 @@ from collections.abc import AsyncGenerator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx2
 
 from mcos.client.errors import ApiError, Unreachable, error_of
 from mcos.client.outbox import DeliveryResult, Outbox, Report, backoff_delay
 from mcos.client.wire import Wire, delivered, headers_for, storable
+from mcos.contract import paths
 from mcos.contract.agent import (
     Approval,
     Comment,
@@ -41,9 +42,9 @@ from mcos.contract.agent import (
     Task,
     Usage,
 )
+from mcos.contract.vocab import MessageKindName, Severity
 from mcos.sse import FrameReader
 
-API = "/api/v1"
 STREAM_READ_TIMEOUT = 90.0
 """Seconds a stream may stay silent: the control plane sends a keep-alive well within it."""
 RESYNC = "stream.resync"
@@ -52,8 +53,6 @@ OUTBOX_DRAIN_SECONDS = 5.0
 DUPLICATE = "duplicate"
 """``status`` of :meth:`AsyncClient.request`'s answer to a replay the control plane had already
 recorded (``{"id": ..., "status": "duplicate"}``, as the batch endpoint answers)."""
-
-Severity = Literal["P0", "P1", "P2", "P3"]
 
 
 def is_duplicate(answer: Any) -> bool:
@@ -218,7 +217,7 @@ class AsyncClient:
 
     async def whoami(self) -> Principal:
         """The token's principal: its kind, scope, expiry, and whom requests are recorded as."""
-        principal = Principal.model_validate(await self.request("GET", f"{API}/tokens/current"))
+        principal = Principal.model_validate(await self.request("GET", paths.TOKENS_CURRENT))
         if self._name is None and principal.kind == "agent":
             self._name = principal.agent
         return principal
@@ -251,7 +250,7 @@ class AsyncClient:
     ) -> HeartbeatAnswer:
         """Report liveness and the context gauge (tokens of the latest prompt); the answer is
         the work waiting: tasks, directives, messages, incidents, confirmations to give."""
-        path = f"{API}/agents/{await self.name()}/heartbeat"
+        path = paths.heartbeat(await self.name())
         body = {
             "status": status,
             "context_tokens": context_tokens,
@@ -280,7 +279,7 @@ class AsyncClient:
         """Tasks on the board, oldest first (page with ``after_id``)."""
         params = {"status": status, "assignee": assignee, "limit": limit, "after_id": after_id}
         answer = await self.request(
-            "GET", f"{API}/tasks", params={k: v for k, v in params.items() if v is not None}
+            "GET", paths.TASKS, params={k: v for k, v in params.items() if v is not None}
         )
         return [Task.model_validate(t) for t in answer["tasks"]]
 
@@ -290,7 +289,7 @@ class AsyncClient:
 
     async def task(self, task_id: int) -> Task:
         """One task with its description, dependencies, children and full history."""
-        return Task.model_validate(await self.request("GET", f"{API}/tasks/{task_id}"))
+        return Task.model_validate(await self.request("GET", paths.task(task_id)))
 
     async def create_task(
         self,
@@ -318,7 +317,7 @@ class AsyncClient:
             "depends_on": list(depends_on) or None,
             "due_at": due_at.isoformat() if due_at else None,
         }
-        answer = await self._report(f"{API}/tasks", body)
+        answer = await self._report(paths.TASKS, body)
         return None if answer is None or is_duplicate(answer) else Task.model_validate(answer)
 
     async def move(
@@ -327,7 +326,7 @@ class AsyncClient:
         """Move the card (``in_progress``, ``review``, ``blocked``...); the card as it is now,
         or ``None`` if the move was queued in the outbox."""
         answer = await self._report(
-            f"{API}/tasks/{task_id}/move", {"id": id, "status": status, "reason": reason}
+            paths.move(task_id), {"id": id, "status": status, "reason": reason}
         )
         if answer is None:
             return None
@@ -338,14 +337,14 @@ class AsyncClient:
     async def assign(self, task_id: int, assignee: str | None, *, id: str | None = None) -> Task:
         """Assign the card (``None`` unassigns, from ``assigned`` only)."""
         body = {"id": id or self.new_id(), "assignee": assignee}
-        answer = await self.request("POST", f"{API}/tasks/{task_id}/assign", body)
+        answer = await self.request("POST", paths.assign(task_id), body)
         if is_duplicate(answer):
             return await self.task(task_id)
         return Task.model_validate(answer)
 
     async def comment(self, task_id: int, body: str, *, id: str | None = None) -> Comment | None:
         """Comment on a task; ``None`` if queued (see :meth:`create_task`)."""
-        answer = await self._report(f"{API}/tasks/{task_id}/comments", {"id": id, "body": body})
+        answer = await self._report(paths.comments(task_id), {"id": id, "body": body})
         return None if answer is None or is_duplicate(answer) else Comment.model_validate(answer)
 
     # -- asking before acting ----------------------------------------------------------------
@@ -361,7 +360,7 @@ class AsyncClient:
         body = {"kind": kind} | {k: v for k, v in fields.items() if v is not None}
         try:
             # Asking again is one ask (an identical pending approval is answered again).
-            answer = await self.request("POST", f"{API}/actions", body, idempotent=True)
+            answer = await self.request("POST", paths.ACTIONS, body, idempotent=True)
         except ApiError as exc:
             if exc.status == 403 and exc.code == "policy_denied":
                 return Decision(decision="deny", reason=exc.message)
@@ -370,7 +369,7 @@ class AsyncClient:
 
     async def approval(self, approval_id: int) -> Approval:
         """One approval with its decisions."""
-        return Approval.model_validate(await self.request("GET", f"{API}/approvals/{approval_id}"))
+        return Approval.model_validate(await self.request("GET", paths.approval(approval_id)))
 
     async def wait_for_approval(
         self,
@@ -443,7 +442,7 @@ class AsyncClient:
         """Raise an incident; the escalation table decides who must confirm it before it reaches
         anyone. ``agent``: operators only, the agent reporting. ``None`` if queued."""
         body = {"id": id, "severity": severity, "title": title, "body": detail, "agent": agent}
-        answer = await self._report(f"{API}/incidents", body)
+        answer = await self._report(paths.INCIDENTS, body)
         return None if answer is None or is_duplicate(answer) else Incident.model_validate(answer)
 
     async def report_usage(
@@ -470,7 +469,7 @@ class AsyncClient:
             "latency_ms": latency_ms,
             "task_id": task_id,
         }
-        answer = await self._report(f"{API}/agents/{await self.name()}/usage", body)
+        answer = await self._report(paths.usage(await self.name()), body)
         return None if answer is None or is_duplicate(answer) else Usage.model_validate(answer)
 
     async def flush_memory(
@@ -479,14 +478,14 @@ class AsyncClient:
         """Write a memory note (the pre-compaction flush) for ``day`` (default: today in the
         fleet's time zone). ``None`` if queued."""
         body = {"id": id, "content": text, "day": day.isoformat() if day else None}
-        answer = await self._report(f"{API}/agents/{await self.name()}/memory", body)
+        answer = await self._report(paths.memory(await self.name()), body)
         return None if answer is None or is_duplicate(answer) else MemoryNote.model_validate(answer)
 
     async def memory(self, days: Sequence[date] = ()) -> list[MemoryNote]:
         """This agent's notes of ``days`` (default: today and yesterday)."""
         answer = await self.request(
             "GET",
-            f"{API}/agents/{await self.name()}/memory",
+            paths.memory(await self.name()),
             params={"day": [d.isoformat() for d in days]} if days else None,
         )
         return [MemoryNote.model_validate(n) for n in answer["notes"]]
@@ -498,7 +497,7 @@ class AsyncClient:
         to: str | None = None,
         channel: str | None = None,
         fleet: bool = False,
-        kind: Literal["chat", "report", "question", "directive"] = "chat",
+        kind: MessageKindName = "chat",
         task_id: int | None = None,
         id: str | None = None,
     ) -> Message | None:
@@ -513,7 +512,7 @@ class AsyncClient:
             "kind": kind,
             "task_id": task_id,
         }
-        answer = await self._report(f"{API}/messages", payload)
+        answer = await self._report(paths.MESSAGES, payload)
         return None if answer is None or is_duplicate(answer) else Message.model_validate(answer)
 
     # -- reading -----------------------------------------------------------------------------
@@ -524,14 +523,14 @@ class AsyncClient:
         """The message log an agent may read: what it sent and what reached it."""
         params = {"channel": channel, "after_id": after_id, "limit": limit}
         answer = await self.request(
-            "GET", f"{API}/messages", params={k: v for k, v in params.items() if v is not None}
+            "GET", paths.MESSAGES, params={k: v for k, v in params.items() if v is not None}
         )
         return [Message.model_validate(m) for m in answer["messages"]]
 
     async def incidents(self, status: str | None = None) -> list[Incident]:
         """Incidents, newest first (an agent sees only those that reach it)."""
         answer = await self.request(
-            "GET", f"{API}/incidents", params={"status": status} if status else None
+            "GET", paths.INCIDENTS, params={"status": status} if status else None
         )
         return [Incident.model_validate(i) for i in answer["incidents"]]
 
@@ -542,7 +541,7 @@ class AsyncClient:
         params: dict[str, Any] = {"after": after, "limit": limit}
         if types:
             params["types"] = ",".join(types)
-        answer = await self.request("GET", f"{API}/events", params=params)
+        answer = await self.request("GET", paths.EVENTS, params=params)
         return [Event.model_validate(e) for e in answer["events"]]
 
     async def stream(
@@ -565,7 +564,7 @@ class AsyncClient:
                 headers["Last-Event-ID"] = str(last)
             try:
                 async with self.wire.http.stream(
-                    "GET", f"{API}/stream", headers=headers, params=params, timeout=timeout
+                    "GET", paths.STREAM, headers=headers, params=params, timeout=timeout
                 ) as response:
                     if response.status_code >= 400:
                         raise error_of(

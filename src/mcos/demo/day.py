@@ -39,7 +39,7 @@ async def opening(d: Director) -> None:
     for agent in (a for a in d.fleet.agents if a.external):
         task = await d.call(
             "POST",
-            "/api/v1/tasks",
+            paths.TASKS,
             {
                 "title": EXTERNAL_TASK,
                 "assignee": agent.name,

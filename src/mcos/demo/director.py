@@ -24,6 +24,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from mcos.client import ApiError, AsyncClient, Unreachable
+from mcos.contract import paths
 from mcos.demo.services import DemoService
 from mcos.domain.events import DEMO_SCENE
 from mcos.fleet.schema import Fleet
@@ -109,7 +110,7 @@ class Director:
             raise DemoError(f"{method} {path} answered {exc.answered}: {exc.message}") from None
 
     async def last_seq(self) -> int:
-        seq: int = (await self.call("GET", "/api/v1/health"))["last_seq"]
+        seq: int = (await self.call("GET", paths.HEALTH))["last_seq"]
         return seq
 
     async def wait_for(
@@ -122,7 +123,7 @@ class Director:
         """The first event of ``types`` after ``after`` that ``match`` accepts, or ``None``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            page = await self.call("GET", f"/api/v1/events?types={types}&after={after}&limit=500")
+            page = await self.call("GET", f"{paths.EVENTS}?types={types}&after={after}&limit=500")
             for event in page["events"]:
                 after = max(after, event["seq"])
                 if match(event):
@@ -169,10 +170,10 @@ class Director:
         body: dict[str, Any] = {"title": title, "priority": priority, "description": description}
         if kind:
             body["kind"] = kind
-        created = await self.call("POST", "/api/v1/tasks", body)
+        created = await self.call("POST", paths.TASKS, body)
         task_id: int = created["id"]
         self.answer(f"Task #{task_id}:", steps(task_id) if callable(steps) else steps)
-        await self.call("POST", f"/api/v1/tasks/{task_id}/assign", {"assignee": agent})
+        await self.call("POST", paths.assign(task_id), {"assignee": agent})
         return task_id
 
     async def accept(self, task_id: int) -> None:
@@ -180,7 +181,7 @@ class Director:
         their own), which is what the value ledger credits."""
         await self.call(
             "POST",
-            f"/api/v1/tasks/{task_id}/move",
+            paths.move(task_id),
             {"status": "done", "reason": "(simulated) read and accepted by the operator"},
         )
 
@@ -192,7 +193,7 @@ class Director:
         self.echo(f"[{self.clock_text()} simulated] {mark:<9} {'  -> ' if outcome else ''}{text}")
         await self.call(
             "POST",
-            "/api/v1/events",
+            paths.EVENTS,
             {
                 "type": DEMO_SCENE,
                 "subject": "demo",
@@ -258,7 +259,7 @@ async def fleet_alive(api: AsyncClient, names: Iterable[str], seconds: float) ->
     began = time.monotonic()
     alive: set[str] = set()
     while time.monotonic() - began < seconds:
-        agents = (await api.request("GET", "/api/v1/agents"))["agents"]
+        agents = (await api.request("GET", paths.AGENTS))["agents"]
         fresh = time.monotonic() - began + 1.0
         alive = {
             a["name"]

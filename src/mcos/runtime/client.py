@@ -16,6 +16,7 @@ from mcos.client.aio import AsyncClient
 from mcos.client.errors import ApiError, Unreachable
 from mcos.client.outbox import DeliveryResult, Outbox, Report
 from mcos.client.wire import AGENT_HEADER, UPLOAD_TIMEOUT, Wire, storable
+from mcos.contract import paths
 
 __all__ = [
     "AGENT_HEADER",
@@ -78,7 +79,7 @@ class AgentLink:
         params = {"name": name} | ({"note": note} if note else {})
         stored: dict[str, Any] = await self.control_plane.upload(
             self.token,
-            f"/api/v1/tasks/{task_id}/artifacts",
+            paths.artifacts(task_id),
             content,
             content_type,
             params,
