@@ -27,8 +27,8 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Principal(Answer):
-    """The token a request carries (``GET /api/v1/tokens/current``), never the secret itself."""
+class Token(Answer):
+    """A token as listed: who holds it, for what, until when; never the secret."""
 
     id: int
     kind: Literal["operator", "runner", "agent"]
@@ -46,6 +46,11 @@ class Principal(Answer):
     replaced_by: int | None = None
     status: str
     """``active``, ``expired``, ``revoked`` (or ``grace`` after a rotation)."""
+
+
+class Principal(Token):
+    """The token a request carries (``GET /api/v1/tokens/current``), never the secret itself."""
+
     acting_as: str
     """The actor the request is recorded as: ``agent:flow``, ``operator:alice``."""
 

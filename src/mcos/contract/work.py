@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mcos.contract.agent import Answer, Approval, Incident, Message, Task
+from mcos.contract.agent import Answer, Approval, Incident, Message, Task, Token
 from mcos.contract.fleet import Agent
 
 Json = dict[str, Any]
@@ -256,27 +256,6 @@ class NotifyTest(Answer):
     ok: bool
     error: str | None
     delivery: str | None
-
-
-class Token(Answer):
-    """A token as listed: who holds it, for what, until when; never the secret."""
-
-    id: int
-    kind: Literal["operator", "runner", "agent"]
-    scope: str
-    """``operator``, ``machine:NAME`` or ``agent:NAME``."""
-    agent: str | None
-    machine: str | None
-    label: str
-    prefix: str
-    """The token's first characters, to recognise it in lists."""
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    revoked_by: str | None
-    replaced_by: int | None
-    status: str
-    """``active``, ``expired``, ``revoked`` (or ``grace`` after a rotation)."""
 
 
 class TokenList(Answer):

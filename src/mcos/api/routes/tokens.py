@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Request
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore, ReaderPrincipal
 from mcos.api.responses import JSON
-from mcos.contract.agent import Principal
+from mcos.contract.agent import Principal, Token
 from mcos.contract.errors import errors
 from mcos.contract.requests import TokenIssue, TokenRotate
-from mcos.contract.work import IssuedToken, Token, TokenList
+from mcos.contract.work import IssuedToken, TokenList
 from mcos.errors import NotFound
 from mcos.services import tokens
 from mcos.services.access import require_operator
