@@ -4,12 +4,15 @@ fake driven through the official Anthropic SDK, the runner and its loops the rea
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from mcos.client import outbox
 from mcos.fleet.schema import Liveness
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
@@ -578,3 +581,59 @@ def test_a_restored_capability_is_offered_for_exactly_its_time_box(
     calls = [r for r in fake.requests if r.key == "key-flow"]
     assert "run_shell" in calls[0].tools, "offered while the restoration lasts"
     assert "run_shell" not in calls[-1].tools, "and no longer once it has lapsed"
+
+
+def test_a_task_sent_back_before_the_runner_noted_its_reports_is_worked_again(
+    srv: Server, fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer is quicker than the outbox: the move to review has reached the control
+    plane but the runner has not yet noted it delivered when the card comes back. The agent
+    must look again once its reports are noted, not a heartbeat interval (300 s) later."""
+    real = outbox._done_with
+
+    def slowly_noted(seq: int, rejection: tuple[int, str] | None) -> Any:
+        done = real(seq, rejection)
+
+        def note(conn: Any) -> Any:
+            time.sleep(1.5)  # a loaded machine's fsync, long enough to lose the race every time
+            return done(conn)
+
+        return note
+
+    monkeypatch.setattr(outbox, "_done_with", slowly_noted)
+    summary = create_task(srv, "Board summary", "donna")
+    fake.set_script(
+        Script(
+            [
+                Rule(key="key-donna", contains="Make it shorter", steps=(Step.reply("Shorter."),)),
+                Rule(key="key-donna", times=1, steps=(Step.reply("Summary written."),)),
+            ]
+        )
+    )
+
+    async def scenario() -> None:
+        runner = make_runner(srv, ["donna"])
+        async with running(runner, url=srv.url, token=srv.operator_token, seconds=45) as agents:
+
+            async def in_review(api: httpx.AsyncClient) -> bool:
+                return await task_status(api, summary) == "review"
+
+            await agents.until(in_review)
+            api = agents.api
+            said = await api.post(
+                f"/api/v1/tasks/{summary}/comments", json={"body": "Make it shorter."}
+            )
+            assert said.status_code == 201, said.text
+            back = await api.post(f"/api/v1/tasks/{summary}/move", json={"status": "in_progress"})
+            assert back.status_code == 200, back.text
+
+            async def redone(api: httpx.AsyncClient) -> bool:
+                task = (await api.get(f"/api/v1/tasks/{summary}")).json()
+                bodies = [
+                    h["data"]["body"] for h in task["history"] if h["type"] == "task.commented"
+                ]
+                return task["status"] == "review" and any(b.endswith("Shorter.") for b in bodies)
+
+            await agents.until(redone)
+
+    asyncio.run(scenario())

@@ -210,6 +210,10 @@ class Outbox:
         """Reports not yet delivered (nor set aside as rejected)."""
         return self._pending
 
+    async def delivered(self) -> None:
+        """Return once no report is pending (delivered, or set aside as rejected)."""
+        await self._until_empty()
+
     def rejected(self) -> list[RejectedReport]:
         """Reports the control plane refused, oldest first, with its error (works after close)."""
         with contextlib.closing(sqlite3.connect(self.path)) as conn:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ class AgentLoop:
         self._stopped = asyncio.Event()
         self._beat_at = time.monotonic()
         self._timers: set[asyncio.Task[None]] = set()
+        self._waiting_delivery = False
 
     # -- scheduling ---------------------------------------------------------------------
 
@@ -147,13 +148,32 @@ class AgentLoop:
             finally:
                 self.saved.save(self.workspace)
 
+    def _wake_when_delivered(self, stopping: asyncio.Event) -> None:
+        if self._waiting_delivery:
+            return
+        self._waiting_delivery = True
+
+        async def later() -> None:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.link.outbox.delivered(), self.interval())
+            finally:
+                self._waiting_delivery = False
+            if not stopping.is_set():
+                self.wake("reports delivered")
+
+        self._start_timer(later())
+
     def _retry_soon(self, stopping: asyncio.Event) -> None:
         async def later() -> None:
             await asyncio.sleep(RETRY_SECONDS)
             if not stopping.is_set():
                 self.wake("retry")
 
-        timer = asyncio.get_running_loop().create_task(later())
+        self._start_timer(later())
+
+    def _start_timer(self, work: Coroutine[Any, Any, None]) -> None:
+        timer = asyncio.get_running_loop().create_task(work)
         self._timers.add(timer)  # a task nobody holds may be collected before it runs
         timer.add_done_callback(self._timers.discard)
 
@@ -223,6 +243,10 @@ class AgentLoop:
         # (a reviewer moved it back from review).
         in_progress = {t["id"] for t in answer["tasks"] if t["status"] == "in_progress"}
         self.saved.settled &= set() if delivered else in_progress
+        if self.saved.settled:
+            # Undecided until the outbox is empty: a reviewer may have sent one back already.
+            # Look again then, not a heartbeat interval later.
+            self._wake_when_delivered(stopping)
         tasks = sorted(
             (t for t in answer["tasks"] if t["id"] not in self.saved.settled),
             key=lambda t: (
