@@ -266,3 +266,24 @@ def check(path: Path | None, as_json: bool) -> None:
             )
         for warning in warnings:
             click.echo(f"  warning: {warning.agent}: {warning.message}")
+
+
+@fleet.command("reference")
+@click.option(
+    "--write",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it to this file instead of printing it (docs/fleet-reference.md).",
+)
+def reference(target: Path | None) -> None:
+    """Every table and key the fleet file (and the entity registry) accepts, with its type,
+    default and description, as Markdown: generated from the schema, so always this
+    version's."""
+    from mcos.fleet.reference import reference as generate
+
+    text = generate()
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}", err=True)

@@ -15,7 +15,9 @@ from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from mcos.fleet.model import FleetModel
 
 if TYPE_CHECKING:
     from mcos.fleet.schema import Fleet
@@ -24,9 +26,7 @@ Problem = tuple[str, str, str]
 Period = Literal["today", "month"]
 
 
-class FixedCost(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FixedCost(FleetModel):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
     """A lowercase name, unique among the fixed costs (``servers``, ``tailscale-domains``)."""
     monthly: float = Field(gt=0, le=1_000_000_000)
@@ -34,11 +34,10 @@ class FixedCost(BaseModel):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     """USD, or a currency listed under ``[exchange_rates]``."""
     description: str = Field("", max_length=300)
+    """A line shown beside it in the ROI report."""
 
 
-class Costs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Costs(FleetModel):
     fixed: tuple[FixedCost, ...] = ()
     """Fixed monthly costs (servers, networking, domains), prorated by day."""
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from ipaddress import ip_network
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from mcos.domain.hosts import BadHost, canonical_name, parse_host_port, parse_network
+from mcos.fleet.model import FleetModel
 
 DEFAULT_BLOCKED_NETWORKS: tuple[str, ...] = (
     "127.0.0.0/8",  # loopback: the runner's own machine, and the control plane beside it
@@ -41,10 +42,8 @@ DEFAULT_BLOCKED_HOSTS: tuple[str, ...] = (
 """Host names the fleet blocks when the fleet file's ``[guard]`` does not say."""
 
 
-class Guard(BaseModel):
+class Guard(FleetModel):
     """An agent's ``[agents.guard]``: what it adds to the fleet's ``[guard]``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     protected_paths: tuple[str, ...] = ()
     """Absolute paths or glob patterns (``/srv/fibreflow/production/**``) the agent may never

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from mcos.fleet.model import FleetModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
@@ -31,11 +33,6 @@ Tls = Literal["ssl", "starttls", "none"]
 """``ssl``: TLS from the first byte (993, 465); ``starttls``: upgraded (143, 587); ``none``:
 plain text, allowed only to a loopback host (a local test server)."""
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 EnvVar = Annotated[str, Field(pattern=ENV_VAR_PATTERN)]
 Address = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
@@ -50,7 +47,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class _Account(_Strict):
+class _Account(FleetModel):
     name: Name
     """How the account is named in tools, events and the dashboard."""
     owner: Name
@@ -61,24 +58,35 @@ class _Account(_Strict):
     address: Address
     """The mailbox's own address: the From of what is sent."""
     description: str = Field("", max_length=200)
+    """A line shown in the Mail view and ``mcos mail accounts``."""
 
 
 class ImapAccount(_Account):
     kind: Literal["imap"]
+    """``imap``: any IMAP mailbox, mail sent over SMTP."""
     host: str = Field(min_length=1, max_length=253)
+    """The IMAP server (``imap.gmail.com``, ``outlook.office365.com``)."""
     port: int = Field(993, ge=1, le=65535)
+    """The IMAP port: 993 with ``ssl``, 143 with ``starttls``."""
     tls: Tls = "ssl"
+    """``ssl`` (TLS from the first byte), ``starttls``, or ``none`` (a loopback test server
+    only)."""
     user: str = Field(min_length=1, max_length=320)
+    """The IMAP (and SMTP) login, usually the address."""
     password_env: EnvVar
     """The environment variable holding the password (on the owner's machine)."""
     folder: str = Field("INBOX", min_length=1, max_length=200)
+    """The folder read for new mail."""
     drafts_folder: str = Field("Drafts", min_length=1, max_length=200)
+    """Where drafted replies are saved, for the operator to see in their own client."""
     sent_folder: str = Field("Sent", min_length=1, max_length=200)
     """Where a copy of each message sent over SMTP is saved (SMTP itself keeps none)."""
     smtp_host: str | None = Field(None, min_length=1, max_length=253)
     """Where mail is sent from (default: ``host``); needed only with ``send``."""
     smtp_port: int = Field(465, ge=1, le=65535)
+    """The SMTP port: 465 with ``ssl``, 587 with ``starttls``."""
     smtp_tls: Tls = "ssl"
+    """As ``tls``, for SMTP."""
 
     @model_validator(mode="after")
     def _clear_text_only_locally(self) -> ImapAccount:
@@ -97,6 +105,8 @@ class ImapAccount(_Account):
 
 class M365Account(_Account):
     kind: Literal["m365"]
+    """``m365``: a Microsoft 365 mailbox, read and sent through Microsoft Graph with an app
+    registration."""
     tenant: str = Field(min_length=1, max_length=100)
     """The Entra ID tenant: its id or its domain (``specter.onmicrosoft.com``)."""
     client_id: str = Field(min_length=1, max_length=100)
@@ -112,7 +122,7 @@ class M365Account(_Account):
 MailAccount = Annotated[ImapAccount | M365Account, Field(discriminator="kind")]
 
 
-class MailMatch(_Strict):
+class MailMatch(FleetModel):
     senders: tuple[str, ...] = ()
     """Sender addresses; ``*`` matches any run of characters (``*@sars.gov.za``)."""
     domains: tuple[str, ...] = ()
@@ -137,14 +147,18 @@ class MailMatch(_Strict):
         return self
 
 
-class MailRule(_Strict):
+class MailRule(FleetModel):
     name: Name
+    """Shown in the digest and the events; unique among the rules."""
     match: MailMatch
     """A message matches when any one of the listed senders, domains, keywords… does."""
     category: Category
+    """Where a matching mail goes: ``operator`` (needs the operator today), ``jarvis`` (legal or
+    strategic), ``handled``, or ``later``; the model does not override it."""
     topic: Topic | None = None
     """For ``jarvis``: ``legal`` (also a task routed by ``[[routing]]``) or ``strategic``."""
     priority: int = Field(0, ge=-100, le=100)
+    """When several rules match, the highest priority wins (then the first listed)."""
     reason: str = Field("", max_length=200)
     """Shown in the digest beside each message the rule classified."""
     accounts: tuple[Name, ...] = ()
@@ -160,9 +174,11 @@ class MailRule(_Strict):
         return self
 
 
-class Mail(_Strict):
+class Mail(FleetModel):
     accounts: tuple[MailAccount, ...] = ()
+    """The mailboxes, each owned by one agent (the communications agent in the seed)."""
     rules: tuple[MailRule, ...] = ()
+    """Rules that classify mail before the model sees it (VIPs, newsletters, invoices, phishing)."""
     sync_every_seconds: int = Field(300, ge=10, le=86_400)
     """How often the owner's runner reads new mail."""
     first_sync_days: int = Field(7, ge=0, le=3_650)

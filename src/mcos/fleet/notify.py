@@ -18,7 +18,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from mcos.fleet.model import FleetModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]{1,127}$"
@@ -49,8 +51,8 @@ EnvVar = Annotated[str, Field(pattern=ENV_VAR_PATTERN)]
 Address = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s<>]+@[^@\s<>]+$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Strict(FleetModel):
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def loopback(host: str) -> bool:
@@ -141,10 +143,13 @@ class _Channel(_Strict):
 
 class EmailChannel(_Channel):
     kind: Literal["email"]
+    """``email``: mail to people over SMTP."""
     host: str = Field(min_length=1, max_length=253)
     """The SMTP server (``smtp.office365.com``, a local relay)."""
     port: int = Field(465, ge=1, le=65535)
+    """The SMTP port: 465 with ``ssl``, 587 with ``starttls``."""
     tls: Tls = "ssl"
+    """``ssl``, ``starttls``, or ``none`` (a loopback relay only)."""
     user: str | None = Field(None, min_length=1, max_length=320)
     """The SMTP login; unset for a relay that takes mail without one."""
     password_env: EnvVar | None = None
@@ -152,6 +157,7 @@ class EmailChannel(_Channel):
     sender: Address = Field(alias="from")
     """The From address."""
     to: tuple[Address, ...] = Field(min_length=1)
+    """The addresses that receive it."""
 
     @model_validator(mode="after")
     def _safe(self) -> EmailChannel:
@@ -174,6 +180,7 @@ class EmailChannel(_Channel):
 
 class WebhookChannel(_Channel):
     kind: Literal["webhook"]
+    """``webhook``: an HTTP POST (Slack's incoming webhooks, or a signed JSON body)."""
     format: Literal["slack", "signed"]
     """``slack``: an incoming-webhook body ``{"text": ...}``; ``signed``: generic JSON with
     ``X-MCOS-Signature`` (HMAC-SHA256, see ``mcos/notify/README.md``)."""
@@ -214,6 +221,7 @@ class WebhookChannel(_Channel):
 
 class TelegramChannel(_Channel):
     kind: Literal["telegram"]
+    """``telegram``: a Telegram bot writing to a chat."""
     token_env: EnvVar
     """The environment variable holding the bot's token (from @BotFather)."""
     chat_id: str = Field(pattern=r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")

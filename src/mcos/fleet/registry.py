@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mcos.fleet.loader import (
     FleetFileError,
@@ -27,6 +27,7 @@ from mcos.fleet.loader import (
     _KeyLocator,
     check_toml_text,
 )
+from mcos.fleet.model import FleetModel
 from mcos.fleet.sa_numbers import (
     id_number_problem,
     looks_like_account_number,
@@ -46,11 +47,7 @@ Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^
 _ACCOUNT_KEYS = re.compile(r"account|iban|branch|swift|bic|card|routing|sort_code")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Person(_Strict):
+class Person(FleetModel):
     key: Key
     """How documents, tools and the ``directors`` lists name this person (lowercase slug)."""
     full_name: Text
@@ -62,7 +59,9 @@ class Person(_Strict):
     nationality: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     """ISO 3166 country code, such as ``ZA``."""
     email: Email | None = None
+    """Their address for notices in documents."""
     address: AddressText | None = None
+    """Their physical address, for documents that need one."""
     capacity: Text | None = None
     """Title or capacity (``Managing Director``, ``Chief Financial Officer``)."""
 
@@ -76,7 +75,7 @@ class Person(_Strict):
         return value
 
 
-class Signatory(_Strict):
+class Signatory(FleetModel):
     person: Key
     """The key of a person in ``[[people]]``."""
     capacity: Text | None = None
@@ -84,24 +83,30 @@ class Signatory(_Strict):
     which holds only for a director of the company."""
 
 
-class Company(_Strict):
+class Company(FleetModel):
     key: Key
     """How documents and tools name the company (lowercase slug, such as ``velocity-fibre``)."""
     legal_name: Text
     """The registered name, with its ending: ``Velocity Fibre (Pty) Ltd``."""
     trading_as: Text | None = None
+    """The name it trades under, if not its legal name (shown as t/a)."""
     kind: Text
     """``(Pty) Ltd``, ``Ltd``, ``Inc``, ``NPC``, ``CC``, ``Trust`` (a trust's number is the
     Master's reference), ``Inc`` (Delaware) for a foreign one..."""
     country: str = Field("ZA", pattern=r"^[A-Z]{2}$")
     """ISO 3166 code; South African formats are checked only for ``ZA``."""
     registration_number: Text
+    """As registered (CIPC's ``2019/123456/07`` in South Africa, checked for ``ZA``)."""
     vat_number: str | None = Field(None, min_length=1, max_length=40)
+    """Its VAT number, if registered (10 digits starting with 4 in South Africa)."""
     registered_address: AddressText
+    """The registered office, as filed."""
     postal_address: AddressText | None = None
+    """A postal address, if different."""
     domicilium_address: AddressText = ""
     """The domicilium citandi et executandi; defaults to the registered address."""
     email: Email | None = None
+    """The address for notices under a contract."""
     directors: tuple[Key, ...] = ()
     """Keys of people in ``[[people]]``."""
     signatories: tuple[Signatory, ...] = ()
@@ -134,9 +139,11 @@ class Company(_Strict):
         return value
 
 
-class Registry(_Strict):
+class Registry(FleetModel):
     companies: tuple[Company, ...] = ()
+    """Every company a document may name: the operator's own and their counterparties."""
     people: tuple[Person, ...] = ()
+    """Directors, signatories and other people documents name."""
 
     def company(self, key: str) -> Company | None:
         return next((c for c in self.companies if c.key == key), None)

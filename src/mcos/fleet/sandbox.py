@@ -13,19 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from mcos.domain.paths import is_within, literal_root, matches, normalise_path
 from mcos.fleet.guard import Guard
+from mcos.fleet.model import FleetModel
 
 SandboxKind = Literal["bubblewrap", "none"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SandboxLimits(_Strict):
+class SandboxLimits(FleetModel):
     """The fleet's ``[sandbox]``: what one shell command may use, unless its agent overrides."""
 
     timeout_seconds: int = Field(600, ge=1, le=86_400)
@@ -40,14 +37,19 @@ class SandboxLimits(_Strict):
     """The largest file a command may write."""
 
 
-class AgentSandbox(_Strict):
+class AgentSandbox(FleetModel):
     """An agent's ``[agents.sandbox]``: limits that replace the fleet's, and folders to see."""
 
     timeout_seconds: int | None = Field(None, ge=1, le=86_400)
+    """Replaces the fleet's ``[sandbox] timeout_seconds`` for this agent."""
     memory_mb: int | None = Field(None, ge=16)
+    """Replaces the fleet's ``[sandbox] memory_mb`` for this agent."""
     max_processes: int | None = Field(None, ge=1)
+    """Replaces the fleet's ``[sandbox] max_processes`` for this agent."""
     output_kb: int | None = Field(None, ge=1)
+    """Replaces the fleet's ``[sandbox] output_kb`` for this agent."""
     file_size_mb: int | None = Field(None, ge=1)
+    """Replaces the fleet's ``[sandbox] file_size_mb`` for this agent."""
     read_only: tuple[str, ...] = ()
     """Absolute folders or files the agent's commands may read (``/srv/fibreflow/staging``)."""
     read_write: tuple[str, ...] = ()

@@ -7,24 +7,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mcos.contract.vocab import ORCHESTRATOR, PriorityName
 from mcos.domain.schedules import cron_problem
+from mcos.fleet.model import FleetModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 BRIEFING_KIND = "briefing"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Supervision(_Strict):
+class Supervision(FleetModel):
     """How the control plane handles an agent that went silent: nudge, reassign, tell."""
 
     enabled: bool = True
+    """Off: a silent agent is only shown as stalled or offline; nobody is nudged and nothing is
+    reassigned."""
     max_wake_attempts: int = Field(2, ge=0, le=20)
     """Nudges per stall episode before its tasks are offered elsewhere."""
     nudge_every_seconds: float | None = Field(None, ge=1, le=86_400)
@@ -33,23 +32,28 @@ class Supervision(_Strict):
     """Offer a silent agent's open tasks to the least-loaded live agent of the same role."""
 
 
-class Schedule(_Strict):
+class Schedule(FleetModel):
     """One cron-style schedule, fired by the control plane in its own time zone."""
 
     name: Name
+    """Unique among the schedules; shown in ``mcos schedules ls``."""
     cron: str
     """Five fields: minute hour day-of-month month day-of-week (``0 7 * * *``)."""
     timezone: str | None = None
     """IANA time zone of the cron fields; unset: the fleet's ``[fleet] timezone``."""
     action: Literal["task", "heartbeat", "memory_rollover", "briefing"]
+    """``task`` (create a task), ``heartbeat`` (wake agents), ``memory_rollover`` (have agents write
+    the day's notes) or ``briefing`` (the orchestrator's written briefing)."""
     title: str = Field("", max_length=300)
     """The task's title (``task``; ``briefing`` defaults to "Morning briefing")."""
     description: str = Field("", max_length=20_000)
+    """The task's description (``task`` only)."""
     assignee: Name | None = None
     """Who gets the task (``task`` only; the briefing goes to the orchestrator)."""
     kind: Name | None = None
     """The task's kind of work, matched against the value ledger."""
     priority: PriorityName = "normal"
+    """The task's priority: ``low``, ``normal``, ``high`` or ``urgent``."""
     start_within_minutes: float = Field(60, gt=0, le=7 * 24 * 60)
     """A task it created and not started this long after is flagged ``schedule.not_started``."""
     grace_minutes: float = Field(60, ge=0, le=7 * 24 * 60)

@@ -13,8 +13,6 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -25,6 +23,7 @@ from mcos.contract.vocab import HUMAN, ORCHESTRATOR, SEVERITIES
 from mcos.fleet.costs import Costs
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
 from mcos.fleet.mail import Mail
+from mcos.fleet.model import FleetModel
 from mcos.fleet.notify import NotifyChannel
 from mcos.fleet.sandbox import (
     AgentSandbox,
@@ -66,11 +65,7 @@ AgentRuntime = Literal["mcos", "external"]
 through the API, MCP or OTLP with an agent token)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FleetInfo(_Strict):
+class FleetInfo(FleetModel):
     name: str = Field(min_length=1, max_length=100)
     """Shown in the dashboard header and the briefing."""
     timezone: str = "UTC"
@@ -90,7 +85,7 @@ class FleetInfo(_Strict):
         return value
 
 
-class ControlPlane(_Strict):
+class ControlPlane(FleetModel):
     url: str = "http://127.0.0.1:8750"
     """Where runners and the CLI reach the control plane; ``mcos serve`` listens on its port."""
     database_url: str | None = None
@@ -114,7 +109,7 @@ class ControlPlane(_Strict):
         return authority.rsplit(":", 1)[0] if ":" in authority else authority
 
 
-class Liveness(_Strict):
+class Liveness(FleetModel):
     """How the server turns heartbeat times into liveness; every agent may override."""
 
     heartbeat_seconds: int = Field(300, ge=5, le=86_400)
@@ -136,23 +131,29 @@ class Liveness(_Strict):
         return self
 
 
-class Machine(_Strict):
+class Machine(FleetModel):
     name: Name
+    """How agents, services and runner tokens name the machine (``vps``, ``mac-mini``); ``mcos run
+    --machine`` takes it."""
     description: str = ""
+    """A line shown in the dashboard (``Hetzner VPS``, ``Mac Mini, office``)."""
     sandbox: SandboxKind = "bubblewrap"
     """How agents' commands are confined on this machine: ``bubblewrap`` (Linux), or ``none``,
     an explicit opt-out for a machine without a sandbox (commands run unconfined; ``mcos fleet
     check`` warns for every agent with ``exec`` there)."""
 
 
-class DeployTarget(_Strict):
+class DeployTarget(FleetModel):
     """Somewhere a ``deploy`` tool may sync files to: a folder on one machine."""
 
     name: Name
+    """How an agent's deploy asks for it."""
     machine: Name
+    """The machine it is on."""
     path: str
     """The absolute folder files are synced into."""
     description: str = ""
+    """What it is (a line for people reading the fleet file)."""
 
     @field_validator("path")
     @classmethod
@@ -160,16 +161,21 @@ class DeployTarget(_Strict):
         return plain_absolute(value)
 
 
-class Budget(_Strict):
-    """Spend limits per agent; ``None`` means no limit of that kind."""
+class Budget(FleetModel):
+    """Spend limits per agent; unset means no limit of that kind."""
 
     daily_usd: float | None = Field(None, ge=0)
+    """Model spend per day (in the fleet's time zone), in US dollars. Over any limit the agent is
+    paused, making no model call, until the limit is raised or the period turns."""
     monthly_usd: float | None = Field(None, ge=0)
+    """Model spend per calendar month, in US dollars."""
     daily_tokens: int | None = Field(None, ge=0)
+    """Tokens (in and out) per day."""
     monthly_tokens: int | None = Field(None, ge=0)
+    """Tokens (in and out) per calendar month."""
 
 
-class ContextPolicy(_Strict):
+class ContextPolicy(FleetModel):
     """Where the memory flush happens: at ``window - reserve_floor - soft_threshold`` tokens."""
 
     reserve_floor: int = Field(20_000, ge=0)
@@ -178,7 +184,7 @@ class ContextPolicy(_Strict):
     """Tokens before the floor at which the memory flush turn runs."""
 
 
-class Agent(_Strict):
+class Agent(FleetModel):
     name: Name
     """Stable identifier used in URLs, tokens and the CLI (lowercase)."""
     display_name: str = ""
@@ -188,6 +194,7 @@ class Agent(_Strict):
     title: str = ""
     """A human title, such as "Executive Assistant & Orchestrator"."""
     machine: Name
+    """The machine it runs on (one of ``[[machines]]``); that machine's runner runs it."""
     runtime: AgentRuntime = "mcos"
     """``mcos``: ``mcos run`` runs it on its machine. ``external``: it runs in another runtime
     (OpenClaw, an OpenAI Agents SDK or LangGraph program, an MCP client) and joins through the
@@ -197,6 +204,7 @@ class Agent(_Strict):
     """``anthropic``, ``openai`` or ``simulated`` for an agent ``mcos run`` runs; an external
     agent may name any provider the price table knows (``google``, ``openrouter``, ...)."""
     model: str = Field(min_length=1, max_length=200)
+    """The provider's model name (``claude-sonnet-4-6``, ``gpt-5``); it prices the usage."""
     credential: str | None = Field(None, pattern=ENV_VAR_PATTERN, validate_default=True)
     """Name of the environment variable holding this agent's one API key, never the key.
     Required unless ``runtime = "external"`` (that runtime holds its own key)."""
@@ -204,14 +212,21 @@ class Agent(_Strict):
     """The provider's endpoint: an OpenAI-compatible server (Ollama, vLLM, LM Studio) or a
     proxy. Unset: the provider's own (or ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``)."""
     capabilities: tuple[str, ...] = ()
+    """What it may do: ``read``, ``plan``, ``write``, ``exec``, ``network``, ``email.send``,
+    ``broadcast``, ``spend``, ``personal_data``, ``legal.draft``, ``workbooks``. Everything else is
+    refused before it happens."""
     context_window: int = Field(ge=1_000, le=10_000_000)
+    """The model's context window in tokens: the gauge's 100%."""
     context: ContextPolicy = ContextPolicy()
+    """When its memory is flushed before compaction."""
     budget: Budget = Budget()
+    """Its spend limits."""
     liveness: Liveness | None = None
     """Overrides the fleet's ``[liveness]`` for this agent."""
     supervisor: str = OPERATOR
     """Agent name or ``operator``: who hears when this agent stalls or misbehaves."""
     channels: tuple[Name, ...] = ()
+    """The channels it belongs to (each also lists it as a member)."""
     guard: Guard = Guard()
     """Adds to the fleet's ``[guard]``; see ``Fleet.guard_for``."""
     sandbox: AgentSandbox = AgentSandbox()
@@ -288,13 +303,16 @@ class Agent(_Strict):
         return self.context_window - self.context.reserve_floor - self.context.soft_threshold
 
 
-class Channel(_Strict):
+class Channel(FleetModel):
     name: Name
+    """Used in messages (``#ops``) and the CLI."""
     description: str = ""
+    """What the channel is for."""
     members: tuple[Name, ...] = ()
+    """The agents in it."""
 
 
-class EscalationRule(_Strict):
+class EscalationRule(FleetModel):
     confirm_by: tuple[str, ...] = ()
     """Roles (``security``, ``orchestrator``) and/or ``human`` who confirm before it spreads."""
     reach: Literal["self", "supervisor", "fleet"] = "fleet"
@@ -310,25 +328,33 @@ def _seed_escalation() -> dict[str, EscalationRule]:
     }
 
 
-class ValueRate(_Strict):
+class ValueRate(FleetModel):
     kind: Name
     """A kind of work, matched against a task's ``kind``."""
     minutes_saved: float = Field(gt=0)
+    """Minutes of a person's work one accepted task of this kind saves."""
     hourly_rate: float = Field(gt=0)
+    """What that person's hour costs, in ``currency``."""
     currency: str = Field("ZAR", pattern=r"^[A-Z]{3}$")
+    """The rate's currency: USD, or one under ``[exchange_rates]``."""
     description: str = ""
+    """A line shown in the ROI report."""
 
 
-class ModelPrice(_Strict):
+class ModelPrice(FleetModel):
     """Prices for a model the price table does not know (a local or fine-tuned model)."""
 
     input_per_mtok: float = Field(ge=0)
+    """Input tokens, USD per million."""
     output_per_mtok: float = Field(ge=0)
+    """Output tokens, USD per million."""
     cache_read_per_mtok: float = Field(0, ge=0)
+    """Cached input read, USD per million."""
     cache_write_per_mtok: float = Field(0, ge=0)
+    """Cache writes, USD per million."""
 
 
-class RoutingMatch(_Strict):
+class RoutingMatch(FleetModel):
     """What a request must mention for a routing rule to apply: any keyword, or its kind."""
 
     keywords: tuple[str, ...] = ()
@@ -356,12 +382,15 @@ class RoutingMatch(_Strict):
         return self
 
 
-class RoutingRule(_Strict):
+class RoutingRule(FleetModel):
     """Where an incoming request goes: to the agent of ``role`` (or the pinned ``agent``)."""
 
     name: Name
+    """Shown in ``mcos route --dry-run`` and on the routed task's history."""
     description: str = ""
+    """Why the rule exists."""
     match: RoutingMatch
+    """Which tasks it takes: any keyword in the title or description, or a kind listed."""
     role: Name | None = None
     """The role that handles such requests; the least loaded live agent of it is chosen."""
     agent: Name | None = None
@@ -378,15 +407,25 @@ class RoutingRule(_Strict):
         return self
 
 
-class Fleet(_Strict):
+class Fleet(FleetModel):
     fleet: FleetInfo
+    """The fleet's name and time zone."""
     control_plane: ControlPlane = ControlPlane()
+    """Where the control plane is and which database it keeps."""
     liveness: Liveness = Liveness()
+    """How silence becomes ``stalled`` and ``offline``, for every agent unless it overrides."""
     machines: tuple[Machine, ...] = Field(min_length=1)
+    """The machines agents run on; each has its own runner (``mcos run --machine NAME``)."""
     agents: tuple[Agent, ...] = Field(min_length=1)
+    """The agents, one table each."""
     channels: tuple[Channel, ...] = ()
+    """Group channels agents message each other on."""
     escalation: dict[str, EscalationRule] = Field(default_factory=_seed_escalation)
+    """Who must confirm an incident of each severity (``P0`` to ``P3``) before it reaches anyone,
+    and how far it then goes. The default is the seed's: P0 by the orchestrator and a human, P1 by
+    the orchestrator, P2 by security, P3 by nobody and to the reporter only."""
     value_ledger: tuple[ValueRate, ...] = ()
+    """What accepted work of each kind is worth, for the ROI report."""
     exchange_rates: dict[str, float] = Field(default_factory=dict)
     """Units of a currency per US dollar (``ZAR = 19.0``): spend is in USD, value in these."""
     costs: Costs = Costs()

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mcos.contract.vocab import Severity
+from mcos.fleet.model import FleetModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -48,11 +49,7 @@ def is_build(command: str) -> bool:
     return BUILD_PATTERN.search(command) is not None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Remedy(_Strict):
+class Remedy(FleetModel):
     """A remediation action of the runbook: its command, and whether it may run."""
 
     command: Command
@@ -60,21 +57,24 @@ class Remedy(_Strict):
     policy: Policy = "ask"
     """``allow``: carried out when asked; ``ask``: an operator approves each time; ``deny``."""
     timeout_seconds: float = Field(120, gt=0, le=3_600)
+    """The command is stopped after this long."""
 
 
-class Runbook(_Strict):
+class Runbook(FleetModel):
     diagnose: tuple[Command, ...] = Field((), max_length=20)
     """Commands whose output is the diagnosis attached to the outage's task (run in order)."""
     diagnose_timeout_seconds: float = Field(20, gt=0, le=600)
     """Each diagnosis command is stopped after this long."""
     restart: Remedy | None = None
+    """How to restart the service."""
     rollback: Remedy | None = None
+    """How to roll it back to its last good version."""
 
     def remedy(self, name: str) -> Remedy | None:
         return self.restart if name == "restart" else self.rollback if name == "rollback" else None
 
 
-class _Service(_Strict):
+class _Service(FleetModel):
     name: Name
     """Used in URLs, events and the CLI (``mcos services show NAME``)."""
     machine: Name
@@ -83,6 +83,7 @@ class _Service(_Strict):
     """The agent that watches it: gets the outage's task and may ask for its remedies. It must
     run on ``machine``. Unset: the machine's one agent of role ``infrastructure``."""
     description: str = Field("", max_length=500)
+    """A line shown in ``mcos services ls`` and the dashboard."""
     every_seconds: float = Field(30, ge=0.2, le=86_400)
     """How often the runner probes it."""
     failures_before_down: int = Field(2, ge=1, le=100)
@@ -92,10 +93,12 @@ class _Service(_Strict):
     production: bool = False
     """A production service: a remedy that builds is refused unless ``allow_build``."""
     allow_build: bool = False
+    """For a production service: allow remedies that build (refused otherwise)."""
     auto_restart: bool = False
     """The runner restarts it itself once it is down (``restart.policy`` must be ``allow``),
     so a fleet without a live model still recovers; still asked and recorded as an action."""
     runbook: Runbook = Runbook()
+    """What may be done when it is down."""
 
     @model_validator(mode="after")
     def _auto_restart(self) -> _Service:
@@ -120,12 +123,15 @@ class _Service(_Strict):
 
 class HttpService(_Service):
     kind: Literal["http"]
+    """``http``: up when a GET answers an expected status."""
     url: str = Field(max_length=2_000, pattern=r"^https?://[^\s/]+\S*$")
+    """What the runner GETs."""
     expect_status: tuple[int, ...] = (200,)
     """Any of these statuses is up (redirects are not followed)."""
     expect_body: str | None = Field(None, min_length=1, max_length=500)
     """Text the body must contain; ``re:`` before it makes it a regular expression."""
     timeout_seconds: float = Field(5, gt=0, le=120)
+    """A probe with no answer after this long failed."""
 
     @field_validator("expect_status")
     @classmethod
@@ -156,9 +162,13 @@ class HttpService(_Service):
 
 class TcpService(_Service):
     kind: Literal["tcp"]
+    """``tcp``: up when a connection opens."""
     host: str = Field("127.0.0.1", min_length=1, max_length=253)
+    """The host to connect to."""
     port: int = Field(ge=1, le=65_535)
+    """The port to connect to."""
     timeout_seconds: float = Field(5, gt=0, le=120)
+    """A probe with no connection after this long failed."""
 
     def target(self) -> str:
         return f"{self.host}:{self.port}"
@@ -166,6 +176,7 @@ class TcpService(_Service):
 
 class ProcessService(_Service):
     kind: Literal["process"]
+    """``process``: up while a process whose command line matches runs on the machine."""
     pattern: str = Field(min_length=1, max_length=300)
     """A regular expression searched in each process's command line (as ``pgrep -f``)."""
 
@@ -187,6 +198,7 @@ class ProcessService(_Service):
 
 class SystemdService(_Service):
     kind: Literal["systemd"]
+    """``systemd``: up while the unit is active (``systemctl is-active``)."""
     unit: str = Field(pattern=r"^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|target|mount)$")
     """The unit's full name (``nginx.service``)."""
 
