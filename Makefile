@@ -91,4 +91,4 @@ bench-workbooks: install
 	$(BIN)/python bench/workbooks.py
 
 clean:
-	rm -rf $(VENV) .venv-lowest .tools var .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules
+	rm -rf $(VENV) .venv-lowest .tools var dist .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules
