@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo-day
 SPEED ?= 240
 
-.PHONY: run test lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail bench-workbooks install clean
+.PHONY: run test test-lowest lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail bench-workbooks install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -38,6 +38,16 @@ test: install bytecode
 	@scripts/ensure-sandbox
 	@scripts/ensure-dovecot
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
+
+# mcos on the lowest versions pyproject.toml allows (`--resolution lowest-direct`), in its own
+# .venv-lowest: init --minimal, serve, and one `mcos run` task on each provider's fake. `make test`
+# runs the same test, in a venv of its own under tmp.
+test-lowest: install
+	rm -rf .venv-lowest
+	$(UV) venv --quiet --python $(PYTHON) .venv-lowest
+	VIRTUAL_ENV=.venv-lowest $(UV) pip install --quiet --compile-bytecode \
+	  --resolution lowest-direct --requirements pyproject.toml .
+	MCOS_TEST_LOWEST_VENV=.venv-lowest $(BIN)/pytest -n 0 tests/packaging/test_lowest.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
@@ -81,4 +91,4 @@ bench-workbooks: install
 	$(BIN)/python bench/workbooks.py
 
 clean:
-	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules
+	rm -rf $(VENV) .venv-lowest .tools var dist .pytest_cache .mypy_cache .ruff_cache tests/dashboard/axe/node_modules

@@ -10,6 +10,7 @@ import pytest
 from mcos.fleet import Fleet, load_fleet
 from mcos.fleet.loader import template_text
 from mcos.fleet.schema import ENV_VAR_PATTERN, EscalationRule
+from mcos.fleet.warnings import fleet_warnings
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +192,18 @@ def test_template_sandboxes_velo_and_says_the_mac_mini_has_none(fleet: Fleet) ->
     assert [(t.name, t.machine, t.path) for t in fleet.deploy_targets] == [
         ("fibreflow-staging", "velo", "/srv/fibreflow/staging")
     ]
+
+
+def test_the_minimal_template_is_one_agent_on_one_machine_with_one_model(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(template_text(minimal=True), encoding="utf-8")
+    minimal = load_fleet(path)
+    assert [(a.name, a.machine, a.provider, a.model) for a in minimal.agents] == [
+        ("assistant", "local", "anthropic", "claude-haiku-4-5")
+    ]
+    assert [m.name for m in minimal.machines] == ["local"]
+    assert minimal.agents[0].credential == "MCOS_ASSISTANT_ANTHROPIC_KEY"
+    assert "exec" not in minimal.agents[0].capabilities, "no shell on a machine without sandbox"
+    assert fleet_warnings(minimal) == [], "`mcos fleet check` has nothing to warn about"
+    # Every incident level can be confirmed by someone the fleet has.
+    assert minimal.escalation["P2"].confirm_by == ("orchestrator",)

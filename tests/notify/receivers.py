@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -164,11 +165,21 @@ def _signed(secret: str, headers: Any, body: bytes) -> bool:
 
 
 class HttpReceiver:
-    """A webhook receiver (or, with ``telegram_token``, a Telegram Bot API double)."""
+    """A webhook receiver (or, with ``telegram_token``, a Telegram Bot API double); with
+    ``tls``, a server context holding its certificate, it speaks HTTPS."""
 
-    def __init__(self, *, secret: str | None = None, telegram_token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        telegram_token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = _State(secret=secret, telegram_token=telegram_token)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "https" if tls is not None else "http"
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -181,7 +192,7 @@ class HttpReceiver:
         return self._server.state.received
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self._scheme}://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> HttpReceiver:
         self._thread.start()

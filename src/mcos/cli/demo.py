@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-import httpx
+import httpx2
 
 from mcos.cli._context import TOKEN_FILE, fail, remember_fleet
 from mcos.contract import paths
@@ -117,15 +117,15 @@ def _run_demo(
     exit_when_done: bool,
     verbose: bool,
 ) -> None:
-    chosen_port = port or httpx.URL(fleet.control_plane.url).port or 8750
+    chosen_port = port or httpx2.URL(fleet.control_plane.url).port or 8750
     url = f"http://{host}:{chosen_port}"
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("httpx", "httpx2"):  # a line per request, the runner's and the client's
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx2 logs a line per request at INFO (the runner's and the client's): too many.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     server = _serve(directory, host, chosen_port)
     try:
         _wait_until_up(server, url, directory / "serve.log")
@@ -245,8 +245,8 @@ def _wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path) -> None
         if server.poll() is not None:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-8:])
             fail(f"the control plane did not start (is {url} already in use?):\n{tail}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url + paths.HEALTH, timeout=1).status_code == 200:
+        with contextlib.suppress(httpx2.TransportError):
+            if httpx2.get(url + paths.HEALTH, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     fail(f"the control plane did not answer at {url} within 30 s; see {log}")

@@ -6,7 +6,7 @@ import time
 from typing import Any, NoReturn
 
 import click
-import httpx
+import httpx2
 import orjson
 
 from mcos.cli._context import Client, fail, json_option, pass_client
@@ -14,6 +14,7 @@ from mcos.client.errors import ApiError, error_of
 from mcos.contract import paths
 from mcos.sse import parse_frames
 from mcos.stream import RESYNC
+from mcos.tls import trust_context
 
 IDLE_TIMEOUT_SECONDS = 90.0
 """The server sends a keep-alive every 15 s by default; this much silence means a dead link."""
@@ -106,12 +107,13 @@ def tail(
             headers["Last-Event-ID"] = str(last)
         params = {"types": types} if types else {}
         try:
-            with httpx.stream(
+            with httpx2.stream(
                 "GET",
                 client.url + paths.STREAM,
                 headers=headers,
                 params=params,
-                timeout=httpx.Timeout(10, read=IDLE_TIMEOUT_SECONDS),
+                timeout=httpx2.Timeout(10, read=IDLE_TIMEOUT_SECONDS),
+                verify=trust_context(),
             ) as response:
                 if response.status_code >= 400:
                     _fail_with(response)
@@ -138,7 +140,7 @@ def tail(
                     seen += 1
                     if count is not None and seen >= count:
                         return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             failures += 1
             if failures == 1:
                 where = "" if last is None else f" after seq {last}"
@@ -148,7 +150,7 @@ def tail(
             time.sleep(min(2.0, 0.2 * failures))
 
 
-def _fail_with(response: httpx.Response) -> NoReturn:
+def _fail_with(response: httpx2.Response) -> NoReturn:
     error = error_of(response.status_code, response.read(), paths.STREAM)
     if isinstance(error, ApiError):
         fail(error.message, field=error.field)

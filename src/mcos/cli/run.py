@@ -95,8 +95,8 @@ def run(
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("httpx", "httpx2"):  # a line per request, the runner's and the client's
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx2 logs a line per request at INFO (the runner's and the client's): too many.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     follow: FleetFollow | None = None
     version: str | None = None
     try:

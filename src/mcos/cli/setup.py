@@ -38,13 +38,19 @@ def write_secret(path: Path, text: str) -> None:
 @click.option(
     "--database-url", help="Use this database instead of SQLite (sets MCOS_DATABASE_URL)."
 )
-def init(directory: Path, database_url: str | None) -> None:
-    """Write a working fleet (the seed's 23 agents) to DIRECTORY and issue the operator token."""
+@click.option(
+    "--minimal",
+    is_flag=True,
+    help="One agent on one machine with one model, instead of the seed's 23-agent fleet.",
+)
+def init(directory: Path, database_url: str | None, minimal: bool) -> None:
+    """Write a working fleet (the seed's 23 agents, or one with --minimal) to DIRECTORY and
+    issue the operator token."""
     fleet_file = directory / FLEET_FILENAME
     if fleet_file.exists():
         fail(f"{fleet_file} already exists; edit it, or choose another directory")
     had_registry = (directory / REGISTRY_FILENAME).exists()
-    fleet, token, token_path = init_fleet(directory, template_text(), database_url)
+    fleet, token, token_path = init_fleet(directory, template_text(minimal=minimal), database_url)
     click.echo(
         f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
     )
@@ -60,6 +66,12 @@ def init(directory: Path, database_url: str | None) -> None:
     )
     click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
     click.echo(f"Next: mcos serve --fleet {directory}")
+    if minimal:
+        agent = fleet.agents[0]
+        click.echo(
+            f"Then, in a second shell: export {agent.credential}=<your {agent.provider} API key> "
+            f"and run its agent with: mcos run --fleet {directory}"
+        )
 
 
 def init_fleet(
@@ -114,7 +126,7 @@ def init_fleet(
 )
 def serve(fleet_path: str | None, host: str | None, port: int | None, show_token: bool) -> None:
     """Run the control plane: the API and the live stream."""
-    from httpx import URL
+    from httpx2 import URL
 
     folder = find_fleet_dir(fleet_path)
     if folder is None:

@@ -16,6 +16,7 @@ import orjson
 
 from mcos.client.errors import ApiError, Unreachable, error_of
 from mcos.client.outbox import DeliveryResult, Report
+from mcos.tls import trust_context
 
 AGENT_HEADER = "X-MCOS-Agent"
 """The agent a runner token acts as (the control plane checks it runs on the token's machine)."""
@@ -46,6 +47,7 @@ def new_pool(url: str, timeout: float = 10.0) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(
         base_url=url.rstrip("/"),
         timeout=timeout,
+        verify=trust_context(),
         limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
     )
 

@@ -58,9 +58,11 @@ class FleetFileError(UserError):
         )
 
 
-def template_text() -> str:
-    """The built-in fleet template: the seed's 23 agents on two machines."""
-    return resources.files("mcos.fleet").joinpath("template.toml").read_text(encoding="utf-8")
+def template_text(*, minimal: bool = False) -> str:
+    """The built-in fleet template: the seed's 23 agents on two machines, or with ``minimal``
+    one agent on one machine (``mcos init --minimal``)."""
+    name = "minimal.toml" if minimal else "template.toml"
+    return resources.files("mcos.fleet").joinpath(name).read_text(encoding="utf-8")
 
 
 def load_fleet(path: Path | str) -> Fleet:

@@ -4,8 +4,8 @@ that wait out throttling and turn every failure into a :class:`MailboxError`.
 The token comes from MSAL's client-credentials flow. MSAL is synchronous, so it runs in a
 thread; its in-memory token cache lives as long as the :class:`GraphConnection`, so one token
 serves every call until it expires. MSAL speaks HTTP through a small adapter over
-``httpx.Client`` (:class:`_MsalHttp`), so the token endpoint is reached with the same TLS trust
-(the system's plus an optional CA file) and timeout as Graph itself.
+``httpx2.Client`` (:class:`_MsalHttp`), so the token endpoint is reached with the same TLS trust
+(:mod:`mcos.tls`, plus an optional CA file) and timeout as Graph itself.
 
 Messages never carry the client secret: errors name the account and the environment variable.
 """
@@ -18,11 +18,12 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import msal  # type: ignore[import-untyped]  # msal ships no type information
 
 from mcos.fleet.mail import M365Account
 from mcos.mail.message import MailboxError
+from mcos.tls import trust_context
 
 log = logging.getLogger("mcos.mail.graph")
 
@@ -51,18 +52,15 @@ def ssl_context(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    context = ssl.create_default_context()
-    if isinstance(verify, str):
-        context.load_verify_locations(cafile=verify)
-    return context
+    return trust_context(verify if isinstance(verify, str) else None)
 
 
 class _MsalHttp:
     """MSAL's ``http_client`` interface (``post``/``get`` returning a requests-like response)
-    over ``httpx.Client``; ``httpx.Response`` has the ``status_code``, ``text``, ``headers``
+    over ``httpx2.Client``; ``httpx2.Response`` has the ``status_code``, ``text``, ``headers``
     and ``raise_for_status`` MSAL reads."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx2.Client) -> None:
         self._client = client
 
     def post(
@@ -72,7 +70,7 @@ class _MsalHttp:
         data: Any = None,
         headers: dict[str, str] | None = None,
         **_: Any,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         if isinstance(data, str | bytes):
             return self._client.post(url, params=params, content=data, headers=headers)
         return self._client.post(url, params=params, data=data, headers=headers)
@@ -83,7 +81,7 @@ class _MsalHttp:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         **_: Any,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         return self._client.get(url, params=params, headers=headers)
 
 
@@ -109,8 +107,8 @@ class GraphConnection:
         self._max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         context = ssl_context(verify)
-        self._sync_http = httpx.Client(verify=context, timeout=timeout)
-        self.http = httpx.AsyncClient(verify=context, timeout=timeout)
+        self._sync_http = httpx2.Client(verify=context, timeout=timeout)
+        self.http = httpx2.AsyncClient(verify=context, timeout=timeout)
         self._app: msal.ConfidentialClientApplication | None = None
         self._token_lock = asyncio.Lock()
 
@@ -158,7 +156,7 @@ class GraphConnection:
                 return await asyncio.to_thread(self._acquire, fresh)
             except MailboxError:
                 raise
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise MailboxError(
                     "network", f"{self._who()}: cannot reach {self._login_url}: {exc}"
                 ) from exc
@@ -188,7 +186,7 @@ class GraphConnection:
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool = True,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """A successful (2xx) response, else a :class:`MailboxError` (or :class:`SyncStateGone`).
 
         Throttling (429) and brief unavailability (5xx) wait ``Retry-After`` (capped) and try
@@ -207,8 +205,8 @@ class GraphConnection:
                 response = await self.http.request(
                     method, url, params=params, json=json, headers=sent
                 )
-            except httpx.HTTPError as exc:
-                if not idempotent and not isinstance(exc, httpx.ConnectError):
+            except httpx2.HTTPError as exc:
+                if not idempotent and not isinstance(exc, httpx2.ConnectError):
                     raise MailboxError(
                         "network",
                         f"{self._who()}: {method} {urlsplit(url).path} failed after it was sent "
@@ -234,7 +232,9 @@ class GraphConnection:
                 continue
             raise self._failure(method, url, response, tries=attempt + 1)
 
-    def _failure(self, method: str, url: str, response: httpx.Response, *, tries: int) -> Exception:
+    def _failure(
+        self, method: str, url: str, response: httpx2.Response, *, tries: int
+    ) -> Exception:
         status = response.status_code
         code, message = _graph_error(response)
         what = f"{self._who()}: {method} {urlsplit(url).path} answered {status} {code}: {message}"
@@ -261,7 +261,7 @@ class GraphConnection:
         self._sync_http.close()
 
 
-def _retry_after(response: httpx.Response, *, default: float) -> float:
+def _retry_after(response: httpx2.Response, *, default: float) -> float:
     value = response.headers.get("retry-after", "")
     try:
         return max(0.0, float(value))
@@ -269,7 +269,7 @@ def _retry_after(response: httpx.Response, *, default: float) -> float:
         return default
 
 
-def _graph_error(response: httpx.Response) -> tuple[str, str]:
+def _graph_error(response: httpx2.Response) -> tuple[str, str]:
     """Graph's ``{"error": {"code", "message"}}``, or what the body says otherwise."""
     try:
         body = response.json()

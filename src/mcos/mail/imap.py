@@ -45,6 +45,7 @@ from mcos.mail.message import (
 )
 from mcos.mail.render import new_message_id, render
 from mcos.mail.text import clip_text, html_to_text
+from mcos.tls import trust_context
 
 __all__ = ["ImapSource", "parse_message", "render"]
 
@@ -206,10 +207,10 @@ class ImapSource:
     def _connect(self) -> BaseMailBox:
         account = self._account
         if account.tls == "ssl":
-            context = self._ssl_context or ssl.create_default_context()
+            context = self._ssl_context or trust_context()
             return MailBox(account.host, account.port, self._timeout, ssl_context=context)
         if account.tls == "starttls":
-            context = self._ssl_context or ssl.create_default_context()
+            context = self._ssl_context or trust_context()
             return MailBoxStartTls(account.host, account.port, self._timeout, ssl_context=context)
         return MailBoxUnencrypted(account.host, account.port, self._timeout)
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcos.mail.message import MailboxError
+from mcos.tls import trust_context
 
 
 class MailSettings(BaseSettings):
@@ -41,9 +42,9 @@ class MailSettings(BaseSettings):
     )
 
     def ssl_context(self) -> ssl.SSLContext:
-        """The system's trust plus :attr:`mail_ca_file`; a missing or bad file is a config
-        error that names the variable."""
-        context = ssl.create_default_context()
+        """The one trust of :mod:`mcos.tls` plus :attr:`mail_ca_file`; a missing or bad file is
+        a config error that names the variable."""
+        context = trust_context()
         if self.mail_ca_file is not None:
             try:
                 context.load_verify_locations(cafile=str(self.mail_ca_file))

@@ -27,6 +27,7 @@ from aiosmtplib.errors import (
 from mcos.fleet.mail import ImapAccount
 from mcos.mail.message import MailboxError, OutgoingMail
 from mcos.mail.render import new_message_id, render
+from mcos.tls import trust_context
 
 
 class SmtpSender:
@@ -78,7 +79,8 @@ class SmtpSender:
             timeout=self._timeout,
             use_tls=account.smtp_tls == "ssl",
             start_tls=account.smtp_tls == "starttls",
-            tls_context=self._tls_context,
+            tls_context=self._tls_context
+            or (trust_context() if account.smtp_tls != "none" else None),
         )
         try:
             await client.connect()

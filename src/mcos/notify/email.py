@@ -10,6 +10,7 @@ import aiosmtplib
 
 from mcos.fleet.notify import EmailChannel
 from mcos.notify.transport import Delivery, DeliveryError, secret, summary
+from mcos.tls import trust_context
 
 
 def message(channel: EmailChannel, delivery: Delivery) -> EmailMessage:
@@ -42,6 +43,7 @@ async def send(
             password=password,
             use_tls=channel.tls == "ssl",
             start_tls=channel.tls == "starttls",
+            tls_context=trust_context() if channel.tls != "none" else None,
             timeout=seconds,
         )
     except aiosmtplib.SMTPException as exc:

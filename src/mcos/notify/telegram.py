@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import httpx
+import httpx2
 
 from mcos.fleet.notify import TelegramChannel
 from mcos.notify.transport import Delivery, DeliveryError, secret, summary
+from mcos.tls import trust_context
 
 MAX_TEXT = 4096
 """Telegram refuses a longer message."""
@@ -33,12 +34,14 @@ async def send(
         "disable_web_page_preview": True,
     }
     try:
-        async with httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client:
+        async with httpx2.AsyncClient(
+            timeout=seconds, follow_redirects=False, verify=trust_context()
+        ) as client:
             response = await client.post(url, json=payload)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         # The URL holds the token: name the host only.
         raise DeliveryError(
-            f"Telegram {httpx.URL(channel.api_url).host} unreachable: {type(exc).__name__}"
+            f"Telegram {httpx2.URL(channel.api_url).host} unreachable: {type(exc).__name__}"
         ) from None
     try:
         answer = response.json()

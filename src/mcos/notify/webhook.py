@@ -11,10 +11,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from mcos.fleet.notify import WebhookChannel, url_problem
 from mcos.notify.transport import Delivery, DeliveryError, secret, summary
+from mcos.tls import trust_context
 
 SIGNATURE_HEADER = "X-MCOS-Signature"
 DELIVERY_HEADER = "X-MCOS-Delivery"
@@ -77,11 +78,13 @@ async def send(
         headers[SIGNATURE_HEADER] = sign(
             secret(environ, channel.secret_env or ""), int(time.time()), body
         )
-    host = httpx.URL(url).host  # never the URL itself: Slack's holds the secret
+    host = httpx2.URL(url).host  # never the URL itself: Slack's holds the secret
     try:
-        async with httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client:
+        async with httpx2.AsyncClient(
+            timeout=seconds, follow_redirects=False, verify=trust_context()
+        ) as client:
             response = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise DeliveryError(f"webhook {host} unreachable: {type(exc).__name__}") from None
     if not response.is_success:
         raise DeliveryError(

@@ -40,6 +40,7 @@ from mcos.contract.vocab import ActionKind
 from mcos.domain.hosts import BadHost, canonical_host, ip_literal, parse_port
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import Parked, ToolError, ask_before_acting
+from mcos.tls import trust_context
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2_000_000
@@ -309,6 +310,7 @@ def _transport() -> httpx2.AsyncHTTPTransport:
     loop = asyncio.get_running_loop()
     if loop not in _TRANSPORTS:
         _TRANSPORTS[loop] = httpx2.AsyncHTTPTransport(
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=0)
+            verify=trust_context(),
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=0),
         )
     return _TRANSPORTS[loop]

@@ -33,7 +33,7 @@ from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink, ControlPlane, deliver
 from mcos.runtime.fleet_follow import FleetChange, FleetFollow, fleet_change, poll_fleet
 from mcos.runtime.mailboxes import Mailboxes
-from mcos.runtime.providers import make_provider
+from mcos.runtime.providers import make_provider, provider_pool
 from mcos.runtime.providers.simulated import Script
 from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.workspace import Workspace
@@ -454,7 +454,7 @@ class Runner:
             # One connection pool per provider endpoint, shared by the agents that use it.
             endpoint = f"{agent.provider}:{agent.base_url}"
             if endpoint not in live.pools:
-                live.pools[endpoint] = httpx2.AsyncClient(timeout=600)
+                live.pools[endpoint] = provider_pool()
             pool = live.pools[endpoint]
         provider = make_provider(
             agent.provider,

@@ -31,6 +31,7 @@ from mcos.runtime import runbook
 from mcos.runtime.client import AgentLink
 from mcos.runtime.permission import Parked, Refused, ask_before_acting
 from mcos.runtime.probes import probe
+from mcos.tls import trust_context
 
 log = logging.getLogger("mcos.runtime.services")
 
@@ -72,7 +73,7 @@ class ServiceWatch:
         if not self.services:
             return
         log.info("watching %d service(s): %s", len(self.services), ", ".join(self.services))
-        async with httpx2.AsyncClient() as http:
+        async with httpx2.AsyncClient(verify=trust_context()) as http:
             watchers = [
                 asyncio.create_task(self._watch(service, http, stopping))
                 for service in self.services.values()

@@ -97,20 +97,33 @@ class FakeProviderServer:
     """The fake on a free 127.0.0.1 port in a background thread; use it as a context manager.
 
     The socket listens before the thread starts, so requests made right after ``__enter__``
-    wait in the backlog rather than failing.
+    wait in the backlog rather than failing. With ``tls_certfile`` (a PEM of the key and the
+    certificate chain, such as ``trustme`` writes) it speaks HTTPS.
     """
 
     def __init__(
-        self, script: Script | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        script: Script | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_certfile: str | None = None,
     ) -> None:
         self.state = FakeState(script)
         self._started = threading.Event()
         self._socket = _listening_socket(host, port)
         bound_host, bound_port = self._socket.getsockname()[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
+        scheme = "https" if tls_certfile else "http"
+        self.url = f"{scheme}://{bound_host}:{bound_port}"
         app = create_app(self.state, on_startup=self._started.set)
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", loop="asyncio", http="h11", ws="none"
+            app,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            ssl_certfile=tls_certfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 KNOWN_PROVIDERS = ("anthropic", "openai", "simulated")
 
+
 __all__ = [
     "KNOWN_PROVIDERS",
     "ModelReply",
@@ -46,7 +47,18 @@ __all__ = [
     "Turn",
     "Usage",
     "make_provider",
+    "provider_pool",
 ]
+
+
+def provider_pool() -> httpx2.AsyncClient:
+    """A connection pool for a provider SDK: the one TLS trust (:mod:`mcos.tls`), and a
+    timeout long enough for a long reply."""
+    import httpx2
+
+    from mcos.tls import trust_context
+
+    return httpx2.AsyncClient(timeout=600, verify=trust_context())
 
 
 def make_provider(
