@@ -91,8 +91,22 @@ class Metrics:
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=self.registry)
         self.registry.register(_StreamCollector(broker))
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.outbox_pending: dict[str, int] = {}
         """Per agent: the pending count of its runner's outbox, from its latest heartbeat."""
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one answered request (on the loop). The labelled children are kept:
+        looking them up again costs more than the update itself."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_batch(self, writes: int, seconds: float, committed: list[Event]) -> None:
         """The writer's observer (on its thread): one batch committed."""

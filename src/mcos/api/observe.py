@@ -60,9 +60,6 @@ class RequestObserver:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(reset)
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
-            method = scope["method"]
+            template = getattr(scope.get("route"), "path", None) or UNMATCHED
             seconds = (answered or time.perf_counter()) - started
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(seconds)
+            self.metrics.observe_request(scope["method"], template, status, seconds)
