@@ -13,6 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.app import in_process_server
 from tests.fixtures.server import Server, running_server
+from tests.runtime.test_mcos_run import wait_until
+from tests.test_replication import replicas
+
+__all__ = ["replicas"]  # two `mcos serve` on one PostgreSQL database
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HEARTBEAT = "/api/v1/agents/{name}/heartbeat"
@@ -64,6 +68,8 @@ def test_a_scrape_after_traffic_counts_what_was_done(server: Server) -> None:
             "/api/v1/agents/flow/usage", json={"input_tokens": 1200, "output_tokens": 300}
         )
         assert usage.status_code in (200, 201), usage.text
+        own = flow.post("/api/v1/events", json={"type": "acme.deployed", "data": {"agent": "flow"}})
+        assert own.status_code in (200, 201), own.text
         assert operator.get("/api/v1/agents/no-such-agent").status_code == 404
         assert operator.get("/no/such/path/flow").status_code == 404
         with httpx.Client(base_url=server.url, timeout=30) as anonymous:
@@ -99,6 +105,10 @@ def test_a_scrape_after_traffic_counts_what_was_done(server: Server) -> None:
         if e["seq"] <= value(after, "mcos_stream_last_seq")
     )
     assert families["agent"] >= 4 and families["usage"] >= 1, families
+    # An agent's own namespace is counted as `other`: agents could invent any number of them.
+    assert families.pop("acme") == 1
+    assert grew("mcos_events_ingested_total", family="other") == 1
+    assert not [x for x in labelled(after, "mcos_events_ingested_total") if x["family"] == "acme"]
     for family, count in families.items():
         assert grew("mcos_events_ingested_total", family=family) == count, family
 
@@ -106,7 +116,7 @@ def test_a_scrape_after_traffic_counts_what_was_done(server: Server) -> None:
     batches = grew("mcos_writer_batch_writes_count")
     assert batches >= 1
     assert grew("mcos_writer_commit_seconds_count") == batches
-    assert grew("mcos_writer_batch_writes_sum") >= 5  # four heartbeats and the usage
+    assert grew("mcos_writer_batch_writes_sum") >= 6  # four heartbeats, the usage, the event
 
     # The live stream held open during the scrape.
     assert value(after, "mcos_stream_subscribers") == 1
@@ -172,3 +182,31 @@ def test_a_bad_metrics_setting_stops_the_start(
     with pytest.raises(ValueError, match="metrics"):
         with in_process_server(tmp_path, url, monkeypatch, {"MCOS_METRICS": "public"}):
             pass
+
+
+def test_each_replica_counts_its_own_requests_and_reports_the_same_fleet(
+    replicas: tuple[Server, Server],
+) -> None:
+    first, second = replicas
+    flow_labels = {"agent": "flow", "machine": "velo"}
+    with first.client() as one, second.client() as other, first.agent("flow") as flow:
+        before = scrape(one), scrape(other)
+        beat = flow.post("/api/v1/agents/flow/heartbeat", json={"outbox_pending": 3})
+        assert beat.status_code == 200, beat.text
+        # Every replica hears of the heartbeat through PostgreSQL (mcos.replication).
+        for client in (one, other):
+            wait_until(
+                lambda c=client: value(scrape(c), "mcos_runner_outbox_pending", **flow_labels) == 3
+            )
+        after = scrape(one), scrape(other)
+
+    def grown(name: str, **labels: str) -> list[float]:
+        pairs = zip(after, before, strict=True)
+        return [value(a, name, **labels) - value(b, name, **labels) for a, b in pairs]
+
+    heartbeats = {"method": "POST", "route": HEARTBEAT, "status": "200"}
+    assert grown("mcos_http_requests_total", **heartbeats) == [1, 0], "by the replica answering"
+    first_wrote, second_wrote = grown("mcos_events_ingested_total", family="agent")
+    assert first_wrote >= 1 and second_wrote == 0, "events by the replica that wrote them"
+    for samples in after:
+        assert value(samples, "mcos_agent_liveness", **flow_labels, liveness="idle") == 1

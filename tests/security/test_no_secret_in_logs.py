@@ -111,9 +111,17 @@ def _run_a_task(srv: Server, operator: httpx.Client, runner_token: str) -> None:
             )
         try:
             wait_until(lambda: operator.get(f"/api/v1/tasks/{task}").json()["status"] == "review")
+            # The runner reports its outbox's depth with each heartbeat; /metrics shows it.
+            wait_until(lambda: 'mcos_runner_outbox_pending{agent="elon"' in scrape(operator))
         finally:
             assert stop(runner) == 0
         assert {r.key for r in fake.requests} == {API_KEY}, "the key reached the provider"
+
+
+def scrape(operator: httpx.Client) -> str:
+    answer = operator.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    return answer.text
 
 
 def test_no_log_line_holds_a_secret(logged: tuple[list[Path], set[str]]) -> None:

@@ -44,6 +44,17 @@ from mcos.services.gauges import AgentGauge, agent_gauges
 from mcos.services.store import Store
 from mcos.stream import Broker
 
+FAMILIES = frozenset(
+    [
+        value.partition(".")[0]
+        for name, value in vars(ev).items()
+        if name.isupper() and isinstance(value, str) and "." in value
+    ]
+    + ["runtime"]  # what mcos run reports of its agents (runtime.task_escalated, ...)
+)
+"""The event families named as such; an agent's own namespaces count as ``other``, since any
+number of them could come (``POST /api/v1/events``)."""
+OTHER_FAMILY = "other"
 UNMATCHED = "unmatched"
 """The route label of a request no route matched (a 404): raw paths would be unbounded."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -72,7 +83,8 @@ class Metrics:
         )
         self.events = Counter(
             "mcos_events_ingested",
-            "Events this replica's writer committed, by family (the type up to its first dot).",
+            "Events this replica's writer committed, by family (the type up to its first dot; "
+            "`other` for the namespaces agents report in).",
             ["family"],
             registry=self.registry,
         )
@@ -112,7 +124,7 @@ class Metrics:
         """The writer's observer (on its thread): one batch committed."""
         self.batch_writes.observe(writes)
         self.commit_seconds.observe(seconds)
-        for family, count in Tally(e.type.partition(".")[0] for e in committed).items():
+        for family, count in Tally(_family(e.type) for e in committed).items():
             self.events.labels(family).inc(count)
 
     def on_events(self, published: list[Event]) -> None:
@@ -126,6 +138,11 @@ class Metrics:
         scraped = CollectorRegistry(auto_describe=False)
         scraped.register(_FleetCollector(fleet, agents, dict(self.outbox_pending)))
         return generate_latest(self.registry) + generate_latest(scraped)
+
+
+def _family(event_type: str) -> str:
+    family = event_type.partition(".")[0]
+    return family if family in FAMILIES else OTHER_FAMILY
 
 
 class _StreamCollector(Collector):
