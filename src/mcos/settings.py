@@ -158,6 +158,18 @@ class Settings(BaseSettings):
         "info", description="Log level of the server and uvicorn."
     )
     access_log: bool = Field(False, description="Log every HTTP request (costly under load).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How `mcos serve` and `mcos run` write their log: `text` lines, or `json`, "
+        "one object per line (time, level, logger, message, and request_id on a line logged "
+        "while handling a request). --log-format overrides it.",
+    )
+    metrics: Literal["off", "token", "open"] = Field(
+        "token",
+        description="Who may read GET /metrics (Prometheus text format): `token`, callers with "
+        "an operator token; `open`, anyone who can reach the port (a loopback or private "
+        "listener); `off`, nobody (the route does not exist).",
+    )
     otlp_agent_attribute: str = Field(
         "gen_ai.agent.name",
         min_length=1,

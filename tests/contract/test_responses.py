@@ -26,7 +26,11 @@ from tests.security.test_authorization import RULES, Fixture, _request, world
 __all__ = ["world"]  # the matrix's fleet and resources, reused (a module-scoped fixture)
 
 CALLERS = ("self", "runner_own", "operator")
-NOT_JSON = {"GET /api/v1/stream", "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/content"}
+NOT_JSON = {
+    "GET /api/v1/stream",
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/content",
+    "GET /metrics",
+}
 
 
 MODELS: dict[str, type[BaseModel]] = {

@@ -173,6 +173,8 @@ RULES: dict[str, Expect] = {
     # MCP acts as an agent: its own token (or its machine's runner naming it); never an
     # operator's. What each tool may do is the REST API's own rule above (tests/mcp).
     "POST /mcp": rule("other", "self", "runner_own"),
+    # Prometheus's scrape: an operator token by default (MCOS_METRICS=token; tests/api).
+    "GET /metrics": OPERATOR,
 }
 
 

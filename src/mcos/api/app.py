@@ -21,6 +21,8 @@ from mcos.api.body import HAND_PARSED
 from mcos.api.errors import install_error_handlers
 from mcos.api.headers import SecurityHeaders
 from mcos.api.limits import BodyLimit, RouteLimit
+from mcos.api.metrics import Metrics, metrics_router
+from mcos.api.observe import RequestObserver
 from mcos.api.otlp import TRACES_PATH, too_large
 from mcos.api.otlp import router as otlp_router
 from mcos.api.reload import reload_fleet
@@ -165,7 +167,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # replicas: every replica publishes from the log, woken by NOTIFY (see mcos.replication).
     fanout = None if db.is_sqlite else PostgresFanout(db, broker)
     on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
-    writer = Writer(db, on_commit, max_batch=settings.write_batch_max)
+    metrics = Metrics(broker)
+    writer = Writer(
+        db, on_commit, max_batch=settings.write_batch_max, observe=metrics.observe_batch
+    )
     store = Store(db, writer, fleet)
     listening = (
         f"http://{settings.host}:{settings.port}"
@@ -236,6 +241,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.registry = entities
     app.state.broker = broker
+    app.state.metrics = metrics
+    broker.listeners.append(metrics.on_events)
     app.state.token_cache = TokenCache()
     broker.listeners.append(app.state.token_cache.on_events)
     app.state.notify = notifier
@@ -262,6 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.router,
         legal.router,
         otlp_router,
+        metrics_router(settings.metrics),
     ):
         app.include_router(router)
 
@@ -300,6 +308,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     https = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.add_middleware(SecurityHeaders, https=https)
+    # Outermost: every answer carries its request id and is counted, refusals included.
+    app.add_middleware(RequestObserver, metrics=metrics)
     finish_openapi(app, [*HAND_PARSED, ErrorBody, JsonRpcAnswer], MCP_OPENAPI)
     return app
 

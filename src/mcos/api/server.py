@@ -9,6 +9,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from mcos.api.protocol import timed_protocol
+from mcos.logs import log_config
 from mcos.settings import Settings
 from mcos.stream import Broker
 
@@ -18,6 +19,7 @@ def server_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvi
         app,
         host=host,
         port=port,
+        log_config=log_config(settings.log_format, settings.log_level),
         log_level=settings.log_level,
         access_log=settings.access_log,
         timeout_graceful_shutdown=5,

@@ -156,3 +156,11 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 
 def json_option(fn: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+
+
+def log_format_option(fn: Any) -> Any:
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        help="text lines, or one JSON object per line (default: MCOS_LOG_FORMAT, else text).",
+    )(fn)

@@ -12,12 +12,13 @@ from pathlib import Path
 import click
 
 from mcos import telemetry
-from mcos.cli._context import Client, fail, find_fleet_dir
+from mcos.cli._context import Client, fail, find_fleet_dir, log_format_option
 from mcos.contract import paths
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR
+from mcos.logs import LogFormat, configure_logging
 from mcos.settings import Settings
 
 
@@ -58,6 +59,7 @@ def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | Non
     help="Script for agents on the simulated provider (TOML or JSON).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every step.")
+@log_format_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -66,6 +68,7 @@ def run(
     workspaces: Path | None,
     script: Path | None,
     verbose: bool,
+    log_format: LogFormat | None,
 ) -> None:
     """Run the agents of one machine: models, tools, gauge, budgets, all reported live.
 
@@ -90,9 +93,10 @@ def run(
             "no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`; or, to "
             "take the fleet from the control plane, pass --url and --token (a runner token)"
         )
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
+    configure_logging(
+        log_format or Settings().log_format,
+        "DEBUG" if verbose else "INFO",
+        text="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
     # httpx2 logs a line per request at INFO (the runner's and the client's): too many.

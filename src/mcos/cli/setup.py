@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from mcos.cli._context import TOKEN_FILE, emit_json, fail, find_fleet_dir, remember_fleet
+from mcos.cli._context import (
+    TOKEN_FILE,
+    emit_json,
+    fail,
+    find_fleet_dir,
+    log_format_option,
+    remember_fleet,
+)
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
@@ -124,7 +131,14 @@ def init_fleet(
     help="Print the operator token from the fleet's .mcos/operator.token (for a local trial; "
     "keep it out of service logs).",
 )
-def serve(fleet_path: str | None, host: str | None, port: int | None, show_token: bool) -> None:
+@log_format_option
+def serve(
+    fleet_path: str | None,
+    host: str | None,
+    port: int | None,
+    show_token: bool,
+    log_format: str | None,
+) -> None:
     """Run the control plane: the API and the live stream."""
     from httpx2 import URL
 
@@ -145,7 +159,13 @@ def serve(fleet_path: str | None, host: str | None, port: int | None, show_token
     from mcos.api.app import create_app
     from mcos.api.server import Server, server_config
 
-    settings = settings.model_copy(update={"host": host, "port": port or 8750})
+    settings = settings.model_copy(
+        update={
+            "host": host,
+            "port": port or 8750,
+            "log_format": log_format or settings.log_format,
+        }
+    )
     try:
         app = create_app(settings)
     except McosError as exc:

@@ -52,6 +52,8 @@ MCP = "/mcp"
 """The MCP server (streamable HTTP), beside the REST API rather than under it."""
 OTLP_TRACES = "/v1/traces"
 """OTLP/HTTP's own path for traces, so an exporter needs only the control plane's URL."""
+METRICS = "/metrics"
+"""Prometheus's customary path, beside the REST API (``MCOS_METRICS`` says who may read it)."""
 
 
 # An agent, and what its runtime reports about it.

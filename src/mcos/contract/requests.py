@@ -67,6 +67,8 @@ class HeartbeatIn(_Input):
     """Messages up to this id have been handled and are not delivered again."""
     ack_incidents_through: Count | None = None
     """Confirmed incidents up to this id have been seen and are not delivered again."""
+    outbox_pending: Count | None = None
+    """Reports waiting in the outbox of the agent's runner (``mcos run``), for ``/metrics``."""
 
 
 class BatchHeartbeat(HeartbeatIn):

@@ -187,6 +187,7 @@ class AgentLoop:
             "status": status,
             "context_tokens": self.saved.gauge(),
             "context_window": self.agent.context_window,
+            "outbox_pending": self.link.outbox.pending(),
         }
         if self.saved.current_task is not None:
             body["current_task"] = self.saved.current_task

@@ -76,10 +76,17 @@ def spent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str,
 
 
 def spent_by_agent(
-    conn: Connection, fleet: Fleet, now: datetime, names: list[str]
+    conn: Connection,
+    fleet: Fleet,
+    now: datetime,
+    names: list[str],
+    *,
+    this_month: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """What each of ``names`` has spent today and this month, in two grouped queries."""
+    """What each of ``names`` has spent today and this month, in two grouped queries (today
+    only, in one, without ``this_month``: the monthly figures stay 0)."""
     day, month = period_starts(fleet, now)
+    periods = (("daily", day), ("monthly", month)) if this_month else (("daily", day),)
     out: dict[str, dict[str, Any]] = {
         n: {
             "daily_usd": Decimal(0),
@@ -89,7 +96,7 @@ def spent_by_agent(
         }
         for n in names
     }
-    for label, since in (("daily", day), ("monthly", month)):
+    for label, since in periods:
         query = _spend_query(since).group_by(U.c.agent)
         if len(names) == 1:
             query = query.where(U.c.agent == names[0])

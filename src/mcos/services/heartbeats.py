@@ -176,19 +176,18 @@ def record_heartbeats(
         if heartbeat.context_tokens is not None:
             flush_line = window - (row["context_window"] - row["flush_line"])
             gauge = ContextGauge(heartbeat.context_tokens, window, flush_line).as_dict()
+        data = {
+            "agent": item.agent,
+            "status": heartbeat.status.value,
+            "liveness": liveness,
+            "gauge": gauge,
+            "current_task": heartbeat.current_task,
+            "note": heartbeat.note,
+        }
+        if heartbeat.outbox_pending is not None:
+            data["outbox_pending"] = heartbeat.outbox_pending
         event = ctx.append(
-            ev.AGENT_HEARTBEAT,
-            item.actor,
-            f"agent:{item.agent}",
-            {
-                "agent": item.agent,
-                "status": heartbeat.status.value,
-                "liveness": liveness,
-                "gauge": gauge,
-                "current_task": heartbeat.current_task,
-                "note": heartbeat.note,
-            },
-            client_id=heartbeat.id,
+            ev.AGENT_HEARTBEAT, item.actor, f"agent:{item.agent}", data, client_id=heartbeat.id
         )
         updates.append(
             {

@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 Unit = Callable[["WriteContext"], T]
 BulkUnit = Callable[["WriteContext", list[Any]], list[Any]]
 """Does the work of many like jobs at once: one result per item, in order."""
+BatchObserver = Callable[[int, float, list[Event]], None]
+"""Told of each committed batch: its number of writes, the seconds it took, its events."""
 
 
 class WriteContext:
@@ -208,10 +211,13 @@ class Writer:
         on_commit: Callable[[list[Event]], None] = lambda events: None,
         *,
         max_batch: int = 512,
+        observe: BatchObserver | None = None,
     ) -> None:
         self.db = db
         self.on_commit = on_commit
         self.max_batch = max_batch
+        self.observe = observe
+        """Called on the writer's thread after each commit (the metrics); must be quick."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -286,6 +292,7 @@ class Writer:
                     self._commit(conn, jobs)
 
     def _commit(self, conn: Connection, jobs: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
         try:
             events = run_batch(self.db, conn, jobs)
         except Exception as exc:
@@ -298,6 +305,11 @@ class Writer:
         else:
             self.batches += 1
             self.units += len(jobs)
+            if self.observe is not None:
+                try:
+                    self.observe(len(jobs), time.perf_counter() - started, events)
+                except Exception:
+                    log.exception("observing a batch failed")
         _settle(jobs)
         if events:
             try:
