@@ -16,6 +16,7 @@ from pydantic import Field
 
 from mcos.contract.agent import Answer, Approval, Incident, Message, Task, Token
 from mcos.contract.fleet import Agent
+from mcos.contract.vocab import OperatorRole
 
 Json = dict[str, Any]
 
@@ -269,6 +270,30 @@ class IssuedToken(Token):
     note: str
 
 
+class Operator(Answer):
+    """A person who runs the fleet: their role and how many live tokens they hold."""
+
+    name: str
+    role: OperatorRole
+    actor: str
+    """How their decisions appear in the log: ``operator:alice``."""
+    created_at: datetime
+    created_by: str
+    tokens: int
+
+
+class OperatorList(Answer):
+    operators: list[Operator]
+
+
+class AddedOperator(Operator):
+    """A new person with their first token: shown once."""
+
+    token: str
+    token_id: int
+    note: str
+
+
 class BatchItem(Answer):
     id: str
     status: str
@@ -286,6 +311,8 @@ class BatchResult(Answer):
 
 class DashboardSession(Answer):
     operator: str
+    role: OperatorRole
+    """What the signed-in person may do: the page hides what their role may not."""
     csrf: str
     """Send it as ``X-CSRF-Token`` with every change made with the session cookie."""
 

@@ -119,6 +119,17 @@ tokens = Table(
 """Bearer tokens, stored as hashes: ``agent`` (acts as one agent), ``runner`` (acts as the agents
 of one ``machine``) and ``operator`` (a person)."""
 
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(120), nullable=False),
+)
+"""The people who hold operator tokens, each with a role (``owner``, ``approver``, ``viewer``);
+an operator token's ``label`` is its person's ``name``."""
+
 sessions = Table(
     "sessions",
     metadata,
