@@ -64,6 +64,8 @@ class Position(Answer):
     position: Literal["for", "against", "abstain", "veto"]
     reasons: str
     ts: datetime
+    given_by: str | None = None
+    """Who gave it: the agent, or the person who gave the ``human`` vote (``operator:alice``)."""
 
 
 class Committee(Answer):
@@ -348,6 +350,8 @@ class Snapshot(Answer):
     fleet: Json
     scenes: list[Json]
     operator: str
+    role: OperatorRole | None
+    """The signed-in person's role; ``operator_may_decide`` below is theirs."""
     agents: list[DashboardAgent]
     liveness_stalled_after_seconds: dict[str, float]
     liveness_offline_after_seconds: dict[str, float]

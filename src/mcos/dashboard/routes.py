@@ -107,7 +107,9 @@ async def sign_out(request: Request, store: CurrentStore) -> Response:
 async def snapshot(store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     require_operator(principal, "read the dashboard")
     now = datetime.now(UTC)
-    return JSON(await store.read(dashboard.snapshot, store.fleet, now, principal.name))
+    return JSON(
+        await store.read(dashboard.snapshot, store.fleet, now, principal.name, principal.role)
+    )
 
 
 @router.get(

@@ -323,8 +323,10 @@ committee_positions = Table(
     Column("position", String(8), nullable=False),
     Column("reasons", Text, nullable=False),
     Column("ts", UTCDateTime(), nullable=False),
+    Column("given_by", String(120)),
     UniqueConstraint("committee_id", "member"),
 )
+"""``given_by``: who gave it (``operator:alice`` for the ``human`` vote); none before 0012."""
 
 schedules = Table(
     "schedules",

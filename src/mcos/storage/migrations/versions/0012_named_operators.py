@@ -6,6 +6,7 @@ Create Date: 2026-12-06 14:20:00.000000
 
 Every person who holds an operator token today becomes an operator of that name (the token's
 label) with the role ``owner``: until now every operator had every power, so nobody loses one.
+A committee position records who gave it (the ``human`` vote names its person).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=120), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_operators")),
     )
+    with op.batch_alter_table("committee_positions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("given_by", sa.String(length=120), nullable=True))
     labels = (
         op.get_bind()
         .execute(
@@ -54,4 +57,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("committee_positions", schema=None) as batch_op:
+        batch_op.drop_column("given_by")
     op.drop_table("operators")
