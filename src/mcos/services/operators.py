@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from mcos.contract.requests import isoformat
-from mcos.contract.vocab import OPERATOR_NAME_PATTERN, OPERATOR_ROLES
+from mcos.contract.vocab import DECIDING_ROLES, OPERATOR_NAME_PATTERN, OPERATOR_ROLES
 from mcos.domain import events as ev
 from mcos.errors import Conflict, InvalidInput, NotFound
+from mcos.fleet.schema import Fleet
 from mcos.services import tokens
 from mcos.services.access import SYSTEM
 from mcos.storage import tables
@@ -117,7 +118,41 @@ def _refuse_last_owner(ctx: WriteContext, row: Any, what: str) -> None:
         )
 
 
-def set_role(ctx: WriteContext, name: str, role: str, actor: str) -> dict[str, Any]:
+def _refuse_named_human(fleet: Fleet | None, name: str, what: str) -> None:
+    """The escalation table's named human must stay able to confirm, or those incidents never
+    could be."""
+    named = sorted(s for s, r in (fleet.escalation if fleet else {}).items() if r.human == name)
+    if named:
+        raise Conflict(
+            f"the escalation table names {name!r} as the human who confirms "
+            f"{', '.join(named)} incidents: {what} would leave them unconfirmable; change "
+            "[escalation] human in the fleet file first",
+            code="named_human",
+            field="name",
+        )
+
+
+def escalation_problems(conn: Connection, fleet: Fleet) -> list[str]:
+    """Escalation rules naming a person who is not an owner or approver here: said at start, as
+    such incidents could never be confirmed (the fleet file is read before any person exists)."""
+    roles = {r.name: r.role for r in conn.execute(select(OP.c.name, OP.c.role))}
+    return [
+        f"[escalation.{severity}] human = {rule.human!r}: "
+        + (
+            f"{rule.human!r} is a {roles[rule.human]}, who cannot confirm"
+            if rule.human in roles
+            else "no operator of that name"
+        )
+        + f"; {severity} incidents cannot be confirmed until `mcos operators add {rule.human} "
+        "--role approver` (or role owner)"
+        for severity, rule in sorted(fleet.escalation.items())
+        if rule.human is not None and roles.get(rule.human) not in DECIDING_ROLES
+    ]
+
+
+def set_role(
+    ctx: WriteContext, name: str, role: str, actor: str, fleet: Fleet | None = None
+) -> dict[str, Any]:
     """Change a person's role; takes effect on their very next request."""
     check_role(role)
     row = _row(ctx.conn, name)
@@ -125,6 +160,8 @@ def set_role(ctx: WriteContext, name: str, role: str, actor: str) -> dict[str, A
         return _view(ctx.conn, row, ctx.now)
     if role != "owner":
         _refuse_last_owner(ctx, row, f"making them {role}")
+    if role not in DECIDING_ROLES:
+        _refuse_named_human(fleet, name, f"making them a {role}")
     ctx.conn.execute(update(OP).where(OP.c.name == name).values(role=role))
     ctx.append(
         ev.OPERATOR_ROLE_CHANGED,
@@ -135,10 +172,13 @@ def set_role(ctx: WriteContext, name: str, role: str, actor: str) -> dict[str, A
     return get_operator(ctx.conn, name, ctx.now)
 
 
-def remove_operator(ctx: WriteContext, name: str, actor: str) -> dict[str, Any]:
+def remove_operator(
+    ctx: WriteContext, name: str, actor: str, fleet: Fleet | None = None
+) -> dict[str, Any]:
     """Remove a person and revoke every token they hold (and so their dashboard sessions)."""
     row = _row(ctx.conn, name)
     _refuse_last_owner(ctx, row, "removing them")
+    _refuse_named_human(fleet, name, "removing them")
     view = _view(ctx.conn, row, ctx.now)
     held = ctx.conn.execute(
         select(TK.c.id).where(

@@ -67,7 +67,7 @@ async def change_role(
     principal: CurrentPrincipal,
 ) -> JSON:
     require_operator(principal, "change roles")
-    view = await store.write(operators.set_role, name, body.role, principal.actor)
+    view = await store.write(operators.set_role, name, body.role, principal.actor, store.fleet)
     _forget_cached(request)
     return JSON(view)
 
@@ -82,6 +82,6 @@ async def remove_operator(
     name: OperatorName, request: Request, store: CurrentStore, principal: CurrentPrincipal
 ) -> JSON:
     require_operator(principal, "remove operators")
-    view = await store.write(operators.remove_operator, name, principal.actor)
+    view = await store.write(operators.remove_operator, name, principal.actor, store.fleet)
     _forget_cached(request)
     return JSON(view)
