@@ -32,7 +32,11 @@ def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cook
         # The cookie holds a session's secret, never the operator token.
         assert secret != api.operator_token and secret.startswith("mcos_s_")
         again = browser.get("/api/v1/dashboard/session")
-        assert again.status_code == 200 and again.json() == {"operator": "operator", "csrf": csrf}
+        assert again.status_code == 200 and again.json() == {
+            "operator": "operator",
+            "role": "owner",
+            "csrf": csrf,
+        }
         snapshot = browser.get("/api/v1/dashboard/snapshot")
         assert snapshot.status_code == 200
         assert len(snapshot.json()["agents"]) == 23
@@ -61,9 +65,9 @@ def test_operator_signs_in_to_a_server_side_session_with_an_httponly_strict_cook
 
 def test_revoking_the_operator_token_ends_its_sessions(api: ControlPlane) -> None:
     with api.client() as operator:
-        issued = operator.post("/api/v1/tokens", json={"kind": "operator", "label": "alice"})
+        issued = operator.post("/api/v1/operators", json={"name": "alice", "role": "approver"})
         assert issued.status_code == 201, issued.text
-        alice = issued.json()
+        alice = issued.json() | {"id": issued.json()["token_id"]}
     with api.anonymous() as browser:
         signed = browser.post("/api/v1/dashboard/session", json={"token": alice["token"]})
         assert signed.status_code == 200 and signed.json()["operator"] == "alice"

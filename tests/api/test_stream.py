@@ -21,8 +21,8 @@ from starlette.types import Message, Scope
 
 from mcos.api.app import create_app
 from mcos.fleet.loader import template_text
+from mcos.services.operators import add_operator
 from mcos.services.store import Store
-from mcos.services.tokens import issue_token
 from mcos.settings import Settings
 from mcos.storage.writer import WriteContext
 from mcos.stream import Broker
@@ -411,7 +411,7 @@ def test_a_client_that_leaves_is_unsubscribed_even_while_a_write_to_it_is_stuck(
         broker: Broker = app.state.broker
         store: Store = app.state.store
         async with app.router.lifespan_context(app):
-            token = await store.write(lambda ctx: issue_token(ctx, "operator", label="test"))
+            token, _ = await store.write(add_operator, "test", "viewer")
             # From the log's end as committed: on PostgreSQL the broker hears of commits late.
             now = await store.read(store.db.last_seq)
 

@@ -144,6 +144,8 @@ def test_the_last_operator_token_cannot_be_revoked_and_operators_can_be_named(
         mine = operator.get("/api/v1/tokens/current").json()
         last = operator.post(f"/api/v1/tokens/{mine['id']}/revoke", json={})
         assert last.status_code == 409 and error_of(last)["code"] == "last_operator_token"
+        added = operator.post("/api/v1/operators", json={"name": "alice", "role": "owner"})
+        assert added.status_code == 201, added.text
         alice = operator.post(
             "/api/v1/tokens", json={"kind": "operator", "label": "alice", "expires_in_days": 30}
         )
@@ -157,6 +159,7 @@ def test_the_last_operator_token_cannot_be_revoked_and_operators_can_be_named(
             ({"kind": "runner"}, "machine"),
             ({"kind": "agent", "agent": "nobody"}, "agent"),
             ({"kind": "operator", "machine": "velo"}, "machine"),
+            ({"kind": "operator", "label": "nobody"}, "label"),
             ({"kind": "operator", "expires_in_days": 0}, "expires_in_days"),
             ({"kind": "root"}, "kind"),
         ):

@@ -135,7 +135,7 @@ def _successes_the_matrix_only_sees_refused(world: Fixture, contract: Contract) 
         headers={"Authorization": f"Bearer {world.server.operator_token}"},
         timeout=30,
     ) as client:
-        spare = client.post("/api/v1/tokens", json={"kind": "operator", "label": "spare"})
+        spare = client.post("/api/v1/tokens", json={"kind": "operator", "label": "operator"})
         check(contract, "POST /api/v1/tokens", spare)
         rotated = client.post(f"/api/v1/tokens/{spare.json()['id']}/rotate", json={})
         assert rotated.status_code == 201, rotated.text

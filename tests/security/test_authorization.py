@@ -2,10 +2,12 @@
 
 The callers: no token; another agent (Donna); the agent the request is about (Flow); a runner
 token of another machine (the Mac Mini's) naming Flow; the runner token of Flow's machine (velo)
-naming Flow; an operator. The expected outcome is written once per operation, by the rule that
-governs it (:data:`RULES`); an operation the table does not name fails the test, so a new route
-cannot arrive without its rule. "Allowed" means the request passed authorization (any answer but
-401, 403 or 404); "refused" means one of those three, and no token is always 401.
+naming Flow; and three people: a viewer, an approver and an owner (``operator``). The expected
+outcome is written once per operation, by the rule that governs it (:data:`RULES`); an operation
+the table does not name fails the test, so a new route cannot arrive without its rule. "Allowed"
+means the request passed authorization (any answer but 401, 403 or 404); "refused" means one of
+those three, and no token is always 401. A viewer is refused every change with 403, whatever the
+route (``api/auth.py`` ``check_role``): :func:`test_a_viewer_is_refused_every_change_with_403`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
+from mcos.api.auth import OWNER_ONLY
 from tests.fixtures.mail_fleet import item
 from tests.fixtures.server import Server, running_server
 
-CALLERS = ("none", "other", "runner_other", "self", "runner_own", "operator")
-"""In the order they try each operation: the operator last, since it may change what it tries."""
+CALLERS = ("none", "other", "runner_other", "self", "runner_own", "viewer", "approver", "operator")
+"""In the order they try each operation: the people last (the owner, ``operator``, the very
+last), since they may change what they try."""
 
 OK, NO = True, False
 Expect = dict[str, bool]
@@ -31,15 +35,30 @@ def rule(*allowed: str) -> Expect:
     return {caller: caller in allowed for caller in CALLERS}
 
 
+PEOPLE = ("operator", "approver", "viewer")
+"""Operators by role: the owner (``mcos init``'s first person), an approver and a viewer."""
+DECIDERS = ("operator", "approver")
+"""The people who may change anything: a viewer changes nothing."""
+
 PUBLIC = rule(*CALLERS)
-OPERATOR = rule("operator")
-"""People only: tokens, budgets, the dashboard's reads, deciding a human's approvals."""
-SELF = rule("self", "runner_own", "operator")
-"""The agent itself (or its own machine's runner acting as it), and operators."""
-ANY = rule("other", "self", "runner_own", "operator")
+OWNER = rule("operator")
+"""Owners only: tokens, operators, budgets."""
+PEOPLE_READ = rule(*PEOPLE)
+"""People only, any role: the token list, the dashboard's reads, notify channels."""
+PEOPLE_WRITE = rule(*DECIDERS)
+"""People who decide: a human's approvals and incidents, legal drafts, a notify test."""
+SELF = rule("self", "runner_own", *DECIDERS)
+"""The agent itself (or its own machine's runner acting as it), and the people who decide."""
+SELF_READ = rule("self", "runner_own", *PEOPLE)
+"""What the agent itself sees, and every operator."""
+ANY = rule("other", "self", "runner_own", *DECIDERS)
+"""Any caller acting as an agent of the fleet, and the people who decide."""
+ANY_READ = rule("other", "self", "runner_own", *PEOPLE)
 """Any caller acting as an agent of the fleet (what it sees is filtered to what is its)."""
-FLEET = rule("operator")
-"""Fleet powers: operators and the orchestrator (Jarvis, not among these callers)."""
+FLEET = rule(*DECIDERS)
+"""Fleet powers: the people who decide and the orchestrator (Jarvis, not among these callers)."""
+FLEET_READ = rule(*PEOPLE)
+"""Fleet-wide reads: every operator and the orchestrator."""
 NOBODY_BY_BEARER = rule()
 """The dashboard's own session routes: a signed-in browser's cookie, never a bearer token."""
 
@@ -68,24 +87,24 @@ OTLP_SPAN_FOR_FLOW = {
 
 RULES: dict[str, Expect] = {
     "GET /api/v1/health": PUBLIC,
-    "GET /api/v1/agents": ANY,
-    "GET /api/v1/agents/{name}": ANY,
+    "GET /api/v1/agents": ANY_READ,
+    "GET /api/v1/agents/{name}": ANY_READ,
     "POST /api/v1/agents/{name}/heartbeat": SELF,
     "POST /api/v1/agents/{name}/nudge": FLEET,
-    "POST /api/v1/agents/{name}/tokens": OPERATOR,
+    "POST /api/v1/agents/{name}/tokens": OWNER,
     "POST /api/v1/agents/{name}/memory": SELF,
-    "GET /api/v1/agents/{name}/memory": SELF,
+    "GET /api/v1/agents/{name}/memory": SELF_READ,
     "POST /api/v1/agents/{name}/compactions": SELF,
     "POST /api/v1/agents/{name}/set-aside": SELF,
     "POST /api/v1/agents/{name}/cooldown": SELF,
     "POST /api/v1/agents/{name}/usage": SELF,
     "POST /api/v1/agents/{name}/budget/check": SELF,
-    "PATCH /api/v1/agents/{name}/budget": OPERATOR,
+    "PATCH /api/v1/agents/{name}/budget": OWNER,
     "POST /api/v1/agents/{name}/suspend": FLEET,
     "POST /api/v1/agents/{name}/resume": FLEET,
-    "GET /api/v1/tasks": ANY,
+    "GET /api/v1/tasks": ANY_READ,
     "POST /api/v1/tasks": ANY,
-    "GET /api/v1/tasks/{task_id}": ANY,
+    "GET /api/v1/tasks/{task_id}": ANY_READ,
     "PATCH /api/v1/tasks/{task_id}": SELF,
     "POST /api/v1/tasks/{task_id}/move": SELF,
     "POST /api/v1/tasks/{task_id}/assign": SELF,
@@ -93,83 +112,88 @@ RULES: dict[str, Expect] = {
     # Files on a task: its parties (assignee, creator, the assignee's supervisor, the
     # orchestrator) and operators; Donna has no part in Flow's task.
     "POST /api/v1/tasks/{task_id}/artifacts": SELF,
-    "GET /api/v1/tasks/{task_id}/artifacts": SELF,
-    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/content": SELF,
-    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/preview": SELF,
+    "GET /api/v1/tasks/{task_id}/artifacts": SELF_READ,
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/content": SELF_READ,
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}/preview": SELF_READ,
     "POST /api/v1/messages": ANY,
-    "GET /api/v1/messages": ANY,
-    "GET /api/v1/events": ANY,
+    "GET /api/v1/messages": ANY_READ,
+    "GET /api/v1/events": ANY_READ,
     "POST /api/v1/events": ANY,
     "POST /api/v1/batch": SELF,
     # OTLP traces in: spans for Flow, refused (403) to a token that does not own Flow.
     "POST /v1/traces": SELF,
-    "GET /api/v1/stream": ANY,
+    "GET /api/v1/stream": ANY_READ,
     "POST /api/v1/actions": SELF,
     "POST /api/v1/approvals": SELF,
-    "GET /api/v1/approvals": ANY,
-    "GET /api/v1/approvals/{approval_id}": SELF,
-    "POST /api/v1/approvals/{approval_id}/approve": OPERATOR,
-    "POST /api/v1/approvals/{approval_id}/deny": OPERATOR,
+    "GET /api/v1/approvals": ANY_READ,
+    "GET /api/v1/approvals/{approval_id}": SELF_READ,
+    "POST /api/v1/approvals/{approval_id}/approve": PEOPLE_WRITE,
+    "POST /api/v1/approvals/{approval_id}/deny": PEOPLE_WRITE,
     "POST /api/v1/incidents": SELF,
-    "GET /api/v1/incidents": ANY,
-    "GET /api/v1/incidents/{incident_id}": SELF,
-    "POST /api/v1/incidents/{incident_id}/confirm": OPERATOR,
-    "POST /api/v1/incidents/{incident_id}/dismiss": OPERATOR,
-    "GET /api/v1/usage/roi": ANY,
-    "GET /api/v1/usage": ANY,
-    "GET /api/v1/briefing": FLEET,
+    "GET /api/v1/incidents": ANY_READ,
+    "GET /api/v1/incidents/{incident_id}": SELF_READ,
+    "POST /api/v1/incidents/{incident_id}/confirm": PEOPLE_WRITE,
+    "POST /api/v1/incidents/{incident_id}/dismiss": PEOPLE_WRITE,
+    "GET /api/v1/usage/roi": ANY_READ,
+    "GET /api/v1/usage": ANY_READ,
+    "GET /api/v1/briefing": FLEET_READ,
     "POST /api/v1/committees": FLEET,
-    "GET /api/v1/committees": ANY,
-    "GET /api/v1/committees/{committee_id}": SELF,
+    "GET /api/v1/committees": ANY_READ,
+    "GET /api/v1/committees/{committee_id}": SELF_READ,
     "POST /api/v1/committees/{committee_id}/positions": SELF,
     "POST /api/v1/route": FLEET,
-    "GET /api/v1/schedules": FLEET,
+    "GET /api/v1/schedules": FLEET_READ,
     "POST /api/v1/schedules/{name}/run": FLEET,
-    "GET /api/v1/mail/accounts": ANY,
+    "GET /api/v1/mail/accounts": ANY_READ,
     "POST /api/v1/mail/accounts/{account}/sync": rule("self", "runner_own"),
     "POST /api/v1/mail/accounts/{account}/failed": rule("self", "runner_own"),
-    "GET /api/v1/mail/messages": ANY,
-    "GET /api/v1/mail/messages/{mail_id}": SELF,
+    "GET /api/v1/mail/messages": ANY_READ,
+    "GET /api/v1/mail/messages/{mail_id}": SELF_READ,
     "POST /api/v1/mail/triage": SELF,
     "POST /api/v1/mail/digests": rule("self", "runner_own"),
-    "GET /api/v1/mail/digests": ANY,
-    "GET /api/v1/mail/digests/{digest_id}": SELF,
+    "GET /api/v1/mail/digests": ANY_READ,
+    "GET /api/v1/mail/digests/{digest_id}": SELF_READ,
     "POST /api/v1/mail/drafts": rule("self", "runner_own"),
-    "GET /api/v1/mail/drafts": ANY,
-    "GET /api/v1/mail/drafts/{draft_id}": SELF,
+    "GET /api/v1/mail/drafts": ANY_READ,
+    "GET /api/v1/mail/drafts/{draft_id}": SELF_READ,
     # Flow's account may not send (Flow lacks email.send): refused whoever reports a send;
     # who may, and only as approved, is tests/mail/test_mail_api.py's.
     "POST /api/v1/mail/drafts/{draft_id}/sent": rule(),
     "POST /api/v1/mail/drafts/{draft_id}/failed": rule(),
-    "GET /api/v1/notify": OPERATOR,
-    "POST /api/v1/notify/{name}/test": OPERATOR,
-    "GET /api/v1/services": ANY,
-    "GET /api/v1/services/{name}": ANY,
+    "GET /api/v1/notify": PEOPLE_READ,
+    "POST /api/v1/notify/{name}/test": PEOPLE_WRITE,
+    "GET /api/v1/services": ANY_READ,
+    "GET /api/v1/services/{name}": ANY_READ,
     # Only the runner of the service's machine, acting as its owner (Flow owns "flow" here).
     "POST /api/v1/services/{name}/state": rule("runner_own"),
     "POST /api/v1/services/{name}/remediations": rule("runner_own"),
-    "GET /api/v1/tokens": OPERATOR,
-    "POST /api/v1/tokens": OPERATOR,
-    "GET /api/v1/tokens/current": ANY,
+    "GET /api/v1/tokens": PEOPLE_READ,
+    "POST /api/v1/tokens": OWNER,
+    "GET /api/v1/tokens/current": ANY_READ,
+    "GET /api/v1/operators": PEOPLE_READ,
+    "POST /api/v1/operators": OWNER,
+    # Carol (a viewer) is made an approver; Dave is removed, his token with him.
+    "PATCH /api/v1/operators/{name}": OWNER,
+    "DELETE /api/v1/operators/{name}": OWNER,
     # The fleet file: an operator sees all of it, a runner its machine, an agent (or a runner
     # acting as one) itself only; never a secret (tests/api/test_fleet_view.py).
-    "GET /api/v1/fleet": ANY,
-    "POST /api/v1/tokens/{token_id}/revoke": OPERATOR,
-    "POST /api/v1/tokens/{token_id}/rotate": OPERATOR,
+    "GET /api/v1/fleet": ANY_READ,
+    "POST /api/v1/tokens/{token_id}/revoke": OWNER,
+    "POST /api/v1/tokens/{token_id}/rotate": OWNER,
     "GET /api/v1/dashboard/session": NOBODY_BY_BEARER,
     "POST /api/v1/dashboard/session": PUBLIC,
     "DELETE /api/v1/dashboard/session": PUBLIC,
-    "GET /api/v1/dashboard/snapshot": OPERATOR,
-    "GET /api/v1/dashboard/series": OPERATOR,
-    "GET /api/v1/dashboard/agents/{name}": OPERATOR,
+    "GET /api/v1/dashboard/snapshot": PEOPLE_READ,
+    "GET /api/v1/dashboard/series": PEOPLE_READ,
+    "GET /api/v1/dashboard/agents/{name}": PEOPLE_READ,
     # The entity registry: read by everyone acting for the fleet; nothing writes it over the API.
-    "GET /api/v1/registry": ANY,
+    "GET /api/v1/registry": ANY_READ,
     # Legal drafts: agents with legal.draft party to the task (Apex; tests/legal) and operators.
-    "GET /api/v1/legal/templates": ANY,
-    "POST /api/v1/tasks/{task_id}/drafts": OPERATOR,
-    "POST /api/v1/legal/check": OPERATOR,
-    "GET /api/v1/registry/companies/{key}": ANY,
-    "GET /api/v1/registry/people/{key}": ANY,
+    "GET /api/v1/legal/templates": ANY_READ,
+    "POST /api/v1/tasks/{task_id}/drafts": PEOPLE_WRITE,
+    "POST /api/v1/legal/check": PEOPLE_WRITE,
+    "GET /api/v1/registry/companies/{key}": ANY_READ,
+    "GET /api/v1/registry/people/{key}": ANY_READ,
     # MCP acts as an agent: its own token (or its machine's runner naming it); never an
     # operator's. What each tool may do is the REST API's own rule above (tests/mcp).
     "POST /mcp": rule("other", "self", "runner_own"),
@@ -216,6 +240,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                 "runner_own": runners["velo"],
                 "operator": server.operator_token,
             }
+            for name, role in (("vic", "viewer"), ("bob", "approver")):
+                tokens[role] = _created(
+                    operator.post("/api/v1/operators", json={"name": name, "role": role})
+                )["token"]
+            for name, role in (("carol", "viewer"), ("dave", "approver")):
+                _created(operator.post("/api/v1/operators", json={"name": name, "role": role}))
             task = _created(
                 operator.post("/api/v1/tasks", json={"title": "Fix CI", "assignee": "flow"})
             )
@@ -327,6 +357,8 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
     name = "morning-briefing" if template.startswith("/api/v1/schedules/") else "flow"
     if template.startswith("/api/v1/notify/"):
         name = "owner-telegram"
+    if template.startswith("/api/v1/operators/"):
+        name = "dave" if method == "DELETE" else "carol"
     ids = dict(world.ids)
     if template.endswith("/deny"):  # the approval the approve operation left pending
         ids["approval_id"] = ids["denied_approval_id"]
@@ -386,6 +418,8 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         "POST /api/v1/route": {"title": "matrix", "dry_run": True},
         "POST /api/v1/schedules/{name}/run": {},
         "POST /api/v1/tokens": {"kind": "runner", "machine": "velo"},
+        "POST /api/v1/operators": {"name": "erin", "role": "viewer"},
+        "PATCH /api/v1/operators/{name}": {"role": "approver"},
         "POST /api/v1/tokens/{token_id}/revoke": {},
         "POST /api/v1/tokens/{token_id}/rotate": {"grace_minutes": 1},
         "POST /api/v1/dashboard/session": {"token": world.server.operator_token},
@@ -468,3 +502,16 @@ def test_the_matrix(world: Fixture, key: str) -> None:
         elif caller == "none" and not allowed and status != 401:
             wrong[caller] = status
     assert not wrong, f"{key}: {wrong} (all: {outcomes})"
+
+
+def test_a_viewer_is_refused_every_change_with_403(world: Fixture) -> None:
+    changes = [key for key in RULES if not key.startswith("GET ")]
+    refused = {key: _try(world, "viewer", key) for key in changes}
+    public = {key for key in changes if RULES[key] == PUBLIC}
+    wrong = {key: status for key, status in refused.items() if key not in public and status != 403}
+    assert not wrong, f"a viewer must get 403 (read-only), not: {wrong}"
+
+
+def test_only_owners_change_tokens_operators_and_budgets(world: Fixture) -> None:
+    """The owner-only operations the server enforces are exactly those the matrix says."""
+    assert {key for key, expect in RULES.items() if expect == OWNER} == set(OWNER_ONLY)

@@ -37,6 +37,7 @@ from mcos.api.routes import (
     mail,
     messages,
     notify,
+    operators,
     orchestration,
     policy,
     registry,
@@ -62,6 +63,7 @@ from mcos.notify.dispatcher import NotifyDispatcher
 from mcos.replication import PostgresFanout
 from mcos.services import agents as agent_service
 from mcos.services import notify as notify_service
+from mcos.services import operators as operator_service
 from mcos.services import schedules as schedule_service
 from mcos.services.approvals import expire_approvals
 from mcos.services.store import Store
@@ -162,6 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.dispose()
         raise
     write_once(db, lambda ctx: agent_service.sync_fleet(ctx, fleet))
+    with db.reading() as conn:
+        for problem in operator_service.escalation_problems(conn, fleet):
+            log.warning("%s", problem)
     broker = Broker(max_pending=settings.stream_max_pending)
     # SQLite has one process: publish straight from the writer. PostgreSQL may have several
     # replicas: every replica publishes from the log, woken by NOTIFY (see mcos.replication).
@@ -263,6 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orchestration.router,
         schedules.router,
         tokens.router,
+        operators.router,
         mail.router,
         notify.router,
         registry.router,

@@ -4,6 +4,9 @@ session cookie.
 A runner token acts as one agent of its machine, named in the ``X-MCOS-Agent`` header; without
 the header it may only follow the event stream (routes that take :data:`ReaderPrincipal`).
 Every other route refuses it, so no service ever sees a runner as anything but an agent.
+
+An operator token (or session) carries its person's role, checked here once for every route
+(:func:`check_role`): a viewer changes nothing, an approver everything but :data:`OWNER_ONLY`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,20 @@ bearer = HTTPBearer(
 )
 AGENT_HEADER = "X-MCOS-Agent"
 """With a runner token: the agent of the runner's machine that the request acts as."""
+OWNER_ONLY = frozenset(
+    {
+        "POST /api/v1/tokens",
+        "POST /api/v1/tokens/{token_id}/revoke",
+        "POST /api/v1/tokens/{token_id}/rotate",
+        "POST /api/v1/agents/{name}/tokens",
+        "PATCH /api/v1/agents/{name}/budget",
+        "POST /api/v1/operators",
+        "PATCH /api/v1/operators/{name}",
+        "DELETE /api/v1/operators/{name}",
+    }
+)
+"""The operations (as ``/openapi.json`` names them) only an owner may call: tokens, operators and
+budgets. Every other change is open to approvers; no change at all to viewers."""
 
 
 async def store_of(request: Request) -> Store:
@@ -73,7 +90,9 @@ async def principal_for(
             )
         if request.method not in SAFE_METHODS:
             check_csrf(request, secret)
-        return Principal("operator", record.label, token_id=record.id)
+        principal = Principal("operator", record.label, token_id=record.id, role=record.role)
+        check_role(request, principal)
+        return principal
     if token is None:
         raise Unauthorized(
             "missing bearer token: send 'Authorization: Bearer <token>' "
@@ -87,7 +106,37 @@ async def principal_for(
         if record is None:
             raise Unauthorized("unknown, expired or revoked token", field="Authorization")
         cache.put(token, record)
-    return principal_of(record, request.headers.get(AGENT_HEADER), store.fleet, allow_runner)
+    principal = principal_of(record, request.headers.get(AGENT_HEADER), store.fleet, allow_runner)
+    check_role(request, principal)
+    return principal
+
+
+def operation_of(request: Request) -> str:
+    """The request's operation as ``/openapi.json`` names it: ``POST /api/v1/tokens``."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or request.url.path
+    return f"{request.method} {template}"
+
+
+def check_role(request: Request, principal: Principal) -> None:
+    """The one place a person's role is enforced: a viewer makes no change, an approver none of
+    :data:`OWNER_ONLY`. Agents, runners and owners pass (their own rules are the routes')."""
+    if principal.role in (None, "owner") or request.method in SAFE_METHODS:
+        return
+    if principal.role == "viewer":
+        raise Forbidden(
+            f"operator {principal.name!r} is a viewer: a viewer sees everything and changes "
+            f"nothing ({request.method} refused); an owner can give you another role "
+            f"(`mcos operators role {principal.name} approver`)",
+            code="read_only_operator",
+        )
+    operation = operation_of(request)
+    if operation in OWNER_ONLY:
+        raise Forbidden(
+            f"operator {principal.name!r} is an {principal.role}: only an owner may change "
+            f"tokens, operators or budgets ({operation} refused)",
+            code="owner_only",
+        )
 
 
 def principal_of(
@@ -127,7 +176,7 @@ def principal_of(
         )
     if record.kind == "agent":
         return Principal("agent", record.agent or "", token_id=record.id)
-    return Principal("operator", record.label, token_id=record.id)
+    return Principal("operator", record.label, token_id=record.id, role=record.role)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

@@ -23,6 +23,7 @@ from mcos.cli.memory import memory
 from mcos.cli.messages import messages
 from mcos.cli.notify import notify
 from mcos.cli.openclaw import export, import_
+from mcos.cli.operators import operators
 from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
@@ -71,6 +72,7 @@ for command in (
     schedules,
     route,
     tokens,
+    operators,
     mail,
     mcp,
     notify,

@@ -57,12 +57,13 @@ def list_approvals(client: Client, status: str | None, as_json: bool) -> None:
                 a["status"],
                 _what(a),
                 ", ".join(a["waiting_for"]) or "-",
+                ", ".join(dict.fromkeys(d["decider"] for d in a["decisions"])) or "-",
                 _left(a["seconds_left"]) if a["status"] == "pending" else "-",
                 a["reason"][:60],
             ]
             for a in items
         ],
-        ["ID", "STATUS", "WHAT", "WAITING FOR", "LEFT", "REASON"],
+        ["ID", "STATUS", "WHAT", "WAITING FOR", "DECIDED BY", "LEFT", "REASON"],
     )
 
 

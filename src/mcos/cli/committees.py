@@ -8,6 +8,7 @@ import click
 
 from mcos.cli._context import Client, emit_json, json_option, pass_client, table
 from mcos.contract import paths
+from mcos.contract.vocab import HUMAN
 
 
 def _line(c: dict[str, Any]) -> str:
@@ -109,7 +110,8 @@ def show(client: Client, committee_id: int, as_json: bool) -> None:
     click.echo(f"  {c['question']}")
     click.echo(f"  {c['explanation']}")
     for p in c["positions"]:
-        click.echo(f"  {p['member']}: {p['position']}. {p['reasons']}")
+        who = f" ({p['given_by']})" if p["given_by"] and p["member"] == HUMAN else ""
+        click.echo(f"  {p['member']}{who}: {p['position']}. {p['reasons']}")
     click.echo(f"  waiting for {', '.join(c['waiting_for']) or 'nobody'}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from mcos.cli._context import (
     log_format_option,
     remember_fleet,
 )
+from mcos.contract.vocab import OPERATOR_NAME_PATTERN
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, FleetFileError, load_fleet, template_text
 from mcos.fleet.permissions import tighten
@@ -30,6 +32,9 @@ from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR, write_fleet_templates
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
+
+FIRST_OPERATOR = "operator"
+"""The first owner's name unless ``mcos init --operator NAME`` gives one."""
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -50,14 +55,30 @@ def write_secret(path: Path, text: str) -> None:
     is_flag=True,
     help="One agent on one machine with one model, instead of the seed's 23-agent fleet.",
 )
-def init(directory: Path, database_url: str | None, minimal: bool) -> None:
+@click.option(
+    "--operator",
+    "first_operator",
+    default=FIRST_OPERATOR,
+    show_default=True,
+    metavar="NAME",
+    help="Your name as the log will show it (operator:NAME); you become the fleet's owner.",
+)
+def init(directory: Path, database_url: str | None, minimal: bool, first_operator: str) -> None:
     """Write a working fleet (the seed's 23 agents, or one with --minimal) to DIRECTORY and
-    issue the operator token."""
+    issue the operator token of its first owner (you)."""
     fleet_file = directory / FLEET_FILENAME
     if fleet_file.exists():
         fail(f"{fleet_file} already exists; edit it, or choose another directory")
     had_registry = (directory / REGISTRY_FILENAME).exists()
-    fleet, token, token_path = init_fleet(directory, template_text(minimal=minimal), database_url)
+    if not re.fullmatch(OPERATOR_NAME_PATTERN, first_operator):
+        fail(
+            f"operator name {first_operator!r} is not valid: lowercase letters, digits, '.', '_' "
+            "or '-', starting with a letter",
+            field="--operator",
+        )
+    fleet, token, token_path = init_fleet(
+        directory, template_text(minimal=minimal), database_url, operator=first_operator
+    )
     click.echo(
         f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
     )
@@ -71,7 +92,10 @@ def init(directory: Path, database_url: str | None, minimal: bool) -> None:
         f"Wrote {souls}/ (the role templates each agent's SOUL.md starts from; edit them, or "
         f"copy one to {SOULS_DIR}/AGENT.md for one agent: see {souls / 'README.md'})."
     )
-    click.echo(f"Operator token (also in {token_path}, mode 600; shown once here):\n  {token}")
+    click.echo(
+        f"Operator token of {first_operator} (owner; also in {token_path}, mode 600; shown once "
+        f"here):\n  {token}"
+    )
     click.echo(f"Next: mcos serve --fleet {directory}")
     if minimal:
         agent = fleet.agents[0]
@@ -82,13 +106,17 @@ def init(directory: Path, database_url: str | None, minimal: bool) -> None:
 
 
 def init_fleet(
-    directory: Path, fleet_text: str, database_url: str | None = None
+    directory: Path,
+    fleet_text: str,
+    database_url: str | None = None,
+    *,
+    operator: str = FIRST_OPERATOR,
 ) -> tuple[Fleet, str, Path]:
-    """Write ``fleet_text`` as DIRECTORY's fleet file, set up its database and issue the
-    operator token: the fleet, the token and where the token is kept."""
+    """Write ``fleet_text`` as DIRECTORY's fleet file, set up its database and make ``operator``
+    its first owner: the fleet, the owner's token and where the token is kept."""
     from mcos.api.app import open_database
     from mcos.services.agents import sync_fleet
-    from mcos.services.tokens import issue_token
+    from mcos.services.operators import add_operator
     from mcos.storage.writer import write_once
 
     fleet_file = directory / FLEET_FILENAME
@@ -104,7 +132,7 @@ def init_fleet(
     try:
         fleet, db = open_database(settings)
         write_once(db, lambda ctx: sync_fleet(ctx, fleet))
-        token = write_once(db, lambda ctx: issue_token(ctx, "operator", label="operator"))
+        token, _ = write_once(db, lambda ctx: add_operator(ctx, operator, "owner"))
         db.dispose()
     except Exception as exc:
         # Leave nothing half-made behind, so running `mcos init` again just works.

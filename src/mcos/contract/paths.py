@@ -34,6 +34,7 @@ ROUTE = f"{API}/route"
 SCHEDULES = f"{API}/schedules"
 TOKENS = f"{API}/tokens"
 TOKENS_CURRENT = f"{API}/tokens/current"
+OPERATORS = f"{API}/operators"
 MAIL_ACCOUNTS = f"{API}/mail/accounts"
 MAIL_MESSAGES = f"{API}/mail/messages"
 MAIL_TRIAGE = f"{API}/mail/triage"
@@ -192,6 +193,10 @@ def revoke_token(token_id: Id) -> str:
 
 def rotate_token(token_id: Id) -> str:
     return f"{TOKENS}/{token_id}/rotate"
+
+
+def operator(name: str) -> str:
+    return f"{OPERATORS}/{name}"
 
 
 def notify_test(name: str) -> str:

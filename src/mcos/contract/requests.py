@@ -21,7 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from mcos.contract.vocab import MessageKind, Priority, Severity
+from mcos.contract.vocab import (
+    OPERATOR_NAME_PATTERN,
+    MessageKind,
+    OperatorRole,
+    Priority,
+    Severity,
+)
 from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import ReportedStatus
 from mcos.fleet.schema import NAME_PATTERN
@@ -332,6 +338,18 @@ class TokenIssue(_Input):
     expires_in_days: StrictInt | None = Field(None, ge=1, le=3_650)
     """Lifetime; unset: 90 days for agent and runner tokens, none for operators (null in the
     body also means none)."""
+
+
+class OperatorAdd(_Input):
+    """A new person (owners only): their name, as events will name them, and their role."""
+
+    name: str = Field(pattern=OPERATOR_NAME_PATTERN)
+    """Lowercase, no spaces: ``alice`` appears in the log as ``operator:alice``."""
+    role: OperatorRole
+
+
+class OperatorRoleChange(_Input):
+    role: OperatorRole
 
 
 class TokenRotate(_Input):

@@ -21,6 +21,16 @@ confirms P1 and P0 incidents."""
 HUMAN = "human"
 """The operator, where a party or a voter is named among agents (approvers, committees)."""
 
+OperatorRole = Literal["owner", "approver", "viewer"]
+"""A person's powers: ``owner`` everything; ``approver`` decides and acts on the fleet's work but
+issues no token, names no operator and sets no budget; ``viewer`` sees everything, changes
+nothing."""
+OPERATOR_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,63}$"
+"""A person's name as the log shows it (``operator:alice``): lowercase, no spaces."""
+OPERATOR_ROLES: tuple[OperatorRole, ...] = get_args(OperatorRole)
+DECIDING_ROLES: frozenset[str] = frozenset({"owner", "approver"})
+"""The roles that may stand for ``human`` (an approval, an incident's confirmation, a vote)."""
+
 
 class Priority(StrEnum):
     LOW = "low"

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from mcos.contract.agent import Answer, Approval, Incident, Message, Task, Token
 from mcos.contract.fleet import Agent
+from mcos.contract.vocab import OperatorRole
 
 Json = dict[str, Any]
 
@@ -63,6 +64,8 @@ class Position(Answer):
     position: Literal["for", "against", "abstain", "veto"]
     reasons: str
     ts: datetime
+    given_by: str | None = None
+    """Who gave it: the agent, or the person who gave the ``human`` vote (``operator:alice``)."""
 
 
 class Committee(Answer):
@@ -269,6 +272,30 @@ class IssuedToken(Token):
     note: str
 
 
+class Operator(Answer):
+    """A person who runs the fleet: their role and how many live tokens they hold."""
+
+    name: str
+    role: OperatorRole
+    actor: str
+    """How their decisions appear in the log: ``operator:alice``."""
+    created_at: datetime
+    created_by: str
+    tokens: int
+
+
+class OperatorList(Answer):
+    operators: list[Operator]
+
+
+class AddedOperator(Operator):
+    """A new person with their first token: shown once."""
+
+    token: str
+    token_id: int
+    note: str
+
+
 class BatchItem(Answer):
     id: str
     status: str
@@ -286,6 +313,8 @@ class BatchResult(Answer):
 
 class DashboardSession(Answer):
     operator: str
+    role: OperatorRole
+    """What the signed-in person may do: the page hides what their role may not."""
     csrf: str
     """Send it as ``X-CSRF-Token`` with every change made with the session cookie."""
 
@@ -321,6 +350,8 @@ class Snapshot(Answer):
     fleet: Json
     scenes: list[Json]
     operator: str
+    role: OperatorRole | None
+    """The signed-in person's role; ``operator_may_decide`` below is theirs."""
     agents: list[DashboardAgent]
     liveness_stalled_after_seconds: dict[str, float]
     liveness_offline_after_seconds: dict[str, float]

@@ -32,8 +32,8 @@ STATIC = Path(__file__).parent / "static"
 router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 
 
-def _session_body(operator: str, secret: str) -> dict[str, str]:
-    return {"operator": operator, "csrf": csrf_token(secret)}
+def _session_body(operator: str, role: str | None, secret: str) -> dict[str, str | None]:
+    return {"operator": operator, "role": role, "csrf": csrf_token(secret)}
 
 
 @router.post(
@@ -55,7 +55,7 @@ async def sign_in(body: SessionIn, request: Request, store: CurrentStore) -> JSO
             field="token",
         )
     secret, opened = await store.write(tokens.open_session, record)
-    response = JSON(_session_body(record.label, secret))
+    response = JSON(_session_body(record.label, record.role, secret))
     ends = datetime.fromisoformat(opened["expires_at"])
     response.set_cookie(
         SESSION_COOKIE,
@@ -78,7 +78,7 @@ async def session(request: Request, principal: CurrentPrincipal) -> JSON:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret is None:
         raise Unauthorized("not signed in to the dashboard", field=SESSION_COOKIE)
-    return JSON(_session_body(principal.name, secret))
+    return JSON(_session_body(principal.name, principal.role, secret))
 
 
 @router.delete(
@@ -107,7 +107,9 @@ async def sign_out(request: Request, store: CurrentStore) -> Response:
 async def snapshot(store: CurrentStore, principal: CurrentPrincipal) -> JSON:
     require_operator(principal, "read the dashboard")
     now = datetime.now(UTC)
-    return JSON(await store.read(dashboard.snapshot, store.fleet, now, principal.name))
+    return JSON(
+        await store.read(dashboard.snapshot, store.fleet, now, principal.name, principal.role)
+    )
 
 
 @router.get(

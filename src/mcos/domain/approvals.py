@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from mcos.contract.vocab import HUMAN
+from mcos.contract.vocab import DECIDING_ROLES, HUMAN
 
 
 class ApprovalStatus(StrEnum):
@@ -42,6 +42,22 @@ def party_of(
     return next(
         (p for p in required if p not in (decided or set()) and not is_committee_party(p)), None
     )
+
+
+def human_refusal(name: str, role: str | None, named: str | None) -> str | None:
+    """Why this operator may not stand for ``human``, or ``None`` if they may.
+
+    ``role`` is theirs (``None`` for the control plane's own principals, which never decide a
+    human's part through the API); ``named`` is the one person the escalation table names for
+    this approval (``human = "alice"``), frozen into it when it was asked for.
+    """
+    if role is not None and role not in DECIDING_ROLES:
+        return f"operator {name!r} is a {role}: only an owner or an approver stands for {HUMAN!r}"
+    if named is not None and name != named:
+        return (
+            f"the escalation table names {named!r} as the {HUMAN!r} who decides this, not {name!r}"
+        )
+    return None
 
 
 COMMITTEE_PARTY_PREFIX = "committee:"

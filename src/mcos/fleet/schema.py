@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from mcos.contract.vocab import HUMAN, ORCHESTRATOR, SEVERITIES
+from mcos.contract.vocab import HUMAN, OPERATOR_NAME_PATTERN, ORCHESTRATOR, SEVERITIES
 from mcos.fleet.costs import Costs
 from mcos.fleet.guard import FleetGuard, Guard, merge_guards
 from mcos.fleet.mail import Mail
@@ -317,6 +317,18 @@ class EscalationRule(FleetModel):
     """Roles (``security``, ``orchestrator``) and/or ``human`` who confirm before it spreads."""
     reach: Literal["self", "supervisor", "fleet"] = "fleet"
     """Who hears of it once confirmed: the reporter only, its supervisor, or the whole fleet."""
+    human: str | None = Field(None, pattern=OPERATOR_NAME_PATTERN)
+    """The one person (an operator's name, ``alice``) who gives the ``human`` confirmation;
+    unset: any owner or approver. A viewer never can."""
+
+    @model_validator(mode="after")
+    def _human_confirms(self) -> EscalationRule:
+        if self.human is not None and HUMAN not in self.confirm_by:
+            raise ValueError(
+                f"human = {self.human!r} names who gives the 'human' confirmation, but confirm_by "
+                f"has no {HUMAN!r}; add it to confirm_by, or remove human"
+            )
+        return self
 
 
 def _seed_escalation() -> dict[str, EscalationRule]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mcos.contract.vocab import ORCHESTRATOR
+from mcos.contract.vocab import ORCHESTRATOR, OperatorRole
 from mcos.errors import Forbidden, InvalidInput
 from mcos.fleet.schema import Fleet
 
@@ -21,6 +21,9 @@ class Principal:
     """For a runner, and for an agent acting through one: the machine the runner token is for."""
     token_id: int | None = None
     """The token (or the dashboard session's token) the caller presented."""
+    role: OperatorRole | None = None
+    """A person's role, for an operator token; ``None`` for agents, runners and the control
+    plane's own principals (the scheduler, supervision), which no role check is made against."""
 
     @property
     def actor(self) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from mcos.contract.requests import ApprovalDecision
+from mcos.contract.vocab import HUMAN
 from mcos.domain import events as ev
-from mcos.domain.approvals import ApprovalStatus, outcome, party_of
+from mcos.domain.approvals import ApprovalStatus, human_refusal, outcome, party_of
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
 from mcos.services import incidents
@@ -100,12 +101,35 @@ def decide_approval(
             subject,
             audit,
         )
+    human_problem = (
+        human_refusal(principal.name, principal.role, _named_human(row))
+        if party == HUMAN and principal.kind == "operator"
+        else None
+    )
+    if human_problem is not None:
+        return refuse(
+            ctx,
+            Forbidden(f"{human_problem} (approval #{approval_id})"),
+            ev.APPROVAL_DECIDED,
+            principal.actor,
+            subject,
+            audit,
+        )
     if party in done:
         raise Conflict(
             f"the {party!r} party has already decided approval #{approval_id}", field="decision"
         )
     record_decision(ctx, fleet, row, party, decision, body.comment, principal.actor)
     return approval_view(ctx.conn, load_approval(ctx.conn, approval_id), ctx.now)
+
+
+def _named_human(row: Any) -> str | None:
+    """The person an incident's escalation rule named when it was raised (only the control plane
+    writes an incident's approval, so no agent can name one)."""
+    if row.kind != "incident" or not isinstance(row.subject, dict):
+        return None
+    named = row.subject.get("human")
+    return named if isinstance(named, str) else None
 
 
 def record_decision(

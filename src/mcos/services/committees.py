@@ -79,6 +79,7 @@ def committee_view(conn: Connection, row: Any) -> dict[str, Any]:
                 "position": p.position,
                 "reasons": p.reasons,
                 "ts": isoformat(p.ts),
+                "given_by": p.given_by,
             }
             for p in positions
         ],
@@ -271,6 +272,7 @@ def give_position(
             position=body.position,
             reasons=body.reasons.strip(),
             ts=ctx.now,
+            given_by=principal.actor,
         )
     )
     ctx.append(
@@ -364,7 +366,8 @@ def minutes_of(row: Any, positions: list[Any], decision: Decision) -> str:
         if p is None:
             lines.append(f"- **{voter}**: no position")
         else:
-            lines.append(f"- **{voter}**: {p.position}. {_quote(p.reasons)}")
+            by = f" ({p.given_by})" if voter == HUMAN_VOTER and p.given_by else ""
+            lines.append(f"- **{voter}**{by}: {p.position}. {_quote(p.reasons)}")
     lines += [
         "",
         "## Tally",

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from mcos.contract.requests import isoformat
-from mcos.contract.vocab import HUMAN
+from mcos.contract.vocab import DECIDING_ROLES, HUMAN
 from mcos.domain import events as ev
-from mcos.domain.approvals import party_of
+from mcos.domain.approvals import human_refusal, party_of
 from mcos.domain.kanban import COLUMNS, TRANSITIONS, TaskStatus
 from mcos.domain.liveness import Liveness
 from mcos.fleet.schema import Fleet
@@ -86,24 +86,30 @@ def _tasks(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, int]]:
     return items, counts
 
 
-def _waiting(view: dict[str, Any]) -> dict[str, Any]:
-    """Whether an operator may decide this pending approval, and whether it waits for one."""
+def _waiting(view: dict[str, Any], operator: str | None, role: str | None) -> dict[str, Any]:
+    """Whether this operator (any, when ``operator`` is ``None``) may decide this pending
+    approval, and whether it waits for a human."""
     decided = {d["party"] for d in view["decisions"]}
     party = party_of("operator", None, view["required"], decided)
     may = party is not None and party not in decided
+    if operator is not None and role not in DECIDING_ROLES:
+        may = False
+    elif operator is not None and party == HUMAN and view["kind"] == "incident":
+        may = may and human_refusal(operator, role, view["subject"].get("human")) is None
     return {"operator_may_decide": may, "waiting_for_you": HUMAN in view["waiting_for"]}
 
 
 def pending_decisions(
-    conn: Connection, now: datetime
+    conn: Connection, now: datetime, operator: str | None = None, role: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Pending approvals (not an incident's) and unconfirmed incidents, oldest first."""
+    """Pending approvals (not an incident's) and unconfirmed incidents, oldest first; whether
+    ``operator`` (of ``role``) may decide each, or any operator when none is named."""
     approvals: dict[int, dict[str, Any]] = {}
     for row in conn.execute(
         select(AP).where(AP.c.status == "pending", AP.c.expires_at > now).order_by(AP.c.id)
     ):
         view = approval_view(conn, row, now)
-        approvals[row.id] = view | _waiting(view)
+        approvals[row.id] = view | _waiting(view, operator, role)
     incidents = []
     for row in conn.execute(select(INC).where(INC.c.status == "unconfirmed").order_by(INC.c.id)):
         approval = approvals.pop(row.approval_id, None)
@@ -148,12 +154,14 @@ def _scenes(conn: Connection) -> list[dict[str, Any]]:
     return [{**r.data, "seq": r.seq} for r in reversed(rows)]
 
 
-def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> dict[str, Any]:
+def snapshot(
+    conn: Connection, fleet: Fleet, now: datetime, operator: str, role: str | None
+) -> dict[str, Any]:
     """Everything the dashboard's first view needs, consistent with ``last_seq``."""
     last_seq = conn.execute(select(func.coalesce(func.max(E.c.seq), 0))).scalar_one()
     agents = _agents(conn, fleet, now)
     tasks, counts = _tasks(conn)
-    approvals, incidents = pending_decisions(conn, now)
+    approvals, incidents = pending_decisions(conn, now, operator, role)
     by_liveness = Counter(a["liveness"] for a in agents)
     configs = [c for c in (fleet.agent(a["name"]) for a in agents) if c is not None]
     return {
@@ -168,6 +176,7 @@ def snapshot(conn: Connection, fleet: Fleet, now: datetime, operator: str) -> di
         },
         "scenes": _scenes(conn),
         "operator": operator,
+        "role": role,
         "agents": agents,
         # The page turns "time since heartbeat" amber and red between the server's sweeps.
         "liveness_stalled_after_seconds": {

@@ -101,7 +101,8 @@ def raise_incident(
                 "severity": body.severity,
                 "title": body.title,
                 ev.VISIBLE_TO: hidden,
-            },
+            }
+            | ({"human": rule.human} if rule.human else {}),
             reason=f"{body.severity} from {reporter}: {body.title}",
             required=rule.confirm_by,
             requested_by=principal.actor,

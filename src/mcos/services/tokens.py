@@ -7,7 +7,8 @@ a stolen database reveals no usable token. Three kinds, each with its scope:
 - ``agent``: acts as one agent, and only while that agent is in the fleet;
 - ``runner``: acts as any agent of one machine (the request names it in ``X-MCOS-Agent``),
   and otherwise only follows that machine's share of the event stream; it issues no token;
-- ``operator``: a person, with every power.
+- ``operator``: a person, whose label is their name in the ``operators`` table and whose powers
+  are their role's (``services/operators.py``); a token whose person was removed is refused.
 
 A revocation or a rotation is checked on the very next request: the token cache
 (:class:`TokenCache`) is cleared by both, on every replica.
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, func, insert, select, update
 
 from mcos.contract.requests import isoformat
+from mcos.contract.vocab import OperatorRole
 from mcos.domain import events as ev
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
@@ -40,10 +42,19 @@ DEFAULT_LIFETIME: dict[str, timedelta | None] = {
     "operator": None,
 }
 """How long a token lives unless its issuer says otherwise; ``None``: until revoked."""
-TOKEN_EVENTS = frozenset({ev.TOKEN_REVOKED, ev.TOKEN_ROTATED, ev.AGENT_REMOVED})
-"""Events after which a cached token may no longer mean what it meant."""
+TOKEN_EVENTS = frozenset(
+    {
+        ev.TOKEN_REVOKED,
+        ev.TOKEN_ROTATED,
+        ev.AGENT_REMOVED,
+        ev.OPERATOR_ROLE_CHANGED,
+        ev.OPERATOR_REMOVED,
+    }
+)
+"""Events after which a cached token may no longer mean what it meant (a role is cached too)."""
 
 TK = tables.tokens
+OP = tables.operators
 
 
 def hash_token(token: str) -> str:
@@ -60,6 +71,8 @@ class TokenRecord:
     machine: str | None
     label: str
     expires_at: datetime | None
+    role: OperatorRole | None = None
+    """An operator token's person's role."""
 
     def valid_at(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
@@ -118,6 +131,17 @@ def _check_scope(
         raise InvalidInput(f"a {kind} token belongs to no machine", field="machine")
 
 
+def _check_operator(ctx: WriteContext, name: str) -> None:
+    """An operator token is issued only to a known person (``mcos operators add`` makes one)."""
+    known = ctx.conn.execute(select(OP.c.name).where(OP.c.name == name)).first()
+    if known is None:
+        raise NotFound(
+            f"no operator named {name!r}; add the person first: "
+            f"`mcos operators add {name} --role owner|approver|viewer`",
+            field="label",
+        )
+
+
 def issue(
     ctx: WriteContext,
     kind: TokenKind,
@@ -134,6 +158,8 @@ def issue(
     life = DEFAULT_LIFETIME[kind] if lifetime == "default" else lifetime
     token = PREFIXES[kind] + secrets.token_urlsafe(32)
     label = label or agent or machine or kind
+    if kind == "operator":
+        _check_operator(ctx, label)
     token_id = ctx.conn.execute(
         insert(TK).values(
             token_hash=hash_token(token),
@@ -164,7 +190,7 @@ def issue_token(
     label: str = "",
     actor: str = SYSTEM,
 ) -> str:
-    """An agent or operator token with the default lifetime; returns its plain text."""
+    """A token with the default lifetime; returns its plain text."""
     token, _ = issue(ctx, kind, agent=agent, label=label, actor=actor)
     return token
 
@@ -176,10 +202,14 @@ def _row(conn: Connection, token_id: int) -> Any:
     return row
 
 
-def _live_operator_tokens(conn: Connection, now: datetime) -> int:
+def live_owner_tokens(conn: Connection, now: datetime) -> int:
+    """Live operator tokens held by owners: the ones that can still issue tokens."""
     count: int = conn.execute(
-        select(func.count()).where(
+        select(func.count())
+        .select_from(TK.join(OP, OP.c.name == TK.c.label))
+        .where(
             TK.c.kind == "operator",
+            OP.c.role == "owner",
             TK.c.revoked_at.is_(None),
             (TK.c.expires_at.is_(None)) | (TK.c.expires_at > now),
         )
@@ -189,21 +219,33 @@ def _live_operator_tokens(conn: Connection, now: datetime) -> int:
 
 def revoke_token(ctx: WriteContext, token_id: int, actor: str) -> dict[str, Any]:
     """Revoke a token (and end the dashboard sessions it opened); refused for the last live
-    operator token, which would lock every person out."""
+    owner's token, which would leave nobody able to issue tokens or name operators."""
     row = _row(ctx.conn, token_id)
     if row.revoked_at is not None:
         raise Conflict(f"token #{token_id} was already revoked", code="already_revoked")
     live = row.expires_at is None or row.expires_at > ctx.now
-    if row.kind == "operator" and live and _live_operator_tokens(ctx.conn, ctx.now) <= 1:
+    if (
+        row.kind == "operator"
+        and live
+        and operator_role(ctx.conn, row.label) == "owner"
+        and live_owner_tokens(ctx.conn, ctx.now) <= 1
+    ):
         raise Conflict(
-            f"token #{token_id} is the last operator token: revoking it would lock every "
-            "operator out; issue another first (`mcos tokens issue --operator NAME`)",
+            f"token #{token_id} is the last owner's token: revoking it would leave nobody able "
+            "to issue tokens or name operators; issue another first "
+            "(`mcos tokens issue --operator NAME`, or `mcos operators add NAME --role owner`)",
             code="last_operator_token",
         )
     _revoke(ctx, row, actor)
     view = token_view(_row(ctx.conn, token_id), ctx.now)
     ctx.append(ev.TOKEN_REVOKED, actor, _subject(row), _brief(view))
     return view
+
+
+def operator_role(conn: Connection, name: str) -> str | None:
+    """A person's role, or ``None`` if nobody of that name is an operator."""
+    role: str | None = conn.execute(select(OP.c.role).where(OP.c.name == name)).scalar()
+    return role
 
 
 def _revoke(ctx: WriteContext, row: Any, actor: str) -> None:
@@ -214,6 +256,19 @@ def _revoke(ctx: WriteContext, row: Any, actor: str) -> None:
     ctx.conn.execute(
         update(S).where(S.c.token_id == row.id, S.c.ended_at.is_(None)).values(ended_at=ctx.now)
     )
+
+
+def revoke_held(ctx: WriteContext, token_id: int, actor: str) -> int:
+    """Revoke a token whose holder is being removed (the caller has made sure an owner stays)."""
+    row = _row(ctx.conn, token_id)
+    _revoke(ctx, row, actor)
+    ctx.append(
+        ev.TOKEN_REVOKED,
+        actor,
+        _subject(row),
+        _brief(token_view(_row(ctx.conn, token_id), ctx.now)),
+    )
+    return token_id
 
 
 def rotate_token(
@@ -274,13 +329,23 @@ def resolve_token(conn: Connection, token: str, now: datetime) -> TokenRecord | 
     no longer in the fleet."""
     A = tables.agents
     row = conn.execute(
-        select(TK, A.c.active)
+        select(TK, A.c.active, OP.c.role)
         .outerjoin(A, A.c.name == TK.c.agent)
+        .outerjoin(OP, (OP.c.name == TK.c.label) & (TK.c.kind == "operator"))
         .where(TK.c.token_hash == hash_token(token), TK.c.revoked_at.is_(None))
     ).first()
     if row is None or (row.kind == "agent" and not row.active):
         return None
-    record = TokenRecord(row.id, row.kind, row.agent, row.machine, row.label, row.expires_at)
+    return _record(row, now)
+
+
+def _record(row: Any, now: datetime) -> TokenRecord | None:
+    """A valid token's record; ``None`` if it expired, or is an operator's whose person is gone."""
+    if row.kind == "operator" and row.role is None:
+        return None
+    record = TokenRecord(
+        row.id, row.kind, row.agent, row.machine, row.label, row.expires_at, row.role
+    )
     return record if record.valid_at(now) else None
 
 
@@ -345,8 +410,9 @@ def resolve_session(conn: Connection, secret: str, now: datetime) -> TokenRecord
     """The operator token behind a live session, or ``None`` (ended, expired, token revoked)."""
     S = tables.sessions
     row = conn.execute(
-        select(TK, S.c.expires_at.label("session_ends"))
+        select(TK, OP.c.role, S.c.expires_at.label("session_ends"))
         .join(S, S.c.token_id == TK.c.id)
+        .outerjoin(OP, OP.c.name == TK.c.label)
         .where(
             S.c.session_hash == hash_token(secret),
             S.c.ended_at.is_(None),
@@ -356,8 +422,7 @@ def resolve_session(conn: Connection, secret: str, now: datetime) -> TokenRecord
     ).first()
     if row is None or row.session_ends <= now:
         return None
-    record = TokenRecord(row.id, row.kind, row.agent, row.machine, row.label, row.expires_at)
-    return record if record.valid_at(now) else None
+    return _record(row, now)
 
 
 def end_session(ctx: WriteContext, secret: str) -> bool:

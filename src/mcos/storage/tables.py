@@ -119,6 +119,17 @@ tokens = Table(
 """Bearer tokens, stored as hashes: ``agent`` (acts as one agent), ``runner`` (acts as the agents
 of one ``machine``) and ``operator`` (a person)."""
 
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(120), nullable=False),
+)
+"""The people who hold operator tokens, each with a role (``owner``, ``approver``, ``viewer``);
+an operator token's ``label`` is its person's ``name``."""
+
 sessions = Table(
     "sessions",
     metadata,
@@ -312,8 +323,10 @@ committee_positions = Table(
     Column("position", String(8), nullable=False),
     Column("reasons", Text, nullable=False),
     Column("ts", UTCDateTime(), nullable=False),
+    Column("given_by", String(120)),
     UniqueConstraint("committee_id", "member"),
 )
+"""``given_by``: who gave it (``operator:alice`` for the ``human`` vote); none before 0012."""
 
 schedules = Table(
     "schedules",

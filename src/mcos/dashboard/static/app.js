@@ -75,6 +75,7 @@ $("signout").addEventListener("click", async () => {
 async function loadAll() {
   const snap = await get("/api/v1/dashboard/snapshot");
   loadSnapshot(snap);
+  document.body.dataset.role = S.role;
   document.body.dataset.lastSeq = String(S.lastSeq);
   live.open(S.lastSeq);
 }
@@ -92,7 +93,14 @@ live.onResync(reloadAll);
 
 async function start(session) {
   signedIn = true;
+  S.role = session.role || "";
+  // One switch for every write control (marked data-write): a viewer sees none of them; the
+  // server refuses a viewer's changes regardless.
+  document.body.dataset.role = S.role;
   $("signout").title = session.operator ? `Sign out (${session.operator})` : "Sign out";
+  const whoEl = $("tb-who");
+  whoEl.textContent = `${session.operator} · ${S.role}${S.role === "viewer" ? " (read-only)" : ""}`;
+  whoEl.title = `Signed in as operator ${session.operator}, ${S.role}`;
   $("signin-screen").hidden = true;
   $("app").hidden = false;
   $("view").innerHTML = `<p class="loading">Loading the fleet…</p>`;

@@ -7,6 +7,7 @@ export const S = {
   loaded: false,
   fleet: { name: "", timezone: "" },
   operator: "",
+  role: "",               // the signed-in person's: owner, approver or viewer
   agents: new Map(),      // name -> agent (+ _hbAt: client ms of last heartbeat)
   tasks: new Map(),       // id -> task summary
   counts: {},             // status -> total (server's task_counts, kept current by events)
@@ -78,6 +79,7 @@ export function loadSnapshot(snap) {
   S.snapshotAt = receivedAt;
   S.fleet = snap.fleet || { name: "" };
   S.operator = snap.operator || "";
+  if (snap.role) S.role = snap.role;
   S.agents = new Map();
   for (const a of snap.agents || []) { hbFromSnapshot(a, receivedAt); S.agents.set(a.name, a); }
   S.tasks = new Map();
@@ -392,6 +394,11 @@ export function mayDecide(x) {
   const req = x.required || [];
   if (req.includes("human") && Array.isArray(x.waiting_for) && !x.waiting_for.includes("human")) return false;
   return true;
+}
+
+/** May the signed-in person change anything? A viewer may not (the server refuses anyway). */
+export function mayWrite() {
+  return S.role !== "viewer";
 }
 
 export function waitingCount() {

@@ -37,7 +37,7 @@ function headHtml(a) {
       <div class="wide"><span class="k">Capabilities</span><div class="chips">${(a.capabilities || []).map((c) => `<span class="chip">${esc(c)}</span>`).join("") || `<span class="muted">none</span>`}</div></div>
       <div class="wide"><span class="k">Channels</span><div class="chips">${(a.channels || []).map((c) => `<span class="chip">#${esc(c)}</span>`).join("") || `<span class="muted">none</span>`}</div></div>
     </div>
-    <form class="nudge" data-form="nudge"><input name="reason" placeholder="Why nudge? (sent to the agent)" aria-label="Nudge reason" maxlength="500">
+    <form class="nudge" data-form="nudge" data-write><input name="reason" placeholder="Why nudge? (sent to the agent)" aria-label="Nudge reason" maxlength="500">
       <button type="submit" class="primary small" id="nudge">Nudge</button></form>
   </div>`;
 }

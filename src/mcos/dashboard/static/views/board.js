@@ -1,6 +1,6 @@
 // Kanban board: columns from the snapshot, drag and drop + keyboard moves, create form, card panel.
 
-import { S, setTaskStatus, putTask } from "../state.js";
+import { S, setTaskStatus, putTask, mayWrite } from "../state.js";
 import { post } from "../api.js";
 import { esc, PRIORITY_RANK, statusLabel } from "../format.js";
 import { refusal, ok, options } from "../ui.js";
@@ -36,7 +36,7 @@ function tasksIn(col) {
 
 function cardHtml(t) {
   const a = t.assignee ? S.agents.get(t.assignee) : null;
-  return `<article class="tcard pri-${esc(t.priority)}" data-task="${esc(t.id)}" data-status="${esc(t.status)}" draggable="true" tabindex="0" ` +
+  return `<article class="tcard pri-${esc(t.priority)}" data-task="${esc(t.id)}" data-status="${esc(t.status)}" draggable="${mayWrite()}" tabindex="0" ` +
     `aria-label="Task ${esc(t.id)}: ${esc(t.title)}, ${esc(t.priority)} priority, ${t.assignee ? "assigned to " + esc(t.assignee) : "unassigned"}">` +
     `<div class="tc-top"><span class="tid">#${esc(t.id)}</span><span class="prio p-${esc(t.priority)}">${esc(t.priority)}</span></div>` +
     `<div class="tc-title">${esc(t.title)}</div>` +
@@ -84,7 +84,7 @@ function renderBoard() {
 function formHtml() {
   const agents = [...S.agents.values()].map((a) => [a.name, a.display_name && a.display_name !== a.name ? `${a.display_name} (${a.name})` : a.name])
     .sort((x, y) => x[1].localeCompare(y[1]));
-  return `<form id="task-form" class="task-form" hidden>
+  return `<form id="task-form" class="task-form" data-write hidden>
     <h2>New task</h2>
     <label>Title <input name="title" required maxlength="500" autocomplete="off"></label>
     <label>Description <textarea name="description" rows="3"></textarea></label>
@@ -101,11 +101,11 @@ function toolbar() {
   const assignees = [["-", "unassigned"], ...[...S.agents.keys()].sort()];
   return `<div class="toolbar">
     <h1>Board</h1>
-    <button id="new-task" type="button" class="primary">New task</button>
+    <button id="new-task" type="button" class="primary" data-write>New task</button>
     <label>Assignee <select id="filter-task-assignee">${options(assignees, filters.assignee, { all: "all" })}</select></label>
     <label>Priority <select id="filter-task-priority">${options(["urgent", "high", "normal", "low"], filters.priority, { all: "all" })}</select></label>
     <input id="task-q" type="search" placeholder="Find #id or title…" value="${esc(filters.q)}" aria-label="Find task">
-    <span class="muted small hint">Drag cards, or focus one and press Shift+←/→ to move it; Enter opens it.</span>
+    <span class="muted small hint">${mayWrite() ? "Drag cards, or focus one and press Shift+←/→ to move it; Enter opens it." : "Enter opens a card; as a viewer you cannot move it."}</span>
   </div>`;
 }
 
@@ -113,7 +113,7 @@ function toolbar() {
 
 export async function moveTask(id, to) {
   const t = S.tasks.get(id);
-  if (!t || t.status === to) return;
+  if (!t || t.status === to || !mayWrite()) return;
   const from = t.status;
   pendingFocus = id;
   setTaskStatus(id, to); // optimistic

@@ -61,7 +61,7 @@ function decideBlock(kind, item, acts) {
   const may = mayDecide(item);
   const waiting = (item.waiting_for || []).join(", ") || "nobody";
   const ph = kind === "incident" ? "Comment (required to dismiss)" : "Comment (optional)";
-  return `<div class="decide">
+  return `<div class="decide" data-write>
     <textarea rows="2" name="comment" placeholder="${esc(ph)}" aria-label="Comment"${may ? "" : " disabled"}></textarea>
     <div class="buttons">
       ${acts.map(([act, label, cls]) => `<button type="button" class="${cls}" data-act="${act}"${may ? "" : " disabled"}>${label}</button>`).join("")}
@@ -100,6 +100,13 @@ function emailHtml(a) {
   </section>`;
 }
 
+/** Who decided what so far: each party's decision names its person (``op:alice``). */
+function decisionsHtml(x) {
+  const items = (x.decisions || []).map((d) =>
+    `<li>${esc(d.party)}: <b>${esc(d.decision)}</b> by ${esc(who(d.decider))} ${esc(dateTime(d.ts))}${d.comment ? ` — “${esc(d.comment)}”` : ""}</li>`).join("");
+  return items ? `<ul class="decisions">${items}</ul>` : "";
+}
+
 function incidentHtml(i) {
   return `<article class="item incident sev-${esc(i.severity)}${mayDecide(i) ? " mine" : ""}" data-incident="${esc(i.id)}">
     <header><span class="sev sev-${esc(i.severity)}">${esc(i.severity)}</span>
@@ -107,6 +114,7 @@ function incidentHtml(i) {
     <div class="meta">Incident #${esc(i.id)} · raised by <b>${esc(who(i.reporter))}</b> · ${esc(dateTime(i.ts))}${i.reach ? ` · would reach <b>${esc(i.reach)}</b>` : ""}</div>
     ${i.body ? `<div class="body">${esc(i.body)}</div>` : ""}
     <div class="meta">Confirmers: ${parties(i.required || i.waiting_for, i.waiting_for) || "nobody"}</div>
+    ${decisionsHtml(i)}
     ${decideBlock("incident", i, [["confirm", "Confirm", "danger"], ["dismiss", "Dismiss", ""]])}
   </article>`;
 }
@@ -115,8 +123,6 @@ function isEmail(a) { return !!(a.subject && a.subject.kind === "email.send"); }
 
 function approvalHtml(a) {
   const cmd = commandOf(a.subject);
-  const decisions = (a.decisions || []).map((d) =>
-    `<li>${esc(d.party)}: <b>${esc(d.decision)}</b> by ${esc(who(d.decider))} ${esc(dateTime(d.ts))}${d.comment ? ` — “${esc(d.comment)}”` : ""}</li>`).join("");
   return `<article class="item approval${mayDecide(a) ? " mine" : ""}" data-approval="${esc(a.id)}">
     <header><span class="badge kind">${esc(a.kind)}</span>
       <h3>${a.agent ? `<a href="#/agents/${encodeURIComponent(a.agent)}">${esc(a.agent)}</a>` : "fleet"}</h3>${leftHtml(a.expires_at)}</header>
@@ -126,7 +132,7 @@ function approvalHtml(a) {
     ${emailHtml(a)}
     <details${cmd || isEmail(a) ? "" : " open"}><summary>Frozen action</summary><pre class="action">${esc(prettyJson(a.subject))}</pre></details>
     <div class="meta">Required: ${parties(a.required, a.waiting_for)}</div>
-    ${decisions ? `<ul class="decisions">${decisions}</ul>` : ""}
+    ${decisionsHtml(a)}
     ${decideBlock("approval", a, [["approve", "Approve", "primary"], ["deny", "Deny", "danger"]])}
   </article>`;
 }
@@ -137,7 +143,7 @@ function humanVotes(c) {
 
 function committeeHtml(c) {
   const positions = (c.positions || []).map((p) =>
-    `<li><b>${esc(p.member)}</b>: <span class="badge position-${esc(p.position)}">${esc(p.position)}</span> — ${esc(p.reasons)}</li>`).join("");
+    `<li><b>${esc(p.member)}</b>${p.member === "human" && p.given_by ? ` (${esc(who(p.given_by))})` : ""}: <span class="badge position-${esc(p.position)}">${esc(p.position)}</span> — ${esc(p.reasons)}</li>`).join("");
   const choices = [["for", "For", "primary"], ["against", "Against", "danger"], ["abstain", "Abstain", ""]];
   if (c.rule === "veto") choices.push(["veto", "Veto", "danger"]);
   return `<article class="item committee mine" data-committee="${esc(c.id)}">
@@ -147,7 +153,7 @@ function committeeHtml(c) {
     <div class="meta">${esc(c.explanation)}</div>
     ${positions ? `<ul class="positions">${positions}</ul>` : `<p class="muted small">No positions yet.</p>`}
     <div class="meta">Waiting for: ${esc((c.waiting_for || []).join(", ") || "nobody")}</div>
-    <div class="decide">
+    <div class="decide" data-write>
       <textarea rows="2" name="reasons" placeholder="Your reasons (required; they go into the minutes)" aria-label="Reasons"></textarea>
       <div class="buttons">
         ${choices.map(([v, label, cls]) => `<button type="button" class="${cls}" data-vote="${v}">${label}</button>`).join("")}
@@ -167,7 +173,8 @@ function decidedByOperator(x) {
 
 function otherHtml(x) {
   const what = x.severity ? `${x.severity} incident #${x.id}: ${x.title}` : `${x.kind} approval #${x.id} for ${x.agent || "fleet"}`;
-  return `<li data-waiting-item="${esc(x.id)}">${esc(what)} — waiting for ${esc((x.waiting_for || []).join(", ") || "nobody")} ${leftHtml(x.expires_at)}</li>`;
+  const decided = (x.decisions || []).map((d) => `${d.party}: ${d.decision} by ${who(d.decider)}`).join("; ");
+  return `<li data-waiting-item="${esc(x.id)}">${esc(what)}${decided ? ` (${esc(decided)})` : ""} — waiting for ${esc((x.waiting_for || []).join(", ") || "nobody")} ${leftHtml(x.expires_at)}</li>`;
 }
 
 function sortItems(list) {
@@ -226,7 +233,7 @@ function silentHtml(x) {
     <header><a class="title" href="#/agents/${encodeURIComponent(x.agent)}">${esc(x.agent)}</a> is ${esc(state)}
       <span class="muted small">· silent since ${esc(dateTime(x.silent_since))}</span></header>
     <p class="small">Supervision nudged it ${esc(x.nudges)} time${x.nudges === 1 ? "" : "s"} with no answer; ${handed}. Its runner needs a person: restart <code>mcos run</code> where it lives.</p>
-    <div class="acts"><button type="button" class="small" data-nudge="${esc(x.agent)}">Nudge again</button></div>
+    <div class="acts" data-write><button type="button" class="small" data-nudge="${esc(x.agent)}">Nudge again</button></div>
   </article>`;
 }
 

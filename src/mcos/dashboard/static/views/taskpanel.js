@@ -58,10 +58,10 @@ function render(t) {
       ${(t.depends_on || t.dependencies || []).length ? `<dt>Depends on</dt><dd>${(t.depends_on || t.dependencies).map((i) => `<a href="#" data-open="${esc(typeof i === "object" ? i.id : i)}">#${esc(typeof i === "object" ? i.id : i)}</a>`).join(" ")}</dd>` : ""}
       ${(t.children || []).length ? `<dt>Children</dt><dd>${t.children.map((i) => `<a href="#" data-open="${esc(i)}">#${esc(i)}</a>`).join(" ")}</dd>` : ""}
     </dl>
-    <label class="assign">Assignee <select data-act="assign"><option value="">— unassigned —</option>${options(agents, t.assignee || "")}</select></label>
+    <label class="assign" data-write>Assignee <select data-act="assign"><option value="">— unassigned —</option>${options(agents, t.assignee || "")}</select></label>
     ${t.description ? `<div class="description">${esc(t.description)}</div>` : `<p class="muted small">No description.</p>`}
     <section class="artifacts" data-artifacts aria-label="Files"><p class="muted small">Loading files…</p></section>
-    <form class="comment-form" data-form="comment">
+    <form class="comment-form" data-form="comment" data-write>
       <label>Comment <textarea name="body" rows="2" required placeholder="Add a comment…"></textarea></label>
       <button type="submit" class="primary small">Comment</button>
     </form>
