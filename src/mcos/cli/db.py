@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -80,3 +82,50 @@ def current(fleet_path: str | None, as_json: bool) -> None:
         click.echo(f"empty database (no schema); head is {head}: run `mcos db upgrade`")
     else:
         click.echo(f"{revision}; head is {head}: run `mcos db upgrade`")
+
+
+@db.command()
+@fleet_option
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Move events older than this UTC date or time (default: now minus "
+    "MCOS_EVENT_RETENTION_DAYS).",
+)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive file to write (gzip JSON lines, one event a line); must not exist.",
+)
+@json_option
+def archive(fleet_path: str | None, before: datetime | None, to: Path, as_json: bool) -> None:
+    """Move old heartbeats, usage records and other high-volume events out of the event log
+    into a file; histories the dashboard shows stay (see docs/operations.md)."""
+    from mcos.services.event_archive import archive_events
+
+    if before is None:
+        days = Settings().event_retention_days
+        if days is None:
+            fail("pass --before DATE, or set MCOS_EVENT_RETENTION_DAYS", field="--before")
+        when = datetime.now(UTC) - timedelta(days=days)
+    else:
+        when = before.replace(tzinfo=UTC)
+    done = on_database(
+        fleet_path, lambda database: archive_events(database, when, to, actor="system")
+    )
+    if as_json:
+        emit_json(
+            {
+                "before": done.before.isoformat(),
+                "through_seq": done.through_seq,
+                "moved": done.moved,
+                "path": str(done.path),
+            }
+        )
+        return
+    click.echo(
+        f"Moved {done.moved} events older than {done.before.isoformat()} to {done.path} "
+        f"(a stream resumed before seq {done.through_seq} is told to resync)."
+    )
