@@ -197,11 +197,11 @@ def test_restore_checks_what_it_is_given(tmp_path: Path) -> None:
     assert "postgresql backup" in other.stderr and "MCOS_DATABASE_URL" in other.stderr
 
 
-def test_replicas_upgrading_at_once_upgrade_once(tmp_path: Path) -> None:
+def test_replicas_upgrading_at_once_upgrade_once(database_url: str, tmp_path: Path) -> None:
     processes = 4
     env = mcos_env(tmp_path)
     run_mcos("init", str(tmp_path / "fleet"), env=env)
-    with own_postgres_database("upgrade") as url:
+    with fresh_database(database_url, tmp_path) as url:
         env = env | {"MCOS_DATABASE_URL": url}
         fleet = str(tmp_path / "fleet")
         runs = [
@@ -221,3 +221,15 @@ def test_replicas_upgrading_at_once_upgrade_once(tmp_path: Path) -> None:
     assert sum(1 for a in answers if a["before"] is None) == 1, "one replica built the schema"
     assert {a["revision"] for a in answers} == {orjson.loads(current.stdout)["head"]}
     assert orjson.loads(current.stdout)["at_head"] is True
+
+
+def test_database_commands_name_a_database_they_cannot_reach(tmp_path: Path) -> None:
+    env = mcos_env(tmp_path)
+    run_mcos("init", str(tmp_path / "fleet"), env=env)
+    missing = "postgresql+psycopg://postgres@127.0.0.1:5432/mcos_no_such_database"
+    env = env | {"MCOS_DATABASE_URL": missing}
+    fleet = str(tmp_path / "fleet")
+    for command in (("db", "current"), ("backup", str(tmp_path / "b.tar.gz"))):
+        answer = run_mcos(*command, "--fleet", fleet, env=env, check=False)
+        assert answer.returncode == 1, answer.stderr
+        assert "mcos_no_such_database" in answer.stderr and "Traceback" not in answer.stderr

@@ -37,11 +37,16 @@ def fleet_database(fleet_path: str | None) -> Database:
 
 def on_database(fleet_path: str | None, work: Callable[[Database], Any]) -> Any:
     """``work(db)`` on the fleet's database; an :class:`McosError` ends the command."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     db = fleet_database(fleet_path)
     try:
         return work(db)
     except McosError as exc:
         fail(exc.message, field=exc.field)
+    except SQLAlchemyError as exc:  # unreachable server, missing database, no permission
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"database {db.url.render_as_string(hide_password=True)}: {reason}")
     finally:
         db.dispose()
 
