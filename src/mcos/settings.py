@@ -154,6 +154,14 @@ class Settings(BaseSettings):
         "X-Forwarded-For are believed (such as 127.0.0.1 for a local nginx terminating TLS); "
         "empty: none, the headers are ignored.",
     )
+    event_retention_days: int | None = Field(
+        None,
+        ge=31,
+        description="Days of heartbeats, usage records and other high-volume events kept in the "
+        "event log; `mcos db archive` without --before moves older ones to a file (run it from "
+        "cron or a timer). Unset: keep everything. At least 31 (the dashboard's longest "
+        "look-back).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server and uvicorn."
     )

@@ -194,6 +194,21 @@ class Broker:
             subscription.offer(events, everything)
 
 
+async def archived_resync(horizon: int) -> AsyncGenerator[bytes, None]:
+    """The body of ``GET /stream`` resumed from before the archive horizon (events up to
+    ``horizon`` may have been moved out by ``mcos db archive``): a ``stream.resync`` whose id
+    moves the client's Last-Event-ID past the archived part; the client reloads its state."""
+    payload = orjson.dumps(
+        {"last_seq": horizon, "reason": f"events up to seq {horizon} were archived"}
+    )
+    yield b"retry: %d\nid: %d\nevent: %s\ndata: %s\n\n" % (
+        RETRY_MILLISECONDS,
+        horizon,
+        RESYNC.encode(),
+        payload,
+    )
+
+
 async def event_stream(
     broker: Broker,
     replay: Replay,

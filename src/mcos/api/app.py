@@ -88,14 +88,16 @@ def database_url(settings: Settings, fleet: Fleet, fleet_path: Path) -> str:
     return sqlite_url(folder.resolve() / "mcos.db")
 
 
-def open_database(settings: Settings) -> tuple[Fleet, Database]:
-    """Load the fleet file, open its database and migrate it to the newest schema."""
+def open_database(settings: Settings, *, migrate: bool = True) -> tuple[Fleet, Database]:
+    """Load the fleet file, open its database and (unless told not to: ``mcos backup``,
+    ``restore``, ``db current``) migrate it to the newest schema."""
     fleet = load_fleet(settings.fleet)
     db = Database(
         database_url(settings, fleet, settings.fleet),
         sqlite_synchronous=settings.sqlite_synchronous,
     )
-    db.migrate()
+    if migrate:
+        db.migrate()
     folder = settings.fleet if settings.fleet.is_dir() else settings.fleet.parent
     beside = Path(db.url.database or ".").parent if db.is_sqlite else folder
     db.blobs = open_blob_store(

@@ -11,8 +11,10 @@ from mcos.cli._context import make_client
 from mcos.cli.agents import agents
 from mcos.cli.approvals import approvals
 from mcos.cli.artifacts import artifacts
+from mcos.cli.backup import backup, restore
 from mcos.cli.brief import brief
 from mcos.cli.committees import committees
+from mcos.cli.db import db
 from mcos.cli.demo import demo
 from mcos.cli.events import events
 from mcos.cli.incidents import incidents
@@ -35,7 +37,18 @@ from mcos.cli.tasks import tasks
 from mcos.cli.tokens import tokens
 from mcos.cli.usage import usage
 
-LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls", "import", "export"}
+LOCAL_COMMANDS = {
+    "init",
+    "serve",
+    "fleet",
+    "demo",
+    "souls",
+    "import",
+    "export",
+    "backup",
+    "restore",
+    "db",
+}
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
@@ -84,6 +97,9 @@ for command in (
     souls,
     import_,
     export,
+    backup,
+    restore,
+    db,
 ):
     cli.add_command(command)
 

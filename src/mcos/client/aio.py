@@ -550,7 +550,9 @@ class AsyncClient:
         """Follow the event log live (``/api/v1/stream``), from now or after ``after``.
 
         A dropped connection, or a ``stream.resync`` (this subscriber fell behind), reconnects
-        with ``Last-Event-ID`` set to the last event seen: nothing is missed or repeated.
+        with ``Last-Event-ID`` set to the last event seen: nothing is missed or repeated. A
+        ``stream.resync`` with an id (``after`` is older than what ``mcos db archive`` kept)
+        reconnects from that id.
         :class:`Unreachable` after ``retries`` failed reconnects in a row; :class:`ApiError`
         at once (a bad token, a bad ``after``).
         """
@@ -577,7 +579,11 @@ class AsyncClient:
                         if frame is None:
                             continue
                         if frame.event == RESYNC:
-                            break  # fell behind: reconnect and replay from `last`
+                            # Fell behind: reconnect and replay from `last`; or resumed from
+                            # before the archive horizon: its id moves `last` past it.
+                            if frame.id is not None:
+                                last = frame.id
+                            break
                         if frame.id is not None:
                             last = frame.id
                         if frame.data is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
@@ -20,6 +20,9 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from mcos.storage import tables
 from mcos.storage.blobs import BlobStore, open_blob_store
+
+if TYPE_CHECKING:
+    from mcos.storage.migrations import Upgrade
 
 T = TypeVar("T")
 
@@ -129,11 +132,12 @@ class Database:
         with self.reading() as conn:
             return fn(conn, *args)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (creates it on an empty database)."""
+    def migrate(self) -> Upgrade:
+        """Bring the schema to the newest migration (creates it on an empty database), under
+        the migration lock, so replicas starting at once upgrade it once."""
         from mcos.storage.migrations import upgrade
 
-        upgrade(self.write_engine)
+        return upgrade(self.write_engine)
 
     def dispose(self) -> None:
         self.read_engine.dispose()

@@ -33,7 +33,8 @@ from mcos.fleet.schema import Fleet
 from mcos.inputs import INT64_MAX
 from mcos.services import batch, events
 from mcos.services.access import Principal
-from mcos.stream import EventFilter, event_stream, type_filter
+from mcos.services.event_archive import archive_horizon
+from mcos.stream import EventFilter, archived_resync, event_stream, type_filter
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 REPLAY_PAGE = 1_000
@@ -213,6 +214,10 @@ async def stream(
                 f"{newest}); reconnect without it to follow from now",
                 field=field,
             )
+    if start is not None:
+        horizon = await store.read(archive_horizon)
+        if start < horizon:  # some of what follows `start` was archived: start again
+            return EventStreamResponse(archived_resync(horizon))
     wanted = _types(types)
 
     async def replay(last: int) -> list[Event]:

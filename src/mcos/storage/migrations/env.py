@@ -1,15 +1,24 @@
-"""Alembic environment: runs on the engine handed over in ``config.attributes``."""
+"""Alembic environment: runs on the connection (or else the engine) handed over in
+``config.attributes``."""
 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from mcos.storage.tables import metadata
 
-engine = context.config.attributes["engine"]
 
-with engine.connect() as connection:
+def run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+
+
+given = context.config.attributes.get("connection")
+if given is not None:
+    run(given)
+else:
+    with context.config.attributes["engine"].connect() as connection:
+        run(connection)
