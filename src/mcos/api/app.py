@@ -167,8 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
     writer = Writer(db, on_commit, max_batch=settings.write_batch_max)
     store = Store(db, writer, fleet)
+    scheme = "https" if settings.tls_cert is not None else "http"
     listening = (
-        f"http://{settings.host}:{settings.port}"
+        f"{scheme}://{settings.host}:{settings.port}"
         if settings.host and settings.port
         else fleet.control_plane.url
     )
@@ -298,7 +299,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ],
     )
-    https = bool(settings.public_url and settings.public_url.startswith("https://"))
+    https = settings.tls_cert is not None or bool(
+        settings.public_url and settings.public_url.startswith("https://")
+    )
     app.add_middleware(SecurityHeaders, https=https)
     finish_openapi(app, [*HAND_PARSED, ErrorBody, JsonRpcAnswer], MCP_OPENAPI)
     return app
