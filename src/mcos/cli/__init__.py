@@ -27,6 +27,7 @@ from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
+from mcos.cli.service import service
 from mcos.cli.services import services
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.souls import souls
@@ -34,7 +35,7 @@ from mcos.cli.tasks import tasks
 from mcos.cli.tokens import tokens
 from mcos.cli.usage import usage
 
-LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls", "import", "export"}
+LOCAL_COMMANDS = {"init", "serve", "fleet", "demo", "souls", "import", "export", "service"}
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
@@ -76,6 +77,7 @@ for command in (
     notify,
     registry,
     services,
+    service,
     artifacts,
     legal,
     demo,
