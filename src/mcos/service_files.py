@@ -7,9 +7,10 @@ sources it in ``/bin/sh`` before exec'ing ``mcos``). Both restart a failed proce
 the platform keeps logs: the journal, or ``~/Library/Logs/mcos/``.
 
 The systemd unit is hardened where it costs nothing: no new privileges, the whole file system
-read-only but the service's folder, a private /tmp and /dev, no kernel tunables. The runner's
-unit does not restrict namespaces: bubblewrap builds each agent's command sandbox from user,
-mount and network namespaces.
+read-only but the service's folder, a private /tmp and /dev. The runner's unit leaves out what
+would break bubblewrap, which builds each agent's command sandbox from user, mount, PID and
+network namespaces with a /proc of its own: namespaces stay allowed, and the host's /proc and
+host name are left as they are.
 """
 
 from __future__ import annotations
@@ -116,12 +117,9 @@ def systemd_unit(spec: ServiceSpec) -> str:
         "ProtectHome=read-only",
         "PrivateTmp=yes",
         "PrivateDevices=yes",
-        "ProtectKernelTunables=yes",
         "ProtectKernelModules=yes",
-        "ProtectKernelLogs=yes",
         "ProtectControlGroups=yes",
         "ProtectClock=yes",
-        "ProtectHostname=yes",
         "RestrictSUIDSGID=yes",
         "RestrictRealtime=yes",
         "LockPersonality=yes",
@@ -129,12 +127,18 @@ def systemd_unit(spec: ServiceSpec) -> str:
     ]
     if runner:
         lines += [
-            # bubblewrap sets up each sandbox's loopback over netlink, in namespaces of its own:
-            # no RestrictNamespaces= and no system-call filter here.
+            # bubblewrap builds each sandbox from namespaces of its own and sets up its loopback
+            # over netlink: no RestrictNamespaces= and no system-call filter. It mounts a fresh
+            # /proc, which the kernel refuses while parts of the host's are covered: so neither
+            # ProtectKernelTunables= nor ProtectKernelLogs=; and it names the sandbox's host,
+            # which ProtectHostname= forbids (tests/cli/test_service_install.py shows /proc's).
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
         ]
     else:
         lines += [
+            "ProtectKernelTunables=yes",
+            "ProtectKernelLogs=yes",
+            "ProtectHostname=yes",
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
             "RestrictNamespaces=yes",
             "CapabilityBoundingSet=",

@@ -3,7 +3,9 @@ launchd job that plistlib reads back, and secrets kept in the environment file o
 
 from __future__ import annotations
 
+import os
 import plistlib
+import shlex
 import shutil
 import stat
 import subprocess
@@ -85,7 +87,9 @@ def test_the_runners_unit_reads_its_token_from_the_environment_file_and_allows_t
     # bubblewrap builds the agents' sandboxes from namespaces, set up over netlink.
     assert "RestrictNamespaces" not in text and "SystemCallFilter" not in text
     assert "AF_NETLINK" in keys["RestrictAddressFamilies"]
-    assert keys["ReadWritePaths"] == f"{fleet} -/srv/fibreflow/staging", "flow's read_write"
+    # Flow's sandbox read_write folder, which is also velo's deploy target: once, and "-" so a
+    # folder not made yet does not stop the start.
+    assert keys["ReadWritePaths"] == f"{fleet} -/srv/fibreflow/staging"
     verify(unit)
 
     env_file = fleet / ".mcos" / "mcos-run.env"
@@ -168,3 +172,42 @@ def test_a_runner_without_a_fleet_file_needs_the_url(tmp_path: Path) -> None:
         env=env, cwd=tmp_path, check=False,
     )  # fmt: skip
     assert no_fleet.returncode == 1 and "(field: --fleet)" in no_fleet.stderr
+
+
+SANDBOX = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--hostname", "sandbox",
+           "--cap-drop", "ALL", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+           "true"]  # fmt: skip
+"""bubblewrap as mcos.runtime's sandbox starts an agent's command (_sandbox_mounts.bwrap_args)."""
+
+
+def sandbox_under(mounts: str) -> subprocess.CompletedProcess[str]:
+    """Start the sandbox in a mount namespace set up as ``mounts`` says, with no new privileges:
+    what systemd does for a unit's file-system options, done by hand (no systemd runs here)."""
+    assert os.geteuid() == 0, "this test makes mount namespaces (unshare --mount): run as root"
+    run = f"exec setpriv --no-new-privs {shlex.join(SANDBOX)}"
+    script = f"mount --make-rprivate / && {mounts} && {run}"
+    return subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_runners_hardening_leaves_bubblewrap_what_it_needs(
+    seed: tuple[Path, dict[str, str]],
+) -> None:
+    fleet, env = seed
+    printed = run_mcos(
+        "service", "install", "--role", "runner", "--fleet", str(fleet), "--machine", "velo",
+        "--platform", "systemd", "--print", env=env,
+    ).stdout  # fmt: skip
+    for kept in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes"):
+        assert f"\n{kept}\n" in printed, kept
+    for left_out in ("ProtectKernelTunables", "ProtectKernelLogs", "ProtectHostname"):
+        assert left_out not in printed, left_out
+    # ProtectSystem=strict, PrivateTmp=yes and NoNewPrivileges=yes: the sandbox starts.
+    hardened = sandbox_under("mount -o remount,bind,ro / && mount -t tmpfs tmpfs /tmp")
+    assert hardened.returncode == 0, hardened.stderr
+    # What ProtectKernelTunables= (the control plane's unit has it) would add: it cannot.
+    tunables = sandbox_under(
+        "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys"
+    )
+    assert tunables.returncode != 0 and "Can't mount proc" in tunables.stderr

@@ -151,7 +151,14 @@ def _spec(
                 if a.machine == machine and not a.external and a.provider != "simulated"
             ]
             credentials = tuple(dict.fromkeys(a.key_variable for a in agents))
-            writable = tuple(dict.fromkeys(Path(p) for a in agents for p in a.sandbox.read_write))
+            # What its agents may write beyond the workspaces: their sandboxes' read_write
+            # folders and the machine's deploy targets.
+            writable = tuple(
+                dict.fromkeys(
+                    [Path(p) for a in agents for p in a.sandbox.read_write]
+                    + [Path(t.path) for t in fleet.deploy_targets if t.machine == machine]
+                )
+            )
             url = url or fleet.control_plane.url
         if url is None:
             fail(
