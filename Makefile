@@ -37,6 +37,7 @@ test: install bytecode
 	@scripts/ensure-axe
 	@scripts/ensure-sandbox
 	@scripts/ensure-dovecot
+	@scripts/ensure-caddy
 	$(BIN)/pytest -n 2  # two workers: most tests wait on real servers, not on the CPU
 
 # mcos on the lowest versions pyproject.toml allows (`--resolution lowest-direct`), in its own

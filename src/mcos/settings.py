@@ -148,6 +148,22 @@ class Settings(BaseSettings):
         "cookie is Secure when it is https. Unset: the address `mcos serve` listens on (and, on "
         "a loopback address, its other loopback names).",
     )
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate chain `mcos serve` speaks TLS with (with MCOS_TLS_KEY); "
+        "runners then reach it at https://. Needed, or MCOS_BEHIND_PROXY, to listen on an "
+        "address other than loopback.",
+    )
+    tls_key: Path | None = Field(
+        None, description="PEM private key of MCOS_TLS_CERT; keep it readable by its owner only."
+    )
+    behind_proxy: bool = Field(
+        False,
+        description="A reverse proxy in front terminates TLS (Caddy, nginx): `mcos serve` may "
+        "then listen on a non-loopback address over plain HTTP, and MCOS_PUBLIC_URL must be "
+        "the https URL operators open. Unset, plain HTTP is refused on any address but "
+        "loopback, so tokens never cross a network unencrypted by accident.",
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-Proto and "

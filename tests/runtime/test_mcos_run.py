@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -169,6 +170,20 @@ def test_mcos_run_names_an_unknown_provider_and_machine(srv: Server) -> None:
     unknown = srv.mcos("run", "--machine", "mac-studio", check=False)
     assert unknown.returncode == 1
     assert "no machine named 'mac-studio'" in unknown.stderr and "mac-mini, velo" in unknown.stderr
+
+
+def test_mcos_run_never_takes_the_machine_from_the_host_name(srv: Server) -> None:
+    """A machine named like this host is still not chosen for it: the runner is told which
+    machine it runs, by --machine or by its runner token, or the fleet has only one."""
+    host = socket.gethostname().split(".")[0].lower()
+    fleet_file = srv.fleet_dir / "fleet.toml"
+    fleet_file.write_text(
+        fleet_file.read_text() + f'\n[[machines]]\nname = "{host}"\nsandbox = "none"\n'
+    )
+    result = srv.mcos("run", check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"several machines (mac-mini, velo, {host})" in result.stderr
+    assert "(field: --machine)" in result.stderr and "--runner MACHINE" in result.stderr
 
 
 def test_sigterm_finishes_the_step_and_a_restart_resumes_with_nothing_lost(srv: Server) -> None:

@@ -198,7 +198,7 @@ RULES: dict[str, Expect] = {
     # operator's. What each tool may do is the REST API's own rule above (tests/mcp).
     "POST /mcp": rule("other", "self", "runner_own"),
     # Prometheus's scrape: an operator token by default (MCOS_METRICS=token; tests/api).
-    "GET /metrics": OPERATOR,
+    "GET /metrics": PEOPLE_READ,
 }
 
 

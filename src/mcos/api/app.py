@@ -179,8 +179,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db, on_commit, max_batch=settings.write_batch_max, observe=metrics.observe_batch
     )
     store = Store(db, writer, fleet)
+    scheme = "https" if settings.tls_cert is not None else "http"
     listening = (
-        f"http://{settings.host}:{settings.port}"
+        f"{scheme}://{settings.host}:{settings.port}"
         if settings.host and settings.port
         else fleet.control_plane.url
     )
@@ -314,7 +315,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ],
     )
-    https = bool(settings.public_url and settings.public_url.startswith("https://"))
+    https = settings.tls_cert is not None or bool(
+        settings.public_url and settings.public_url.startswith("https://")
+    )
     app.add_middleware(SecurityHeaders, https=https)
     # Outermost: every answer carries its request id and is counted, refusals included.
     app.add_middleware(RequestObserver, metrics=metrics)

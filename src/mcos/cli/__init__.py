@@ -30,6 +30,7 @@ from mcos.cli.registry import registry
 from mcos.cli.route import route
 from mcos.cli.run import run
 from mcos.cli.schedules import schedules
+from mcos.cli.service import service
 from mcos.cli.services import services
 from mcos.cli.setup import fleet, init, serve
 from mcos.cli.souls import souls
@@ -48,6 +49,7 @@ LOCAL_COMMANDS = {
     "backup",
     "restore",
     "db",
+    "service",
 }
 """Commands that work on files; every other one talks to the control plane's API."""
 
@@ -91,6 +93,7 @@ for command in (
     notify,
     registry,
     services,
+    service,
     artifacts,
     legal,
     demo,

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 from pathlib import Path
 
 import click
@@ -22,30 +21,34 @@ from mcos.logs import LogFormat, configure_logging
 from mcos.settings import Settings
 
 
-def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str | None:
-    """The machine asked for; else the only one; else the runner token's; else the one named
-    like this host."""
+def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str:
+    """The machine asked for; else the runner token's; else the fleet's only one.
+
+    Never the host's name: a Mac renamed, or a VPS called like a machine of the fleet, would
+    otherwise start another machine's agents, with their credentials, without a word.
+    """
     if machine is not None:
         return machine
-    if len(fleet.machines) == 1:
-        return fleet.machines[0].name
     from mcos.runtime.runner import RUNNER_PREFIX
 
     if client.token is not None and client.token.startswith(RUNNER_PREFIX):
         scope: str = client.get(paths.TOKENS_CURRENT)["machine"]
         return scope
-    host = socket.gethostname().split(".")[0].lower()
-    if any(m.name == host for m in fleet.machines):
-        return host
+    if len(fleet.machines) == 1:
+        return fleet.machines[0].name
     names = ", ".join(m.name for m in fleet.machines)
-    fail(f"this fleet has several machines ({names}); say which with --machine", field="--machine")
+    fail(
+        f"this fleet has several machines ({names}): say which with --machine, or run with "
+        "that machine's runner token (`mcos tokens issue --runner MACHINE`)",
+        field="--machine",
+    )
 
 
 @click.command()
 @click.option(
     "--machine",
-    help="Run the agents of this machine (default: a runner token's machine, else the host's "
-    "name).",
+    help="Run the agents of this machine (default: a runner token's machine, else the fleet's "
+    "only machine).",
 )
 @click.option("--agent", "agent_names", multiple=True, help="Only this agent (repeatable).")
 @click.option(
@@ -122,7 +125,7 @@ def run(
             fleet,
             chosen,
             client.url,
-            state_dir=home / ".mcos" / "runner" / (machine or "all-machines"),
+            state_dir=home / ".mcos" / "runner" / machine,
             workspaces=workspaces or home / "workspaces",
             token=client.token,
             script=Script.from_file(script) if script else None,

@@ -160,14 +160,37 @@ def init_fleet(
     "keep it out of service logs).",
 )
 @log_format_option
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Speak TLS with this PEM certificate chain (MCOS_TLS_CERT); with --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The certificate's PEM private key (MCOS_TLS_KEY).",
+)
+@click.option(
+    "--behind-proxy",
+    is_flag=True,
+    help="A reverse proxy in front terminates TLS (MCOS_BEHIND_PROXY): allows plain HTTP on a "
+    "non-loopback address; MCOS_PUBLIC_URL must then be the proxy's https URL.",
+)
 def serve(
     fleet_path: str | None,
     host: str | None,
     port: int | None,
     show_token: bool,
     log_format: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    behind_proxy: bool,
 ) -> None:
-    """Run the control plane: the API and the live stream."""
+    """Run the control plane: the API and the live stream.
+
+    Plain HTTP is for loopback: on any other address give --tls-cert and --tls-key, or
+    --behind-proxy when a proxy in front (Caddy, nginx) terminates TLS.
+    """
     from httpx2 import URL
 
     folder = find_fleet_dir(fleet_path)
@@ -185,20 +208,25 @@ def serve(
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
     from mcos.api.app import create_app
-    from mcos.api.server import Server, server_config
+    from mcos.api.server import Server, check_transport, server_config
 
     settings = settings.model_copy(
         update={
             "host": host,
             "port": port or 8750,
             "log_format": log_format or settings.log_format,
+            "tls_cert": tls_cert or settings.tls_cert,
+            "tls_key": tls_key or settings.tls_key,
+            "behind_proxy": behind_proxy or settings.behind_proxy,
         }
     )
     try:
+        check_transport(settings, host)
         app = create_app(settings)
     except McosError as exc:
-        fail(exc.message)
-    shown = f"http://{host}:{port}"
+        fail(exc.message, field=exc.field)
+    scheme = "https" if settings.tls_cert is not None else "http"
+    shown = f"{scheme}://{host}:{port}"
     click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {len(fleet.agents)} agents")
     click.echo(f"  dashboard  {shown}/   (sign in with an operator token)")
     click.echo(f"  API        {shown}/api/v1   (OpenAPI: {shown}/openapi.json)")
