@@ -192,7 +192,7 @@ def minimal_fleet_end_to_end(installed: Installed, provider: str = "anthropic") 
         use_openai(fleet / "fleet.toml")
     checked = installed.run("fleet", "check", str(fleet / "fleet.toml"))
     fleet_line, registry_line = checked.stdout.splitlines()  # and no warning
-    assert fleet_line.endswith(": ok — 1 agents on 1 machines, 0 channels"), checked.stdout
+    assert fleet_line.endswith(": ok — 1 agent on 1 machine, 0 channels"), checked.stdout
     assert registry_line.endswith(": ok — 3 companies, 3 people"), checked.stdout
 
     port, fake_port = free_port(), free_port()

@@ -142,6 +142,11 @@ def make_client(fleet: str | None, url: str | None, token: str | None) -> Client
     return Client(url.rstrip("/"), token)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 agent``, ``2 agents``: a count with its noun."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def emit_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 

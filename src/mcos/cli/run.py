@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from mcos import telemetry
-from mcos.cli._context import Client, fail, find_fleet_dir, log_format_option
+from mcos.cli._context import Client, counted, fail, find_fleet_dir, log_format_option
 from mcos.contract import paths
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
@@ -139,7 +139,8 @@ def run(
     for warning in [*retiring_models(chosen), *sandbox_notes(fleet, chosen)]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
-        f"mcos run: {len(chosen)} agents ({', '.join(a.name for a in chosen)}) -> {client.url}",
+        f"mcos run: {counted(len(chosen), 'agent')} ({', '.join(a.name for a in chosen)}) "
+        f"-> {client.url}",
         err=True,
     )
     if follow is not None and version is not None:

@@ -10,6 +10,7 @@ import click
 
 from mcos.cli._context import (
     TOKEN_FILE,
+    counted,
     emit_json,
     fail,
     find_fleet_dir,
@@ -80,7 +81,8 @@ def init(directory: Path, database_url: str | None, minimal: bool, first_operato
         directory, template_text(minimal=minimal), database_url, operator=first_operator
     )
     click.echo(
-        f"Wrote {fleet_file} ({len(fleet.agents)} agents on {len(fleet.machines)} machines)."
+        f"Wrote {fleet_file} ({counted(len(fleet.agents), 'agent')} on "
+        f"{counted(len(fleet.machines), 'machine')})."
     )
     if not had_registry:
         click.echo(
@@ -101,7 +103,7 @@ def init(directory: Path, database_url: str | None, minimal: bool, first_operato
         agent = fleet.agents[0]
         click.echo(
             f"Then, in a second shell: export {agent.credential}=<your {agent.provider} API key> "
-            f"and run its agent with: mcos run --fleet {directory}"
+            f"and run its agent with: mcos --fleet {directory} run"
         )
 
 
@@ -227,7 +229,8 @@ def serve(
         fail(exc.message, field=exc.field)
     scheme = "https" if settings.tls_cert is not None else "http"
     shown = f"{scheme}://{host}:{port}"
-    click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {len(fleet.agents)} agents")
+    agents = counted(len(fleet.agents), "agent")
+    click.echo(f"Mission Control OS: fleet {fleet.fleet.name!r}, {agents}")
     click.echo(f"  dashboard  {shown}/   (sign in with an operator token)")
     click.echo(f"  API        {shown}/api/v1   (OpenAPI: {shown}/openapi.json)")
     token_path = folder / TOKEN_FILE
@@ -335,8 +338,9 @@ def check(path: Path | None, as_json: bool) -> None:
         )
     else:
         click.echo(
-            f"{path}: ok — {len(loaded.agents)} agents on {len(loaded.machines)} "
-            f"machines, {len(loaded.channels)} channels"
+            f"{path}: ok — {counted(len(loaded.agents), 'agent')} on "
+            f"{counted(len(loaded.machines), 'machine')}, "
+            f"{counted(len(loaded.channels), 'channel')}"
         )
         where = registry_path(path)
         if where.is_file():
