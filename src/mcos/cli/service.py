@@ -98,7 +98,10 @@ def install(
             fail(exc.message.splitlines()[0] + " — run `mcos fleet check`", field="--fleet")
     spec = _spec(role, fleet_dir, fleet, machine, url or root.get("url"))
     if platform == "systemd":
-        name, content = f"{spec.name}.service", systemd_unit(spec).encode()
+        try:
+            name, content = f"{spec.name}.service", systemd_unit(spec).encode()
+        except McosError as exc:
+            fail(exc.message, field=exc.field)
     else:
         name, content = f"{spec.label}.plist", launchd_plist(spec, launchd_logs_dir())
     if print_only:
