@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mcos.errors import InvalidInput
+
 Role = Literal["control-plane", "runner"]
 Platform = Literal["systemd", "launchd"]
 
@@ -207,9 +209,15 @@ def env_file_text(spec: ServiceSpec) -> str:
 
 
 def _systemd_path(path: Path) -> str:
+    """A path as a unit's value: ``ReadWritePaths=`` splits at spaces, ``%`` starts a
+    specifier, so a path with either is refused rather than written wrong."""
     text = str(path)
     if any(c.isspace() for c in text) or "%" in text or "\\" in text:
-        raise ValueError(f"{text!r}: keep the service's paths free of spaces, % and \\")
+        raise InvalidInput(
+            f"{text!r} has a space, % or \\, which a systemd unit would misread: move the "
+            "service's folder to a path without them",
+            field="--fleet",
+        )
     return text
 
 

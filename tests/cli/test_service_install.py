@@ -174,6 +174,17 @@ def test_a_runner_without_a_fleet_file_needs_the_url(tmp_path: Path) -> None:
     assert no_fleet.returncode == 1 and "(field: --fleet)" in no_fleet.stderr
 
 
+def test_a_folder_a_unit_would_misread_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "my runner"
+    folder.mkdir()
+    result = run_mcos(
+        "service", "install", "--role", "runner", "--url", "https://mc.example.com",
+        "--platform", "systemd", "--print", env=mcos_env(tmp_path), cwd=folder, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and "has a space" in result.stderr, result.stderr
+    assert str(folder) in result.stderr and "(field: --fleet)" in result.stderr
+
+
 SANDBOX = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--hostname", "sandbox",
            "--cap-drop", "ALL", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
            "true"]  # fmt: skip

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import trustme
 
+from mcos.api.session import CSRF_HEADER
 from tests.fixtures.database import own_postgres_database
 from tests.fixtures.netns import Machine, two_machines
 from tests.fixtures.server import mcos_env, run_mcos
@@ -222,12 +223,22 @@ def _run_the_two_machines(
             return agent["liveness"] != "offline"
 
         wait_until(donna_reported, "donna's first heartbeat from the Mac Mini")
-        # Created now, the task reaches the waiting runner by its live stream through Caddy.
-        created = on_mac(
-            lambda: operator.post(
-                "/api/v1/tasks", json={"title": "Inbox digest", "assignee": "donna"}
+        # The operator, in the dashboard at the public URL, gives Donna a task. Created now, it
+        # reaches the waiting runner by its live stream through Caddy.
+        with httpx.Client(base_url=public, verify=trusted, timeout=30) as browser:
+            signed = on_mac(
+                lambda: browser.post("/api/v1/dashboard/session", json={"token": operator_token})
             )
-        )
+            assert signed.status_code == 200, signed.text
+            assert "Secure" in signed.headers["set-cookie"], "https through the proxy"
+            csrf = {CSRF_HEADER: signed.json()["csrf"], "Origin": public}
+            created = on_mac(
+                lambda: browser.post(
+                    "/api/v1/tasks",
+                    json={"title": "Inbox digest", "assignee": "donna"},
+                    headers=csrf,
+                )
+            )
         assert created.status_code == 201, created.text
         task = created.json()["id"]
 

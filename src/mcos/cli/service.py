@@ -52,8 +52,16 @@ def service() -> None:
     help="The fleet's folder. The control plane's is required (default: the CLI's fleet); a "
     "runner without one takes its fleet from the control plane.",
 )
-@click.option("--machine", help="The runner's machine (default: the runner token's).")
-@click.option("--url", help="The control plane's URL, for a runner (default: MCOS_URL).")
+@click.option(
+    "--machine",
+    help="The runner's machine (default: the fleet file's only one; without a fleet file, the "
+    "runner token's).",
+)
+@click.option(
+    "--url",
+    help="The control plane's URL, for a runner (default: MCOS_URL, else the fleet file's "
+    "control_plane.url).",
+)
 @click.option(
     "--platform",
     type=click.Choice(["systemd", "launchd"]),
@@ -98,7 +106,10 @@ def install(
             fail(exc.message.splitlines()[0] + " — run `mcos fleet check`", field="--fleet")
     spec = _spec(role, fleet_dir, fleet, machine, url or root.get("url"))
     if platform == "systemd":
-        name, content = f"{spec.name}.service", systemd_unit(spec).encode()
+        try:
+            name, content = f"{spec.name}.service", systemd_unit(spec).encode()
+        except McosError as exc:
+            fail(exc.message, field=exc.field)
     else:
         name, content = f"{spec.label}.plist", launchd_plist(spec, launchd_logs_dir())
     if print_only:
