@@ -13,10 +13,9 @@ if [ ! -f "$fleet/fleet.toml" ]; then
   echo "mcos: wrote a new fleet to $fleet; the operator token is in $fleet/.mcos/operator.token" >&2
 fi
 
-# 2. The database schema, brought to the newest migration.
-# SWITCH: once `mcos db upgrade` exists (issue 16, the `mcos db` commands), replace the next line
-# with:  mcos db upgrade --fleet "$fleet"
-python -c 'import os; from sqlalchemy import create_engine; from mcos.storage.migrations import upgrade; upgrade(create_engine(os.environ["MCOS_DATABASE_URL"]))'
+# 2. The database schema, brought to the newest migration (under a lock: replicas starting at
+#    once upgrade it once).
+mcos db upgrade --fleet "$fleet"
 
 # 3. The control plane. On 0.0.0.0 it needs MCOS_BEHIND_PROXY (TLS ends at the proxy in front,
 #    compose.yaml) or MCOS_TLS_CERT and MCOS_TLS_KEY.
