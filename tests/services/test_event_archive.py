@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ import httpx
 import orjson
 from sqlalchemy import bindparam, create_engine, func, select, update
 
+from mcos.client import AsyncClient
+from mcos.contract.agent import Event
 from mcos.services.event_archive import ARCHIVED_TYPES, KEPT_HEARTBEATS
 from mcos.storage import tables
 from tests.fixtures.server import Server, running_server
@@ -72,6 +75,17 @@ def what_the_operator_sees(server: Server, task_ids: list[int]) -> dict[str, Any
     }
 
 
+async def first_event_after(server: Server, after: int) -> Event:
+    async def first() -> Event:
+        async with AsyncClient(server.url, server.operator_token) as operator:
+            async for event in operator.stream(after=after):
+                return event
+        raise AssertionError("the stream ended without an event")
+
+    # Bounded: a client that kept resuming from before the horizon would resync forever.
+    return await asyncio.wait_for(first(), timeout=60)
+
+
 def steady(agent: dict[str, Any]) -> dict[str, Any]:
     """An agent's card without what moves with the clock alone (seconds since, liveness)."""
     return {k: v for k, v in agent.items() if "seconds" not in k and k != "liveness"}
@@ -128,6 +142,7 @@ def test_archive_moves_old_events_and_keeps_every_view(database_url: str, tmp_pa
                 if not line:
                     break
                 first_frame.append(line)
+        resumed = asyncio.run(first_event_after(server, 1))
     finally:
         server.stop()
 
@@ -141,6 +156,8 @@ def test_archive_moves_old_events_and_keeps_every_view(database_url: str, tmp_pa
     assert count_after == count_before - len(moved) + 1, "moved out, plus the archive's marker"
     assert f"id: {result['through_seq']}" in first_frame
     assert "event: stream.resync" in first_frame
+    assert resumed.type == "events.archived", "mcos.client went on from the archive horizon"
+    assert resumed.seq > result["through_seq"]
 
 
 def test_archive_refuses_a_recent_date_and_needs_a_date(tmp_path: Path) -> None:

@@ -172,7 +172,9 @@ class EventStreamResponse(StreamingResponse):
     "Without `Last-Event-ID` or `after` the stream starts now; the first frame carries only the "
     "`id` it starts after. A subscriber that falls behind "
     "gets a `stream.resync` event and the stream ends; reconnecting with `Last-Event-ID` "
-    "resumes without loss. Comments (`: keep-alive`) are sent when idle.",
+    "resumes without loss. Resuming from before the archive horizon (`mcos db archive` moved "
+    "older events out) gets one `stream.resync` whose `id` is the horizon. Comments "
+    "(`: keep-alive`) are sent when idle.",
     status_code=200,
     response_class=EventStreamResponse,
     responses={
