@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +31,9 @@ from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR, write_fleet_templates
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
+
+if TYPE_CHECKING:
+    from mcos.logs import LogFormat
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -125,7 +129,7 @@ def serve(
     host: str | None,
     port: int | None,
     show_token: bool,
-    log_format: str | None,
+    log_format: LogFormat | None,
 ) -> None:
     """Run the control plane: the API and the live stream."""
     from httpx import URL
