@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mcos.api.metrics import Metrics
+from mcos.domain.events import Event
+from mcos.stream import Broker
 from tests.fixtures.app import in_process_server
 from tests.fixtures.server import Server, running_server
 from tests.runtime.test_mcos_run import wait_until
@@ -210,3 +215,38 @@ def test_each_replica_counts_its_own_requests_and_reports_the_same_fleet(
     assert first_wrote >= 1 and second_wrote == 0, "events by the replica that wrote them"
     for samples in after:
         assert value(samples, "mcos_agent_liveness", **flow_labels, liveness="idle") == 1
+
+
+def _events(first: int, count: int) -> list[Event]:
+    now = datetime.now(UTC)
+    return [
+        Event(seq, now, "task.created", "system", None, {}) for seq in range(first, first + count)
+    ]
+
+
+def test_stream_lag_is_what_each_subscriber_has_not_taken() -> None:
+    broker = Broker(max_pending=10)
+    metrics = Metrics(broker)
+    reader, laggard = broker.subscribe(), broker.subscribe()
+
+    def stream_figures() -> tuple[float, float, float]:
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+            for sample in family.samples
+        }
+        return (
+            samples["mcos_stream_subscribers"],
+            samples["mcos_stream_lag_events"],
+            samples["mcos_stream_lag_events_max"],
+        )
+
+    broker.publish(_events(1, 3))
+    assert stream_figures() == (2, 6, 3)
+    reader.take()
+    assert stream_figures() == (2, 3, 3), "the reader caught up; the laggard did not"
+    broker.publish(_events(4, 8))  # the laggard would hold 11 > 10: told to resync instead
+    assert laggard.overflowed
+    assert stream_figures() == (2, 8, 8)
+    laggard.close()
+    assert stream_figures() == (1, 8, 8)
