@@ -3,14 +3,22 @@ was done and against what the API itself says; and who may scrape (``MCOS_METRIC
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import Message, Receive, Scope, Send
 
+from mcos.api.metrics import Metrics
+from mcos.api.observe import RequestObserver
+from mcos.domain.events import Event
+from mcos.stream import Broker
 from tests.fixtures.app import in_process_server
 from tests.fixtures.server import Server, running_server
 from tests.runtime.test_mcos_run import wait_until
@@ -210,3 +218,67 @@ def test_each_replica_counts_its_own_requests_and_reports_the_same_fleet(
     assert first_wrote >= 1 and second_wrote == 0, "events by the replica that wrote them"
     for samples in after:
         assert value(samples, "mcos_agent_liveness", **flow_labels, liveness="idle") == 1
+
+
+def _events(first: int, count: int) -> list[Event]:
+    now = datetime.now(UTC)
+    return [
+        Event(seq, now, "task.created", "system", None, {}) for seq in range(first, first + count)
+    ]
+
+
+def test_stream_lag_is_what_each_subscriber_has_not_taken() -> None:
+    broker = Broker(max_pending=10)
+    metrics = Metrics(broker)
+    reader, laggard = broker.subscribe(), broker.subscribe()
+
+    def stream_figures() -> tuple[float, float, float]:
+        samples = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+            for sample in family.samples
+        }
+        return (
+            samples["mcos_stream_subscribers"],
+            samples["mcos_stream_lag_events"],
+            samples["mcos_stream_lag_events_max"],
+        )
+
+    broker.publish(_events(1, 3))
+    assert stream_figures() == (2, 6, 3)
+    reader.take()
+    assert stream_figures() == (2, 3, 3), "the reader caught up; the laggard did not"
+    broker.publish(_events(4, 8))  # the laggard would hold 11 > 10: told to resync instead
+    assert laggard.overflowed
+    assert stream_figures() == (2, 8, 8)
+    laggard.close()
+    assert stream_figures() == (1, 8, 8)
+
+
+def test_a_made_up_method_adds_no_series() -> None:
+    """The HTTP parser in front refuses most (400); whatever gets through counts as ``other``."""
+    metrics = Metrics(Broker())
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 405, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    observer = RequestObserver(app, metrics)
+    for method in ("BREW", "PROPFIND", "GET"):
+        scope = {"type": "http", "method": method, "path": "/x", "headers": []}
+        asyncio.run(observer(scope, receive, send))
+    counted = {
+        sample.labels["method"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+        if sample.name == "mcos_http_requests_total"
+    }
+    assert counted == {"other": 2, "GET": 1}
+    assert all((b"x-request-id" in dict(m["headers"])) for m in sent if "headers" in m)

@@ -40,6 +40,8 @@ def test_reports_wait_in_the_outbox_while_the_control_plane_is_down(
             assert await flow.report_usage(None, 1_000, 50, id="usage-during-outage") is None
             assert flow.outbox is not None and flow.outbox.pending() == 3
             restartable.start()
+            # A heartbeat tells the control plane how many reports still wait (GET /metrics).
+            await flow.heartbeat("idle")
         # Closing drained the outbox into the control plane that came back.
         assert flow.outbox.pending() == 0 and flow.outbox.rejected() == []
 
@@ -50,6 +52,8 @@ def test_reports_wait_in_the_outbox_while_the_control_plane_is_down(
             assert comments == ["written while you were away"]
             usage = await flow.events(types=["usage.recorded"])
             assert [e.data["input_tokens"] for e in usage] == [1_000], "recorded once"
+            [beat] = await flow.events(types=["agent.heartbeat"])
+            assert 0 <= beat.data["outbox_pending"] <= 3, "delivery may have begun meanwhile"
 
     asyncio.run(scenario())
 

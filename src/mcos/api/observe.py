@@ -19,6 +19,8 @@ from mcos.api.metrics import UNMATCHED, Metrics
 from mcos.logs import REQUEST_ID
 
 HEADER = b"x-request-id"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other a client makes up counts as ``other`` (no new series)."""
 SANE_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 
 
@@ -62,4 +64,5 @@ class RequestObserver:
             REQUEST_ID.reset(reset)
             template = getattr(scope.get("route"), "path", None) or UNMATCHED
             seconds = (answered or time.perf_counter()) - started
-            self.metrics.observe_request(scope["method"], template, status, seconds)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.metrics.observe_request(method, template, status, seconds)

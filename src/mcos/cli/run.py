@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,8 +18,10 @@ from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
 from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR
-from mcos.logs import LogFormat, configure_logging
 from mcos.settings import Settings
+
+if TYPE_CHECKING:
+    from mcos.logs import LogFormat
 
 
 def pick_machine(fleet: Fleet, machine: str | None, client: Client) -> str:
@@ -96,6 +99,8 @@ def run(
             "no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`; or, to "
             "take the fleet from the control plane, pass --url and --token (a runner token)"
         )
+    from mcos.logs import configure_logging  # uvicorn's formatters: not for every command
+
     configure_logging(
         log_format or Settings().log_format,
         "DEBUG" if verbose else "INFO",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -33,6 +34,9 @@ from mcos.fleet.schema import Fleet
 from mcos.fleet.soul_templates import SOULS_DIR, write_fleet_templates
 from mcos.fleet.warnings import fleet_warnings, mail_warnings, notify_warnings
 from mcos.settings import Settings
+
+if TYPE_CHECKING:
+    from mcos.logs import LogFormat
 
 FIRST_OPERATOR = "operator"
 """The first owner's name unless ``mcos init --operator NAME`` gives one."""
@@ -183,7 +187,7 @@ def serve(
     host: str | None,
     port: int | None,
     show_token: bool,
-    log_format: str | None,
+    log_format: LogFormat | None,
     tls_cert: Path | None,
     tls_key: Path | None,
     behind_proxy: bool,

@@ -261,6 +261,8 @@ class AsyncClient:
             "ack_incidents_through": ack_incidents_through,
         }
         body = {k: v for k, v in body.items() if v is not None}
+        if self.outbox is not None:  # how far behind its reports are, for the operator's metrics
+            body["outbox_pending"] = self.outbox.pending()
         answer = await self.request("POST", path, body | {"id": id or self.new_id()})
         if is_duplicate(answer):
             # Recorded, but the work waiting was lost with the answer: a heartbeat is a state,
