@@ -93,7 +93,7 @@ def test_a_committee_hears_its_members_decides_and_keeps_minutes(server: Server)
         assert "Do we hire a second tower crew for Q3?" in minutes
         assert "- **donna**: for. Backlog of 40 sites;\n  crew one is booked." in minutes
         assert "- **apex**: against. Contracts not signed yet." in minutes
-        assert "- **human**: for. Agreed, within budget." in minutes
+        assert "- **human** (operator:operator): for. Agreed, within budget." in minutes
         assert "3 for, 1 against, 0 veto, 0 abstaining; 4 of 4 positions given." in minutes
         assert "**Approved**: 3 of 4 for, 1 against; quorum 3 met; majority: approved." in minutes
         shown = server.mcos("committees", "show", str(cid))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +121,18 @@ def test_a_bad_named_human_fails_at_load(rule: str, message: str) -> None:
     [problem] = problems
     assert problem.key.startswith("escalation.P"), problem
     assert message in problem.message, problem
+
+
+def test_a_reloaded_fleet_file_naming_an_unknown_human_is_said(server: Server) -> None:
+    path = server.fleet_dir / "fleet.toml"
+    path.write_text(path.read_text().replace(P0, P0 + 'human = "carol"\n'))
+    assert server.process is not None
+    server.process.send_signal(signal.SIGHUP)
+    said = "[escalation.P0] human = 'carol': no operator of that name"
+    deadline = time.monotonic() + 20
+    while said not in server.log_path.read_text():
+        assert time.monotonic() < deadline, "the reload says the named human is unknown"
+        time.sleep(0.1)
+    with server.client() as owner:
+        fleet = owner.get("/api/v1/fleet").json()["fleet"]
+    assert fleet["escalation"]["P0"]["human"] == "carol", "the file was still taken"

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
-from tests.fixtures.server import Server, error_of, run_mcos
+from sqlalchemy import select
+
+from mcos.storage import tables
+from mcos.storage.database import Database
+from tests.fixtures.server import Server, error_of, mcos_env, run_mcos
 
 
 def _as(
@@ -129,3 +134,18 @@ DECISIONS = {
     "task.commented": {"operator:bob"},
     "committee.position_given": {"operator:bob"},
 }
+
+
+def test_init_makes_its_first_person_an_owner(tmp_path: Path) -> None:
+    database_url = f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}"
+    env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url}
+    refused = run_mcos("init", str(tmp_path / "f"), "--operator", "Alice B", env=env, check=False)
+    assert refused.returncode != 0 and "(field: --operator)" in refused.stderr
+    said = run_mcos("init", str(tmp_path / "fleet"), "--operator", "alice", env=env).stdout
+    assert "Operator token of alice (owner" in said
+    db = Database(database_url)
+    with db.reading() as conn:
+        people = conn.execute(select(tables.operators.c.name, tables.operators.c.role)).all()
+        labels = conn.execute(select(tables.tokens.c.label)).scalars().all()
+    db.dispose()
+    assert ([tuple(p) for p in people], labels) == ([("alice", "owner")], ["alice"])

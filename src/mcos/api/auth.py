@@ -120,14 +120,17 @@ def operation_of(request: Request) -> str:
 
 def check_role(request: Request, principal: Principal) -> None:
     """The one place a person's role is enforced: a viewer makes no change, an approver none of
-    :data:`OWNER_ONLY`. Agents, runners and owners pass (their own rules are the routes')."""
-    if principal.role in (None, "owner") or request.method in SAFE_METHODS:
+    :data:`OWNER_ONLY`. Agents, runners and owners pass (their own rules are the routes'); a
+    person with no known role changes nothing, as a viewer."""
+    if principal.kind != "operator" or principal.role == "owner":
         return
-    if principal.role == "viewer":
+    if request.method in SAFE_METHODS:
+        return
+    if principal.role != "approver":
         raise Forbidden(
-            f"operator {principal.name!r} is a viewer: a viewer sees everything and changes "
-            f"nothing ({request.method} refused); an owner can give you another role "
-            f"(`mcos operators role {principal.name} approver`)",
+            f"operator {principal.name!r} is a {principal.role or 'person with no role'}: a "
+            f"viewer sees everything and changes nothing ({request.method} refused); an owner "
+            f"can give you another role (`mcos operators role {principal.name} approver`)",
             code="read_only_operator",
         )
     operation = operation_of(request)

@@ -18,6 +18,7 @@ from mcos.errors import McosError
 from mcos.fleet.loader import load_fleet
 from mcos.services import agents as agent_service
 from mcos.services import notify as notify_service
+from mcos.services import operators as operator_service
 from mcos.services.store import Store
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
@@ -46,4 +47,6 @@ async def reload_fleet(store: Store, settings: Settings, cache: TokenCache) -> b
     store.fleet = fleet
     cache.clear()
     log.warning("fleet file reloaded: %s", changed)
+    for problem in await store.read(operator_service.escalation_problems, fleet):
+        log.warning("%s", problem)
     return True

@@ -62,7 +62,12 @@ def list_tokens(client: Client, everything: bool, as_json: bool) -> None:
 
 
 @tokens.command("issue")
-@click.option("--operator", "operator", metavar="NAME", help="An operator token for NAME.")
+@click.option(
+    "--operator",
+    "operator",
+    metavar="NAME",
+    help="Another token for operator NAME (`mcos operators add` makes a new person).",
+)
 @click.option("--runner", "machine", metavar="MACHINE", help="A runner token for MACHINE's agents.")
 @click.option("--agent", "agent", metavar="AGENT", help="A token that acts as AGENT.")
 @click.option("--label", default="", help="Who or what holds it (default: the name).")

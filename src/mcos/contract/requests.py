@@ -330,7 +330,8 @@ class TokenIssue(_Input):
 
     kind: Literal["operator", "runner", "agent"]
     label: str = Field("", max_length=100)
-    """Who or what holds it ("alice", "mac-mini runner"); shown in lists and the event log."""
+    """Who or what holds it ("mac-mini runner"); shown in lists and the event log. For an
+    operator token: the name of an operator (``mcos operators add``), "operator" if empty."""
     machine: str | None = Field(None, pattern=NAME_PATTERN)
     """For a runner token: the machine whose agents it acts for."""
     agent: AgentName | None = None

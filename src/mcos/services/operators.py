@@ -8,8 +8,9 @@ is their name, so every event a person causes names them (``operator:alice``). R
   the board; never tokens, operators or budgets;
 - ``viewer``: sees everything, changes nothing.
 
-What each role may call is checked once, in ``api/auth.py`` (:func:`check_role`). This module
-keeps the one invariant the API cannot: the fleet always has an owner.
+What each role may call is checked once, in ``api/auth.py`` (``check_role``). This module keeps
+what the API cannot: the fleet always has an owner, and a person the escalation table names as
+its ``human`` stays one who may confirm.
 """
 
 from __future__ import annotations
@@ -58,19 +59,28 @@ def _row(conn: Connection, name: str) -> Any:
     return row
 
 
-def _view(conn: Connection, row: Any, now: datetime) -> dict[str, Any]:
-    live = [
-        t
-        for t in tokens.list_tokens(conn, now)
-        if t["kind"] == "operator" and t["label"] == row.name
-    ]
+def _live_tokens(conn: Connection, now: datetime) -> dict[str, int]:
+    """How many live operator tokens each person holds."""
+    rows = conn.execute(
+        select(TK.c.label, func.count())
+        .where(
+            TK.c.kind == "operator",
+            TK.c.revoked_at.is_(None),
+            TK.c.expires_at.is_(None) | (TK.c.expires_at > now),
+        )
+        .group_by(TK.c.label)
+    )
+    return {label: int(count) for label, count in rows}
+
+
+def _view(row: Any, live: dict[str, int]) -> dict[str, Any]:
     return {
         "name": row.name,
         "role": row.role,
         "actor": f"operator:{row.name}",
         "created_at": isoformat(row.created_at),
         "created_by": row.created_by,
-        "tokens": len(live),
+        "tokens": live.get(row.name, 0),
     }
 
 
@@ -81,11 +91,12 @@ def _owners(conn: Connection) -> int:
 
 def list_operators(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     """Every operator, by name, with their role and how many live tokens they hold."""
-    return [_view(conn, row, now) for row in conn.execute(select(OP).order_by(OP.c.name))]
+    live = _live_tokens(conn, now)
+    return [_view(row, live) for row in conn.execute(select(OP).order_by(OP.c.name))]
 
 
 def get_operator(conn: Connection, name: str, now: datetime) -> dict[str, Any]:
-    return _view(conn, _row(conn, name), now)
+    return _view(_row(conn, name), _live_tokens(conn, now))
 
 
 def add_operator(
@@ -157,7 +168,7 @@ def set_role(
     check_role(role)
     row = _row(ctx.conn, name)
     if row.role == role:
-        return _view(ctx.conn, row, ctx.now)
+        return get_operator(ctx.conn, name, ctx.now)
     if role != "owner":
         _refuse_last_owner(ctx, row, f"making them {role}")
     if role not in DECIDING_ROLES:
@@ -179,7 +190,7 @@ def remove_operator(
     row = _row(ctx.conn, name)
     _refuse_last_owner(ctx, row, "removing them")
     _refuse_named_human(fleet, name, "removing them")
-    view = _view(ctx.conn, row, ctx.now)
+    view = get_operator(ctx.conn, name, ctx.now)
     held = ctx.conn.execute(
         select(TK.c.id).where(
             TK.c.kind == "operator", TK.c.label == name, TK.c.revoked_at.is_(None)
