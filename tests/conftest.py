@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.browser",
     "tests.fixtures.runtime",
+    "tests.fixtures.log_scan",
 ]
