@@ -5,7 +5,9 @@ and the CA that signed the certificate.
 Each machine is a network namespace (tests/fixtures/netns.py): the Mac Mini reaches the VPS only
 at 10.231.0.1, over the veth pair between them, and only through Caddy on port 443; the
 control plane listens on the VPS's own loopback, as docs/deployment.md sets it up. The model is
-the wire-level fake Anthropic API, run on the Mac Mini where the agents call it.
+the wire-level fake Anthropic API, run on the Mac Mini where the agents call it. Then two named
+operators decide, Prometheus scrapes, and a backup restored into a fresh database shows the same
+fleet: the issue's "done when", end to end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from prometheus_client.parser import text_string_to_metric_families
 
 from mcos.api.session import CSRF_HEADER
 from tests.fixtures.database import own_postgres_database
@@ -104,11 +107,18 @@ def test_the_control_plane_on_the_vps_and_the_runner_on_the_mac_mini(
     vps, mac = machines
     authority, ca_file, cert, key = ca
     procs = Processes(tmp_path)
-    with own_postgres_database("two_machines") as tcp_url:
+    with (
+        own_postgres_database("two_machines") as tcp_url,
+        own_postgres_database("two_machines_restored") as fresh_tcp_url,
+    ):
         # On the VPS, PostgreSQL is reached over its Unix socket (its own machine's).
-        database = tcp_url.replace("@127.0.0.1:5432/", "@/") + f"?host={PG_SOCKET}"
+        database, fresh = (
+            url.replace("@127.0.0.1:5432/", "@/") + f"?host={PG_SOCKET}"
+            for url in (tcp_url, fresh_tcp_url)
+        )
         try:
             _run_the_two_machines(vps, mac, authority, ca_file, cert, key, database, procs)
+            _restore_on_the_vps(vps, database, fresh, procs)
         finally:
             procs.stop_all()
 
@@ -257,6 +267,8 @@ def _run_the_two_machines(
         actors = {e["actor"] for e in events["events"]}
         assert "agent:donna" in actors, "donna acted as herself"
 
+        _two_people_decide(mac, public, trusted, operator_token, mac_env, task, on_mac)
+
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(60) == 0, procs.log("runner")
     said = procs.log("runner")
@@ -268,3 +280,120 @@ def _run_the_two_machines(
     for path in mac_home.rglob("*"):
         if path.is_file():
             assert operator_token.encode() not in path.read_bytes(), path
+
+
+def _mcos_on(machine: Machine, env: dict[str, str], *args: str) -> str:
+    """``mcos ARGS`` run on ``machine``; its standard output (it must succeed)."""
+    done = subprocess.run(
+        machine.command(sys.executable, "-m", "mcos", *args),
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, f"mcos {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _two_people_decide(
+    mac: Machine,
+    public: str,
+    trusted: ssl.SSLContext,
+    owner_token: str,
+    mac_env: dict[str, str],
+    task: int,
+    on_mac: Callable[[Callable[[], Any]], Any],
+) -> None:
+    """The owner adds Alice (approver) and Bob (viewer) from the Mac Mini; each signs in to the
+    dashboard through Caddy; Alice accepts Donna's work and it is recorded as hers; Bob's change
+    is refused; Prometheus scrapes /metrics with Bob's token."""
+    as_owner = ["--url", public, "--token", owner_token]
+    tokens = {
+        name: json.loads(
+            _mcos_on(mac, mac_env, *as_owner, "operators", "add", name, "--role", role, "--json")
+        )["token"]
+        for name, role in (("alice", "approver"), ("bob", "viewer"))
+    }
+    listed = json.loads(_mcos_on(mac, mac_env, *as_owner, "operators", "ls", "--json"))
+    roles = {p["name"]: p["role"] for p in listed}
+    assert (roles["alice"], roles["bob"]) == ("approver", "viewer"), roles
+
+    def signed_in(client: httpx.Client, name: str) -> dict[str, str]:
+        session = on_mac(
+            lambda: client.post("/api/v1/dashboard/session", json={"token": tokens[name]})
+        )
+        assert session.status_code == 200, session.text
+        assert session.json()["operator"] == name, session.text
+        return {CSRF_HEADER: session.json()["csrf"], "Origin": public}
+
+    move = f"/api/v1/tasks/{task}/move"
+    with httpx.Client(base_url=public, verify=trusted, timeout=30) as bobs:
+        headers = signed_in(bobs, "bob")
+        refused = on_mac(lambda: bobs.post(move, json={"status": "done"}, headers=headers))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "read_only_operator", refused.text
+    with httpx.Client(base_url=public, verify=trusted, timeout=30) as alices:
+        headers = signed_in(alices, "alice")
+        accepted = on_mac(lambda: alices.post(move, json={"status": "done"}, headers=headers))
+        assert accepted.status_code == 200, accepted.text
+    with httpx.Client(base_url=public, verify=trusted, timeout=30) as owner:
+        owner.headers["Authorization"] = f"Bearer {owner_token}"
+        history = on_mac(lambda: owner.get(f"/api/v1/tasks/{task}")).json()["history"]
+    moves = [(e["actor"], e["data"]["to"]) for e in history if e["type"] == "task.moved"]
+    assert moves[-1] == ("operator:alice", "done"), moves
+
+    with httpx.Client(base_url=public, verify=trusted, timeout=30) as prometheus:
+        prometheus.headers["Authorization"] = f"Bearer {tokens['bob']}"
+        scraped = on_mac(lambda: prometheus.get("/metrics"))
+    assert scraped.status_code == 200, scraped.text
+    assert scraped.headers["content-type"].startswith("text/plain"), scraped.headers
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+    liveness = {
+        s.labels["liveness"]: s.value
+        for s in families["mcos_agent_liveness"].samples
+        if s.labels["agent"] == "donna"
+    }
+    assert liveness and sum(liveness.values()) == 1, liveness  # Donna is in exactly one state
+
+
+def _restore_on_the_vps(vps: Machine, database: str, fresh: str, procs: Processes) -> None:
+    """A backup of the live database, restored into a fresh one, shows the same fleet to a
+    control plane started on it: agents, the people and their roles, Donna's accepted task."""
+    home = procs.folder
+    fleet = home / "vps" / "fleet"
+    owner_token = (fleet / ".mcos" / "operator.token").read_text().strip()
+    vps_env = mcos_env(home / "vps") | {"MCOS_DATABASE_URL": database}
+    backup = home / "vps" / "mcos-backup.tar.gz"
+    _mcos_on(vps, vps_env, "backup", "--fleet", str(fleet), str(backup))  # serve still runs
+    restored_env = vps_env | {"MCOS_DATABASE_URL": fresh}
+    _mcos_on(vps, restored_env, "restore", "--fleet", str(fleet), str(backup))
+
+    def fleet_seen(port: int) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {owner_token}"}
+        with vps.thread() as on_vps, httpx.Client(base_url=url, headers=headers) as api:
+
+            def answering() -> bool:
+                try:
+                    return bool(on_vps(lambda: api.get("/api/v1/health")).status_code == 200)
+                except httpx.TransportError:
+                    return False
+
+            wait_until(answering, f"the control plane on port {port}")
+            agents = on_vps(lambda: api.get("/api/v1/agents")).json()["agents"]
+            people = on_vps(lambda: api.get("/api/v1/operators")).json()["operators"]
+            tasks = on_vps(lambda: api.get("/api/v1/tasks")).json()["tasks"]
+        return {
+            "agents": sorted(a["name"] for a in agents),
+            "people": sorted((p["name"], p["role"]) for p in people),
+            "tasks": sorted((t["id"], t["title"], t["status"]) for t in tasks),
+        }
+
+    before = fleet_seen(8750)
+    again = procs.start(
+        "serve-restored", vps,
+        [sys.executable, "-m", "mcos", "serve", "--fleet", str(fleet), "--port", "8751"],
+        restored_env, home,
+    )  # fmt: skip
+    after = fleet_seen(8751)
+    assert again.poll() is None, procs.log("serve-restored")
+    assert after == before
+    assert ("alice", "approver") in after["people"] and ("bob", "viewer") in after["people"]
+    assert any(status == "done" for _, _, status in after["tasks"]), after["tasks"]
