@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trustme
 
+from tests.fixtures.processes import stop
 from tests.fixtures.server import free_port, mcos_env, run_mcos
 
 
@@ -112,11 +113,6 @@ def wait_healthy(process: subprocess.Popen[bytes], url: str, verify: ssl.SSLCont
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("mcos serve did not answer")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(20)
 
 
 def test_with_its_own_certificate_it_speaks_https_only(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fixtures.database import own_postgres_database
+from tests.fixtures.processes import stop
 from tests.fixtures.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,8 +136,3 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> dict
             pass
         time.sleep(0.2)
     raise AssertionError(f"the control plane did not answer:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)  # what `docker stop` sends
-    return process.wait(30)

@@ -18,7 +18,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mcos.api.session import CSRF_HEADER
 from tests.fixtures.database import own_postgres_database
 from tests.fixtures.netns import Machine, two_machines
+from tests.fixtures.processes import stop, wait_until
 from tests.fixtures.server import mcos_env, run_mcos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,20 +62,7 @@ class Processes:
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
-
-
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+            stop(process)
 
 
 @pytest.fixture

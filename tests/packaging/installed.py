@@ -8,15 +8,14 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests.fixtures.processes import stop, wait_until
 from tests.fixtures.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,20 +129,7 @@ def background(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+        stop(process)
 
 
 def answers(url: str) -> bool:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,6 +17,8 @@ import httpx
 from mcos.fleet.loader import load_fleet
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer, script_path
+from tests.fixtures.processes import stop as stop_process
+from tests.fixtures.processes import wait_until
 from tests.fixtures.server import Server
 
 
@@ -56,15 +56,7 @@ def run_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(60)
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    return stop_process(process, 60)
 
 
 def allowed(api: httpx.Client, agent: str) -> bool:
