@@ -56,6 +56,7 @@ RESERVED_NAMESPACES = frozenset(
         "artifact",
         "service",
         "legal",
+        "events",
     }
 )
 CLIENT_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,4}$")
