@@ -44,14 +44,13 @@ class MailSettings(BaseSettings):
     def ssl_context(self) -> ssl.SSLContext:
         """The one trust of :mod:`mcos.tls` plus :attr:`mail_ca_file`; a missing or bad file is
         a config error that names the variable."""
-        context = trust_context()
-        if self.mail_ca_file is not None:
-            try:
-                context.load_verify_locations(cafile=str(self.mail_ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise MailboxError(
-                    "config",
-                    f"MCOS_MAIL_CA_FILE={self.mail_ca_file}: not a readable PEM file of CA "
-                    f"certificates ({exc})",
-                ) from exc
-        return context
+        if self.mail_ca_file is None:
+            return trust_context()
+        try:
+            return trust_context(self.mail_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxError(
+                "config",
+                f"MCOS_MAIL_CA_FILE={self.mail_ca_file}: not a readable PEM file of CA "
+                f"certificates ({exc})",
+            ) from exc
