@@ -59,6 +59,10 @@ FLEET = rule(*DECIDERS)
 """Fleet powers: the people who decide and the orchestrator (Jarvis, not among these callers)."""
 FLEET_READ = rule(*PEOPLE)
 """Fleet-wide reads: every operator and the orchestrator."""
+RUNTIME = rule("other", "self", "runner_own")
+"""A runtime's bundle of reports: any agent's or runner's token gets in, and each report is
+then authorized as its own route would authorize it, in its own result (a report for an agent
+the caller may not act as is refused there: ``tests/api/test_reports.py``); people are refused."""
 NOBODY_BY_BEARER = rule()
 """The dashboard's own session routes: a signed-in browser's cookie, never a bearer token."""
 
@@ -120,6 +124,7 @@ RULES: dict[str, Expect] = {
     "GET /api/v1/events": ANY_READ,
     "POST /api/v1/events": ANY,
     "POST /api/v1/batch": SELF,
+    "POST /api/v1/reports": RUNTIME,
     # OTLP traces in: spans for Flow, refused (403) to a token that does not own Flow.
     "POST /v1/traces": SELF,
     "GET /api/v1/stream": ANY_READ,
@@ -393,6 +398,15 @@ def _request(world: Fixture, key: str) -> tuple[str, str, dict[str, Any]]:
         "POST /api/v1/messages": {"to": "flow", "body": "matrix"},
         "POST /api/v1/events": {"type": "matrix.tried", "data": {"agent": "flow"}},
         "POST /api/v1/batch": {"heartbeats": [{"id": "m", "agent": "flow"}]},
+        "POST /api/v1/reports": {
+            "reports": [
+                {
+                    "agent": "flow",
+                    "path": "/api/v1/events",
+                    "body": {"type": "matrix.tried", "data": {"agent": "flow"}},
+                }
+            ]
+        },
         "POST /v1/traces": OTLP_SPAN_FOR_FLOW,
         "POST /api/v1/actions": {
             "kind": "file.write",

@@ -161,16 +161,7 @@ def principal_of(
                 f"the {AGENT_HEADER} header",
                 field=AGENT_HEADER,
             )
-        agent = fleet.agent(named)
-        if agent is None:
-            raise Forbidden(f"no agent named {named!r} in the fleet", field=AGENT_HEADER)
-        if agent.machine != machine:
-            raise Forbidden(
-                f"agent {named!r} runs on machine {agent.machine!r}; this runner token acts only "
-                f"for machine {machine!r}",
-                field=AGENT_HEADER,
-            )
-        return Principal("agent", named, machine=machine, token_id=record.id)
+        return runner_acting_as(machine, record.id, named, fleet, AGENT_HEADER)
     if named is not None and named != record.agent:
         raise InvalidInput(
             f"only a runner token names the agent it acts as in {AGENT_HEADER}; this is "
@@ -180,6 +171,22 @@ def principal_of(
     if record.kind == "agent":
         return Principal("agent", record.agent or "", token_id=record.id)
     return Principal("operator", record.label, token_id=record.id, role=record.role)
+
+
+def runner_acting_as(
+    machine: str, token_id: int | None, named: str, fleet: Fleet, field: str
+) -> Principal:
+    """A runner token of ``machine`` acting as agent ``named``, which must run on it."""
+    agent = fleet.agent(named)
+    if agent is None:
+        raise Forbidden(f"no agent named {named!r} in the fleet", field=field)
+    if agent.machine != machine:
+        raise Forbidden(
+            f"agent {named!r} runs on machine {agent.machine!r}; this runner token acts only "
+            f"for machine {machine!r}",
+            field=field,
+        )
+    return Principal("agent", named, machine=machine, token_id=token_id)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

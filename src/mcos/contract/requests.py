@@ -170,6 +170,24 @@ class BatchIn(_Input):
     events: list[BatchEvent] = Field(default_factory=list, max_length=10_000)
 
 
+class ReportItem(_Input):
+    """One report a runtime queued, as it would have been sent on its own."""
+
+    agent: AgentName | None = None
+    """The agent it is for: required with a runner token (as ``X-MCOS-Agent`` would be), and
+    with an agent's token, that agent or nothing."""
+    method: Literal["POST"] = "POST"
+    path: str = Field(min_length=1, max_length=300)
+    """The route it would have gone to, such as ``/api/v1/tasks/7/move``."""
+    body: dict[str, Any]
+
+
+class ReportsIn(_Input):
+    """An outbox's waiting reports, oldest first: each agent's are applied in this order."""
+
+    reports: list[ReportItem] = Field(min_length=1, max_length=500)
+
+
 class ActionRequest(_Input):
     """Asked before acting: the exact action, as it would be done."""
 
@@ -202,6 +220,22 @@ class ActionRequest(_Input):
     """Operators only: the agent asking (an agent token always asks for itself)."""
     approval_id: RowId | None = None
     """Carry out an action an approval allowed: it must match the approved action exactly."""
+    acted: Flag = False
+    """Reported, not asked: the runtime decided ``allow`` by the same policy engine from the
+    same fleet and acted. The control plane decides again and records it; if its own answer is
+    not ``allow`` (the fleet changed meanwhile), that is recorded and answered 409
+    ``policy_changed``. Never for ``email.send`` or with ``approval_id``."""
+    id: ClientId | None = None
+    """The runtime's client id (a reported action): one sent again is recorded once."""
+
+    @model_validator(mode="after")
+    def _acted_alone(self) -> ActionRequest:
+        if self.acted and self.approval_id is not None:
+            raise ValueError(
+                "'acted' reports an action the runtime decided alone; one carried out under "
+                "an approval ('approval_id') is asked, not reported"
+            )
+        return self
 
     @field_validator("addresses")
     @classmethod

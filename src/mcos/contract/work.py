@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mcos.contract.agent import Answer, Approval, Incident, Message, Task, Token
+from mcos.contract.errors import ErrorDetail
 from mcos.contract.fleet import Agent
 from mcos.contract.vocab import OperatorRole
 
@@ -309,6 +310,21 @@ class BatchResult(Answer):
     heartbeats: list[BatchItem]
     messages: list[BatchItem]
     events: list[BatchItem]
+
+
+class ReportOutcome(Answer):
+    """What one bundled report came to: its route's status and answer, or its error."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    error: ErrorDetail | None = None
+    """``not_attempted`` (503): an earlier report of the same agent was not applied, or this
+    one must be sent on its own; send it again, alone, after those before it."""
+
+
+class ReportsResult(Answer):
+    results: list[ReportOutcome]
+    """One per report, in the order sent."""
 
 
 class DashboardSession(Answer):

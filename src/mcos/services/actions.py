@@ -10,13 +10,22 @@ from mcos.contract.requests import ActionRequest
 from mcos.contract.vocab import ActionKind
 from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
-from mcos.errors import Conflict, Forbidden
+from mcos.errors import Conflict, Forbidden, InvalidInput
 from mcos.fleet.schema import Fleet
-from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
+from mcos.policy import (
+    Action,
+    Allow,
+    Decision,
+    Deny,
+    Grant,
+    NeedsApproval,
+    PolicyRequest,
+    decide,
+)
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.mail_drafts import send_problem
-from mcos.services.refusals import Refusal, refuse
+from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -92,9 +101,16 @@ def check_action(
         )
     agent = fleet.agent(name)
     assert agent is not None  # acting_agent checked it
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "action")
     action = action_of(body)
     record = {"agent": name, "action": frozen(action), "reason": body.reason}
     subject = f"agent:{name}"
+    if body.acted and action.kind == ActionKind.EMAIL_SEND:
+        raise InvalidInput(
+            "an email.send is always asked before it is sent (its draft is checked against "
+            "what was approved), never reported after",
+            field="acted",
+        )
     if body.approval_id is not None:
         return _carry_out(ctx, principal, name, action, body.approval_id, record)
     if action.kind == ActionKind.EMAIL_SEND:
@@ -126,6 +142,8 @@ def check_action(
         )
     )
     outcome = {"outcome": decision.outcome, "reason": decision.reason}
+    if body.acted:
+        return _acted(ctx, principal, subject, record | outcome, decision, body.id)
     if isinstance(decision, Deny):
         error = Forbidden(decision.reason, code="policy_denied", field="kind")
         return refuse(
@@ -161,6 +179,42 @@ def check_action(
     assert isinstance(decision, Allow)
     ctx.append(ev.POLICY_DECIDED, principal.actor, subject, record | outcome)
     return {"decision": decision.outcome, "reason": decision.reason}
+
+
+def _acted(
+    ctx: WriteContext,
+    principal: Principal,
+    subject: str,
+    record: dict[str, Any],
+    decision: Decision,
+    client_id: str | None,
+) -> dict[str, Any] | Refusal:
+    """Record an action the runtime decided alone and carried out (``acted``).
+
+    The runtime decides so only where the answer is ``allow`` from the fleet file alone. If
+    this decision differs, the fleet changed between the two: the record says so, with the rule,
+    and the report is refused (the runner sets it aside and the agent's card shows it).
+    """
+    record = record | {"acted": True}
+    if isinstance(decision, Allow):
+        ctx.append(ev.POLICY_DECIDED, principal.actor, subject, record, client_id=client_id)
+        return {"decision": decision.outcome, "reason": decision.reason}
+    rule = decision.rule if isinstance(decision, Deny | NeedsApproval) else None
+    error = Conflict(
+        f"the runtime acted on its own 'allow', but the control plane's policy now answers "
+        f"{decision.outcome}: {decision.reason} (the fleet changed in between)",
+        code="policy_changed",
+        field="kind",
+    )
+    return refuse(
+        ctx,
+        error,
+        ev.POLICY_DECIDED,
+        principal.actor,
+        subject,
+        record | {"rule": rule},
+        client_id=client_id,
+    )
 
 
 def _carry_out(

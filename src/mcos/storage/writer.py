@@ -85,6 +85,23 @@ class WriteContext:
             self.conn.execute(insert(tables.events), self._rows)
             self._rows = []
 
+    def attempt(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in a savepoint of its own inside this one: if it raises, its rows and
+        events are undone and the caller goes on (a bundle of reports, each answered alone)."""
+        self.flush()
+        savepoint = self.conn.begin_nested()
+        seq, appended = self.seq, len(self.events)
+        try:
+            result = unit(self)
+            self.flush()
+        except BaseException:
+            savepoint.rollback()
+            self.seq, self._rows = seq, []
+            del self.events[appended:]
+            raise
+        savepoint.commit()
+        return result
+
 
 class _Job(Generic[T]):
     """One submitted write, and its outcome once the batch has run."""

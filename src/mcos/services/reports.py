@@ -1,0 +1,78 @@
+"""Many queued reports in one request and one commit: what a runtime's outbox has waiting.
+
+Each report is applied in order, in a savepoint of its own, by the same service function its
+route calls, and answered as that route would have answered it (status and body, or the one
+error shape). A refusal records what it records on its own (a denied action's audit event). An
+agent's later reports wait behind one that could not be applied for a reason that is not the
+caller's (a bug, or a report that must go on its own): they come back ``not_attempted``, so the
+outbox sends them again in order, one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcos.errors import McosError, ServiceUnavailable
+from mcos.services.refusals import Refusal
+from mcos.storage.writer import WriteContext
+
+log = logging.getLogger(__name__)
+
+NOT_ATTEMPTED = "not_attempted"
+"""The code of a report left for the outbox to send on its own, in order."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One report, checked and ready: ``apply(ctx)`` is its route's service call."""
+
+    agent: str
+    apply: Callable[[WriteContext], Any] | None
+    status: int
+    """The status its route answers on success (201 for a creation)."""
+    error: McosError | None = None
+    """Set instead of ``apply`` when the report was refused before the write (bad body)."""
+    stops_lane: bool = False
+    """A refusal that is not the report's fault: the agent's later reports wait behind it."""
+
+
+def apply_reports(ctx: WriteContext, reports: list[Prepared]) -> dict[str, Any]:
+    """Apply ``reports`` in order; one answer each, as ``{"status", "body"|"error"}``."""
+    stopped: set[str] = set()
+    results: list[dict[str, Any]] = []
+    for report in reports:
+        if report.agent in stopped:
+            results.append(_error(ServiceUnavailable(_WAITS, code=NOT_ATTEMPTED)))
+            continue
+        if report.apply is None:
+            assert report.error is not None
+            if report.stops_lane:
+                stopped.add(report.agent)
+            results.append(_error(report.error))
+            continue
+        try:
+            outcome = ctx.attempt(report.apply)
+        except McosError as exc:
+            results.append(_error(exc))
+            continue
+        except Exception:  # a bug: nothing of it is kept, and the agent's later reports wait
+            log.exception("a bundled report failed")
+            stopped.add(report.agent)
+            results.append(_error(ServiceUnavailable(_FAILED, code=NOT_ATTEMPTED)))
+            continue
+        if isinstance(outcome, Refusal):  # its audit event stays; the report is refused
+            results.append(_error(outcome.error))
+        else:
+            results.append({"status": report.status, "body": outcome})
+    return {"results": results}
+
+
+_WAITS = "an earlier report of this agent was not applied; send this one after it"
+_FAILED = "this report could not be applied here; send it on its own"
+
+
+def _error(error: McosError) -> dict[str, Any]:
+    return {"status": error.status, "error": error.body()["error"]}
