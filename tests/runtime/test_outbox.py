@@ -359,3 +359,65 @@ def test_text_the_control_plane_cannot_store_is_mended_not_lost(tmp_path: Path) 
         await link.control_plane.aclose()
 
     asyncio.run(scenario())
+
+
+def test_bundles_settle_what_they_can_and_a_lane_left_behind_goes_one_by_one_in_order(
+    tmp_path: Path,
+) -> None:
+    """One request for what waits; a report the bundle leaves (``retry``) takes its agent's
+    later reports with it to the one-by-one path, in order; other agents are not held up."""
+
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        bundles: list[list[int]] = []
+
+        async def many(reports: list[Report]) -> list[DeliveryResult] | None:
+            bundles.append([r.seq for r in reports])
+            return [answers[r.seq] for r in reports]
+
+        outbox = Outbox(
+            tmp_path / "outbox.db",
+            plane,
+            backoff_start=0.001,
+            backoff_cap=0.01,
+            deliver_many=many,
+        )
+        put = [
+            await outbox.put(agent, "POST", USAGE, {"input_tokens": n, "output_tokens": 1})
+            for n, agent in enumerate(["donna", "elon", "donna", "elon", "donna", "flow"])
+        ]
+        answers = {
+            1: DeliveryResult.delivered(),  # donna
+            2: DeliveryResult.duplicate(),  # elon: recorded before
+            3: DeliveryResult.retry(),  # donna: left behind...
+            4: DeliveryResult.rejected(422, "bad"),  # elon: set aside
+            5: DeliveryResult.delivered(),  # donna: ...so this one waits for it
+            6: DeliveryResult.delivered(),  # flow
+        }
+        assert await outbox.drain(timeout=10) == 0
+        assert bundles == [[1, 2, 3, 4, 5, 6]]
+        # Only donna's third and fifth went one by one, in that order.
+        assert [r.seq for r in plane.delivered] == [3, 5]
+        assert [(r.report.seq, r.status) for r in outbox.rejected()] == [(4, 422)]
+        assert len(put) == 6
+        outbox.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_bundle_that_cannot_be_sent_leaves_every_report_to_the_one_by_one_path(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+
+        async def unsent(reports: list[Report]) -> list[DeliveryResult] | None:
+            return None
+
+        outbox = Outbox(tmp_path / "outbox.db", plane, deliver_many=unsent)
+        await put_usage(outbox, 3)
+        assert await outbox.drain(timeout=10) == 0
+        assert [r.seq for r in plane.delivered] == [1, 2, 3]
+        outbox.close()
+
+    asyncio.run(scenario())

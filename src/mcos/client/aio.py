@@ -124,7 +124,11 @@ class AsyncClient:
     def _own_outbox(self) -> Outbox | None:
         """The outbox, made and started on first use when this client was given a path."""
         if self.outbox is None and self._outbox_path is not None:
-            self.outbox = Outbox(self._outbox_path, self._deliver)
+            self.outbox = Outbox(
+                self._outbox_path,
+                self._deliver,
+                deliver_many=lambda reports: self.wire.deliver_many(self.token, reports),
+            )
             self._delivery = asyncio.get_running_loop().create_task(self.outbox.run())
         return self.outbox
 

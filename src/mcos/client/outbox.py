@@ -120,6 +120,10 @@ class DeliveryResult:
 
 
 Deliver = Callable[[Report], Awaitable[DeliveryResult]]
+DeliverMany = Callable[[list[Report]], Awaitable[list[DeliveryResult] | None]]
+"""Sends many reports at once, in order: one result each, or ``None`` if it could not (then
+each goes through :data:`Deliver`). A ``retry`` result sends that report and its agent's later
+ones through :data:`Deliver`, which waits out what is wrong."""
 _Op = Callable[[sqlite3.Connection], tuple[Any, int]]
 """Work for the outbox's thread: returns its result and the change to the pending count."""
 
@@ -159,9 +163,12 @@ class Outbox:
         backoff_start: float = 0.5,
         backoff_cap: float = 30.0,
         on_set_aside: Callable[[RejectedReport], Awaitable[None]] | None = None,
+        deliver_many: DeliverMany | None = None,
     ) -> None:
         self.path = path
         self._deliver = deliver
+        self._deliver_many = deliver_many
+        """Used first for whatever is waiting: one request for many reports."""
         self._on_set_aside = on_set_aside
         """Told of each report set aside (the runner shows it on the agent's card)."""
         self._backoff = (backoff_start, backoff_cap)
@@ -265,13 +272,31 @@ class Outbox:
                         return
                     await self._wake.wait()
                     continue
-                lanes: dict[str, list[Report]] = {}
-                for report in page:
-                    lanes.setdefault(report.agent, []).append(report)
+                lanes = await self._deliver_bundled(page)
                 await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values()))
                 after = page[-1].seq
         finally:
             self._delivering = False
+
+    async def _deliver_bundled(self, page: list[Report]) -> dict[str, list[Report]]:
+        """Deliver ``page`` in bundles if we can; what is left, by agent, in order."""
+        lanes: dict[str, list[Report]] = {}
+        results: list[DeliveryResult] | None = None
+        if self._deliver_many is not None:
+            try:
+                results = await self._deliver_many(page)
+            except Exception:  # a bug: every report goes the one-by-one way
+                log.exception("outbox: delivering %d reports at once failed", len(page))
+        if results is None:
+            for report in page:
+                lanes.setdefault(report.agent, []).append(report)
+            return lanes
+        for report, result in zip(page, results, strict=True):
+            if report.agent in lanes or result.kind == "retry":
+                lanes.setdefault(report.agent, []).append(report)
+            else:
+                await self._settle_report(report, result)
+        return lanes
 
     async def _deliver_lane(self, reports: list[Report]) -> None:
         for report in reports:
@@ -302,6 +327,10 @@ class Outbox:
             self._kick.clear()
             if self._closed:
                 raise OutboxClosed(f"the outbox {self.path} is closed")
+        await self._settle_report(report, result)
+
+    async def _settle_report(self, report: Report, result: DeliveryResult) -> None:
+        """Note a report delivered, or set it aside as rejected."""
         rejection = None
         if result.kind == "rejected":
             what = f"{report.method} {report.path} for {report.agent}"

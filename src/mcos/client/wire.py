@@ -16,6 +16,7 @@ import orjson
 
 from mcos.client.errors import ApiError, Unreachable, error_of
 from mcos.client.outbox import DeliveryResult, Report
+from mcos.contract import paths
 from mcos.tls import trust_context
 
 AGENT_HEADER = "X-MCOS-Agent"
@@ -73,6 +74,39 @@ async def delivered(sending: Awaitable[Any]) -> DeliveryResult:
     return DeliveryResult.delivered()
 
 
+BUNDLE_BYTES = 1024 * 1024
+"""A bundle's reports add up to at most this much JSON (the control plane takes 4 MiB)."""
+BUNDLE_REPORTS = 500
+
+
+def _chunks(reports: list[Report]) -> list[list[Report]]:
+    """``reports`` in order, cut into bundles of at most :data:`BUNDLE_BYTES` and
+    :data:`BUNDLE_REPORTS` (a bigger report goes in a bundle of its own)."""
+    chunks: list[list[Report]] = [[]]
+    size = 0
+    for report in reports:
+        weight = len(orjson.dumps(report.body)) + len(report.path) + 64
+        if chunks[-1] and (size + weight > BUNDLE_BYTES or len(chunks[-1]) >= BUNDLE_REPORTS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(report)
+        size += weight
+    return [c for c in chunks if c]
+
+
+def _result_of(found: dict[str, Any]) -> DeliveryResult:
+    """One bundled report's answer, as the one-by-one delivery would have read it."""
+    status = int(found["status"])
+    if status < 300:
+        return DeliveryResult.delivered()
+    error = found.get("error") or {}
+    if error.get("code") == "duplicate_id":
+        return DeliveryResult.duplicate()
+    if status >= 500 or status == 429:
+        return DeliveryResult.retry()  # tried again alone, where 5xx are counted
+    return DeliveryResult.rejected(status, str(error.get("message", "")))
+
+
 class Wire:
     """HTTP to one control plane over one pool; the token (and agent) are given per request."""
 
@@ -82,6 +116,8 @@ class Wire:
         self.url = url.rstrip("/")
         self.http = http if http is not None else new_pool(self.url, timeout)
         self._owns_http = http is None
+        self.bundles = True
+        """Whether :meth:`deliver_many` is worth trying (it is not for a token refused it)."""
 
     async def request(
         self,
@@ -138,6 +174,51 @@ class Wire:
         return await delivered(
             self.request(token, report.method, report.path, report.body, agent=report.agent)
         )
+
+    async def deliver_many(
+        self, token: str | None, reports: list[Report]
+    ) -> list[DeliveryResult] | None:
+        """Send outbox reports in as few requests as fit (``POST /api/v1/reports``), in order.
+
+        One result per report; ``retry`` for those the control plane left for the one-by-one
+        path (an agent's reports after one not applied wait with it). ``None`` when a bundle
+        could not be sent at all (unreachable, or a control plane without the route): then
+        every report goes the one-by-one way, which waits out an outage.
+        """
+        if not self.bundles:
+            return None
+        results: list[DeliveryResult] = []
+        waiting: set[str] = set()  # agents with a report left behind: the rest of theirs too
+        for chunk in _chunks(reports):
+            sent = [r for r in chunk if r.agent not in waiting]
+            answers = await self._bundle(token, sent) if sent else []
+            if answers is None:
+                if not results:
+                    return None
+                answers = [DeliveryResult.retry()] * len(sent)
+            by_seq = {r.seq: a for r, a in zip(sent, answers, strict=True)}
+            for report in chunk:
+                result = by_seq.get(report.seq, DeliveryResult.retry())
+                if result.kind == "retry":
+                    waiting.add(report.agent)
+                results.append(result)
+        return results
+
+    async def _bundle(
+        self, token: str | None, reports: list[Report]
+    ) -> list[DeliveryResult] | None:
+        items = [
+            {"agent": r.agent, "method": r.method, "path": r.path, "body": r.body} for r in reports
+        ]
+        try:
+            answer = await self.request(token, "POST", paths.REPORTS, {"reports": items})
+        except ApiError as exc:
+            if exc.status in (403, 404, 405):  # not a runtime's token, or an older server
+                self.bundles = False
+            return None
+        except Unreachable:
+            return None
+        return [_result_of(found) for found in answer["results"]]
 
     async def aclose(self) -> None:
         """Close the pool, if this wire made it (a shared pool is its owner's to close)."""

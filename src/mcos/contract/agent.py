@@ -168,6 +168,10 @@ class HeartbeatAnswer(Answer):
     incident_cursor: int = 0
     """The last incident id acknowledged (``ack_incidents_through``)."""
     grants: list[Grant] = []
+    policy_version: str | None = None
+    """A digest of what the policy engine reads for this agent from the control plane's fleet
+    (``mcos.policy.local``): a runtime whose own fleet gives the same may decide an action that
+    is ``allow`` from the fleet file alone, act, and report it (``acted``)."""
 
 
 class Decision(Answer):

@@ -49,6 +49,10 @@ RETRY_SECONDS = 5.0
 """How soon an agent tries again when the control plane did not answer."""
 
 
+class NotStarted(Exception):
+    """The control plane refused to move the task to ``in_progress``: it is not ours to do."""
+
+
 def who(actor: str) -> str:
     """An event actor as a person reads it: ``agent:donna`` is donna, ``operator:x`` an operator."""
     kind, _, name = actor.partition(":")
@@ -92,7 +96,10 @@ class AgentLoop:
             commands=self.commands,
             mailboxes=mailboxes,
             services=services,
+            policy_version=lambda: self.policy_version,
         )
+        self.policy_version: str | None = None
+        """The control plane's ``policy_version`` for this agent, as its last answer gave it."""
         self.notes = ""
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
@@ -210,6 +217,7 @@ class AgentLoop:
             body.pop("current_task")
             answer = await self.link.ask("POST", path, body)
         self._beat_at = time.monotonic()
+        self.policy_version = answer.get("policy_version")
         self.grants = {
             g["capability"]: datetime.fromisoformat(g["expires_at"])
             for g in answer.get("grants", ())
@@ -334,12 +342,11 @@ class AgentLoop:
         ``inbox`` is emptied once its messages are in the task's conversation.
         """
         key = str(task["id"])
+        starting: asyncio.Future[Any] | None = None
         if task["status"] == "assigned":
-            try:
-                await self.link.ask("POST", paths.move(task["id"]), {"status": "in_progress"})
-            except ApiError as exc:
-                log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc.message)
-                return False
+            # Asked while the first model call runs: nothing is done before the answer.
+            move = self.link.ask("POST", paths.move(task["id"]), {"status": "in_progress"})
+            starting = asyncio.ensure_future(move)
         conversation = self.saved.conversations.get(key)
         if conversation is None:
             conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
@@ -350,7 +357,13 @@ class AgentLoop:
         self.saved.current_task = task["id"]
         log.info("%s: working on task #%s %r", self.agent.name, task["id"], task["title"])
         try:
-            await self._drive(task["id"], conversation, stopping)
+            await self._drive(task["id"], conversation, stopping, starting)
+        except NotStarted as exc:
+            log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc)
+            if self.saved.conversations.get(key) is conversation and conversation.steps == 0:
+                del self.saved.conversations[key]
+            self.saved.current_task = None
+            return False
         except TaskFailed as exc:
             await self.fail(task["id"], str(exc))
         except TransientProviderError as exc:
@@ -400,7 +413,31 @@ class AgentLoop:
         ]
 
     async def _drive(
-        self, task_id: int, conversation: Conversation, stopping: asyncio.Event
+        self,
+        task_id: int,
+        conversation: Conversation,
+        stopping: asyncio.Event,
+        starting: asyncio.Future[Any] | None = None,
+    ) -> None:
+        """Call the model and run its tools until the task is finished or must wait.
+
+        ``starting`` is the move to ``in_progress``, still on its way: it is awaited before the
+        first reply is acted on (or recorded), and a refusal ends the work (:class:`NotStarted`).
+        """
+        try:
+            await self._steps(task_id, conversation, stopping, starting)
+        finally:
+            if starting is not None and not starting.done():
+                starting.cancel()
+                with contextlib.suppress(BaseException):
+                    await starting
+
+    async def _steps(
+        self,
+        task_id: int,
+        conversation: Conversation,
+        stopping: asyncio.Event,
+        starting: asyncio.Future[Any] | None,
     ) -> None:
         key = str(task_id)
         for _ in range(MAX_STEPS_PER_WAKE):
@@ -417,6 +454,12 @@ class AgentLoop:
             reply = await self.caller.call(
                 self.system_prompt(), conversation.turns, tools, task_id=task_id
             )
+            if starting is not None:
+                try:
+                    await starting
+                except ApiError as exc:
+                    raise NotStarted(exc.message) from None
+                starting = None
             conversation.record(reply)
             self.saved.save(self.workspace)
             if not reply.tool_calls:

@@ -26,6 +26,7 @@ __all__ = [
     "ControlPlane",
     "Unreachable",
     "deliver",
+    "deliver_many",
     "storable",
 ]
 
@@ -103,6 +104,17 @@ class AgentLink:
         except Unreachable:
             await self.report(method, path, body)
             return None
+
+
+async def deliver_many(
+    control_plane: ControlPlane, tokens: dict[str, str], reports: list[Report]
+) -> list[DeliveryResult] | None:
+    """The outbox's bundle callback: the reports in as few requests as fit, when one runner
+    token covers them all (one machine: the usual runner); else ``None``, one by one."""
+    wanted = {tokens.get(r.agent) for r in reports}
+    if len(wanted) != 1:
+        return None
+    return await control_plane.deliver_many(wanted.pop(), reports)
 
 
 async def deliver(control_plane: ControlPlane, tokens: dict[str, str], report: Report) -> Any:

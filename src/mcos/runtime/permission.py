@@ -8,11 +8,18 @@ that cannot be asked raises ``Unreachable``: nothing runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import ValidationError
 
 from mcos.client import ApiError
 from mcos.contract import paths
+from mcos.contract.requests import ActionRequest
+from mcos.fleet.schema import Agent, Fleet
+from mcos.policy.local import allowed_alone, policy_version
 from mcos.runtime.client import AgentLink
 
 
@@ -40,12 +47,41 @@ class Parked(Exception):
     (a fetch parked on a redirect resumes at the URL it was redirected to)."""
 
 
-async def ask_before_acting(link: AgentLink, action: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LocalPolicy:
+    """The policy engine run here, on the runner's own fleet file (:mod:`mcos.policy.local`):
+    trusted only while the control plane's last heartbeat answer gave the same version."""
+
+    fleet: Fleet
+    agent: Agent
+    version: Callable[[], str | None]
+    """The ``policy_version`` of the latest heartbeat answer (``None`` before the first)."""
+
+    def allows(self, action: dict[str, Any]) -> bool:
+        """``action`` is ``allow`` from the fleet file alone, and the file is the server's."""
+        if self.version() != policy_version(self.fleet, self.agent):
+            return False
+        try:
+            body = ActionRequest.model_validate(action)
+        except ValidationError:
+            return False  # the control plane says what is wrong with it
+        return allowed_alone(self.fleet, self.agent, body, datetime.now(UTC))
+
+
+async def ask_before_acting(
+    link: AgentLink, action: dict[str, Any], local: LocalPolicy | None = None
+) -> dict[str, Any]:
     """Ask whether ``action`` may be done now: returns the answer if allowed.
+
+    With ``local``, an action it allows is not asked: it is reported (``acted``) through the
+    outbox, durably, before it is done, and the control plane decides it again and records it.
 
     Raises :class:`Refused` when policy refuses it, :class:`Parked` when it needs an approval,
     and ``ApiError`` or ``Unreachable`` when the control plane cannot answer the question.
     """
+    if local is not None and local.allows(action):
+        await link.report("POST", paths.ACTIONS, action | {"acted": True})
+        return {"decision": "allow", "reason": "allowed by the fleet file", "acted": True}
     try:
         decision: dict[str, Any] = await link.ask("POST", paths.ACTIONS, action)
     except ApiError as exc:

@@ -30,7 +30,7 @@ from mcos.fleet.schema import Agent, Fleet
 from mcos.fleet.warnings import agent_warnings
 from mcos.runtime import sandbox
 from mcos.runtime.agent import AgentLoop
-from mcos.runtime.client import AgentLink, ControlPlane, deliver
+from mcos.runtime.client import AgentLink, ControlPlane, deliver, deliver_many
 from mcos.runtime.fleet_follow import FleetChange, FleetFollow, fleet_change, poll_fleet
 from mcos.runtime.mailboxes import Mailboxes
 from mcos.runtime.providers import make_provider, provider_pool
@@ -399,6 +399,7 @@ class Runner:
             self.state_dir / "outbox.db",
             lambda r: deliver(control_plane, tokens, r),
             on_set_aside=lambda rejected: tell_set_aside(outbox, rejected),
+            deliver_many=lambda reports: deliver_many(control_plane, tokens, reports),
         )
         # The services of these machines, reported in their owners' lanes of the outbox.
         self.services = services = ServiceWatch.for_machines(

@@ -23,7 +23,7 @@ from mcos.contract import paths
 from mcos.fleet.schema import Agent, Fleet
 from mcos.runtime.client import AgentLink
 from mcos.runtime.mailboxes import Mailboxes
-from mcos.runtime.permission import Parked, Refused, ToolError, ask_before_acting
+from mcos.runtime.permission import LocalPolicy, Parked, Refused, ToolError, ask_before_acting
 from mcos.runtime.providers.base import ToolCall, ToolSpec, Turn
 from mcos.runtime.service_watch import ServiceWatch
 from mcos.runtime.tooling import Commands, Tool, ToolContext
@@ -71,8 +71,15 @@ class Toolbox:
         commands: Commands | None = None,
         mailboxes: Mailboxes | None = None,
         services: ServiceWatch | None = None,
+        policy_version: Callable[[], str | None] | None = None,
     ) -> None:
         self.agent, self.workspace, self.link = agent, workspace, link
+        self.local = (
+            LocalPolicy(fleet, agent, policy_version)
+            if fleet is not None and policy_version is not None
+            else None
+        )
+        """Decides here what the fleet file alone allows (see :class:`LocalPolicy`)."""
         self.fleet, self.commands, self.mailboxes = fleet, commands, mailboxes
         self.services = services
         self.owns_mail = fleet is not None and bool(fleet.mail.owned_by(agent.name))
@@ -174,7 +181,7 @@ class Toolbox:
             args = self._parse(tool, call)
             if tool.action is not None:
                 await ask_before_acting(
-                    self.link, tool.action(context, args) | {"reason": context.reason}
+                    self.link, tool.action(context, args) | {"reason": context.reason}, self.local
                 )
             elif tool.name not in self.offered and not tool.asks:
                 needs = (

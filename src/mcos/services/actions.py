@@ -12,41 +12,14 @@ from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden, InvalidInput
 from mcos.fleet.schema import Fleet
-from mcos.policy import (
-    Action,
-    Allow,
-    Decision,
-    Deny,
-    Grant,
-    NeedsApproval,
-    PolicyRequest,
-    decide,
-)
+from mcos.policy import Action, Allow, Decision, Deny, Grant, NeedsApproval, decide
+from mcos.policy.local import action_of, request_for
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.mail_drafts import send_problem
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
-
-
-def action_of(body: ActionRequest) -> Action:
-    return Action(
-        kind=body.kind,
-        command=body.command,
-        paths=tuple(body.paths),
-        host=body.host,
-        recipient=body.recipient,
-        amount_usd=body.amount_usd,
-        files_touched=body.files_touched,
-        addresses=tuple(body.addresses),
-        port=body.port,
-        target=body.target,
-        draft=body.draft,
-        subject=body.subject,
-        body_sha256=body.body_sha256,
-        recipients=tuple(body.recipients),
-    )
 
 
 def frozen(action: Action) -> dict[str, Any]:
@@ -128,19 +101,7 @@ def check_action(
         Grant(g.agent, g.capability, g.expires_at, g.approval_id)
         for g in active_grants(ctx.conn, name, ctx.now)
     )
-    service = fleet.service(action.target or "") if action.kind.startswith("service.") else None
-    decision = decide(
-        PolicyRequest(
-            agent,
-            action,
-            ctx.now,
-            fleet.guard_for(agent),
-            grants,
-            control_plane_host=fleet.control_plane.host,
-            service=service,
-            service_owner=fleet.owner_of(service) if service is not None else None,
-        )
-    )
+    decision = decide(request_for(fleet, agent, action, ctx.now, grants))
     outcome = {"outcome": decision.outcome, "reason": decision.reason}
     if body.acted:
         return _acted(ctx, principal, subject, record | outcome, decision, body.id)

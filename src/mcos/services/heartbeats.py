@@ -21,6 +21,7 @@ from mcos.domain.kanban import TaskStatus
 from mcos.domain.liveness import derive_liveness
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
+from mcos.policy.local import policy_version
 from mcos.services.access import SYSTEM
 from mcos.services.incidents import for_agents
 from mcos.services.messages import message_view
@@ -244,9 +245,15 @@ def record_heartbeats(
                     {"capability": capability, "expires_at": until}
                     for capability, until in sorted(grants[item.agent].items())
                 ],
+                "policy_version": _policy_version(fleet, item.agent),
             }
         )
     return answers
+
+
+def _policy_version(fleet: Fleet, name: str) -> str | None:
+    agent = fleet.agent(name)
+    return policy_version(fleet, agent) if agent is not None else None
 
 
 def _waiting_tasks(conn: Connection, names: list[str]) -> dict[str, list[dict[str, Any]]]:
