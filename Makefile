@@ -15,8 +15,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON) --quiet --compile-bytecode
+# With the `bench` group (the frameworks bench/runtime.py compares with): the tests run every
+# benchmark in its tiny mode (tests/bench/), and one environment serves `make test` and `make bench`.
+$(VENV)/.installed: pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet --compile-bytecode --group bench
 	touch $@
 
 install: $(VENV)/.installed
@@ -58,7 +60,6 @@ lint: install
 	$(BIN)/mypy --strict examples/langgraph/agent.py
 
 bench: install
-	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
 	@scripts/ensure-postgres
 	$(BIN)/python bench/ingest.py
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
@@ -73,7 +74,6 @@ bench: install
 	$(BIN)/python bench/workbooks.py
 
 bench-runtime: install
-	$(UV) sync --frozen --python $(PYTHON) --quiet --group bench
 	$(BIN)/python bench/runtime.py
 
 bench-dashboard: install

@@ -13,7 +13,7 @@ then drives ``/usr/bin/chromium`` with Playwright (never a downloaded browser):
   minus ``time.time()`` taken just before the POST (same machine, same clock). Measured quiet,
   then while ``--background-rate`` other heartbeats per second flow.
 
-    python bench/dashboard.py [--agents 500] [--tasks 5000] [--loads 7] [--updates 100]
+    python bench/dashboard.py [--tiny] [--agents 500] [--tasks 5000] [--loads 7] [--updates 100]
 """
 
 from __future__ import annotations
@@ -265,14 +265,21 @@ def pct(values: list[float], q: float) -> float:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, default=500, help="Agents in the fleet (500).")
-    parser.add_argument("--tasks", type=int, default=5_000, help="Tasks on the board (5,000).")
-    parser.add_argument("--loads", type=int, default=7, help="Cold loads per view (7).")
-    parser.add_argument("--updates", type=int, default=100, help="Live updates per phase (100).")
-    parser.add_argument("--background-rate", type=float, default=50.0, help="Heartbeats/s (50).")
+    parser.add_argument("--tiny", action="store_true", help="A small fleet, a few loads: tests'.")
+    parser.add_argument("--agents", type=int, help="Agents in the fleet (500).")
+    parser.add_argument("--tasks", type=int, help="Tasks on the board (5,000).")
+    parser.add_argument("--loads", type=int, help="Cold loads per view (7).")
+    parser.add_argument("--updates", type=int, help="Live updates per phase (100).")
+    parser.add_argument("--background-rate", type=float, help="Heartbeats/s (50).")
     parser.add_argument("--json-out", type=Path, help="Also write the figures here as JSON.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary fleet folder.")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.agents = args.agents or (20 if args.tiny else 500)
+    args.tasks = args.tasks or (60 if args.tiny else 5_000)
+    args.loads = args.loads or (1 if args.tiny else 7)
+    args.updates = args.updates or (3 if args.tiny else 100)
+    args.background_rate = args.background_rate or (20.0 if args.tiny else 50.0)
+    return args
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
@@ -313,7 +320,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for view in ("fleet", "board"):
-                first_views(browser, server, token, view, 1)  # warm the server's caches
+                if not args.tiny:
+                    first_views(browser, server, token, view, 1)  # warm the server's caches
                 results[f"first_view_{view}"] = first_views(
                     browser, server, token, view, args.loads
                 )

@@ -8,7 +8,7 @@ requests). SQLite by default; ``--database-url postgresql+psycopg://postgres@127
 creates the database NAME for the run and drops it afterwards. The machine is noisy, so read the
 ratios against the bare app rather than the absolute figures.
 
-    python bench/ingest.py [--quick] [--duration S] [--json-out PATH] [--profile DIR]
+    python bench/ingest.py [--quick | --tiny] [--duration S] [--json-out PATH] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -113,6 +113,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="Seconds measured per phase (default 10).")
     parser.add_argument("--warmup", type=float, help="Seconds of warm-up before each (default 2).")
     parser.add_argument("--quick", action="store_true", help="Small counts: a smoke run.")
+    parser.add_argument(
+        "--tiny", action="store_true", help="Half a second a phase: the tests' run."
+    )
     parser.add_argument("--database-url", help="PostgreSQL URL; its database is made and dropped.")
     parser.add_argument("--json-out", type=Path, help="Also write the figures here as JSON.")
     parser.add_argument("--connections", type=int, help="Heartbeat connections (default 64).")
@@ -126,16 +129,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="Also profile the server under heartbeats.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary fleet folder.")
     args = parser.parse_args()
-    quick = args.quick
-    args.duration = args.duration or (2.0 if quick else 10.0)
-    args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 2.0)
-    args.connections = args.connections or (16 if quick else 64)
-    args.rate = args.rate or (1000.0 if quick else 4000.0)
-    args.batch_size = args.batch_size or (200 if quick else 1000)
+
+    def size(full: Any, quick: Any, tiny: Any) -> Any:
+        return tiny if args.tiny else quick if args.quick else full
+
+    args.duration = args.duration or size(10.0, 2.0, 0.5)
+    args.warmup = args.warmup if args.warmup is not None else size(2.0, 0.5, 0.2)
+    args.connections = args.connections or size(64, 16, 4)
+    args.rate = args.rate or size(4000.0, 1000.0, 200.0)
+    args.batch_size = args.batch_size or size(1000, 200, 50)
     args.subscribers = [
-        int(n) for n in (args.subscribers or ("20,50" if quick else "100,500")).split(",")
+        int(n) for n in (args.subscribers or size("100,500", "20,50", "5")).split(",")
     ]
-    args.drain = 5.0 if quick else 15.0
+    args.drain = size(15.0, 5.0, 5.0)
     args.only = set((args.only or "db,http,batch,sse").split(","))
     return args
 

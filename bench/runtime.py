@@ -7,7 +7,7 @@ their own processes, and each contender runs in a process of its own (``_runtime
 so none shares a GIL or a heap with another. Rounds alternate the contenders; each phase is run
 once as a warm-up first. A last phase starts a runner with 1,000 idle agents and reads its RSS.
 
-    python bench/runtime.py [--quick] [--rounds N] [--json-out PATH] [--only seq,idle]
+    python bench/runtime.py [--quick | --tiny] [--rounds N] [--json-out PATH] [--only seq,idle]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class Worker:
                 bufsize=0,
             )
         self._buffer = b""
+        self.quitting = False
 
     def _line(self, timeout: float) -> str:
         assert self.process.stdout is not None
@@ -88,34 +89,47 @@ class Worker:
         answer: dict[str, Any] = json.loads(self._line(timeout))
         return answer
 
-    def close(self) -> None:
-        if self.process.poll() is None:
+    def quit(self) -> None:
+        """Ask the worker to exit, without waiting: several can then exit at once."""
+        if self.process.poll() is None and not self.quitting:
+            self.quitting = True
             assert self.process.stdin is not None
-            try:
+            with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.write(b'{"cmd": "quit"}\n')
-                self.process.wait(60)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait(10)
+
+    def close(self) -> None:
+        self.quit()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="One short round: a smoke run.")
+    parser.add_argument("--tiny", action="store_true", help="A few tasks each: the tests' run.")
     parser.add_argument("--rounds", type=int, help="Measured rounds after the warm-up (5).")
     parser.add_argument("--seq-tasks", type=int, help="Tasks one after another per round (40).")
-    parser.add_argument("--concurrency", type=int, default=20, help="Loops run at once (20).")
+    parser.add_argument("--concurrency", type=int, help="Loops run at once (20).")
     parser.add_argument("--conc-tasks", type=int, help="Tasks per concurrent loop a round (15).")
     parser.add_argument("--idle-agents", type=int, help="Agents of the idle runner (1,000).")
     parser.add_argument("--only", help="Comma-separated: seq,concurrent,idle (default all).")
     parser.add_argument("--json-out", type=Path, help="Also write the figures here as JSON.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
     args = parser.parse_args()
-    quick = args.quick
-    args.rounds = args.rounds or (1 if quick else 5)
-    args.seq_tasks = args.seq_tasks or (10 if quick else 40)
-    args.conc_tasks = args.conc_tasks or (3 if quick else 15)
-    args.idle_agents = args.idle_agents or (100 if quick else 1000)
+
+    def size(full: Any, quick: Any, tiny: Any) -> Any:
+        return tiny if args.tiny else quick if args.quick else full
+
+    args.rounds = args.rounds or size(5, 1, 1)
+    args.seq_tasks = args.seq_tasks or size(40, 10, 3)
+    args.concurrency = args.concurrency or size(20, 20, 2)
+    args.conc_tasks = args.conc_tasks or size(15, 3, 2)
+    args.idle_agents = args.idle_agents or size(1000, 100, 5)
+    args.settle = size(3.0, 3.0, 0.5)
+    args.warm_up = not args.tiny
     args.only = set((args.only or "seq,concurrent,idle").split(","))
     # A heartbeat answer lists at most 50 tasks, and an agent asks again only when woken.
     if max(args.seq_tasks, args.conc_tasks) > 50:
@@ -170,7 +184,8 @@ def main_phases(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> 
 
 
 def rounds(args: argparse.Namespace, folder: Path, fake: Server, server: Server) -> dict[str, Any]:
-    """A warm-up round, then the measured rounds, each contender in its worker process."""
+    """A warm-up round (none when tiny), then the measured rounds, each contender in its worker
+    process."""
     base_url = fake.url + "/v1"
     pids = {"fake": fake.pid, "control_plane": server.pid}
     workers: dict[str, Worker] = {}
@@ -191,7 +206,7 @@ def rounds(args: argparse.Namespace, folder: Path, fake: Server, server: Server)
             workers[name] = Worker(name, config, folder / f"worker-{name}.log")
         for worker in workers.values():
             worker.ready()
-        for round_number in range(args.rounds + 1):
+        for round_number in range(0 if args.warm_up else 1, args.rounds + 1):
             label = "warm-up" if round_number == 0 else f"round {round_number}/{args.rounds}"
             for phase, concurrency, each in phases:
                 shift = round_number % len(CONTENDERS)
@@ -203,6 +218,8 @@ def rounds(args: argparse.Namespace, folder: Path, fake: Server, server: Server)
                     if round_number:
                         results[phase][name].append(figures)
     finally:
+        for worker in workers.values():
+            worker.quit()
         for worker in workers.values():
             worker.close()
     return results
@@ -223,6 +240,7 @@ def idle_phase(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> l
                 "agents": count,
                 "fleet_dir": str(folder / "idle" / "fleet"),
                 "url": server.url,
+                "settle_seconds": args.settle,
             }
             worker = Worker("idle", config, folder / f"worker-idle-{count}.log")
             try:
