@@ -62,7 +62,20 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
     """Take the next step of every agent's stall episode; returns how many steps were taken."""
     if not fleet.supervision.enabled:
         return 0
-    rows = ctx.conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
+    # Only the columns the sweep reads: every agent's whole row (its JSON columns decoded) took
+    # most of a 10,000-agent sweep, which holds the writer and the event log's lock.
+    rows = ctx.conn.execute(
+        select(
+            A.c.name,
+            A.c.role,
+            A.c.last_heartbeat_at,
+            A.c.reported_status,
+            A.c.cooldown_until,
+            A.c.paused,
+        )
+        .where(A.c.active.is_(True))
+        .order_by(A.c.name)
+    ).all()
     episodes = {r.agent: r for r in ctx.conn.execute(select(S).where(S.c.ended_at.is_(None)))}
     liveness = {
         r.name: current_liveness(
