@@ -56,6 +56,7 @@ BUCKETS_PER_SECOND = 10_000
 MAX_BUCKET = 30 * BUCKETS_PER_SECOND
 SENT = re.compile(rb'"bench_sent":([0-9.eE+\-]+)')
 VIA = re.compile(rb'"bench_via":"([^"]*)"')
+PROBE_ID = re.compile(rb'"bench_id":"([^"]*)"')
 perf = time.perf_counter
 
 
@@ -173,6 +174,7 @@ class Run:
         self.duration = float(config["duration"])
         self.warmup = float(config["warmup"])
         self.latencies: list[float] = []
+        self.late: list[float] = []
         self.in_window = 0
         self.total = 0
         self.errors = 0
@@ -192,6 +194,9 @@ class Run:
     def record(self, client: Client, now: float, since: float) -> None:
         if since >= self.measure_from and since < self.end:
             self.latencies.append(now - since)
+        elif self.measure_from <= now < self.end:
+            # Sent before the window, answered in it: a server far behind answers only these.
+            self.late.append(now - since)
         self.total += 1
         if self.measure_from <= now < self.end:
             self.in_window += 1
@@ -469,7 +474,8 @@ def fleet_factory(
             key = "bench_sent" if perf() >= window["measure_from"] else "bench_warm"
             if key == "bench_sent":
                 window["probes_measured"] += 1
-            body = {"type": "bench.fanout", "data": {key: time.time(), "bench_via": stream["via"]}}
+            data = {key: time.time(), "bench_via": stream["via"], "bench_id": f"{prefix}{n}"}
+            body = {"type": "bench.fanout", "data": data}
         return http_request("POST", path, host, headers, dumps({"id": f"{prefix}{n}"} | body))
 
     return build
@@ -535,6 +541,11 @@ async def fleet_phase(config: dict[str, Any]) -> dict[str, Any]:
             "errors": sum(r.errors for r in group),
             "unsent": sum(r.unsent for r in group),
             **percentiles([x for r in group for x in r.latencies]),
+            # Requests scheduled before the window but answered in it; with the ones above, the
+            # latency of everything answered in the window (how far behind a server is).
+            "with_backlog": {
+                **percentiles([x for r in group for x in r.latencies + r.late]),
+            },
         }
     return result
 
@@ -613,6 +624,8 @@ class Hub:
         # With by_origin, also one histogram per "bench_via" of the events: which server the
         # producer sent each through (the fan-out between replicas).
         self.by_origin: dict[str, list[int]] | None = {} if by_origin else None
+        # When each probe arrived here, by origin and "bench_id", to compare between servers.
+        self.arrivals: dict[str, dict[str, float]] = {}
         self.errors: collections.Counter[str] = collections.Counter()
         self.subscribers: list[Subscriber] = []
         self.expected = 0
@@ -628,7 +641,11 @@ class Hub:
             sent, via = SENT.search(frame), VIA.search(frame)
             if sent is None or via is None:
                 continue
-            hist = self.by_origin.setdefault(via[1].decode(), [0] * (MAX_BUCKET + 1))
+            origin = via[1].decode()
+            probe = PROBE_ID.search(frame)
+            if probe is not None:
+                self.arrivals.setdefault(origin, {})[probe[1].decode()] = now
+            hist = self.by_origin.setdefault(origin, [0] * (MAX_BUCKET + 1))
             bucket = int((now - float(sent[1])) * BUCKETS_PER_SECOND)
             hist[bucket if 0 <= bucket < MAX_BUCKET else (0 if bucket < 0 else MAX_BUCKET)] += 1
 
@@ -705,7 +722,8 @@ async def subscribe_phase(config: dict[str, Any]) -> dict[str, Any]:
                 "by_origin": {
                     via: {"delivered": sum(hist), **histogram_percentiles(hist)}
                     for via, hist in sorted(hub.by_origin.items())
-                }
+                },
+                "arrivals": hub.arrivals,
             }
             if hub.by_origin is not None
             else {}

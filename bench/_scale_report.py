@@ -43,7 +43,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "sustained": all(
-            k["requests_per_s"] >= 0.99 * k["target_rate"] and k["errors"] == 0 and not k["unsent"]
+            k["requests_per_s"] >= 0.95 * k["target_rate"] and k["errors"] == 0 and not k["unsent"]
             for k in kinds.values()
         ),
         "requests_per_s": round(requests_per_s, 1),
@@ -59,6 +59,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         "fanout_same_replica_p99_ms": worst(same, "p99_ms"),
         "fanout_other_replica_p50_ms": worst(other, "p50_ms"),
         "fanout_other_replica_p99_ms": worst(other, "p99_ms"),
+        "fanout_between_replicas_p50_ms": results["between_replicas"]["p50_ms"],
+        "fanout_between_replicas_p99_ms": results["between_replicas"]["p99_ms"],
         "fanout_missing": sum(f["missing"] for f in results["fanout"]),
         "fanout_errors": sum(f["errors"] for f in results["fanout"]),
     }
@@ -91,6 +93,18 @@ def print_report(results: dict[str, Any], args: argparse.Namespace) -> dict[str,
             )
         )
     table(("request", "offered/s", "done/s", "p50 ms", "p99 ms", "max ms", "err", "unsent"), rows)
+    print(
+        "\nopen loop: latency from each request's scheduled time; unsent: still queued in the"
+        " load generator\nwhen the window closed (the replicas fell behind)."
+    )
+    for kind in KINDS:
+        k = load["kinds"].get(kind)
+        if k and k["unsent"]:
+            late = k["with_backlog"]
+            print(
+                f"  {kind}: behind; with the warm-up's backlog answered in the window, p50 "
+                f"{fmt(late['p50_ms'], 0)} ms, p99 {fmt(late['p99_ms'], 0)} ms"
+            )
 
     rows = []
     for r, cpu in enumerate(used["replica_cpu_pct"]):
@@ -124,9 +138,13 @@ def print_report(results: dict[str, Any], args: argparse.Namespace) -> dict[str,
             )
     table(("read on", "sent via", "delivered", "p50 ms", "p99 ms", "max ms"), rows)
     missing, errors = summary["fanout_missing"], summary["fanout_errors"]
+    between = results["between_replicas"]
     print(
         f"\nfan-out: send time (stamped just before the POST) to receipt on each replica's "
-        f"stream; probes missing {missing}, stream errors {errors}"
+        f"stream; probes missing {missing}, stream errors {errors}.\nSeen on another replica "
+        f"minus seen on the replica it was posted to ({fmt(between['pairs'])} pairs): p50 "
+        f"{fmt(between['p50_ms'], 1)} ms, p99 {fmt(between['p99_ms'], 1)} ms, max "
+        f"{fmt(between['max_ms'], 1)} ms, min {fmt(between['min_ms'], 1)} ms"
     )
     for figures in results["fanout"]:
         if figures.get("error_samples"):

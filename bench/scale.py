@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from typing import IO, Any
 import httpx
 import psycopg
 from _fleet import agent_name, fleet_toml, machine_count, machine_name, machine_of
+from _load import percentiles
 from _machine import machine, machine_busy, memory_of, postgres_cpu_seconds, process_cpu_seconds
 from _scale_report import print_report
 from _servers import Server, database
@@ -51,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     add("--warmup", type=float, help="Seconds of load before the measured window (default 15).")
     add("--heartbeat-every", type=float, help="Seconds between an agent's heartbeats (10).")
     add("--usage-every", type=float, help="Seconds between an agent's usage reports (60).")
-    add("--event-every", type=float, help="Seconds between an agent's events (30).")
+    add("--event-every", type=float, help="Seconds between an agent's events (60).")
     add("--probe-rate", type=float, help="Stamped events/s posted to each replica (10).")
     add(
         "--database-url",
@@ -60,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     )
     add("--json-out", type=Path, help="Also write the figures here as JSON.")
     add("--keep", action="store_true", help="Keep the temporary fleet folder (and the logs).")
+    add("--profile", type=Path, help="Run replica 0 under cProfile; write its pstats here.")
     args = parser.parse_args()
     tiny = args.tiny
     args.agents = args.agents or (50 if tiny else 10_000)
@@ -68,7 +71,7 @@ def parse_args() -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (1.0 if tiny else 15.0)
     args.heartbeat_every = args.heartbeat_every or (1.0 if tiny else 10.0)
     args.usage_every = args.usage_every or (5.0 if tiny else 60.0)
-    args.event_every = args.event_every or (2.0 if tiny else 30.0)
+    args.event_every = args.event_every or (2.0 if tiny else 60.0)
     args.probe_rate = args.probe_rate or (5.0 if tiny else 10.0)
     args.drain = 30.0
     if args.agents < args.replicas:
@@ -181,6 +184,27 @@ class Subscriber:
             self.process.wait(10)
 
 
+def between_replicas(fanout: list[dict[str, Any]]) -> dict[str, Any]:
+    """How much later a probe reached another replica's stream than its own replica's: the
+    fan-out itself, without the write both wait for. Pairs each probe's two arrival times
+    (same machine, same clock); negative when the other replica was first."""
+    delays = []
+    for origin, figures in enumerate(fanout):
+        own = figures.get("arrivals", {}).get(f"r{origin}", {})
+        for reader, other in enumerate(fanout):
+            if reader == origin:
+                continue
+            seen = other.get("arrivals", {}).get(f"r{origin}", {})
+            delays += [seen[probe] - at for probe, at in own.items() if probe in seen]
+    for figures in fanout:  # the raw arrival times are large and said all they had to
+        figures.pop("arrivals", None)
+    return {"pairs": len(delays), **percentiles(delays), "min_ms": _ms(min(delays, default=None))}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 # --- what the processes use ----------------------------------------------------------------------
 
 
@@ -287,12 +311,17 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             Server(f"replica {r}", serve, env, folder / f"replica-{r}.log")
             for r in range(args.replicas)
         ]
+        if args.profile:  # as ingest.py --profile: one cProfile per thread, written on SIGINT
+            profiled = [PYTHON, str(HERE / "_profile_server.py"), str(fleet), "{port}"]
+            replicas[0] = Server(
+                "replica 0", [*profiled, str(args.profile)], env, folder / "replica-0.log"
+            )
         subscribers: list[Subscriber] = []
         admin_url = make_url(url).set(drivername="postgresql", database="postgres")
         try:
             began = time.monotonic()
-            for server in replicas:  # the first one upgrades the schema; the others find it done
-                server.start("/api/v1/health")
+            for server in replicas:  # the first one makes the schema and writes the fleet's
+                server.start("/api/v1/health", timeout=600)  # agents; the others find them
             print(f"  {args.replicas} replicas up in {time.monotonic() - began:.1f} s", flush=True)
             tokens = runner_tokens(replicas[0], operator_token, machine_count(args.agents))
             subscribers = [Subscriber(server, operator_token) for server in replicas]
@@ -312,12 +341,15 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             for subscriber in subscribers:
                 subscriber.drain(load["probes_measured"], args.drain)
             fanout = [subscriber.result(args.drain) for subscriber in subscribers]
+            between = between_replicas(fanout)
             health = httpx.get(replicas[0].url + "/api/v1/health", timeout=10).json()
         finally:
             for subscriber in subscribers:
                 subscriber.stop()
             for server in replicas:
-                server.stop()
+                server.stop(
+                    signal.SIGINT if args.profile and server is replicas[0] else signal.SIGTERM
+                )
     return {
         "agents": args.agents,
         "replicas": args.replicas,
@@ -325,6 +357,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "load": load,
         "used": used,
         "fanout": fanout,
+        "between_replicas": between,
         "event_log_last_seq": health.get("last_seq"),
     }
 

@@ -36,4 +36,5 @@ def test_the_scale_benchmark_runs_in_its_tiny_mode(tmp_path: Path, postgres_data
     for reader in results["fanout"]:
         assert reader["errors"] == 0 and reader["missing"] == 0, reader
         assert set(reader["by_origin"]) == origins, "each replica streams both replicas' events"
-    assert found["summary"]["fanout_other_replica_p50_ms"] is not None
+    assert results["between_replicas"]["pairs"] > 0, "probes paired across replicas"
+    assert found["summary"]["fanout_between_replicas_p50_ms"] is not None
