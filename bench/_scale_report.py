@@ -55,6 +55,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             used["postgres_backends_cpu_pct"] / thousands, 2
         ),
         "postgres_all_cpu_pct": used["postgres_all_cpu_pct"],
+        "idle_replicas_cpu_pct": round(sum(results["idle"]["replica_cpu_pct"]), 1),
+        "idle_postgres_backends_cpu_pct": results["idle"]["postgres_backends_cpu_pct"],
         "fanout_same_replica_p50_ms": worst(same, "p50_ms"),
         "fanout_same_replica_p99_ms": worst(same, "p99_ms"),
         "fanout_other_replica_p50_ms": worst(other, "p50_ms"),
@@ -122,6 +124,12 @@ def print_report(results: dict[str, Any], args: argparse.Namespace) -> dict[str,
     rows.append(("load generator", "", fmt(load["loadgen_cpu_pct"]), "", ""))
     rows.append(("whole machine (200% = 2 cores)", "", fmt(used["machine_busy_pct"]), "", ""))
     table(("process", "req/s", "CPU %", "RSS MiB", "peak MiB"), rows)
+    idle = results["idle"]
+    print(
+        f"\nidle for {idle['seconds']:g} s after the load (the fleet's standing cost): replicas "
+        f"{' / '.join(fmt(x) for x in idle['replica_cpu_pct'])}% CPU, this database's "
+        f"backends {fmt(idle['postgres_backends_cpu_pct'])}%"
+    )
 
     rows = []
     for reader, figures in enumerate(results["fanout"]):

@@ -55,6 +55,7 @@ def parse_args() -> argparse.Namespace:
     add("--usage-every", type=float, help="Seconds between an agent's usage reports (60).")
     add("--event-every", type=float, help="Seconds between an agent's events (60).")
     add("--probe-rate", type=float, help="Stamped events/s posted to each replica (10).")
+    add("--idle", type=float, help="Seconds measured after the load, nothing sent (default 15).")
     add(
         "--database-url",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/",
@@ -73,6 +74,7 @@ def parse_args() -> argparse.Namespace:
     args.usage_every = args.usage_every or (5.0 if tiny else 60.0)
     args.event_every = args.event_every or (2.0 if tiny else 60.0)
     args.probe_rate = args.probe_rate or (5.0 if tiny else 10.0)
+    args.idle = args.idle if args.idle is not None else (1.0 if tiny else 15.0)
     args.drain = 30.0
     if args.agents < args.replicas:
         parser.error("--agents must be at least --replicas: every replica serves some agents")
@@ -338,6 +340,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 load, used = drive(
                     args, folder, replicas, config, lambda: Snapshot(replicas, admin, name)
                 )
+                # What a fleet this size costs with nothing coming in: the liveness and
+                # supervision sweeps of every replica, the fan-out's polls.
+                print("  idle ...", flush=True)
+                before = Snapshot(replicas, admin, name)
+                time.sleep(args.idle)
+                idle = window(before, Snapshot(replicas, admin, name), replicas)
             for subscriber in subscribers:
                 subscriber.drain(load["probes_measured"], args.drain)
             fanout = [subscriber.result(args.drain) for subscriber in subscribers]
@@ -356,6 +364,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "machines": machine_count(args.agents),
         "load": load,
         "used": used,
+        "idle": idle,
         "fanout": fanout,
         "between_replicas": between,
         "event_log_last_seq": health.get("last_seq"),
