@@ -54,7 +54,8 @@ def parse_args() -> argparse.Namespace:
     add("--heartbeat-every", type=float, help="Seconds between an agent's heartbeats (10).")
     add("--usage-every", type=float, help="Seconds between an agent's usage reports (60).")
     add("--event-every", type=float, help="Seconds between an agent's events (60).")
-    add("--probe-rate", type=float, help="Stamped events/s posted to each replica (10).")
+    add("--probe-rate", type=float, help="Stamped events/s posted to each replica (5).")
+    add("--connections", type=int, help="Heartbeat connections per replica (default 64).")
     add("--idle", type=float, help="Seconds measured after the load, nothing sent (default 15).")
     add(
         "--database-url",
@@ -73,7 +74,8 @@ def parse_args() -> argparse.Namespace:
     args.heartbeat_every = args.heartbeat_every or (1.0 if tiny else 10.0)
     args.usage_every = args.usage_every or (5.0 if tiny else 60.0)
     args.event_every = args.event_every or (2.0 if tiny else 60.0)
-    args.probe_rate = args.probe_rate or (5.0 if tiny else 10.0)
+    args.probe_rate = args.probe_rate or 5.0
+    args.connections = args.connections or (8 if tiny else 64)
     args.idle = args.idle if args.idle is not None else (1.0 if tiny else 15.0)
     args.drain = 30.0
     if args.agents < args.replicas:
@@ -109,9 +111,10 @@ def streams(args: argparse.Namespace, replicas: list[Server], tokens: dict[str, 
         ]
         common = {"port": server.port, "agents": mine, "as_agent": True}
         for kind, every, connections in (
-            ("heartbeat", args.heartbeat_every, 32),
-            ("usage", args.usage_every, 8),
-            ("event", args.event_every, 8),
+            # Heartbeats wait together for one commit: their connections are the batch.
+            ("heartbeat", args.heartbeat_every, args.connections),
+            ("usage", args.usage_every, max(1, args.connections // 4)),
+            ("event", args.event_every, max(1, args.connections // 4)),
         ):
             out.append(
                 common
@@ -130,7 +133,7 @@ def streams(args: argparse.Namespace, replicas: list[Server], tokens: dict[str, 
                 "kind": "probe",
                 "agents": mine[:5],
                 "rate": args.probe_rate,
-                "connections": 2,
+                "connections": 8,
                 "via": f"r{r}",
                 "run_id": f"{run_id}-probe-r{r}",
             }
