@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO ?= var/demo-day
 SPEED ?= 240
 
-.PHONY: run test test-lowest lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail bench-workbooks install clean
+.PHONY: run test test-lowest lint bytecode bench bench-runtime bench-dashboard bench-sandbox bench-mail bench-workbooks bench-scale install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  $(BIN)/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/; fi
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then $(BIN)/python bench/scale.py; fi
 	$(BIN)/python bench/runtime.py
 	@scripts/ensure-chromium
 	$(BIN)/python bench/dashboard.py
@@ -87,6 +88,10 @@ bench-sandbox: install
 bench-mail: install
 	@scripts/ensure-dovecot
 	$(BIN)/python bench/mail.py
+
+bench-scale: install
+	@scripts/ensure-postgres
+	$(BIN)/python bench/scale.py
 
 bench-workbooks: install
 	$(BIN)/python bench/workbooks.py

@@ -1,9 +1,11 @@
-"""The load generator of ``bench/ingest.py``: raw asyncio sockets, one process per phase.
+"""The load generator of ``bench/ingest.py`` and ``bench/scale.py``: raw asyncio sockets, one
+process per phase.
 
 It speaks HTTP/1.1 with keep-alive over plain asyncio protocols (uvloop when installed), builds
 requests as bytes ahead of time and parses responses with httptools (uvicorn's own parser), so a
 request costs the client a few microseconds and the server stays the bottleneck. Run it as
-``python bench/_load.py '<json config>'``; it prints one JSON line of results. Modes:
+``python bench/_load.py '<json config>'`` (or ``@FILE`` holding it); it prints one JSON line of
+results. Modes:
 
 - ``closed``: C connections, each sends its next request as soon as the last one is answered.
 - ``open``: requests scheduled at a fixed rate over a pool of connections; latency counts from
@@ -14,6 +16,10 @@ request costs the client a few microseconds and the server stays the bottleneck.
   the ``bench_sent`` time.time() the producer put in each event).
 - ``produce``: posts events at a fixed rate, stamped with ``bench_sent`` (``bench_warm`` during
   the warm-up, which subscribers ignore).
+- ``fleet``: several ``open`` streams at once on one clock (heartbeats, usage, events and stamped
+  probes, each to its server), each stream cycling through its agents; figures per stream and
+  per kind of request. ``subscribe`` with ``by_origin`` splits delivery latency by the probes'
+  ``bench_via`` (the server they were posted to).
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import itertools
 import json
 import re
 import resource
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httptools
@@ -47,6 +55,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency of mcos
 BUCKETS_PER_SECOND = 10_000
 MAX_BUCKET = 30 * BUCKETS_PER_SECOND
 SENT = re.compile(rb'"bench_sent":([0-9.eE+\-]+)')
+VIA = re.compile(rb'"bench_via":"([^"]*)"')
+PROBE_ID = re.compile(rb'"bench_id":"([^"]*)"')
 perf = time.perf_counter
 
 
@@ -164,6 +174,7 @@ class Run:
         self.duration = float(config["duration"])
         self.warmup = float(config["warmup"])
         self.latencies: list[float] = []
+        self.late: list[float] = []
         self.in_window = 0
         self.total = 0
         self.errors = 0
@@ -183,6 +194,9 @@ class Run:
     def record(self, client: Client, now: float, since: float) -> None:
         if since >= self.measure_from and since < self.end:
             self.latencies.append(now - since)
+        elif self.measure_from <= now < self.end:
+            # Sent before the window, answered in it: a server far behind answers only these.
+            self.late.append(now - since)
         self.total += 1
         if self.measure_from <= now < self.end:
             self.in_window += 1
@@ -249,9 +263,8 @@ class OpenRun(Run):
             self.idle.append(client)
             self.check_finished()
 
-    def tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = perf()
+    def issue_due(self, now: float) -> bool:
+        """Send every request scheduled by ``now``; False once the phase is over."""
         while True:
             scheduled = self.t0 + self.issued / self.rate
             if scheduled > now or scheduled >= self.end:
@@ -259,10 +272,14 @@ class OpenRun(Run):
             self.issued += 1
             self.dispatch(scheduled)
         if now < self.end:
-            loop.call_later(0.001, self.tick)
-        else:
-            self.drop_backlog()
-            self.check_finished()
+            return True
+        self.drop_backlog()
+        self.check_finished()
+        return False
+
+    def tick(self) -> None:
+        if self.issue_due(perf()):
+            asyncio.get_running_loop().call_later(0.001, self.tick)
 
     def drop_backlog(self) -> None:
         """At the end, requests still waiting for a connection are counted, not sent."""
@@ -274,9 +291,12 @@ class OpenRun(Run):
             return
         super().check_finished()
 
-    def begin(self) -> None:
+    def start(self) -> None:
         self.idle.extend(self.clients)
         self.t0 = perf()
+
+    def begin(self) -> None:
+        self.start()
         self.tick()
 
 
@@ -379,6 +399,10 @@ async def http_phase(config: dict[str, Any]) -> dict[str, Any]:
     for client in run.clients:
         if client.transport is not None:
             client.transport.close()
+    return figures(run, cpu, timed_out)
+
+
+def figures(run: Run, cpu: float, timed_out: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "requests_per_s": round(run.in_window / run.duration, 1),
         "requests": len(run.latencies),
@@ -394,6 +418,135 @@ async def http_phase(config: dict[str, Any]) -> dict[str, Any]:
         result["target_rate"] = run.rate
         result["max_backlog"] = run.max_backlog
         result["unsent"] = run.unsent
+    return result
+
+
+# --- a fleet's mixed traffic --------------------------------------------------------------------
+
+FLEET_PATHS = {
+    "heartbeat": "/api/v1/agents/{name}/heartbeat",
+    "usage": "/api/v1/agents/{name}/usage",
+    "event": "/api/v1/events",
+    "probe": "/api/v1/events",
+}
+
+
+def fleet_factory(
+    stream: dict[str, Any], host: str, window: dict[str, float]
+) -> Callable[[], bytes]:
+    """The next request of one stream, shared by its connections: the stream's agents in turn,
+    so at ``rate = agents / period`` each agent reports once per period. Reports that retry
+    safely carry a client id, as the runtime's outbox sends them; probes carry the send time."""
+    kind = stream["kind"]
+    agents: list[list[str]] = stream["agents"]  # [name, token] pairs
+    template = FLEET_PATHS[kind]
+    per_agent = []
+    for name, token in agents:
+        headers = {"Authorization": f"Bearer {token}"}
+        if stream.get("as_agent"):
+            headers["X-MCOS-Agent"] = name  # a runner token, acting as one of its agents
+        per_agent.append((name, template.format(name=name), headers))
+    if kind == "heartbeat":  # built in advance: the hottest request, and the same every period
+        ready = [
+            http_request(
+                "POST",
+                path,
+                host,
+                headers,
+                dumps({"status": "working", "context_tokens": 20_000 + 7 * i, "note": "bench"}),
+            )
+            for i, (_, path, headers) in enumerate(per_agent)
+        ]
+        return functools.partial(next, itertools.cycle(ready))
+    counter = itertools.count()
+    prefix = f"{stream['run_id']}-"
+
+    def build() -> bytes:
+        n = next(counter)
+        name, path, headers = per_agent[n % len(per_agent)]
+        body: dict[str, Any]
+        if kind == "usage":
+            body = {"input_tokens": 1_200, "output_tokens": 150, "latency_ms": 900}
+        elif kind == "event":
+            data = {"agent": name, "tool": "web.search", "ms": 120 + n % 50}
+            body = {"type": "bench.tool_called", "subject": "bench", "data": data}
+        else:  # probe: stamped now; during the warm-up as bench_warm, which subscribers ignore
+            key = "bench_sent" if perf() >= window["measure_from"] else "bench_warm"
+            if key == "bench_sent":
+                window["probes_measured"] += 1
+            data = {key: time.time(), "bench_via": stream["via"], "bench_id": f"{prefix}{n}"}
+            body = {"type": "bench.fanout", "data": data}
+        return http_request("POST", path, host, headers, dumps({"id": f"{prefix}{n}"} | body))
+
+    return build
+
+
+async def fleet_phase(config: dict[str, Any]) -> dict[str, Any]:
+    """Several fixed-rate streams at once (kinds of request, servers), one clock, one window.
+
+    Prints ``measuring`` when the measured window opens and ``measured`` when it closes, so the
+    parent can read the servers' CPU over exactly that window."""
+    window = {"measure_from": float("inf"), "probes_measured": 0.0}
+    runs: dict[str, OpenRun] = {}
+    for stream in config["streams"]:
+        run = OpenRun(config | stream)
+        factory = fleet_factory(stream, f"127.0.0.1:{stream['port']}", window)
+        await connect_all(run, [factory] * int(stream["connections"]), int(stream["port"]))
+        runs[stream["name"]] = run
+    loop = asyncio.get_running_loop()
+    start = perf()
+    for run in runs.values():
+        run.finished = loop.create_future()
+        run.measure_from = window["measure_from"] = start + run.warmup
+        run.end = run.measure_from + run.duration
+        run.start()
+
+    def tick() -> None:  # one timer for every stream
+        now = perf()
+        if [run.issue_due(now) for run in runs.values()].count(True):
+            loop.call_later(0.001, tick)
+
+    tick()
+    duration = float(config["duration"])
+    await asyncio.sleep(float(config["warmup"]))
+    print("measuring", flush=True)
+    cpu_at = cpu_seconds()
+    await asyncio.sleep(duration)
+    cpu = cpu_seconds() - cpu_at
+    print("measured", flush=True)
+    pending = [run.finished for run in runs.values() if run.finished is not None]
+    await asyncio.wait(pending, timeout=float(config.get("drain_seconds", 30)))
+    result: dict[str, Any] = {
+        "loadgen_cpu_pct": round(100 * cpu / duration, 1),
+        "probes_measured": int(window["probes_measured"]),
+        "streams": {},
+        "kinds": {},
+    }
+    by_kind: dict[str, list[OpenRun]] = collections.defaultdict(list)
+    for stream in config["streams"]:
+        run = runs[stream["name"]]
+        by_kind[stream["kind"]].append(run)
+        timed_out = 0 if run.finished and run.finished.done() else sum(c.busy for c in run.clients)
+        run.errors += timed_out
+        for client in run.clients:
+            if client.transport is not None:
+                client.transport.close()
+        result["streams"][stream["name"]] = figures(run, 0.0, timed_out)
+        del result["streams"][stream["name"]]["loadgen_cpu_pct"]
+    for kind, group in by_kind.items():  # every server's requests of one kind together
+        result["kinds"][kind] = {
+            "requests_per_s": round(sum(r.in_window for r in group) / duration, 1),
+            "target_rate": round(sum(r.rate for r in group), 1),
+            "requests": sum(len(r.latencies) for r in group),
+            "errors": sum(r.errors for r in group),
+            "unsent": sum(r.unsent for r in group),
+            **percentiles([x for r in group for x in r.latencies]),
+            # Requests scheduled before the window but answered in it; with the ones above, the
+            # latency of everything answered in the window (how far behind a server is).
+            "with_backlog": {
+                **percentiles([x for r in group for x in r.latencies + r.late]),
+            },
+        }
     return result
 
 
@@ -454,6 +607,8 @@ class Subscriber(asyncio.Protocol):
             bucket = int((now - float(sent)) * BUCKETS_PER_SECOND)
             hist[bucket if 0 <= bucket < MAX_BUCKET else (0 if bucket < 0 else MAX_BUCKET)] += 1
             n += 1
+        if n and self.hub.by_origin is not None:
+            self.hub.count_by_origin(complete, now)
         if n:
             self.received += n
             if self.hub.expected and self.received >= self.hub.expected:
@@ -463,9 +618,14 @@ class Subscriber(asyncio.Protocol):
 
 
 class Hub:
-    def __init__(self, request: bytes) -> None:
+    def __init__(self, request: bytes, *, by_origin: bool = False) -> None:
         self.request = request
         self.hist = [0] * (MAX_BUCKET + 1)
+        # With by_origin, also one histogram per "bench_via" of the events: which server the
+        # producer sent each through (the fan-out between replicas).
+        self.by_origin: dict[str, list[int]] | None = {} if by_origin else None
+        # When each probe arrived here, by origin and "bench_id", to compare between servers.
+        self.arrivals: dict[str, dict[str, float]] = {}
         self.errors: collections.Counter[str] = collections.Counter()
         self.subscribers: list[Subscriber] = []
         self.expected = 0
@@ -474,6 +634,20 @@ class Hub:
 
     def changed(self) -> None:
         self.event.set()
+
+    def count_by_origin(self, frames: bytes, now: float) -> None:
+        assert self.by_origin is not None
+        for frame in frames.split(b"\n\n"):
+            sent, via = SENT.search(frame), VIA.search(frame)
+            if sent is None or via is None:
+                continue
+            origin = via[1].decode()
+            probe = PROBE_ID.search(frame)
+            if probe is not None:
+                self.arrivals.setdefault(origin, {})[probe[1].decode()] = now
+            hist = self.by_origin.setdefault(origin, [0] * (MAX_BUCKET + 1))
+            bucket = int((now - float(sent[1])) * BUCKETS_PER_SECOND)
+            hist[bucket if 0 <= bucket < MAX_BUCKET else (0 if bucket < 0 else MAX_BUCKET)] += 1
 
     async def until(self, condition: Callable[[], bool], seconds: float) -> bool:
         deadline = perf() + seconds
@@ -498,7 +672,8 @@ async def subscribe_phase(config: dict[str, Any]) -> dict[str, Any]:
     headers = {"Accept": "text/event-stream"}
     if config.get("token"):
         headers["Authorization"] = f"Bearer {config['token']}"
-    hub = Hub(http_request("GET", config["path"], f"127.0.0.1:{port}", headers, b""))
+    request = http_request("GET", config["path"], f"127.0.0.1:{port}", headers, b"")
+    hub = Hub(request, by_origin=bool(config.get("by_origin")))
     loop = asyncio.get_running_loop()
     count = int(config["subscribers"])
     for start in range(0, count, 50):  # in waves, as a fleet of dashboards would arrive
@@ -542,6 +717,17 @@ async def subscribe_phase(config: dict[str, Any]) -> dict[str, Any]:
         "error_samples": dict(hub.errors),
         "loadgen_cpu_pct": round(100 * cpu / busy, 1) if busy else None,
         **histogram_percentiles(hub.hist),
+        **(
+            {
+                "by_origin": {
+                    via: {"delivered": sum(hist), **histogram_percentiles(hist)}
+                    for via, hist in sorted(hub.by_origin.items())
+                },
+                "arrivals": hub.arrivals,
+            }
+            if hub.by_origin is not None
+            else {}
+        ),
     }
 
 
@@ -601,7 +787,10 @@ async def produce_phase(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    # A big configuration (a fleet's tokens) comes as a file, ``@PATH``: one argument is
+    # limited to 128 KiB.
+    given = sys.argv[1]
+    config = json.loads(Path(given[1:]).read_text() if given.startswith("@") else given)
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65_536)), hard))
@@ -612,6 +801,7 @@ def main() -> None:
         "open": http_phase,
         "subscribe": subscribe_phase,
         "produce": produce_phase,
+        "fleet": fleet_phase,
     }
     runner = phases[config["mode"]]
     try:

@@ -90,3 +90,24 @@ class Meter:
             self.result[f"{name}_cpu_pct"] = round(100 * used / elapsed, 1)
         share = (busy - self.busy[0]) / max(1, total - self.busy[1])
         self.result["machine_busy_pct"] = round(100 * share * (os.cpu_count() or 1), 1)
+
+
+def postgres_cpu_seconds() -> tuple[dict[int, float], float]:
+    """CPU seconds of every PostgreSQL process of this machine, and the CPU of the backends the
+    postmaster has reaped (its ``cutime + cstime``): a backend that exits takes its CPU with it,
+    into its parent's. Empty when PostgreSQL runs elsewhere or /proc hides it."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+    seconds = {pid: (int(f[11]) + int(f[12])) / CLOCK_TICKS for pid, f in stats.items()}
+    reaped = sum(  # the postmaster: the one whose parent is no PostgreSQL process
+        (int(f[13]) + int(f[14])) / CLOCK_TICKS for f in stats.values() if int(f[1]) not in stats
+    )
+    return seconds, reaped

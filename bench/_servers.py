@@ -40,7 +40,7 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, health: str) -> None:
+    def start(self, health: str, timeout: float = 60.0) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -49,7 +49,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 cwd=self.log.parent,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"{self.name} exited at start:\n{self.log.read_text()}")
@@ -57,7 +57,9 @@ class Server:
                 if httpx.get(self.url + health, timeout=2).status_code == 200:
                     return
             time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not answer within 60 s:\n{self.log.read_text()}")
+        raise SystemExit(
+            f"{self.name} did not answer within {timeout:g} s:\n{self.log.read_text()}"
+        )
 
     def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _fleet import fleet_toml
 from _servers import Server
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from mcos.testing.chromium import CHROMIUM, CHROMIUM_ARGS
 
 PYTHON = sys.executable
-ROLES = ["orchestrator", "security", "support", "sales", "finance", "engineering", "ops", "legal"]
-MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6"]
 # Share of the tasks per column, and the moves that take a new card there.
 COLUMNS: list[tuple[str, float, list[str]]] = [
     ("inbox", 0.15, []),
@@ -87,37 +86,6 @@ LIVE_PROBE = """([agent, wanted]) => {
   window.__observer.observe(document.body, {subtree: true, childList: true, characterData: true});
   return shows();
 }"""
-
-
-def fleet_toml(agents: int) -> str:
-    lines = [
-        "[fleet]",
-        'name = "Bench Fleet"',
-        'timezone = "Africa/Johannesburg"',
-        "",
-    ]
-    machines = max(1, agents // 50)
-    for m in range(machines):
-        lines += ["[[machines]]", f'name = "machine-{m:02d}"', ""]
-    for i in range(agents):
-        lines += [
-            "[[agents]]",
-            f'name = "agent-{i:04d}"',
-            f'role = "{ROLES[i % len(ROLES)]}"',
-            f'title = "Bench agent {i}"',
-            f'machine = "machine-{i % machines:02d}"',
-            'provider = "anthropic"',
-            f'model = "{MODELS[i % len(MODELS)]}"',
-            "context_window = 200000",
-            f'credential = "MCOS_BENCH_{i:04d}_KEY"',
-            'capabilities = ["read", "plan", "write"]',
-            'supervisor = "operator"',
-            "[agents.budget]",
-            "daily_usd = 1.00",
-            "monthly_usd = 15.00",
-            "",
-        ]
-    return "\n".join(lines)
 
 
 def fill(server: Server, token: str, names: list[str], tasks: int) -> dict[str, int]:

@@ -62,7 +62,20 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
     """Take the next step of every agent's stall episode; returns how many steps were taken."""
     if not fleet.supervision.enabled:
         return 0
-    rows = ctx.conn.execute(select(A).where(A.c.active.is_(True)).order_by(A.c.name)).all()
+    # Only the columns the sweep reads: every agent's whole row (its JSON columns decoded) took
+    # most of a 10,000-agent sweep, which holds the writer and the event log's lock.
+    rows = ctx.conn.execute(
+        select(
+            A.c.name,
+            A.c.role,
+            A.c.last_heartbeat_at,
+            A.c.reported_status,
+            A.c.cooldown_until,
+            A.c.paused,
+        )
+        .where(A.c.active.is_(True))
+        .order_by(A.c.name)
+    ).all()
     episodes = {r.agent: r for r in ctx.conn.execute(select(S).where(S.c.ended_at.is_(None)))}
     liveness = {
         r.name: current_liveness(
@@ -77,24 +90,33 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
         for r in rows
     }
     tasks = _open_tasks(ctx.conn)
+    live_by_role: dict[str, list[str]] = {}
+    for r in rows:
+        if liveness[r.name] in LIVE:
+            live_by_role.setdefault(r.role, []).append(r.name)
+
+    def peers_of(row: Any) -> dict[str, int]:
+        """The live agents of the same role and their open tasks, as the sweep has them now.
+        Asked only of an agent that has work to hand over or is escalated: asked of every
+        agent, it made the sweep quadratic (10,000 agents: minutes in the writer)."""
+        same_role = live_by_role.get(row.role, ())
+        return {name: len(tasks.get(name, [])) for name in same_role if name != row.name}
+
     taken = 0
     for row in rows:
         agent = fleet.agent(row.name)
         episode = episodes.get(row.name)
         if agent is None or (episode is None and row.last_heartbeat_at is None):
             continue
-        peers = {
-            r.name: len(tasks.get(r.name, []))
-            for r in rows
-            if r.role == row.role and r.name != row.name and liveness[r.name] in LIVE
-        }
+        own = tasks.get(row.name)
+        peers = peers_of(row) if own else None
         rules = rules_for(fleet, agent)
         step = next_step(
             _episode(episode) if episode is not None else None,
             liveness[row.name],
             ctx.now,
             rules,
-            can_reassign=bool(peers and tasks.get(row.name)),
+            can_reassign=bool(peers and own),
         )
         if step is None:
             continue
@@ -113,6 +135,7 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
             if step == Step.NUDGE:
                 _nudge(ctx, episode, rules, context)
             elif step == Step.REASSIGN:
+                assert peers is not None  # can_reassign: it has work and peers
                 peer = pick_peer(peers)
                 assert peer is not None
                 handed = tasks.pop(row.name, [])
@@ -121,6 +144,7 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
                 # sweep, goes to the next least-loaded agent rather than piling on this one.
                 tasks.setdefault(peer, []).extend(handed)
             else:
+                peers = peers if peers is not None else peers_of(row)
                 _escalate(ctx, fleet, episode, agent, peers, tasks.get(row.name, []), context)
         taken += 1
     return taken
