@@ -25,6 +25,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,11 +165,15 @@ class Outbox:
         backoff_cap: float = 30.0,
         on_set_aside: Callable[[RejectedReport], Awaitable[None]] | None = None,
         deliver_many: DeliverMany | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.path = path
         self._deliver = deliver
         self._deliver_many = deliver_many
         """Used first for whatever is waiting: one request for many reports."""
+        self._linger = linger if deliver_many is not None else 0.0
+        """Seconds the first report after a quiet spell waits for others to share its bundle
+        (a task's usage, comment and moves come a few milliseconds apart)."""
         self._on_set_aside = on_set_aside
         """Told of each report set aside (the runner shows it on the agent's card)."""
         self._backoff = (backoff_start, backoff_cap)
@@ -180,12 +185,16 @@ class Outbox:
         self._progress = asyncio.Event()  # a delivery was noted
         self.commits = 0
         """Transactions committed so far (many puts share one under load)."""
-        ready: concurrent.futures.Future[tuple[str, int, int]] = concurrent.futures.Future()
+        ready: concurrent.futures.Future[tuple[str, int, int, dict[str, int]]] = (
+            concurrent.futures.Future()
+        )
         self._thread = threading.Thread(
             target=self._serve, args=(ready,), name=f"mcos-outbox:{path.name}", daemon=True
         )
         self._thread.start()
-        self.outbox_id, self._last_seq, self._pending = ready.result()
+        self.outbox_id, self._last_seq, self._pending, waiting = ready.result()
+        self._lanes: Counter[str] = Counter(waiting)
+        """Reports not yet settled, by agent (as far as this event loop has seen)."""
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -210,7 +219,12 @@ class Outbox:
 
         committed = self._submit(insert, put_seq=seq)
         self._wake.set()  # delivery's next fetch is queued after this insert, so it sees it
-        await committed
+        self._lanes[agent] += 1
+        try:
+            await committed
+        except BaseException:
+            self._lanes[agent] -= 1
+            raise
         return report
 
     def pending(self) -> int:
@@ -220,6 +234,17 @@ class Outbox:
     async def delivered(self) -> None:
         """Return once no report is pending (delivered, or set aside as rejected)."""
         await self._until_empty()
+
+    def pending_for(self, agent: str) -> int:
+        """Reports of ``agent`` not yet delivered nor set aside."""
+        return self._lanes[agent]
+
+    async def delivered_for(self, agent: str) -> None:
+        """Return once no report of ``agent`` is pending: what it says next cannot overtake
+        what it reported before."""
+        while self._lanes[agent] > 0 and not self._closed:
+            self._progress.clear()
+            await self._progress.wait()
 
     def rejected(self) -> list[RejectedReport]:
         """Reports the control plane refused, oldest first, with its error (works after close)."""
@@ -271,6 +296,8 @@ class Outbox:
                     if until_empty:
                         return
                     await self._wake.wait()
+                    if self._linger:
+                        await asyncio.sleep(self._linger)
                     continue
                 lanes = await self._deliver_bundled(page)
                 await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values()))
@@ -331,6 +358,7 @@ class Outbox:
 
     async def _settle_report(self, report: Report, result: DeliveryResult) -> None:
         """Note a report delivered, or set it aside as rejected."""
+        self._lanes[report.agent] -= 1
         rejection = None
         if result.kind == "rejected":
             what = f"{report.method} {report.path} for {report.agent}"
@@ -366,7 +394,9 @@ class Outbox:
         self._queue.put(job)
         return job.future
 
-    def _serve(self, ready: concurrent.futures.Future[tuple[str, int, int]]) -> None:
+    def _serve(
+        self, ready: concurrent.futures.Future[tuple[str, int, int, dict[str, int]]]
+    ) -> None:
         try:
             conn = _open(self.path)
         except BaseException as exc:
@@ -445,8 +475,9 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _load_state(conn: sqlite3.Connection) -> tuple[str, int, int]:
-    """This file's outbox id (made once), the last seq ever given, and the reports pending."""
+def _load_state(conn: sqlite3.Connection) -> tuple[str, int, int, dict[str, int]]:
+    """This file's outbox id (made once), the last seq ever given, and the reports pending, in
+    all and by agent."""
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
         "INSERT OR IGNORE INTO meta VALUES ('outbox_id', ?), ('last_seq', '0')",
@@ -454,8 +485,8 @@ def _load_state(conn: sqlite3.Connection) -> tuple[str, int, int]:
     )
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     conn.execute("COMMIT")
-    (pending,) = conn.execute("SELECT count(*) FROM reports").fetchone()
-    return str(meta["outbox_id"]), int(meta["last_seq"]), int(pending)
+    waiting = dict(conn.execute("SELECT agent, count(*) FROM reports GROUP BY agent").fetchall())
+    return str(meta["outbox_id"]), int(meta["last_seq"]), sum(waiting.values()), waiting
 
 
 def _batches(jobs: queue.SimpleQueue[Any]) -> Iterator[list[_Job]]:

@@ -49,10 +49,6 @@ RETRY_SECONDS = 5.0
 """How soon an agent tries again when the control plane did not answer."""
 
 
-class NotStarted(Exception):
-    """The control plane refused to move the task to ``in_progress``: it is not ours to do."""
-
-
 def who(actor: str) -> str:
     """An event actor as a person reads it: ``agent:donna`` is donna, ``operator:x`` an operator."""
     kind, _, name = actor.partition(":")
@@ -163,7 +159,9 @@ class AgentLoop:
         async def later() -> None:
             try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.link.outbox.delivered(), self.interval())
+                    await asyncio.wait_for(
+                        self.link.outbox.delivered_for(self.agent.name), self.interval()
+                    )
             finally:
                 self._waiting_delivery = False
             if not stopping.is_set():
@@ -240,9 +238,9 @@ class AgentLoop:
         if self.cooling_until > time.monotonic():
             await self.heartbeat("idle", "cooling down after a 429")
             return
-        # Asked before the heartbeat: with nothing left in the outbox, the answer reflects
-        # every report this agent made, its finishing moves included.
-        delivered = self.link.outbox.pending() == 0
+        # Asked before the heartbeat: with nothing of this agent's left in the outbox, the
+        # answer reflects every report it made, its finishing moves included.
+        delivered = self.link.outbox.pending_for(self.agent.name) == 0
         answer = await self.heartbeat("working" if self.saved.current_task else "idle")
         if answer["liveness"] == "suspended":  # paused by the control plane: no calls
             return
@@ -250,8 +248,9 @@ class AgentLoop:
         # Once the control plane no longer shows a settled task in progress, its moves have
         # arrived; one shown in progress after they all arrived was sent back to be done again
         # (a reviewer moved it back from review).
-        in_progress = {t["id"] for t in answer["tasks"] if t["status"] == "in_progress"}
-        self.saved.settled &= set() if delivered else in_progress
+        # (A settled task may still show as assigned: its move to in_progress is a report too.)
+        shown = {t["id"] for t in answer["tasks"]}
+        self.saved.settled &= set() if delivered else shown
         if self.saved.settled:
             # Undecided until the outbox is empty: a reviewer may have sent one back already.
             # Look again then, not a heartbeat interval later.
@@ -342,11 +341,10 @@ class AgentLoop:
         ``inbox`` is emptied once its messages are in the task's conversation.
         """
         key = str(task["id"])
-        starting: asyncio.Future[Any] | None = None
-        if task["status"] == "assigned":
-            # Asked while the first model call runs: nothing is done before the answer.
-            move = self.link.ask("POST", paths.move(task["id"]), {"status": "in_progress"})
-            starting = asyncio.ensure_future(move)
+        if task["status"] == "assigned" and key not in self.saved.conversations:
+            # A report, ahead of every later one of this agent (its usage, comment, moves, and
+            # what it tells): a card taken from it meanwhile refuses them all, on the record.
+            await self.link.report("POST", paths.move(task["id"]), {"status": "in_progress"})
         conversation = self.saved.conversations.get(key)
         if conversation is None:
             conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
@@ -357,13 +355,7 @@ class AgentLoop:
         self.saved.current_task = task["id"]
         log.info("%s: working on task #%s %r", self.agent.name, task["id"], task["title"])
         try:
-            await self._drive(task["id"], conversation, stopping, starting)
-        except NotStarted as exc:
-            log.info("%s: cannot start task #%s: %s", self.agent.name, task["id"], exc)
-            if self.saved.conversations.get(key) is conversation and conversation.steps == 0:
-                del self.saved.conversations[key]
-            self.saved.current_task = None
-            return False
+            await self._drive(task["id"], conversation, stopping)
         except TaskFailed as exc:
             await self.fail(task["id"], str(exc))
         except TransientProviderError as exc:
@@ -413,31 +405,7 @@ class AgentLoop:
         ]
 
     async def _drive(
-        self,
-        task_id: int,
-        conversation: Conversation,
-        stopping: asyncio.Event,
-        starting: asyncio.Future[Any] | None = None,
-    ) -> None:
-        """Call the model and run its tools until the task is finished or must wait.
-
-        ``starting`` is the move to ``in_progress``, still on its way: it is awaited before the
-        first reply is acted on (or recorded), and a refusal ends the work (:class:`NotStarted`).
-        """
-        try:
-            await self._steps(task_id, conversation, stopping, starting)
-        finally:
-            if starting is not None and not starting.done():
-                starting.cancel()
-                with contextlib.suppress(BaseException):
-                    await starting
-
-    async def _steps(
-        self,
-        task_id: int,
-        conversation: Conversation,
-        stopping: asyncio.Event,
-        starting: asyncio.Future[Any] | None,
+        self, task_id: int, conversation: Conversation, stopping: asyncio.Event
     ) -> None:
         key = str(task_id)
         for _ in range(MAX_STEPS_PER_WAKE):
@@ -454,12 +422,6 @@ class AgentLoop:
             reply = await self.caller.call(
                 self.system_prompt(), conversation.turns, tools, task_id=task_id
             )
-            if starting is not None:
-                try:
-                    await starting
-                except ApiError as exc:
-                    raise NotStarted(exc.message) from None
-                starting = None
             conversation.record(reply)
             self.saved.save(self.workspace)
             if not reply.tool_calls:

@@ -8,6 +8,7 @@ compactions, task progress) go through the durable outbox, so an outage loses no
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,11 @@ __all__ = [
 class ControlPlane(Wire):
     """HTTP to one control plane, shared by every agent of a runner (one connection pool);
     :class:`mcos.client.wire.Wire`, where requests are sent and their errors read."""
+
+
+TELL_WAIT_SECONDS = 5.0
+"""How long :meth:`AgentLink.tell` waits for the agent's earlier reports to be delivered before
+it queues behind them instead."""
 
 
 @dataclass
@@ -93,12 +99,21 @@ class AgentLink:
         await self.outbox.put(self.name, method, path, storable(body))
 
     async def tell(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
-        """Send now if the control plane is up (its refusal comes back to the caller), else queue.
+        """Send now if the control plane is up (its refusal comes back to the caller), else queue;
+        after the agent's reports still in the outbox, never before them.
 
         The body gets a client id first, so a request that was committed but whose answer was
         lost is recorded once when the outbox delivers it again.
         """
         body = {"id": f"{self.name}-{uuid.uuid4().hex[:16]}"} | body
+        if self.outbox.pending_for(self.name):
+            # Never before what this agent reported earlier (its task's move to in_progress):
+            # those go first, or this goes after them through the outbox.
+            try:
+                await asyncio.wait_for(self.outbox.delivered_for(self.name), TELL_WAIT_SECONDS)
+            except TimeoutError:
+                await self.report(method, path, body)
+                return None
         try:
             return await self.ask(method, path, body)
         except Unreachable:
