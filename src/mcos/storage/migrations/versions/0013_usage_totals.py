@@ -79,7 +79,9 @@ def upgrade() -> None:
         sa.column("cost_usd", sa.Numeric(precision=14, scale=6)),
     )
     sums: dict[tuple[str, str, datetime, str], list[int]] = {}
-    rows = op.get_bind().execute(sa.select(usage))
+    rows = op.get_bind().execute(
+        sa.select(usage).execution_options(stream_results=True, yield_per=10_000)
+    )
     for row in rows:
         micro = int(Decimal(row.cost_usd).quantize(Decimal("0.000001"), ROUND_HALF_UP).scaleb(6))
         values = (
