@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from mcos.contract.requests import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.domain import events as ev
@@ -21,6 +21,7 @@ from mcos.domain.liveness import Liveness
 from mcos.errors import Conflict, InvalidInput, NotFound
 from mcos.fleet.schema import Fleet
 from mcos.pricing import UnknownModelPrice, price_call
+from mcos.services import usage_totals
 from mcos.services.access import Principal, require_operator, require_self
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.services.suspension import is_suspension
@@ -54,22 +55,6 @@ def budget_of(fleet: Fleet, row: Any) -> dict[str, float | int | None]:
     return limits | (row.budget_override or {})
 
 
-def _spend_query(since: datetime) -> Any:
-    return select(
-        U.c.agent,
-        func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
-        func.coalesce(
-            func.sum(
-                U.c.input_tokens
-                + U.c.output_tokens
-                + U.c.cache_read_tokens
-                + U.c.cache_write_tokens
-            ),
-            0,
-        ).label("tokens"),
-    ).where(U.c.ts >= since)
-
-
 def spent(conn: Connection, fleet: Fleet, name: str, now: datetime) -> dict[str, Any]:
     """What one agent has spent today and this month: money and tokens."""
     return spent_by_agent(conn, fleet, now, [name])[name]
@@ -83,8 +68,8 @@ def spent_by_agent(
     *,
     this_month: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """What each of ``names`` has spent today and this month, in two grouped queries (today
-    only, in one, without ``this_month``: the monthly figures stay 0)."""
+    """What each of ``names`` has spent today and this month (today only without
+    ``this_month``: the monthly figures stay 0), read from the running totals."""
     day, month = period_starts(fleet, now)
     periods = (("daily", day), ("monthly", month)) if this_month else (("daily", day),)
     out: dict[str, dict[str, Any]] = {
@@ -96,32 +81,29 @@ def spent_by_agent(
         }
         for n in names
     }
-    for label, since in periods:
-        query = _spend_query(since).group_by(U.c.agent)
-        if len(names) == 1:
-            query = query.where(U.c.agent == names[0])
-        for row in conn.execute(query):
-            if row.agent in out:
-                out[row.agent][f"{label}_usd"] = Decimal(row.cost)
-                out[row.agent][f"{label}_tokens"] = int(row.tokens)
+    spend = usage_totals.spend_in(conn, dict(periods), "agent", names)
+    for label, by_agent in spend.items():
+        for agent, used in by_agent.items():
+            out[agent][f"{label}_usd"] = used["cost_usd"]
+            out[agent][f"{label}_tokens"] = (
+                used["input_tokens"]
+                + used["output_tokens"]
+                + used["cache_read_tokens"]
+                + used["cache_write_tokens"]
+            )
     return out
 
 
 def model_spend(conn: Connection, since: datetime) -> list[dict[str, Any]]:
     """Calls, cost and tokens per model since ``since``."""
     return [
-        {"model": r.model, "calls": r.calls, "cost_usd": float(r.cost), "tokens": int(r.tokens)}
-        for r in conn.execute(
-            select(
-                U.c.model,
-                func.count().label("calls"),
-                func.coalesce(func.sum(U.c.cost_usd), 0).label("cost"),
-                func.coalesce(func.sum(U.c.input_tokens + U.c.output_tokens), 0).label("tokens"),
-            )
-            .where(U.c.ts >= since)
-            .group_by(U.c.model)
-            .order_by(U.c.model)
-        )
+        {
+            "model": model,
+            "calls": used["calls"],
+            "cost_usd": float(used["cost_usd"]),
+            "tokens": used["input_tokens"] + used["output_tokens"],
+        }
+        for model, used in sorted(usage_totals.spend_since(conn, since, "model").items())
     ]
 
 
@@ -215,28 +197,29 @@ def record_calls(
 ) -> list[dict[str, Any]]:
     """Write priced calls of one agent: a usage row and a ``usage.recorded`` event each.
 
-    The budget is not looked at: :func:`settle_budget` once after all of them.
+    The budget is not looked at: :func:`settle_budget` once after all of them. The agent's
+    running totals (:mod:`usage_totals`) grow in the same transaction, by the same rows.
     """
-    ctx.conn.execute(
-        insert(U),
-        [
-            {
-                "ts": ctx.now,
-                "agent": row.name,
-                "provider": row.provider,
-                "model": call.model,
-                "credential": row.credential_env,
-                "input_tokens": call.input_tokens,
-                "output_tokens": call.output_tokens,
-                "cache_read_tokens": call.cache_read_tokens,
-                "cache_write_tokens": call.cache_write_tokens,
-                "cost_usd": cost,
-                "latency_ms": call.latency_ms,
-                "task_id": call.task_id,
-            }
-            for call, cost in calls
-        ],
-    )
+    calls = [(call, cost.quantize(usage_totals.MICRO, ROUND_HALF_UP)) for call, cost in calls]
+    rows = [
+        {
+            "ts": ctx.now,
+            "agent": row.name,
+            "provider": row.provider,
+            "model": call.model,
+            "credential": row.credential_env,
+            "input_tokens": call.input_tokens,
+            "output_tokens": call.output_tokens,
+            "cache_read_tokens": call.cache_read_tokens,
+            "cache_write_tokens": call.cache_write_tokens,
+            "cost_usd": cost,
+            "latency_ms": call.latency_ms,
+            "task_id": call.task_id,
+        }
+        for call, cost in calls
+    ]
+    ctx.conn.execute(insert(U), rows)
+    usage_totals.add(ctx.conn, rows)
     recorded = []
     for call, cost in calls:
         data = {

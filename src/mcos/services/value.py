@@ -14,16 +14,17 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from mcos.domain import events as ev
 from mcos.domain.kanban import TaskStatus
 from mcos.fleet.costs import Period, fixed_costs
 from mcos.fleet.schema import Fleet
+from mcos.services import usage_totals
 from mcos.services.budgets import period_starts
 from mcos.storage import tables
 
-E, T, U = tables.events, tables.tasks, tables.usage
+E, T = tables.events, tables.tasks
 
 
 def done_task_ids(conn: Connection, since: datetime) -> list[int]:
@@ -56,11 +57,9 @@ def _done_since(conn: Connection, since: datetime) -> Counter[str]:
 
 
 def spend_since(conn: Connection, since: datetime) -> tuple[float, int]:
-    """Dollars spent and LLM calls made since ``since``."""
-    cost, calls = conn.execute(
-        select(func.coalesce(func.sum(U.c.cost_usd), 0), func.count()).where(U.c.ts >= since)
-    ).one()
-    return float(cost), int(calls)
+    """Dollars spent and LLM calls made since ``since`` (from the running totals)."""
+    spent = usage_totals.spend_since(conn, since, "agent").values()
+    return float(sum(used["cost_usd"] for used in spent)), sum(used["calls"] for used in spent)
 
 
 def _period(

@@ -292,6 +292,24 @@ usage = Table(
     Index(None, "agent", "ts"),
 )
 
+usage_totals = Table(
+    "usage_totals",
+    metadata,
+    # What the usage rows of one agent and model add up to in one UTC bucket (a quarter-hour,
+    # an hour, a day), kept in the transaction that writes each row: see services/usage_totals.py.
+    Column("agent", String(32), primary_key=True),
+    Column("grain", String(8), primary_key=True),
+    Column("starts", UTCDateTime(), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cache_read_tokens", BigInteger, nullable=False),
+    Column("cache_write_tokens", BigInteger, nullable=False),
+    Column("cost_microusd", BigInteger, nullable=False),
+    Index(None, "grain", "starts"),
+)
+
 committees = Table(
     "committees",
     metadata,
