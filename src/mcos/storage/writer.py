@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from mcos.domain.events import Event
 from mcos.errors import McosError, ServiceUnavailable
-from mcos.storage import tables
 from mcos.storage.blobs import BlobStore
-from mcos.storage.database import Database
+from mcos.storage.database import Database, insert_events
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class WriteContext:
 
     def flush(self) -> None:
         if self._rows:
-            self.conn.execute(insert(tables.events), self._rows)
+            insert_events(self.conn, self._rows)
             self._rows = []
 
 
@@ -128,8 +127,7 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
         if job.bulk is not None:
             groups.setdefault(job.bulk, []).append(job)
     with conn.begin():
-        db.lock_event_log(conn)
-        seq = db.last_seq(conn)
+        seq = db.begin_batch(conn)
         for job in jobs:
             if job.bulk is None:
                 seq = _run_one(conn, now, seq, job, job.unit, events, db.blobs)
@@ -138,8 +136,7 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
             if group is None:
                 continue  # already run with the first job of its group
             seq = _run_group(conn, now, seq, job.bulk, group, events, db.blobs)
-        if events:
-            db.announce(conn, events[-1].seq)
+        db.commit_batch(conn, events[-1].seq if events else None)
     return events
 
 
@@ -270,7 +267,7 @@ class Writer:
         self._queue.put(job)
 
     def _loop(self) -> None:
-        with self.db.write_engine.connect() as conn:
+        with self.db.batch_connection() as conn:
             stopping = False
             while not stopping:
                 first = self._queue.get()
@@ -350,7 +347,7 @@ def _resolve(job: _Job[Any]) -> None:
 def write_once(db: Database, unit: Unit[T]) -> T:
     """Run one unit in its own transaction without a writer thread (before ``serve`` starts)."""
     job = _Job(unit)
-    with db.write_engine.connect() as conn:
+    with db.batch_connection() as conn:
         run_batch(db, conn, [job])
     if job.error is not None:
         raise job.error
