@@ -63,7 +63,7 @@ _RECORD = (
         liveness=bindparam("b_liveness"),
         message_cursor=bindparam("b_cursor"),
         incident_cursor=bindparam("b_incidents"),
-        heartbeats=A.c.heartbeats + 1,
+        heartbeats=A.c.heartbeats + bindparam("b_count"),
         updated_at=bindparam("b_at"),
     )
 )
@@ -112,7 +112,9 @@ def record_heartbeats(
     assignees = (
         {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else {}
     )
-    updates: list[dict[str, Any]] = []
+    # One row update per agent, its last heartbeat's: on PostgreSQL each UPDATE writes a new
+    # version of the whole row, and an agent heartbeating three times in a batch paid three.
+    updates: dict[str, dict[str, Any]] = {}
     recorded: list[tuple[HeartbeatItem, int, dict[str, Any] | None, str]] = []
     for item in items:
         prefix = f"{item.field}." if item.field else ""
@@ -189,21 +191,21 @@ def record_heartbeats(
         event = ctx.append(
             ev.AGENT_HEARTBEAT, item.actor, f"agent:{item.agent}", data, client_id=heartbeat.id
         )
-        updates.append(
-            {
-                "b_name": item.agent,
-                "b_status": heartbeat.status.value,
-                "b_at": ctx.now,
-                "b_tokens": heartbeat.context_tokens,
-                "b_task": heartbeat.current_task,
-                "b_note": heartbeat.note,
-                "b_liveness": liveness,
-                "b_cursor": row["message_cursor"],
-                "b_incidents": row["incident_cursor"],
-            }
-        )
+        counted = updates.get(item.agent)
+        updates[item.agent] = {
+            "b_count": counted["b_count"] + 1 if counted else 1,
+            "b_name": item.agent,
+            "b_status": heartbeat.status.value,
+            "b_at": ctx.now,
+            "b_tokens": heartbeat.context_tokens,
+            "b_task": heartbeat.current_task,
+            "b_note": heartbeat.note,
+            "b_liveness": liveness,
+            "b_cursor": row["message_cursor"],
+            "b_incidents": row["incident_cursor"],
+        }
         recorded.append((item, event.seq, gauge, liveness))
-    conn.execute(_RECORD, updates)
+    conn.execute(_RECORD, list(updates.values()))
     wanted = sorted({item.agent for item, *_ in recorded if item.answer})
     tasks = _waiting_tasks(conn, wanted) if wanted else {}
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
