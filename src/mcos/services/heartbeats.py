@@ -45,11 +45,6 @@ _AGENT_STATE = select(
     A.c.cooldown_until,
     A.c.paused,
 ).where(A.c.name.in_(bindparam("names", expanding=True)))
-# Both columns, so the (actor, client_id) index is used: on client_id alone the whole log is read.
-_SEEN_IDS = select(E.c.actor, E.c.client_id).where(
-    E.c.actor.in_(bindparam("actors", expanding=True)),
-    E.c.client_id.in_(bindparam("ids", expanding=True)),
-)
 _TASK_IDS = select(T.c.id, T.c.assignee).where(T.c.id.in_(bindparam("ids", expanding=True)))
 _RECORD = (
     update(A)
@@ -98,15 +93,8 @@ def record_heartbeats(
     conn = ctx.conn
     names = sorted({item.agent for item in items})
     state = {row.name: row._asdict() for row in conn.execute(_AGENT_STATE, {"names": names})}
-    client_ids = [item.heartbeat.id for item in items if item.heartbeat.id]
-    actors = sorted({item.actor for item in items if item.heartbeat.id})
-    seen = (
-        {
-            (r.actor, r.client_id)
-            for r in conn.execute(_SEEN_IDS, {"actors": actors, "ids": client_ids})
-        }
-        if client_ids
-        else set()
+    seen = ctx.recorded_client_ids(
+        [(item.actor, item.heartbeat.id) for item in items if item.heartbeat.id]
     )
     task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
     assignees = (

@@ -10,6 +10,7 @@ round trip each (``BEGIN``, the lock and ``max(seq)``; ``NOTIFY`` and ``COMMIT``
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -189,20 +190,27 @@ class Database:
 _INSERT_EVENTS_PG = (
     "INSERT INTO events (seq, ts, type, actor, subject, data, client_id) "
     "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], "
-    "%s::jsonb[], %s::text[])"
+    "%s::jsonb[], %s::text[]) ON CONFLICT (actor, client_id) DO NOTHING"
+)
+_RECORDED_BEFORE_PG = (
+    "SELECT actor, client_id FROM events WHERE (actor, client_id) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[])) AND seq < %s"
 )
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows (the columns of ``tables.events``) in one statement.
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert event rows (the columns of ``tables.events``) in one statement; return the
+    (actor, client id) pairs it skipped because the log already holds them.
 
-    On PostgreSQL, one ``INSERT ... SELECT FROM unnest(...)`` of seven arrays, the JSON
-    serialised by orjson: the server plans and runs one statement instead of one per row, and
-    no per-row bind processing runs in Python.
+    On PostgreSQL, one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` of seven
+    arrays, the JSON serialised by orjson: the server runs one statement instead of one per
+    row, no per-row bind processing runs in Python, and the idempotency check is the insert.
+    Only if it inserted fewer rows than given is the log asked which ids it already held. On
+    SQLite (where ``WriteContext`` checks ids first) a recorded id raises ``IntegrityError``.
     """
     if conn.dialect.name != "postgresql":
         conn.execute(tables.events.insert(), rows)
-        return
+        return set()
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
     seqs, stamps, types, actors, subjects, data, client_ids = columns
     for row in rows:
@@ -215,3 +223,28 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
         client_ids.append(row["client_id"])
     with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
         cursor.execute(_INSERT_EVENTS_PG, columns)
+        if cursor.rowcount == len(rows):
+            return set()
+        pairs = [(r["actor"], r["client_id"]) for r in rows if r["client_id"] is not None]
+        found = {pair for pair, count in Counter(pairs).items() if count > 1}
+        cursor.execute(
+            _RECORDED_BEFORE_PG,
+            ([actor for actor, _ in pairs], [client_id for _, client_id in pairs], seqs[0]),
+        )
+        found.update((actor, client_id) for actor, client_id in cursor.fetchall())
+    if not found:
+        raise RuntimeError("the event insert skipped rows, yet no client id was recorded")
+    return found
+
+
+def recorded_client_ids(conn: Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (actor, client id) pairs the event log holds; one query."""
+    E = tables.events
+    # Both columns, so the (actor, client_id) index is used: on client_id alone the whole log
+    # is read.
+    query = select(E.c.actor, E.c.client_id).where(
+        E.c.actor.in_(sorted({actor for actor, _ in pairs})),
+        E.c.client_id.in_(sorted({client_id for _, client_id in pairs})),
+    )
+    wanted = set(pairs)
+    return {(r.actor, r.client_id) for r in conn.execute(query)} & wanted
