@@ -1,14 +1,15 @@
 """Fan-out between control-plane replicas sharing one PostgreSQL database.
 
-Each commit that appends events sends ``NOTIFY mcos_events, '<last seq>'`` (delivered only on
-commit). Every replica publishes the log in sequence order, without gaps: appends are
+Each commit that appends events sends ``NOTIFY mcos_events, '<replica>:<last seq>'`` (delivered
+only on commit). Every replica publishes the log in sequence order, without gaps: appends are
 serialised by an advisory lock, so when seq N is visible every seq below it is too.
 
 Events this replica's writer committed are published straight from memory
-(:meth:`PostgresFanout.publish_committed`) when they follow the last one published; the
-notification of such a commit names a seq already published, and nothing is read back. Events of
-other replicas, or of ours that came after a gap, are read from the log after the last one
-published. A missed notification costs at most ``poll_seconds`` of delay, never an event.
+(:meth:`PostgresFanout.publish_committed`) when they follow the last one published; after a gap
+(another replica's events first) the writer reads the log from there, its own events included.
+The listener ignores this replica's notifications and reads the log for the others' when they
+name a seq not yet published. A missed notification costs at most ``poll_seconds`` of delay,
+never an event.
 
 Stopping wakes the listener on a channel of its own, so a shutdown does not wait out a poll.
 """
@@ -62,19 +63,17 @@ class PostgresFanout:
             self._thread.join(self.poll_seconds * 3)
 
     def publish_committed(self, events: list[Event]) -> None:
-        """The writer's ``on_commit``: publish its events if they follow the last published.
-
-        Never waits: if the listener is publishing, or another replica's events come first,
-        the notification of this commit has the listener read them from the log.
-        """
-        if not events or not self._publishing.acquire(blocking=False):
+        """The writer's ``on_commit``: publish its events, and any committed before them."""
+        if not events:
             return
-        try:
+        with self._publishing:
+            if events[-1].seq <= self.published:
+                return  # a catch-up read them from the log already
             if events[0].seq == self.published + 1:
                 self.published = events[-1].seq
                 self.broker.publish_threadsafe(events)
-        finally:
-            self._publishing.release()
+                return
+        self.catch_up()  # another replica's events come first: the log has both
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -84,11 +83,14 @@ class PostgresFanout:
                     conn.execute(f"LISTEN {self._wake_channel}")
                     self.catch_up()
                     while not self._stop.is_set():
-                        newest = 0
-                        for notify in conn.notifies(timeout=self.poll_seconds, stop_after=1):
-                            newest = max(newest, _seq_of(notify.payload))
-                        if newest == 0 or newest > self.published:
-                            self.catch_up()  # a poll, a wake-up, or events not published yet
+                        others = [
+                            _seq_of(notify.payload, self.db.replica)
+                            for notify in conn.notifies(timeout=self.poll_seconds, stop_after=1)
+                        ]
+                        # Our own commits are the writer's to publish; a poll or a wake-up
+                        # (no notification) reads the log, so nothing waits long.
+                        if not others or max(others) > self.published:
+                            self.catch_up()
             except psycopg.Error:
                 log.exception("event fan-out lost its PostgreSQL connection; reconnecting")
                 self._stop.wait(1.0)
@@ -108,9 +110,13 @@ class PostgresFanout:
                     return
 
 
-def _seq_of(payload: str) -> int:
-    """The seq a notification names; 0 (read the log) if it names none."""
-    try:
-        return int(payload)
-    except ValueError:
+def _seq_of(payload: str, replica: str) -> int:
+    """The seq another replica's notification names; 0 for this replica's own commits, and
+    a seq no replica has reached for a payload naming none (so the log is read)."""
+    origin, _, seq = payload.rpartition(":")
+    if origin == replica:
         return 0
+    try:
+        return int(seq)
+    except ValueError:
+        return 1 << 62

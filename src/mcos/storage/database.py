@@ -10,6 +10,7 @@ round trip each (``BEGIN``, the lock and ``max(seq)``; ``NOTIFY`` and ``COMMIT``
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +53,8 @@ class Database:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = make_url(url)
+        self.replica = uuid.uuid4().hex[:12]
+        """Names this process's commits in ``NOTIFY`` payloads (``replica:seq``)."""
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         beside = Path(self.url.database or ".").resolve().parent if self.is_sqlite else Path(".")
         self.blobs: BlobStore = open_blob_store(
@@ -148,13 +151,18 @@ class Database:
         """Commit the batch begun by :meth:`begin_batch`; if it appended events (``last_seq``),
         tell every replica, on commit, that the log grew to ``last_seq``.
 
-        On PostgreSQL ``NOTIFY`` and ``COMMIT`` go in one round trip; the notification carries
-        ``last_seq`` so a replica that already published it reads nothing back. On SQLite the
-        caller's ``conn.begin()`` block commits.
+        On PostgreSQL ``NOTIFY`` and ``COMMIT`` go in one round trip; the notification names
+        this replica and ``last_seq``, so no replica reads back what it already published, and
+        this one leaves its own commits to its writer. On SQLite the caller's ``conn.begin()``
+        block commits.
         """
         if self.is_sqlite:
             return
-        notify = f"NOTIFY {EVENTS_CHANNEL}, '{int(last_seq)}'; " if last_seq is not None else ""
+        notify = (
+            f"NOTIFY {EVENTS_CHANNEL}, '{self.replica}:{int(last_seq)}'; "
+            if last_seq is not None
+            else ""
+        )
         with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(notify + "COMMIT")
 
