@@ -1,10 +1,15 @@
 """Fan-out between control-plane replicas sharing one PostgreSQL database.
 
-Each commit that appends events sends ``NOTIFY mcos_events`` (delivered only on commit). Every
-replica, this one included, listens and then reads the log after the last sequence number it
-published, so each replica's live stream carries every replica's events, in sequence order,
-without gaps: appends are serialised by an advisory lock, so when seq N is visible every seq below
-it is too. A missed notification costs at most ``poll_seconds`` of delay, never an event.
+Each commit that appends events sends ``NOTIFY mcos_events, '<replica>:<last seq>'`` (delivered
+only on commit). Every replica publishes the log in sequence order, without gaps: appends are
+serialised by an advisory lock, so when seq N is visible every seq below it is too.
+
+Events this replica's writer committed are published straight from memory
+(:meth:`PostgresFanout.publish_committed`) when they follow the last one published; after a gap
+(another replica's events first) the writer reads the log from there, its own events included.
+The listener ignores this replica's notifications and reads the log for the others' when they
+name a seq not yet published. A missed notification costs at most ``poll_seconds`` of delay,
+never an event.
 
 Stopping wakes the listener on a channel of its own, so a shutdown does not wait out a poll.
 """
@@ -18,6 +23,7 @@ import uuid
 
 import psycopg
 
+from mcos.domain.events import Event
 from mcos.services.events import read_events
 from mcos.storage.database import EVENTS_CHANNEL, Database
 from mcos.stream import Broker
@@ -31,12 +37,17 @@ class PostgresFanout:
         self.broker = broker
         self.poll_seconds = poll_seconds
         self.published = 0
+        self.read_back = 0
+        """Events published from the log rather than from this replica's writer."""
+        self._publishing = threading.Lock()
+        """Held while publishing, so the writer and the listener hand batches over in order."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake_channel = f"mcos_fanout_{uuid.uuid4().hex}"
 
     def start(self, after_seq: int) -> None:
-        self.published = after_seq
+        with self._publishing:
+            self.published = max(self.published, after_seq)
         self._thread = threading.Thread(target=self._run, name="mcos-fanout", daemon=True)
         self._thread.start()
 
@@ -51,6 +62,19 @@ class PostgresFanout:
                 conn.execute(f"NOTIFY {self._wake_channel}")
             self._thread.join(self.poll_seconds * 3)
 
+    def publish_committed(self, events: list[Event]) -> None:
+        """The writer's ``on_commit``: publish its events, and any committed before them."""
+        if not events:
+            return
+        with self._publishing:
+            if events[-1].seq <= self.published:
+                return  # a catch-up read them from the log already
+            if events[0].seq == self.published + 1:
+                self.published = events[-1].seq
+                self.broker.publish_threadsafe(events)
+                return
+        self.catch_up()  # another replica's events come first: the log has both
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -59,21 +83,40 @@ class PostgresFanout:
                     conn.execute(f"LISTEN {self._wake_channel}")
                     self.catch_up()
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
-                            pass
-                        self.catch_up()
+                        others = [
+                            _seq_of(notify.payload, self.db.replica)
+                            for notify in conn.notifies(timeout=self.poll_seconds, stop_after=1)
+                        ]
+                        # Our own commits are the writer's to publish; a poll or a wake-up
+                        # (no notification) reads the log, so nothing waits long.
+                        if not others or max(others) > self.published:
+                            self.catch_up()
             except psycopg.Error:
                 log.exception("event fan-out lost its PostgreSQL connection; reconnecting")
                 self._stop.wait(1.0)
 
     def catch_up(self) -> None:
         """Publish every event committed after the last one published, in order."""
-        while True:
-            with self.db.reading() as conn:
-                page = read_events(conn, after=self.published, limit=5_000)
-            if not page:
-                return
-            self.published = page[-1].seq
-            self.broker.publish_threadsafe(page)
-            if len(page) < 5_000:
-                return
+        with self._publishing:
+            while True:
+                with self.db.reading() as conn:
+                    page = read_events(conn, after=self.published, limit=5_000)
+                if not page:
+                    return
+                self.published = page[-1].seq
+                self.read_back += len(page)
+                self.broker.publish_threadsafe(page)
+                if len(page) < 5_000:
+                    return
+
+
+def _seq_of(payload: str, replica: str) -> int:
+    """The seq another replica's notification names; 0 for this replica's own commits, and
+    a seq no replica has reached for a payload naming none (so the log is read)."""
+    origin, _, seq = payload.rpartition(":")
+    if origin == replica:
+        return 0
+    try:
+        return int(seq)
+    except ValueError:
+        return 1 << 62

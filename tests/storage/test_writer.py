@@ -140,7 +140,9 @@ def test_bulk_jobs_run_together_and_a_bad_item_is_refused_alone(db: Database) ->
     mixed = [writer.submit_bulk_nowait(bulk, item) for item in ("a", "bad", "b")]
     gate2.set()
     hold.result(10)
-    assert calls[0] == 3 and calls[1:] == [1, 1, 1], "after a failed group, each item alone"
+    # The group may run first as a batch of its own (without a savepoint), then guarded.
+    assert calls[-3:] == [1, 1, 1], "after a failed group, each item alone"
+    assert calls[:-3] in ([3], [3, 3]), "the group first runs as one call"
     assert isinstance(mixed[0].result(10), int) and isinstance(mixed[2].result(10), int)
     with pytest.raises(InvalidInput, match="bad item"):
         mixed[1].result(10)
@@ -148,3 +150,35 @@ def test_bulk_jobs_run_together_and_a_bad_item_is_refused_alone(db: Database) ->
     with db.reading() as conn:
         items = [r.data["item"] for r in conn.execute(select(tables.events.c.data))]
     assert items == [f"item-{n}" for n in range(20)] + ["last", "a", "b"]
+
+
+def _once(client_id: str) -> Callable[[WriteContext], int | None]:
+    """A write that records ``client_id`` once and answers ``None`` when it is retried."""
+
+    def unit(ctx: WriteContext) -> int | None:
+        if ctx.recorded_client_ids([("agent:donna", client_id)]):
+            return None
+        return ctx.append("test.once", "agent:donna", None, {}, client_id=client_id).seq
+
+    return unit
+
+
+def test_a_retried_client_id_is_found_and_leaves_no_gap(db: Database) -> None:
+    published: list[Event] = []
+    writer = Writer(db, published.extend)
+    writer.start()
+    first = writer.run(_once("x"))
+    gate = threading.Event()
+    hold = writer.submit_nowait(lambda ctx: gate.wait(10))
+    # One batch: on PostgreSQL the retried "x" is found by the insert itself, and its unit runs
+    # again; the units around it keep consecutive seqs.
+    batch = [writer.submit_nowait(_once(client_id)) for client_id in ("y", "x", "z", "y")]
+    gate.set()
+    hold.result(10)
+    assert [f.result(10) for f in batch] == [first + 1, None, first + 2, None]
+    assert writer.run(_once("z")) is None
+    writer.stop()
+    assert [e.seq for e in published] == [first, first + 1, first + 2]
+    with db.reading() as conn:
+        seqs = conn.execute(select(tables.events.c.seq).order_by(tables.events.c.seq)).scalars()
+        assert list(seqs) == [first, first + 1, first + 2]

@@ -172,9 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("%s", problem)
     broker = Broker(max_pending=settings.stream_max_pending)
     # SQLite has one process: publish straight from the writer. PostgreSQL may have several
-    # replicas: every replica publishes from the log, woken by NOTIFY (see mcos.replication).
+    # replicas: the fan-out orders this replica's commits with the others' it reads from the
+    # log, woken by NOTIFY (see mcos.replication).
     fanout = None if db.is_sqlite else PostgresFanout(db, broker)
-    on_commit = broker.publish_threadsafe if fanout is None else (lambda events: None)
+    on_commit = broker.publish_threadsafe if fanout is None else fanout.publish_committed
     metrics = Metrics(broker)
     writer = Writer(
         db, on_commit, max_batch=settings.write_batch_max, observe=metrics.observe_batch

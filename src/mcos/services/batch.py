@@ -13,7 +13,7 @@ from mcos.contract.requests import BatchIn
 from mcos.errors import InvalidInput
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal, require_self
-from mcos.services.events import check_client_event, seen_client_ids
+from mcos.services.events import check_client_event
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
 from mcos.services.messages import send_message
 from mcos.storage.writer import WriteContext
@@ -47,7 +47,11 @@ def apply_batch(
     ctx: WriteContext, fleet: Fleet, principal: Principal, batch: BatchIn
 ) -> dict[str, Any]:
     result: dict[str, list[dict[str, Any]]] = {"heartbeats": [], "messages": [], "events": []}
-    seen_heartbeats = seen_client_ids(ctx.conn, principal.actor, [h.id for h in batch.heartbeats])
+    actor = principal.actor
+    seen_heartbeats = {
+        client_id
+        for _, client_id in ctx.recorded_client_ids([(actor, h.id) for h in batch.heartbeats])
+    }
     new_heartbeats = [
         HeartbeatItem(
             h.agent or principal.name,
@@ -76,7 +80,9 @@ def apply_batch(
             else {"id": message.id, "status": "created", "message_id": view["id"], "seq": ctx.seq}
         )
         result["messages"].append(status)
-    seen = seen_client_ids(ctx.conn, principal.actor, [e.id for e in batch.events])
+    seen = {
+        client_id for _, client_id in ctx.recorded_client_ids([(actor, e.id) for e in batch.events])
+    }
     for event in batch.events:
         if event.id in seen:
             result["events"].append({"id": event.id, "status": "duplicate"})

@@ -52,7 +52,7 @@ def check_client_event(body: EventIn, field: str, principal: Principal) -> None:
 
 def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[str, Any]:
     check_client_event(body, "", principal)
-    if is_duplicate(ctx.conn, principal.actor, body.id):
+    if body.id is not None and ctx.recorded_client_ids([(principal.actor, body.id)]):
         raise Conflict(
             f"event id {body.id!r} was already recorded", field="id", code="duplicate_id"
         )

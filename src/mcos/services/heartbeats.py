@@ -46,11 +46,6 @@ _AGENT_STATE = select(
     A.c.cooldown_until,
     A.c.paused,
 ).where(A.c.name.in_(bindparam("names", expanding=True)))
-# Both columns, so the (actor, client_id) index is used: on client_id alone the whole log is read.
-_SEEN_IDS = select(E.c.actor, E.c.client_id).where(
-    E.c.actor.in_(bindparam("actors", expanding=True)),
-    E.c.client_id.in_(bindparam("ids", expanding=True)),
-)
 _TASK_IDS = select(T.c.id, T.c.assignee).where(T.c.id.in_(bindparam("ids", expanding=True)))
 _RECORD = (
     update(A)
@@ -64,7 +59,7 @@ _RECORD = (
         liveness=bindparam("b_liveness"),
         message_cursor=bindparam("b_cursor"),
         incident_cursor=bindparam("b_incidents"),
-        heartbeats=A.c.heartbeats + 1,
+        heartbeats=A.c.heartbeats + bindparam("b_count"),
         updated_at=bindparam("b_at"),
     )
 )
@@ -99,21 +94,16 @@ def record_heartbeats(
     conn = ctx.conn
     names = sorted({item.agent for item in items})
     state = {row.name: row._asdict() for row in conn.execute(_AGENT_STATE, {"names": names})}
-    client_ids = [item.heartbeat.id for item in items if item.heartbeat.id]
-    actors = sorted({item.actor for item in items if item.heartbeat.id})
-    seen = (
-        {
-            (r.actor, r.client_id)
-            for r in conn.execute(_SEEN_IDS, {"actors": actors, "ids": client_ids})
-        }
-        if client_ids
-        else set()
+    seen = ctx.recorded_client_ids(
+        [(item.actor, item.heartbeat.id) for item in items if item.heartbeat.id]
     )
     task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
     assignees = (
         {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else {}
     )
-    updates: list[dict[str, Any]] = []
+    # One row update per agent, its last heartbeat's: on PostgreSQL each UPDATE writes a new
+    # version of the whole row, and an agent heartbeating three times in a batch paid three.
+    updates: dict[str, dict[str, Any]] = {}
     recorded: list[tuple[HeartbeatItem, int, dict[str, Any] | None, str]] = []
     for item in items:
         prefix = f"{item.field}." if item.field else ""
@@ -190,21 +180,21 @@ def record_heartbeats(
         event = ctx.append(
             ev.AGENT_HEARTBEAT, item.actor, f"agent:{item.agent}", data, client_id=heartbeat.id
         )
-        updates.append(
-            {
-                "b_name": item.agent,
-                "b_status": heartbeat.status.value,
-                "b_at": ctx.now,
-                "b_tokens": heartbeat.context_tokens,
-                "b_task": heartbeat.current_task,
-                "b_note": heartbeat.note,
-                "b_liveness": liveness,
-                "b_cursor": row["message_cursor"],
-                "b_incidents": row["incident_cursor"],
-            }
-        )
+        counted = updates.get(item.agent)
+        updates[item.agent] = {
+            "b_count": counted["b_count"] + 1 if counted else 1,
+            "b_name": item.agent,
+            "b_status": heartbeat.status.value,
+            "b_at": ctx.now,
+            "b_tokens": heartbeat.context_tokens,
+            "b_task": heartbeat.current_task,
+            "b_note": heartbeat.note,
+            "b_liveness": liveness,
+            "b_cursor": row["message_cursor"],
+            "b_incidents": row["incident_cursor"],
+        }
         recorded.append((item, event.seq, gauge, liveness))
-    conn.execute(_RECORD, updates)
+    conn.execute(_RECORD, list(updates.values()))
     wanted = sorted({item.agent for item, *_ in recorded if item.answer})
     tasks = _waiting_tasks(conn, wanted) if wanted else {}
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}

@@ -3,18 +3,22 @@
 SQLite: one file, WAL, and one writer connection (owned by :class:`mcos.storage.writer.Writer`)
 that takes the write lock up front with ``BEGIN IMMEDIATE``. PostgreSQL: the same code, with an
 advisory lock around appends to the event log so that sequence numbers commit in order even with
-several control-plane replicas writing at once.
+several control-plane replicas writing at once. A writer batch opens its transaction with
+:meth:`Database.begin_batch` and ends it with :meth:`Database.commit_batch`: on PostgreSQL one
+round trip each (``BEGIN``, the lock and ``max(seq)``; ``NOTIFY`` and ``COMMIT``).
 """
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -49,6 +53,8 @@ class Database:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = make_url(url)
+        self.replica = uuid.uuid4().hex[:12]
+        """Names this process's commits in ``NOTIFY`` payloads (``replica:seq``)."""
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         beside = Path(self.url.database or ".").resolve().parent if self.is_sqlite else Path(".")
         self.blobs: BlobStore = open_blob_store(
@@ -70,8 +76,11 @@ class Database:
                 max_overflow=8,
                 pool_pre_ping=True,
                 connect_args=unprepared,
+                **JSON_CODEC,
             )
-            self.write_engine = create_engine(self.url, poolclass=NullPool, connect_args=unprepared)
+            self.write_engine = create_engine(
+                self.url, poolclass=NullPool, connect_args=unprepared, **JSON_CODEC
+            )
 
     def _sqlite_engine(self, synchronous: str, *, immediate: bool) -> Engine:
         engine = create_engine(
@@ -102,18 +111,60 @@ class Database:
 
         return engine
 
-    def lock_event_log(self, conn: Connection) -> None:
-        """Serialise appends to the event log for the rest of this transaction."""
-        if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the only write lock.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
+    @contextmanager
+    def batch_connection(self) -> Iterator[Connection]:
+        """The writer's connection, for :meth:`begin_batch` and :meth:`commit_batch`.
 
-    def announce(self, conn: Connection, seq: int) -> None:
-        """Tell other replicas, on commit, that the log grew to ``seq`` (PostgreSQL only)."""
-        if not self.is_sqlite:
-            conn.execute(
-                text("SELECT pg_notify(:channel, :seq)"),
-                {"channel": EVENTS_CHANNEL, "seq": str(seq)},
+        On PostgreSQL the driver is in autocommit, so that it sends no ``BEGIN`` of its own:
+        ``begin_batch`` sends it together with the lock, and ``commit_batch`` ends the
+        transaction (SQLAlchemy's commit then finds nothing open and sends nothing).
+        """
+        with self.write_engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    def begin_batch(self, conn: Connection) -> int:
+        """Open the batch's transaction, make the event log ours until it ends, and return
+        its last sequence number.
+
+        SQLite's ``BEGIN IMMEDIATE`` already holds the only write lock. On PostgreSQL the
+        advisory transaction lock (``EVENT_LOG_LOCK``) serialises appends across replicas;
+        ``max(seq)`` is a statement of its own, after the lock, so that in READ COMMITTED its
+        snapshot sees every append committed before the lock was ours. One round trip: three
+        statements in one simple query on a connection from :meth:`batch_connection`.
+        """
+        if self.is_sqlite:
+            return self.last_seq(conn)
+        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                f"BEGIN; SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK}); "
+                "SELECT coalesce(max(seq), 0) FROM events"
             )
+            cursor.nextset()
+            cursor.nextset()
+            row = cursor.fetchone()
+        assert row is not None, "max(seq) answers one row"
+        return int(row[0])
+
+    def commit_batch(self, conn: Connection, last_seq: int | None) -> None:
+        """Commit the batch begun by :meth:`begin_batch`; if it appended events (``last_seq``),
+        tell every replica, on commit, that the log grew to ``last_seq``.
+
+        On PostgreSQL ``NOTIFY`` and ``COMMIT`` go in one round trip; the notification names
+        this replica and ``last_seq``, so no replica reads back what it already published, and
+        this one leaves its own commits to its writer. On SQLite the caller's ``conn.begin()``
+        block commits.
+        """
+        if self.is_sqlite:
+            return
+        notify = (
+            f"NOTIFY {EVENTS_CHANNEL}, '{self.replica}:{int(last_seq)}'; "
+            if last_seq is not None
+            else ""
+        )
+        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(notify + "COMMIT")
 
     def libpq_url(self) -> str:
         """The URL for a plain psycopg connection (no SQLAlchemy driver suffix)."""
@@ -142,3 +193,68 @@ class Database:
     def dispose(self) -> None:
         self.read_engine.dispose()
         self.write_engine.dispose()
+
+
+_INSERT_EVENTS_PG = (
+    "INSERT INTO events (seq, ts, type, actor, subject, data, client_id) "
+    "SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], "
+    "%b::jsonb[], %b::text[]) ON CONFLICT (actor, client_id) DO NOTHING"
+)
+_RECORDED_BEFORE_PG = (
+    "SELECT actor, client_id FROM events WHERE (actor, client_id) IN "
+    "(SELECT * FROM unnest(%b::text[], %b::text[])) AND seq < %s"
+)
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert event rows (the columns of ``tables.events``) in one statement; return the
+    (actor, client id) pairs it skipped because the log already holds them.
+
+    On PostgreSQL, one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` of seven
+    arrays, the JSON serialised by orjson: the server runs one statement instead of one per
+    row, no per-row bind processing runs in Python, and the idempotency check is the insert.
+    The arrays go in binary (``%b``): psycopg's text format escapes every element with a
+    regular expression, which cost 17 µs per row against 2.4 here.
+    Only if it inserted fewer rows than given is the log asked which ids it already held. On
+    SQLite (where ``WriteContext`` checks ids first) a recorded id raises ``IntegrityError``.
+    """
+    if conn.dialect.name != "postgresql":
+        conn.execute(tables.events.insert(), rows)
+        return set()
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    seqs, stamps, types, actors, subjects, data, client_ids = columns
+    for row in rows:
+        seqs.append(row["seq"])
+        stamps.append(row["ts"])
+        types.append(row["type"])
+        actors.append(row["actor"])
+        subjects.append(row["subject"])
+        data.append(_json_text(row["data"]))
+        client_ids.append(row["client_id"])
+    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(_INSERT_EVENTS_PG, columns)
+        if cursor.rowcount == len(rows):
+            return set()
+        pairs = [(r["actor"], r["client_id"]) for r in rows if r["client_id"] is not None]
+        found = {pair for pair, count in Counter(pairs).items() if count > 1}
+        cursor.execute(
+            _RECORDED_BEFORE_PG,
+            ([actor for actor, _ in pairs], [client_id for _, client_id in pairs], seqs[0]),
+        )
+        found.update((actor, client_id) for actor, client_id in cursor.fetchall())
+    if not found:
+        raise RuntimeError("the event insert skipped rows, yet no client id was recorded")
+    return found
+
+
+def recorded_client_ids(conn: Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (actor, client id) pairs the event log holds; one query."""
+    E = tables.events
+    # Both columns, so the (actor, client_id) index is used: on client_id alone the whole log
+    # is read.
+    query = select(E.c.actor, E.c.client_id).where(
+        E.c.actor.in_(sorted({actor for actor, _ in pairs})),
+        E.c.client_id.in_(sorted({client_id for _, client_id in pairs})),
+    )
+    wanted = set(pairs)
+    return {(r.actor, r.client_id) for r in conn.execute(query)} & wanted

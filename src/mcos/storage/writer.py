@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from mcos.domain.events import Event
-from mcos.errors import McosError, ServiceUnavailable
-from mcos.storage import tables
+from mcos.errors import Conflict, McosError, ServiceUnavailable
 from mcos.storage.blobs import BlobStore
-from mcos.storage.database import Database
+from mcos.storage.database import Database, insert_events, recorded_client_ids
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,11 +38,29 @@ BatchObserver = Callable[[int, float, list[Event]], None]
 """Told of each committed batch: its number of writes, the seconds it took, its events."""
 
 
+ClientIdPair = tuple[str, str]
+"""An idempotency key: (actor, client id), unique in the event log."""
+
+
+class ClientIdsRecorded(Exception):
+    """The insert found these (actor, client id) pairs already in the log: the writer runs
+    the unit again, and ``WriteContext.recorded_client_ids`` names them this time."""
+
+    def __init__(self, pairs: set[ClientIdPair]) -> None:
+        super().__init__(f"{len(pairs)} client ids already recorded")
+        self.pairs = frozenset(pairs)
+
+
 class WriteContext:
     """What a unit sees: the connection, the batch's clock, and the event log to append to."""
 
     def __init__(
-        self, conn: Connection, now: datetime, last_seq: int, blobs: BlobStore | None = None
+        self,
+        conn: Connection,
+        now: datetime,
+        last_seq: int,
+        blobs: BlobStore | None = None,
+        recorded: frozenset[ClientIdPair] = frozenset(),
     ) -> None:
         self.conn = conn
         self.now = now
@@ -52,6 +69,22 @@ class WriteContext:
         """Where artifact content is stored (the database's store); written before its row."""
         self.events: list[Event] = []
         self._rows: list[dict[str, Any]] = []
+        self._recorded = recorded
+        self._optimistic = conn.dialect.name == "postgresql"
+
+    def recorded_client_ids(self, pairs: list[ClientIdPair]) -> set[ClientIdPair]:
+        """Which of ``pairs`` the event log already holds (a retried write's ids).
+
+        On PostgreSQL this costs no query: the events go in with ``ON CONFLICT DO NOTHING``,
+        and if that skipped a row the writer rolls the unit back and runs it again, this time
+        answering with the pairs it found (``ClientIdsRecorded``). Retries are rare, so the
+        common write checks its ids in the statement that inserts them. On SQLite, one query.
+        """
+        if not pairs:
+            return set()
+        if self._optimistic:
+            return {pair for pair in pairs if pair in self._recorded}
+        return recorded_client_ids(self.conn, pairs)
 
     def append(
         self,
@@ -82,8 +115,10 @@ class WriteContext:
 
     def flush(self) -> None:
         if self._rows:
-            self.conn.execute(insert(tables.events), self._rows)
-            self._rows = []
+            rows, self._rows = self._rows, []
+            already = insert_events(self.conn, rows)
+            if already:
+                raise ClientIdsRecorded(already)
 
     def attempt(self, unit: Unit[T]) -> T:
         """Run ``unit`` in a savepoint of its own inside this one: if it raises, its rows and
@@ -137,7 +172,41 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
     place of the first of them, in one call: a handful of statements for the whole group
     instead of a handful per job. If the group fails, each of its jobs is retried alone, so
     a bad item is refused on its own and its neighbours still succeed.
+
+    A batch that is one piece (one job, or one group: heartbeats under load) first runs without
+    a savepoint, two round trips fewer; if it raises, that transaction is rolled back and the
+    batch runs again the guarded way.
     """
+    bulks = {job.bulk for job in jobs}
+    if len(jobs) == 1 or (len(bulks) == 1 and None not in bulks):
+        events = _run_unguarded(db, conn, jobs)
+        if events is not None:
+            return events
+    return _run_guarded(db, conn, jobs)
+
+
+def _run_unguarded(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event] | None:
+    """The batch as one unit without a savepoint; ``None`` (nothing written) if it raised."""
+    bulk, unit = jobs[0].bulk, jobs[0].unit
+    with conn.begin() as transaction:
+        ctx = WriteContext(conn, datetime.now(UTC), db.begin_batch(conn), db.blobs)
+        try:
+            if bulk is not None:
+                results = bulk(ctx, [job.item for job in jobs])
+            else:
+                assert unit is not None
+                results = [unit(ctx)]
+            ctx.flush()
+        except BaseException:
+            transaction.rollback()
+            return None
+        db.commit_batch(conn, ctx.events[-1].seq if ctx.events else None)
+    for job, result in zip(jobs, results, strict=True):
+        job.outcome = result
+    return ctx.events
+
+
+def _run_guarded(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event]:
     events: list[Event] = []
     now = datetime.now(UTC)
     groups: dict[BulkUnit, list[_Job[Any]]] = {}
@@ -145,8 +214,7 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
         if job.bulk is not None:
             groups.setdefault(job.bulk, []).append(job)
     with conn.begin():
-        db.lock_event_log(conn)
-        seq = db.last_seq(conn)
+        seq = db.begin_batch(conn)
         for job in jobs:
             if job.bulk is None:
                 seq = _run_one(conn, now, seq, job, job.unit, events, db.blobs)
@@ -155,9 +223,40 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
             if group is None:
                 continue  # already run with the first job of its group
             seq = _run_group(conn, now, seq, job.bulk, group, events, db.blobs)
-        if events:
-            db.announce(conn, events[-1].seq)
+        db.commit_batch(conn, events[-1].seq if events else None)
     return events
+
+
+def _attempt(
+    conn: Connection, now: datetime, seq: int, blobs: BlobStore, work: Unit[T]
+) -> tuple[WriteContext, T]:
+    """Run ``work`` in a savepoint; again, told the ids found, if its insert met recorded ones.
+
+    Any other exception rolls the savepoint back and propagates.
+    """
+    recorded: frozenset[ClientIdPair] = frozenset()
+    while True:
+        savepoint = conn.begin_nested()
+        ctx = WriteContext(conn, now, seq, blobs, recorded)
+        try:
+            result = work(ctx)
+            ctx.flush()
+        except ClientIdsRecorded as found:
+            savepoint.rollback()
+            if found.pairs <= recorded:  # appended an id it was told is recorded
+                actor, client_id = min(found.pairs)
+                raise Conflict(
+                    f"id {client_id!r} was already recorded for {actor}",
+                    field="id",
+                    code="duplicate_id",
+                ) from None
+            recorded |= found.pairs
+            continue
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return ctx, result
 
 
 def _run_group(
@@ -170,15 +269,12 @@ def _run_group(
     blobs: BlobStore,
 ) -> int:
     if len(group) > 1:
-        savepoint = conn.begin_nested()
-        ctx = WriteContext(conn, now, seq, blobs)
+        items = [job.item for job in group]
         try:
-            results = bulk(ctx, [job.item for job in group])
-            ctx.flush()
+            ctx, results = _attempt(conn, now, seq, blobs, lambda ctx: bulk(ctx, items))
         except BaseException:
-            savepoint.rollback()
+            pass  # each is retried alone below
         else:
-            savepoint.commit()
             events.extend(ctx.events)
             for job, result in zip(group, results, strict=True):
                 job.outcome = result
@@ -202,18 +298,13 @@ def _run_one(
     blobs: BlobStore,
 ) -> int:
     assert unit is not None
-    savepoint = conn.begin_nested()
-    ctx = WriteContext(conn, now, seq, blobs)
     try:
-        result = unit(ctx)
-        ctx.flush()
+        ctx, result = _attempt(conn, now, seq, blobs, unit)
     except BaseException as exc:
-        savepoint.rollback()
         if not isinstance(exc, McosError):
             log.exception("write failed")
         job.error = exc
         return seq
-    savepoint.commit()
     events.extend(ctx.events)
     job.outcome = result
     return ctx.seq
@@ -287,7 +378,7 @@ class Writer:
         self._queue.put(job)
 
     def _loop(self) -> None:
-        with self.db.write_engine.connect() as conn:
+        with self.db.batch_connection() as conn:
             stopping = False
             while not stopping:
                 first = self._queue.get()
@@ -367,7 +458,7 @@ def _resolve(job: _Job[Any]) -> None:
 def write_once(db: Database, unit: Unit[T]) -> T:
     """Run one unit in its own transaction without a writer thread (before ``serve`` starts)."""
     job = _Job(unit)
-    with db.write_engine.connect() as conn:
+    with db.batch_connection() as conn:
         run_batch(db, conn, [job])
     if job.error is not None:
         raise job.error
