@@ -47,20 +47,22 @@ def test_a_runners_reports_are_applied_in_order_in_one_request(api: ControlPlane
          "body": "Written."}},
         {"agent": "flow", "path": f"/api/v1/tasks/{task}/move", "body": {"id": "r-5",
          "status": "review"}},
-        # Donna runs on the Mac Mini: this runner token may not act as her.
-        {"agent": "donna", "path": "/api/v1/events", "body": {"id": "r-6",
-         "type": "runtime.note", "data": {}}},
+        {"agent": "flow", "path": "/api/v1/events", "body": {"id": "r-7",
+         "type": "runtime.note", "data": {"n": 1}}},
     ]  # fmt: skip
+    # Donna runs on the Mac Mini: this runner token may not act as her.
+    reports.append({"agent": "donna", "path": "/api/v1/events", "body": {"id": "r-6",
+                    "type": "runtime.note", "data": {}}})  # fmt: skip
     with _runner(api, "velo") as runner:
         answer = runner.post("/api/v1/reports", json={"reports": reports})
         assert answer.status_code == 200, answer.text
         results = answer.json()["results"]
-        assert [r["status"] for r in results] == [200, 200, 201, 201, 200, 403]
+        assert [r["status"] for r in results] == [200, 200, 201, 201, 200, 201, 403]
         assert results[4]["body"]["status"] == "review"
-        assert results[5]["error"]["field"] == "reports[5].agent"
+        assert results[6]["error"]["field"] == "reports[6].agent"
         # Sent again (the answer was lost): every one counts once, answered duplicate_id.
-        again = runner.post("/api/v1/reports", json={"reports": reports[:5]}).json()["results"]
-        assert [r["error"]["code"] for r in again] == ["duplicate_id"] * 5
+        again = runner.post("/api/v1/reports", json={"reports": reports[:6]}).json()["results"]
+        assert [r["error"]["code"] for r in again] == ["duplicate_id"] * 6
     with api.client() as operator:
         shown = operator.get(f"/api/v1/tasks/{task}").json()
         assert shown["status"] == "review"

@@ -17,7 +17,7 @@ from typing import Any
 
 from mcos.errors import McosError, ServiceUnavailable
 from mcos.services.refusals import Refusal
-from mcos.storage.writer import WriteContext
+from mcos.storage.writer import ClientIdsRecorded, WriteContext
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def apply_reports(ctx: WriteContext, reports: list[Prepared]) -> dict[str, Any]:
         except McosError as exc:
             results.append(_error(exc))
             continue
+        except ClientIdsRecorded:
+            raise  # the writer runs the whole bundle again, knowing which ids it has
         except Exception:  # a bug: nothing of it is kept, and the agent's later reports wait
             log.exception("a bundled report failed")
             stopped.add(report.agent)
