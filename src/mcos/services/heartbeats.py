@@ -79,6 +79,23 @@ _WAITING_TASKS = (
 )
 
 
+def _messages(*channels: Any) -> Any:
+    """Messages after the lowest cursor addressed to the agents, the fleet, or (with a channel
+    clause) their channels. Ordered by id, so whatever the cap leaves out comes after what is
+    delivered: acking the highest id delivered never skips a message."""
+    audience = [M.c.recipient.in_(bindparam("names", expanding=True)), M.c.scope == "fleet"]
+    return (
+        select(M)
+        .where(M.c.id > bindparam("since"), or_(*audience, *channels))
+        .order_by(M.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+_MESSAGES = _messages()
+_MESSAGES_OR_CHANNELS = _messages(M.c.channel.in_(bindparam("channels", expanding=True)))
+
+
 @dataclass(frozen=True)
 class HeartbeatItem:
     agent: str
@@ -263,18 +280,11 @@ def _pending_messages(
 ) -> dict[str, list[dict[str, Any]]]:
     """Messages after each agent's cursor addressed to it, its channels, or the fleet."""
     channels = sorted({c for row in agents.values() for c in row["channels"]})
-    audience = [M.c.recipient.in_(list(agents)), M.c.scope == "fleet"]
-    if channels:
-        audience.append(M.c.channel.in_(channels))
     since = min(row["message_cursor"] for row in agents.values())
-    # Ordered by id, so whatever the cap leaves out comes after what is delivered: acking the
-    # highest id delivered never skips a message.
-    rows = conn.execute(
-        select(M)
-        .where(M.c.id > since, or_(*audience))
-        .order_by(M.c.id)
-        .limit(MESSAGES_PER_ANSWER * len(agents))
-    )
+    params = {"since": since, "names": list(agents), "limit": MESSAGES_PER_ANSWER * len(agents)}
+    if channels:
+        params["channels"] = channels
+    rows = conn.execute(_MESSAGES_OR_CHANNELS if channels else _MESSAGES, params)
     pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         for name, agent in agents.items():
