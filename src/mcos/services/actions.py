@@ -12,7 +12,16 @@ from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
-from mcos.policy import Action, Allow, Deny, Grant, NeedsApproval, PolicyRequest, decide
+from mcos.policy import (
+    Action,
+    Allow,
+    Deny,
+    Grant,
+    NeedsApproval,
+    PolicyRequest,
+    decide,
+    needs_grants,
+)
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
 from mcos.services.mail_drafts import send_problem
@@ -108,9 +117,14 @@ def check_action(
                 subject,
                 record | {"outcome": "deny", "rule": "email_draft", "reason": problem},
             )
-    grants = tuple(
-        Grant(g.agent, g.capability, g.expires_at, g.approval_id)
-        for g in active_grants(ctx.conn, name, ctx.now)
+    # Read only when they can matter: most questions are about a capability the agent has.
+    grants = (
+        tuple(
+            Grant(g.agent, g.capability, g.expires_at, g.approval_id)
+            for g in active_grants(ctx.conn, name, ctx.now)
+        )
+        if needs_grants(agent, action)
+        else ()
     )
     service = fleet.service(action.target or "") if action.kind.startswith("service.") else None
     decision = decide(

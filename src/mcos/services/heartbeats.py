@@ -125,10 +125,20 @@ def record_heartbeats(
         if client_ids
         else set()
     )
-    task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
-    assignees = (
-        {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else {}
+    wanted = sorted({item.agent for item in items if item.answer})
+    # The work waiting for each agent, read before the loop: an agent's current task is most
+    # often one of them, and then needs no query of its own to check it is the agent's.
+    tasks, owned = _waiting_tasks(conn, wanted) if wanted else ({}, set())
+    task_ids = sorted(
+        {
+            i.heartbeat.current_task
+            for i in items
+            if i.heartbeat.current_task and (i.agent, i.heartbeat.current_task) not in owned
+        }
     )
+    assignees = {task: agent for agent, task in owned}
+    if task_ids:
+        assignees |= {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})}
     updates: list[dict[str, Any]] = []
     recorded: list[tuple[HeartbeatItem, int, dict[str, Any] | None, str]] = []
     for item in items:
@@ -221,8 +231,6 @@ def record_heartbeats(
         )
         recorded.append((item, event.seq, gauge, liveness))
     conn.execute(_RECORD, updates)
-    wanted = sorted({item.agent for item, *_ in recorded if item.answer})
-    tasks = _waiting_tasks(conn, wanted) if wanted else {}
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
     # Only confirmed incidents that reach the agent, and those waiting for its confirmation:
     # an unconfirmed one reaches nobody else's heartbeat.
@@ -266,13 +274,19 @@ def record_heartbeats(
     return answers
 
 
-def _waiting_tasks(conn: Connection, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _waiting_tasks(
+    conn: Connection, names: list[str]
+) -> tuple[dict[str, list[dict[str, Any]]], set[tuple[str, int]]]:
+    """Per agent, its first tasks waiting (assigned or in progress); and every waiting task as
+    (assignee, id), past the cap too."""
     waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    owned: set[tuple[str, int]] = set()
     for row in conn.execute(_WAITING_TASKS, {"names": names}):
+        owned.add((row.assignee, row.id))
         if len(waiting[row.assignee]) < TASKS_PER_ANSWER:
             # With its description: the agent needs it to start, and asking costs a round trip.
             waiting[row.assignee].append(task_summary(row) | {"description": row.description})
-    return waiting
+    return waiting, owned
 
 
 def _pending_messages(

@@ -187,7 +187,8 @@ def for_agents(
     Two queries whatever the number of agents (heartbeats come in bulk).
     """
     since = min(cursors.values(), default=0)
-    confirmed, pending = [], []
+    confirmed: list[Any] = []
+    pending: list[Any] = []
     for row in conn.execute(_FOR_AGENTS, {"since": since}):
         (confirmed if row.status == "confirmed" else pending).append(row)
     decided: dict[int, set[str]] = {}
