@@ -310,7 +310,7 @@ def request_factories(config: dict[str, Any], count: int) -> list[Callable[[], b
     agents: list[list[str]] = config["agents"]  # [name, token] pairs
     factories: list[Callable[[], bytes]] = []
     for index in range(count):
-        name, token = agents[index % len(agents)]
+        name, token = agents[index % len(agents)][:2]
         headers = {"Authorization": f"Bearer {token}"}
         if kind == "heartbeat" and config.get("ids"):
             factories.append(_heartbeat_with_ids(config, index, name, host, headers))
@@ -320,6 +320,8 @@ def request_factories(config: dict[str, Any], count: int) -> list[Callable[[], b
             factories.append(_constant(request))
         elif kind == "batch":
             factories.append(_batch_factory(config, index, host, headers))
+        elif kind == "step":
+            factories.append(_step_factory(config, index, host, headers))
         else:
             raise SystemExit(f"unknown request kind {kind!r}")
     return factories
@@ -366,6 +368,81 @@ def _batch_factory(
         return http_request("POST", path, host, headers, dumps({"events": events}))
 
     return build
+
+
+# What the agent runtime sends for one task (src/mcos/runtime): the bodies it builds, client ids
+# on the reports its outbox delivers. Each connection is one agent working on its own task.
+STEP_KINDS = ("heartbeat", "move", "action", "usage", "comment", "budget_check")
+
+
+def _step_factory(
+    config: dict[str, Any], index: int, host: str, headers: dict[str, str]
+) -> Callable[[], bytes]:
+    step = config["step"]
+    name, _token, task_id, model = config["agents"][index % len(config["agents"])]
+    prefix = f"{config['run_id']}-{index}-"
+    counter = iter(range(10**9))
+    if step == "heartbeat":  # AgentLoop.heartbeat while working on a task
+        body = {
+            "status": "working",
+            "context_tokens": 3_412,
+            "context_window": 200_000,
+            "outbox_pending": 0,
+            "current_task": task_id,
+        }
+        return _constant(
+            http_request("POST", f"/api/v1/agents/{name}/heartbeat", host, headers, dumps(body))
+        )
+    if step == "move":  # the move to in_progress (asked), then to review (a report: an id)
+        path = f"/api/v1/tasks/{task_id}/move"
+
+        def move() -> bytes:
+            n = next(counter)
+            body = (
+                {"status": "in_progress"} if n % 2 else {"id": f"{prefix}{n}", "status": "review"}
+            )
+            return http_request("POST", path, host, headers, dumps(body))
+
+        return move
+    if step == "action":  # write_file asks before writing: the absolute path, one file
+        body = {
+            "kind": "file.write",
+            "paths": [f"/var/lib/mcos/workspaces/{name}/report.md"],
+            "files_touched": 1,
+            "reason": f"task #{task_id}",
+        }
+        return _constant(http_request("POST", "/api/v1/actions", host, headers, dumps(body)))
+    if step == "usage":  # one per model call, through the outbox
+        path = f"/api/v1/agents/{name}/usage"
+
+        def usage() -> bytes:
+            body = {
+                "model": model,
+                "input_tokens": 1_830,
+                "output_tokens": 42,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "latency_ms": 812,
+                "task_id": task_id,
+                "id": f"{prefix}{next(counter)}",
+            }
+            return http_request("POST", path, host, headers, dumps(body))
+
+        return usage
+    if step == "comment":  # the task's summary, through the outbox
+        path = f"/api/v1/tasks/{task_id}/comments"
+        text = "Wrote report.md in the workspace: the three figures asked for, with sources. " * 3
+
+        def comment() -> bytes:
+            body = {"body": text.strip(), "id": f"{prefix}{next(counter)}"}
+            return http_request("POST", path, host, headers, dumps(body))
+
+        return comment
+    if step == "budget_check":  # before a model call when the local lease ran out
+        body = {"estimated_tokens": 1_900, "estimated_usd": 0.0061}
+        path = f"/api/v1/agents/{name}/budget/check"
+        return _constant(http_request("POST", path, host, headers, dumps(body)))
+    raise SystemExit(f"unknown step {step!r}")
 
 
 async def connect_all(run: Run, factories: list[Callable[[], bytes]], port: int) -> None:

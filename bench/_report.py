@@ -7,6 +7,13 @@ import pstats
 from pathlib import Path
 from typing import Any
 
+from _load import STEP_KINDS
+
+# One task of the runtime (bench/runtime.py's: two model calls, one write_file): two heartbeats,
+# the move to in_progress and the one to review, the policy question, two usage reports, the
+# comment. The budget check is left out: the runner's lease makes it rare.
+STEPS_PER_TASK = {"heartbeat": 2, "move": 2, "action": 1, "usage": 2, "comment": 1}
+
 PROFILE_COMPONENTS: dict[str, list[tuple[str, str, str]]] = {
     "loop": [
         ("one request through the ASGI app", "httptools_impl.py", "run_asgi"),
@@ -226,6 +233,16 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[dict[str, 
                 else None,
                 ratio(ours["p99_ms"], bare_sse["p99_ms"]) if is_ours else None,
             )
+    for kind in STEP_KINDS:
+        if f"step_{kind}" in results:
+            row(
+                f"step_{kind}",
+                f"an agent's {kind}",
+                results[f"step_{kind}"]["requests_per_s"],
+                "req/s",
+                None,
+                None,
+            )
     if args.quick or args.tiny:  # smaller loads than the targets name: shown, not judged
         for item in rows:
             item["met"] = None
@@ -293,7 +310,38 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
     for name, figures in results.items():
         if isinstance(figures, dict) and figures.get("error_samples"):
             print(f"{name} errors: {figures['error_samples']}")
-    if "profile" in results:
+    if "compare" in results:
+        compared = results["compare"]
+        print(
+            f"\nserver CPU per request, by kind: {compared['compare_src']} (baseline) against "
+            f"this tree, {compared['rounds']} alternating rounds"
+        )
+        print(f"  {'kind':<13} {'baseline us':>12} {'this tree us':>12} {'ratio':>6}")
+        totals = [0.0, 0.0]
+        for kind in STEP_KINDS:
+            base, ours = compared[kind]["baseline"], compared[kind]["this tree"]
+            print(f"  {kind:<13} {base:12.1f} {ours:12.1f} {ours / base:6.2f}")
+            if kind in STEPS_PER_TASK:
+                totals[0] += STEPS_PER_TASK[kind] * base
+                totals[1] += STEPS_PER_TASK[kind] * ours
+        print(
+            f"  {'one task':<13} {totals[0] / 1000:10.2f}ms {totals[1] / 1000:10.2f}ms "
+            f"{totals[1] / totals[0]:6.2f}"
+        )
+    steps = {k: results[f"step_{k}"] for k in STEP_KINDS if f"step_{k}" in results}
+    if steps:
+        print("\nserver CPU per request, by kind (closed loop, agent tokens, runtime's bodies):")
+        for kind, figures in steps.items():
+            print(f"  {kind:<13} {figures['server_cpu_us_per_item']:8.1f} us")
+        if all(k in steps for k in STEPS_PER_TASK):
+            total = sum(n * steps[k]["server_cpu_us_per_item"] for k, n in STEPS_PER_TASK.items())
+            print(
+                f"  one task ({', '.join(f'{n} {k}' for k, n in STEPS_PER_TASK.items())}): "
+                f"{total / 1000:.2f} ms, {1e6 / total:,.0f} tasks/s per core"
+            )
+    if "profile" in results and "steps" in results["profile"]:
+        print(f"\nprofiles (cProfile) of each request kind in {results['profile']['folder']}")
+    elif "profile" in results:
         p = results["profile"]
         print(
             f"\nprofile: {p['requests']:,} heartbeats at {p['requests_per_s_under_profiler']:,.0f}"

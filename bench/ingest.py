@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _load import STEP_KINDS
 from _machine import Meter, machine, memory_of
 from _report import PROFILE_COMPONENTS, print_table, profile_components, report
 from _servers import Server, database, database_baseline
@@ -125,7 +126,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--subscribers", help="SSE subscriber counts (default '100,500').")
     parser.add_argument("--sse-rate", type=float, default=1000.0, help="Events/s into the stream.")
     parser.add_argument("--sse-batch", type=int, default=10, help="Events per producer post.")
-    parser.add_argument("--only", help="Comma-separated: db,http,batch,sse (default all).")
+    parser.add_argument(
+        "--only", help="Comma-separated: db,http,batch,steps,sse (default all but steps)."
+    )
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="Steps only: also run a control plane from this src tree; per-kind CPU side by side.",
+    )
+    parser.add_argument("--compare-rounds", type=int, default=3, help="Rounds of --compare-src.")
+    parser.add_argument(
+        "--step-connections", type=int, default=8, help="Connections per request kind (steps)."
+    )
     parser.add_argument("--profile", type=Path, help="Also profile the server under heartbeats.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary fleet folder.")
     args = parser.parse_args()
@@ -161,6 +173,8 @@ def issue_agent_tokens(server: Server, operator_token: str) -> list[list[str]]:
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    if args.compare_src:
+        return compare_steps(args, folder)
     results: dict[str, Any] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCOS_")}
     env |= {"XDG_CONFIG_HOME": str(folder / "config")}
@@ -189,7 +203,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             bare.start("/health")
             agents = issue_agent_tokens(mcos, operator_token)
             results["backend"] = backend
-            phases(args, folder, url, mcos, bare, agents, results)
+            phases(args, folder, url, mcos, bare, agents, results, operator_token)
             results["memory"] = {"mcos": memory_of(mcos.pid), "bare": memory_of(bare.pid)}
             health = httpx.get(mcos.url + "/api/v1/health", timeout=10).json()
             results["event_log_last_seq"] = health.get("last_seq")
@@ -197,7 +211,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             mcos.stop()
             bare.stop()
         if args.profile:
-            results["profile"] = profile(args, folder, env, agents)
+            results["profile"] = profile(args, folder, env, agents, operator_token)
     return results
 
 
@@ -209,6 +223,7 @@ def phases(
     bare: Server,
     agents: list[list[str]],
     results: dict[str, Any],
+    operator_token: str = "",
 ) -> None:
     common = {"duration": args.duration, "warmup": args.warmup, "agents": agents}
     pids = {"server": mcos.pid}
@@ -256,6 +271,8 @@ def phases(
         # control plane that has run for a while does: id checks must not scan it.
         run_id = f"hb-{uuid.uuid4().hex[:10]}"
         measured("heartbeat_ids", pids, closed | {"port": mcos.port, "ids": True, "run_id": run_id})
+    if "steps" in args.only:
+        steps_phase(args, mcos, operator_token, agents, measured, results)
     if "sse" in args.only:
         for n in args.subscribers:
             for name, server, sub_path, pub_path, token in (
@@ -268,11 +285,203 @@ def phases(
                 results[name] = figures | meter.result
 
 
+def step_agents(server: Server, operator_token: str, agents: list[list[str]]) -> list[list[Any]]:
+    """[name, token, task id, model] of each agent, with a task of its own in progress."""
+    operator = {"Authorization": f"Bearer {operator_token}"}
+    out: list[list[Any]] = []
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        listed = client.get("/api/v1/agents", headers=operator).json()["agents"]
+        models = {a["name"]: a.get("model", "gpt-4o-mini") for a in listed}
+        for name, token in agents:
+            created = client.post(
+                "/api/v1/tasks",
+                headers=operator,
+                json={"title": f"bench step task of {name}", "assignee": name},
+            )
+            created.raise_for_status()
+            task_id = created.json()["id"]
+            moved = client.post(
+                f"/api/v1/tasks/{task_id}/move",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"status": "in_progress"},
+            )
+            moved.raise_for_status()
+            # Room for the usage the phases record: an agent over budget is refused (409).
+            raised = client.patch(
+                f"/api/v1/agents/{name}/budget",
+                headers=operator,
+                json={
+                    "daily_tokens": 10**9,
+                    "monthly_tokens": 10**9,
+                    "daily_usd": 1e6,
+                    "monthly_usd": 1e6,
+                    "reason": "bench",
+                },
+            )
+            raised.raise_for_status()
+            out.append([name, token, task_id, models[name]])
+    return out
+
+
+def steps_phase(
+    args: argparse.Namespace,
+    server: Server,
+    operator_token: str,
+    agents: list[list[str]],
+    measured: Any,
+    results: dict[str, Any],
+) -> None:
+    """Each kind of request an agent's task makes, alone in a closed loop: server CPU per kind.
+
+    Only agents the fleet lets do it (write_file asks for ``file.write``: agents without the
+    write capability are refused), checked with one probe request each before the phase.
+    """
+    workers = step_agents(server, operator_token, agents)
+    for kind in STEP_KINDS:
+        config = {"mode": "closed", "kind": "step", "step": kind, "port": server.port}
+        # A move probed would leave the task in another column; every agent may move its own.
+        able = [w for w in workers if kind == "move" or probe(config | {"agents": [w]})]
+        if not able:
+            raise SystemExit(f"no agent of the fleet may send {kind}")
+        measured(
+            f"step_{kind}",
+            {"server": server.pid},
+            config
+            | {
+                "agents": able,
+                "connections": min(args.step_connections, len(able)),
+                "run_id": f"step-{uuid.uuid4().hex[:10]}",
+            },
+        )
+
+
+def compare_steps(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """``--compare-src DIR``: the step kinds against two control planes side by side, one run from
+    ``DIR`` (a ``src`` tree: ``git archive main src | tar -x -C DIR/..``) and one from this
+    checkout, each with its own fleet and SQLite file. Kinds and sides alternate, the order
+    flipping every round, so both see the same machine: the ratio is the figure to read."""
+    sides: dict[str, dict[str, Any]] = {}
+    servers: list[Server] = []
+    try:
+        for side, src in (("baseline", str(args.compare_src)), ("this tree", None)):
+            sub = folder / ("base" if src else "this")
+            sub.mkdir()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MCOS_")}
+            env |= {
+                "XDG_CONFIG_HOME": str(sub / "config"),
+                "MCOS_DATABASE_URL": f"sqlite:///{sub}/mcos.db",
+            }
+            if src:
+                env["PYTHONPATH"] = src
+            subprocess.run(
+                [PYTHON, "-m", "mcos", "init", str(sub / "fleet")],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            token = (sub / "fleet" / ".mcos" / "operator.token").read_text().strip()
+            server = Server(
+                f"mcos serve ({side})",
+                [PYTHON, "-m", "mcos", "serve", "--fleet", str(sub / "fleet"), "--port", "{port}"],
+                env,
+                sub / "mcos.log",
+            )
+            server.start("/api/v1/health")
+            servers.append(server)
+            workers = step_agents(server, token, issue_agent_tokens(server, token))
+            able = {}
+            for kind in STEP_KINDS:
+                config = {"mode": "closed", "kind": "step", "step": kind, "port": server.port}
+                able[kind] = [
+                    w for w in workers if kind == "move" or probe(config | {"agents": [w]})
+                ]
+            sides[side] = {"server": server, "able": able, "cpu_s": {}, "requests": {}}
+        rounds = max(1, args.compare_rounds)
+        for index in range(rounds):
+            for kind in STEP_KINDS:
+                order = list(sides) if index % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    state = sides[side]
+                    server = state["server"]
+                    print(f"  round {index + 1}/{rounds}: {kind} on {side} ...", flush=True)
+                    config = {
+                        "mode": "closed",
+                        "kind": "step",
+                        "step": kind,
+                        "port": server.port,
+                        "agents": state["able"][kind],
+                        "connections": min(args.step_connections, len(state["able"][kind])),
+                        "duration": args.duration,
+                        "warmup": args.warmup,
+                        "run_id": f"step-{uuid.uuid4().hex[:10]}",
+                    }
+                    with Meter({"server": server.pid}) as meter:
+                        figures = load(config)
+                    if figures["errors"]:
+                        raise SystemExit(f"{kind} on {side}: {figures['error_samples']}")
+                    state["cpu_s"][kind] = (
+                        state["cpu_s"].get(kind, 0.0) + meter.result["server_cpu_s"]
+                    )
+                    state["requests"][kind] = (
+                        state["requests"].get(kind, 0) + figures["completed_total"]
+                    )
+    finally:
+        for server in servers:
+            server.stop()
+    compared: dict[str, Any] = {"compare_src": str(args.compare_src), "rounds": rounds}
+    for kind in STEP_KINDS:
+        compared[kind] = {
+            side: round(1e6 * state["cpu_s"][kind] / max(1, state["requests"][kind]), 1)
+            for side, state in sides.items()
+        }
+    return {"compare": compared}
+
+
+def probe(config: dict[str, Any]) -> bool:
+    """Whether one agent's requests of a kind are answered 2xx (a short closed loop)."""
+    figures = load(
+        config | {"connections": 1, "duration": 0.05, "warmup": 0, "run_id": uuid.uuid4().hex[:10]}
+    )
+    return bool(figures["completed_total"]) and figures["errors"] == 0
+
+
 def profile(
-    args: argparse.Namespace, folder: Path, env: dict[str, str], agents: list[list[str]]
+    args: argparse.Namespace,
+    folder: Path,
+    env: dict[str, str],
+    agents: list[list[str]],
+    operator_token: str,
 ) -> dict[str, Any]:
-    """Heartbeat load on a server under cProfile; the top costs of the loop and writer threads."""
-    out: Path = args.profile
+    """Heartbeat load on a server under cProfile; the top costs of the loop and writer threads.
+
+    With ``--only steps``, each request kind of an agent's task instead, one profiled server
+    each, its pstats in a folder of its own (``DIR/step_KIND``)."""
+    if "steps" not in args.only:
+        config = {"mode": "closed", "kind": "heartbeat", "connections": args.connections}
+        return profiled(args, folder, env, args.profile, config | {"agents": agents})
+    summaries = {}
+    for kind in STEP_KINDS:
+        config = {"mode": "closed", "kind": "step", "step": kind, "run_id": uuid.uuid4().hex[:8]}
+        out = args.profile / f"step_{kind}"
+        summaries[kind] = profiled(
+            args,
+            folder,
+            env,
+            out,
+            config,
+            lambda server: step_agents(server, operator_token, agents),
+        )
+    return {"steps": summaries, "folder": str(args.profile)}
+
+
+def profiled(
+    args: argparse.Namespace,
+    folder: Path,
+    env: dict[str, str],
+    out: Path,
+    config: dict[str, Any],
+    prepare: Any = None,
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     server = Server(
         "profiled mcos serve",
@@ -280,19 +489,19 @@ def profile(
         env,
         folder / "profile.log",
     )
-    print("  profiling the server under heartbeats ...", flush=True)
+    print(f"  profiling the server under {config.get('step', config['kind'])} ...", flush=True)
     server.start("/api/v1/health")
     try:
+        if prepare is not None:
+            able = prepare(server)
+            config |= {"agents": able, "connections": min(args.step_connections, len(able))}
+            if config.get("step") == "action":  # agents without the write capability are refused
+                config["agents"] = [
+                    a for a in able if probe(config | {"agents": [a], "port": server.port})
+                ]
+                config["connections"] = min(args.step_connections, len(config["agents"]))
         figures = load(
-            {
-                "mode": "closed",
-                "kind": "heartbeat",
-                "port": server.port,
-                "connections": args.connections,
-                "duration": args.duration,
-                "warmup": args.warmup,
-                "agents": agents,
-            }
+            config | {"port": server.port, "duration": args.duration, "warmup": args.warmup}
         )
     finally:
         # uvicorn re-raises the signal after its shutdown; SIGINT becomes KeyboardInterrupt, so

@@ -9,7 +9,18 @@ import pytest
 from mcos.fleet.guard import Guard
 from mcos.fleet.loader import check_fleet_text, template_text
 from mcos.fleet.schema import Agent, Fleet
-from mcos.policy import Action, Allow, Decision, Deny, Grant, NeedsApproval, PolicyRequest, decide
+from mcos.policy import (
+    ACTION_KINDS,
+    Action,
+    Allow,
+    Decision,
+    Deny,
+    Grant,
+    NeedsApproval,
+    PolicyRequest,
+    decide,
+    needs_grants,
+)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 CONTROL_PLANE = "127.0.0.1"  # the template's control_plane.url
@@ -83,6 +94,25 @@ def test_a_restoration_lets_flow_exec_only_until_it_lapses(fleet: Fleet) -> None
     assert isinstance(decide(request(fleet, flow, build, (other,))), Deny)
     wrong = Grant("flow", "network", expires_at=NOW + timedelta(hours=1), approval_id=9)
     assert isinstance(decide(request(fleet, flow, build, (wrong,))), Deny)
+
+
+def test_grants_are_read_only_when_they_can_change_the_decision(fleet: Fleet) -> None:
+    """The control plane skips reading grants when ``needs_grants`` says no: for every agent and
+    action kind, a grant of every capability then decides nothing differently."""
+    flow = agent(fleet, "flow")
+    assert needs_grants(flow, Action("shell.exec", "npm run build"))  # flow lacks exec
+    assert not needs_grants(flow, Action("no.such.kind"))  # refused whatever is granted
+    for who in fleet.agents:
+        everything = tuple(
+            Grant(who.name, needed, NOW + timedelta(hours=1), approval_id=1)
+            for needed in set(ACTION_KINDS.values())
+        )
+        for kind in ACTION_KINDS:
+            action = Action(kind, "true", paths=("/tmp/x",), host="example.com", target="t")
+            if not needs_grants(who, action):
+                assert decide(request(fleet, who, action, everything)) == decide(
+                    request(fleet, who, action)
+                ), (who.name, kind)
 
 
 def test_even_restored_exec_stays_out_of_production(fleet: Fleet) -> None:

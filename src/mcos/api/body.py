@@ -1,4 +1,6 @@
-"""JSON bodies parsed by hand on the hot paths (heartbeat, batch), documented all the same.
+"""JSON bodies parsed by hand on the hot paths, documented all the same: the heartbeat, the
+batch, and what every agent task sends (the policy question, moves, comments, usage, the budget
+check).
 
 FastAPI's body handling (``json.loads``, then validating a dict, through its dependency
 machinery) costs about as much again as the rest of a heartbeat; pydantic's
@@ -33,14 +35,22 @@ async def json_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        raise error_from_validation(list(exc.errors())) from None
+        # Located under "body" as FastAPI locates them, so a field named "body" (a comment's)
+        # is not taken for the body itself.
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise error_from_validation(errors) from None
 
 
-def documented_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a route that reads ``model`` with :func:`json_body`."""
+def documented_body(model: type[BaseModel], *, bearer: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads ``model`` with :func:`json_body`.
+
+    ``bearer=False`` for a route that still takes ``CurrentPrincipal``: FastAPI documents its
+    token already (a second entry would repeat it)."""
     HAND_PARSED.append(model)
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-        "security": [{"HTTPBearer": []}],
+    extra: dict[str, Any] = {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
     }
+    if bearer:
+        extra["security"] = [{"HTTPBearer": []}]
+    return extra

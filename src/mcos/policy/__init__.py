@@ -7,7 +7,7 @@ without a server. Services record every decision as an event, denials included.
 
 from mcos.policy.actions import ACTION_KINDS, Action
 from mcos.policy.decisions import Allow, Decision, Deny, NeedsApproval
-from mcos.policy.engine import Grant, PolicyRequest, decide
+from mcos.policy.engine import Grant, PolicyRequest, decide, needs_grants
 
 __all__ = [
     "ACTION_KINDS",
@@ -19,4 +19,5 @@ __all__ = [
     "NeedsApproval",
     "PolicyRequest",
     "decide",
+    "needs_grants",
 ]

@@ -88,6 +88,13 @@ def capability(request: PolicyRequest) -> Decision | None:
     )
 
 
+def needs_grants(agent: Agent, action: Action) -> bool:
+    """Whether live grants can change the decision on ``action``: only when the capability it
+    needs is not the agent's own (:func:`capability`), so a caller may skip reading them."""
+    needed = ACTION_KINDS.get(action.kind)
+    return needed is not None and needed not in agent.capabilities
+
+
 def complete(request: PolicyRequest) -> Decision | None:
     """An action must say what its limits are checked against: a payment its amount."""
     action = request.action

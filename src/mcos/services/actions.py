@@ -12,7 +12,7 @@ from mcos.domain import events as ev
 from mcos.domain.approvals import ApprovalStatus
 from mcos.errors import Conflict, Forbidden, InvalidInput
 from mcos.fleet.schema import Fleet
-from mcos.policy import Action, Allow, Decision, Deny, Grant, NeedsApproval, decide
+from mcos.policy import Action, Allow, Decision, Deny, Grant, NeedsApproval, decide, needs_grants
 from mcos.policy.local import action_of, request_for
 from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import active_grants, create_approval, effective_status
@@ -97,9 +97,14 @@ def check_action(
                 subject,
                 record | {"outcome": "deny", "rule": "email_draft", "reason": problem},
             )
-    grants = tuple(
-        Grant(g.agent, g.capability, g.expires_at, g.approval_id)
-        for g in active_grants(ctx.conn, name, ctx.now)
+    # Read only when they can matter: most questions are about a capability the agent has.
+    grants = (
+        tuple(
+            Grant(g.agent, g.capability, g.expires_at, g.approval_id)
+            for g in active_grants(ctx.conn, name, ctx.now)
+        )
+        if needs_grants(agent, action)
+        else ()
     )
     decision = decide(request_for(fleet, agent, action, ctx.now, grants))
     outcome = {"outcome": decision.outcome, "reason": decision.reason}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from mcos.contract.requests import CapabilityRestore, isoformat
 from mcos.contract.vocab import HUMAN
@@ -200,8 +200,12 @@ def list_approvals(
     return [v for v in views if status is None or v["status"] == status]
 
 
+# Built once: every question an agent asks (``POST /actions``) reads its grants.
+_ACTIVE_GRANTS = select(G).where(G.c.agent == bindparam("agent"), G.c.expires_at > bindparam("now"))
+
+
 def active_grants(conn: Connection, agent: str, now: datetime) -> list[Any]:
-    return list(conn.execute(select(G).where(G.c.agent == agent, G.c.expires_at > now)))
+    return list(conn.execute(_ACTIVE_GRANTS, {"agent": agent, "now": now}))
 
 
 def expire_approvals(ctx: WriteContext) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from mcos.contract.requests import MAX_EVENT_DATA_CHARS, EventIn
 from mcos.domain.events import Event, client_type_problem
@@ -14,15 +14,14 @@ from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
 E = tables.events
+# Built once: every report with a client id asks it (usage, comments, moves).
+_SEEN = select(E.c.seq).where(E.c.actor == bindparam("actor"), E.c.client_id == bindparam("id"))
 
 
 def is_duplicate(conn: Connection, actor: str, client_id: str | None) -> bool:
     if client_id is None:
         return False
-    found = conn.execute(
-        select(E.c.seq).where(E.c.actor == actor, E.c.client_id == client_id)
-    ).first()
-    return found is not None
+    return conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
 
 
 def seen_client_ids(conn: Connection, actor: str, client_ids: list[str]) -> set[str]:

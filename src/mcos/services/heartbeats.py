@@ -75,6 +75,23 @@ _WAITING_TASKS = (
 )
 
 
+def _messages(*channels: Any) -> Any:
+    """Messages after the lowest cursor addressed to the agents, the fleet, or (with a channel
+    clause) their channels. Ordered by id, so whatever the cap leaves out comes after what is
+    delivered: acking the highest id delivered never skips a message."""
+    audience = [M.c.recipient.in_(bindparam("names", expanding=True)), M.c.scope == "fleet"]
+    return (
+        select(M)
+        .where(M.c.id > bindparam("since"), or_(*audience, *channels))
+        .order_by(M.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+_MESSAGES = _messages()
+_MESSAGES_OR_CHANNELS = _messages(M.c.channel.in_(bindparam("channels", expanding=True)))
+
+
 @dataclass(frozen=True)
 class HeartbeatItem:
     agent: str
@@ -97,10 +114,20 @@ def record_heartbeats(
     seen = ctx.recorded_client_ids(
         [(item.actor, item.heartbeat.id) for item in items if item.heartbeat.id]
     )
-    task_ids = sorted({i.heartbeat.current_task for i in items if i.heartbeat.current_task})
-    assignees = (
-        {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})} if task_ids else {}
+    wanted = sorted({item.agent for item in items if item.answer})
+    # The work waiting for each agent, read before the loop: an agent's current task is most
+    # often one of them, and then needs no query of its own to check it is the agent's.
+    tasks, owned = _waiting_tasks(conn, wanted) if wanted else ({}, set())
+    task_ids = sorted(
+        {
+            i.heartbeat.current_task
+            for i in items
+            if i.heartbeat.current_task and (i.agent, i.heartbeat.current_task) not in owned
+        }
     )
+    assignees = {task: agent for agent, task in owned}
+    if task_ids:
+        assignees |= {r.id: r.assignee for r in conn.execute(_TASK_IDS, {"ids": task_ids})}
     # One row update per agent, its last heartbeat's: on PostgreSQL each UPDATE writes a new
     # version of the whole row, and an agent heartbeating three times in a batch paid three.
     updates: dict[str, dict[str, Any]] = {}
@@ -195,8 +222,6 @@ def record_heartbeats(
         }
         recorded.append((item, event.seq, gauge, liveness))
     conn.execute(_RECORD, list(updates.values()))
-    wanted = sorted({item.agent for item, *_ in recorded if item.answer})
-    tasks = _waiting_tasks(conn, wanted) if wanted else {}
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
     # Only confirmed incidents that reach the agent, and those waiting for its confirmation:
     # an unconfirmed one reaches nobody else's heartbeat.
@@ -246,13 +271,19 @@ def _policy_version(fleet: Fleet, name: str) -> str | None:
     return policy_version(fleet, agent) if agent is not None else None
 
 
-def _waiting_tasks(conn: Connection, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _waiting_tasks(
+    conn: Connection, names: list[str]
+) -> tuple[dict[str, list[dict[str, Any]]], set[tuple[str, int]]]:
+    """Per agent, its first tasks waiting (assigned or in progress); and every waiting task as
+    (assignee, id), past the cap too."""
     waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    owned: set[tuple[str, int]] = set()
     for row in conn.execute(_WAITING_TASKS, {"names": names}):
+        owned.add((row.assignee, row.id))
         if len(waiting[row.assignee]) < TASKS_PER_ANSWER:
             # With its description: the agent needs it to start, and asking costs a round trip.
             waiting[row.assignee].append(task_summary(row) | {"description": row.description})
-    return waiting
+    return waiting, owned
 
 
 def _pending_messages(
@@ -260,18 +291,11 @@ def _pending_messages(
 ) -> dict[str, list[dict[str, Any]]]:
     """Messages after each agent's cursor addressed to it, its channels, or the fleet."""
     channels = sorted({c for row in agents.values() for c in row["channels"]})
-    audience = [M.c.recipient.in_(list(agents)), M.c.scope == "fleet"]
-    if channels:
-        audience.append(M.c.channel.in_(channels))
     since = min(row["message_cursor"] for row in agents.values())
-    # Ordered by id, so whatever the cap leaves out comes after what is delivered: acking the
-    # highest id delivered never skips a message.
-    rows = conn.execute(
-        select(M)
-        .where(M.c.id > since, or_(*audience))
-        .order_by(M.c.id)
-        .limit(MESSAGES_PER_ANSWER * len(agents))
-    )
+    params = {"since": since, "names": list(agents), "limit": MESSAGES_PER_ANSWER * len(agents)}
+    if channels:
+        params["channels"] = channels
+    rows = conn.execute(_MESSAGES_OR_CHANNELS if channels else _MESSAGES, params)
     pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         for name, agent in agents.items():

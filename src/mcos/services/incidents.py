@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from mcos.contract.requests import IncidentIn, isoformat
 from mcos.domain import events as ev
@@ -165,20 +165,32 @@ def visible(fleet: Fleet, row: Any, agent: str) -> bool:
     return row.status == "unconfirmed" and agent in confirmers(fleet, rule.confirm_by, row.reporter)
 
 
+# What a heartbeat answer needs, in one query: confirmed incidents after the lowest cursor, and
+# every unconfirmed one (the confirmations asked of the agent).
+_FOR_AGENTS = (
+    select(INC)
+    .where(
+        or_(
+            and_(INC.c.id > bindparam("since"), INC.c.status == "confirmed"),
+            INC.c.status == "unconfirmed",
+        )
+    )
+    .order_by(INC.c.id)
+)
+
+
 def for_agents(
     conn: Connection, fleet: Fleet, cursors: dict[str, int], limit: int = 50
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Per agent: confirmed incidents after its cursor that reach it, and those it must confirm.
 
-    Three queries whatever the number of agents (heartbeats come in bulk).
+    Two queries whatever the number of agents (heartbeats come in bulk).
     """
     since = min(cursors.values(), default=0)
-    confirmed = conn.execute(
-        select(INC).where(INC.c.id > since, INC.c.status == "confirmed").order_by(INC.c.id)
-    ).all()
-    pending = conn.execute(
-        select(INC).where(INC.c.status == "unconfirmed").order_by(INC.c.id)
-    ).all()
+    confirmed: list[Any] = []
+    pending: list[Any] = []
+    for row in conn.execute(_FOR_AGENTS, {"since": since}):
+        (confirmed if row.status == "confirmed" else pending).append(row)
     decided: dict[int, set[str]] = {}
     if pending:
         for d in conn.execute(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from mcos.contract.requests import (
     TaskAssign,
@@ -28,6 +29,22 @@ from mcos.storage.writer import WriteContext
 T = tables.tasks
 D = tables.task_dependencies
 
+# The statements of the agent's hot paths (moves, comments), built once at import: SQLAlchemy
+# then reuses their cache keys instead of rebuilding and hashing a new statement per request.
+_TASK = select(T).where(T.c.id == bindparam("id"))
+_TASK_EXISTS = select(T.c.id).where(T.c.id == bindparam("id"))
+_UNFINISHED = (
+    select(T.c.id)
+    .join(D, D.c.depends_on_id == T.c.id)
+    .where(D.c.task_id == bindparam("id"), T.c.status != TaskStatus.DONE.value)
+    .order_by(T.c.id)
+)
+_SET_STATUS = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), updated_at=bindparam("b_at"))
+)
+
 
 def task_summary(row: Any) -> dict[str, Any]:
     return {
@@ -46,7 +63,7 @@ def task_summary(row: Any) -> dict[str, Any]:
 
 
 def _task(conn: Connection, task_id: int) -> Any:
-    row = conn.execute(select(T).where(T.c.id == task_id)).first()
+    row = conn.execute(_TASK, {"id": task_id}).first()
     if row is None:
         raise NotFound(f"no task #{task_id}", field="task_id")
     return row
@@ -147,13 +164,7 @@ def create_task(ctx: WriteContext, principal: Principal, body: TaskCreate) -> di
 
 
 def _unfinished_dependencies(conn: Connection, task_id: int) -> list[int]:
-    rows = conn.execute(
-        select(T.c.id)
-        .join(D, D.c.depends_on_id == T.c.id)
-        .where(D.c.task_id == task_id, T.c.status != TaskStatus.DONE.value)
-        .order_by(T.c.id)
-    )
-    return [r.id for r in rows]
+    return [r.id for r in conn.execute(_UNFINISHED, {"id": task_id})]
 
 
 def move_task(
@@ -169,15 +180,16 @@ def move_task(
         current,
         body.status,
         has_assignee=row.assignee is not None,
-        unfinished_dependencies=_unfinished_dependencies(ctx.conn, task_id),
+        # Only a move to in_progress waits for dependencies: no query for the others.
+        unfinished_dependencies=_unfinished_dependencies(ctx.conn, task_id)
+        if body.status == TaskStatus.IN_PROGRESS
+        else [],
     )
     if reason:
         raise IllegalTransition(f"task #{task_id}: {reason}", field="status")
     if accepting:  # review -> done, the only way there: who may accept this work?
         _may_accept(ctx.conn, principal, row)
-    ctx.conn.execute(
-        update(T).where(T.c.id == task_id).values(status=body.status.value, updated_at=ctx.now)
-    )
+    ctx.conn.execute(_SET_STATUS, {"b_id": task_id, "b_status": body.status.value, "b_at": ctx.now})
     if accepting:  # which versions of its files were accepted, and had the accepter opened them
         record_acceptance(ctx, principal, task_id)
     ctx.append(
@@ -194,7 +206,13 @@ def move_task(
         },
         client_id=body.id,
     )
-    return task_summary(_task(ctx.conn, task_id))
+    if accepting:
+        return task_summary(_task(ctx.conn, task_id))
+    # The row as read, with what this move changed: no second SELECT for what we just wrote.
+    return task_summary(row) | {
+        "status": body.status.value,
+        "updated_at": isoformat(ctx.now.astimezone(UTC)),
+    }
 
 
 def assign_task(
@@ -264,7 +282,8 @@ def comment_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskComment
 ) -> dict[str, Any]:
     refuse_duplicate(ctx.conn, principal.actor, body.id, "comment")
-    _task(ctx.conn, task_id)
+    if ctx.conn.execute(_TASK_EXISTS, {"id": task_id}).first() is None:
+        raise NotFound(f"no task #{task_id}", field="task_id")
     event = ctx.append(
         ev.TASK_COMMENTED,
         principal.actor,

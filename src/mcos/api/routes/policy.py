@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.auth import CurrentPrincipal, CurrentStore, bearer_token, principal_for
+from mcos.api.body import documented_body, json_body
 from mcos.api.params import ApprovalId, IncidentId
 from mcos.api.responses import JSON
 from mcos.contract.agent import Approval, ApprovalList, Decision, Incident, IncidentList
@@ -33,10 +34,14 @@ router = APIRouter(prefix="/api/v1", tags=["guardrails"])
         },
         **errors(403, 404, 409, s403="Refused by the policy (`policy_denied`); on the record"),
     },
+    openapi_extra=documented_body(ActionRequest),
 )
-async def check_action(
-    body: ActionRequest, store: CurrentStore, principal: CurrentPrincipal
-) -> JSON:
+async def check_action(request: Request) -> JSON:
+    # Asked before every sensitive tool call: read by hand, as the heartbeat is (api/body.py),
+    # rather than through FastAPI's dependency and body machinery; documented all the same.
+    principal = await principal_for(request, bearer_token(request))
+    body = await json_body(request, ActionRequest)
+    store: Store = request.app.state.store
     answer = await store.write(actions.check_action, store.fleet, principal, body)
     return JSON(answer, status_code=202 if answer["decision"] == "needs_approval" else 200)
 

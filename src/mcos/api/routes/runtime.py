@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.body import documented_body, json_body
 from mcos.api.responses import JSON
 from mcos.contract.agent import MemoryNote, MemoryNotes, Usage
 from mcos.contract.errors import errors
@@ -24,6 +25,7 @@ from mcos.contract.requests import (
 )
 from mcos.services import agents, budgets, memory
 from mcos.services.access import require_self
+from mcos.services.store import Store
 
 router = APIRouter(prefix="/api/v1/agents/{name}", tags=["runtime"])
 
@@ -111,10 +113,12 @@ async def cooldown(
     responses=errors(404, 409),
     status_code=201,
     summary="Record one LLM call: tokens, cost, latency",
+    openapi_extra=documented_body(UsageIn, bearer=False),
 )
-async def record_usage(
-    name: AgentName, body: UsageIn, store: CurrentStore, principal: CurrentPrincipal
-) -> JSON:
+async def record_usage(name: AgentName, request: Request, principal: CurrentPrincipal) -> JSON:
+    # One per model call: its body is read by hand (api/body.py).
+    body = await json_body(request, UsageIn)
+    store: Store = request.app.state.store
     return JSON(
         await store.write(budgets.record_usage, store.fleet, principal, name, body), status_code=201
     )
@@ -125,10 +129,12 @@ async def record_usage(
     response_model=BudgetState,
     responses=errors(404, 409),
     summary="Before a call: allowed, or refused (409) while paused, cooling down or over budget",
+    openapi_extra=documented_body(BudgetCheck, bearer=False),
 )
-async def check_budget(
-    name: AgentName, body: BudgetCheck, store: CurrentStore, principal: CurrentPrincipal
-) -> JSON:
+async def check_budget(name: AgentName, request: Request, principal: CurrentPrincipal) -> JSON:
+    # Before a model call whenever the runtime's lease ran out: its body is read by hand.
+    body = await json_body(request, BudgetCheck)
+    store: Store = request.app.state.store
     return JSON(await store.write(budgets.check_budget, store.fleet, principal, name, body))
 
 

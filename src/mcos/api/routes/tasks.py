@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
+from mcos.api.body import documented_body, json_body
 from mcos.api.params import AfterRowId, TaskId
 from mcos.api.responses import JSON
 from mcos.contract.agent import Comment, Task, TaskList
@@ -21,6 +22,7 @@ from mcos.contract.requests import (
 )
 from mcos.domain.kanban import TaskStatus
 from mcos.services import tasks
+from mcos.services.store import Store
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -89,10 +91,12 @@ async def update_task(
     response_model=Task,
     summary="Move the card to another column",
     responses=errors(404, 409, s409="The Kanban rules refuse this move; the message says why"),
+    openapi_extra=documented_body(TaskMove, bearer=False),
 )
-async def move_task(
-    task_id: TaskId, body: TaskMove, store: CurrentStore, principal: CurrentPrincipal
-) -> JSON:
+async def move_task(task_id: TaskId, request: Request, principal: CurrentPrincipal) -> JSON:
+    # Every task an agent works moves twice: its body is read by hand (api/body.py).
+    body = await json_body(request, TaskMove)
+    store: Store = request.app.state.store
     return JSON(await store.write(tasks.move_task, principal, task_id, body))
 
 
@@ -114,8 +118,10 @@ async def assign_task(
     responses=errors(404, 409),
     status_code=201,
     summary="Comment on a task",
+    openapi_extra=documented_body(TaskComment, bearer=False),
 )
-async def comment_task(
-    task_id: TaskId, body: TaskComment, store: CurrentStore, principal: CurrentPrincipal
-) -> JSON:
+async def comment_task(task_id: TaskId, request: Request, principal: CurrentPrincipal) -> JSON:
+    # Every task an agent finishes is commented on: its body is read by hand (api/body.py).
+    body = await json_body(request, TaskComment)
+    store: Store = request.app.state.store
     return JSON(await store.write(tasks.comment_task, principal, task_id, body), status_code=201)
