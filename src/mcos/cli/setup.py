@@ -120,7 +120,7 @@ def init_fleet(
 ) -> tuple[Fleet, str, Path]:
     """Write ``fleet_text`` as DIRECTORY's fleet file, set up its database and make ``operator``
     its first owner: the fleet, the owner's token and where the token is kept."""
-    from mcos.api.app import open_database
+    from mcos.fleet_database import open_database
     from mcos.services.agents import sync_fleet
     from mcos.services.operators import add_operator
     from mcos.storage.writer import write_once
