@@ -213,7 +213,6 @@ def serve(
     url = URL(fleet.control_plane.url)
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
-    from mcos.api.app import create_app
     from mcos.api.server import Server, check_transport, server_config
 
     settings = settings.model_copy(
@@ -228,6 +227,9 @@ def serve(
     )
     try:
         check_transport(settings, host)
+        # Only now the application (two seconds of imports): a refused address exits at once.
+        from mcos.api.app import create_app
+
         app = create_app(settings)
     except McosError as exc:
         fail(exc.message, field=exc.field)
