@@ -11,14 +11,14 @@ import orjson
 import pytest
 
 from tests.fixtures.database import reset_postgres
-from tests.fixtures.server import Server, mcos_env, run_mcos
+from tests.fixtures.server import Server, init_here, mcos_env
 
 
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_database: str) -> Iterator[tuple[Server, Server]]:
     reset_postgres(postgres_database)
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": postgres_database}
-    run_mcos("init", str(tmp_path / "fleet"), env=env)
+    init_here(tmp_path / "fleet", env)
     first = Server(tmp_path / "fleet", postgres_database, env)
     second = Server(tmp_path / "fleet", postgres_database, env)
     first.start()

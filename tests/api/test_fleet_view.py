@@ -10,15 +10,14 @@ from pathlib import Path
 import httpx
 
 from mcos.fleet.view import fleet_from_view
-from tests.fixtures.server import Server, error_of
+from tests.fixtures.server import ControlPlane, Server, error_of
 
 
-def _as(server: Server, token: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+def _as(server: ControlPlane, token: str | None) -> httpx.Client:
+    return server.client(token) if token else server.anonymous()
 
 
-def _runner(server: Server, machine: str) -> str:
+def _runner(server: ControlPlane, machine: str) -> str:
     with server.client() as operator:
         issued = operator.post("/api/v1/tokens", json={"kind": "runner", "machine": machine})
         assert issued.status_code == 201, issued.text
@@ -26,7 +25,8 @@ def _runner(server: Server, machine: str) -> str:
         return token
 
 
-def test_each_caller_sees_its_part_of_the_fleet_and_never_more(server: Server) -> None:
+def test_each_caller_sees_its_part_of_the_fleet_and_never_more(api: ControlPlane) -> None:
+    server = api  # what is read needs no process of its own (the SIGHUP test below does)
     with server.client() as operator:
         whole = operator.get("/api/v1/fleet")
         assert whole.status_code == 200, whole.text

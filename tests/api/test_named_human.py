@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcos.fleet.loader import check_fleet_text, template_text
-from tests.fixtures.server import Server, error_of, mcos_env, run_mcos
+from tests.fixtures.server import ControlPlane, Server, error_of, init_here, mcos_env
 
 P0 = '[escalation.P0]\nconfirm_by = ["orchestrator", "human"]\nreach = "fleet"\n'
 P0_ALICE = P0 + 'human = "alice"\n'
@@ -22,7 +22,7 @@ def alice_confirms_p0(tmp_path: Path, database_url: str) -> Iterator[Server]:
     """The seed fleet, whose P0 rule names alice as its human (before she is an operator)."""
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url}
     fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
+    init_here(fleet_dir, env)
     fleet_file = fleet_dir / "fleet.toml"
     text = fleet_file.read_text()
     assert text.count(P0) == 1, "the template's P0 rule changed"
@@ -77,7 +77,8 @@ def test_only_the_named_human_confirms_and_stays_able_to(alice_confirms_p0: Serv
         assert owner.request("DELETE", "/api/v1/operators/bob").status_code == 200
 
 
-def test_any_owner_or_approver_is_the_human_but_never_a_viewer(server: Server) -> None:
+def test_any_owner_or_approver_is_the_human_but_never_a_viewer(api: ControlPlane) -> None:
+    server = api  # HTTP only: the application in this process answers as `mcos serve` does
     with server.client() as owner:
         vic = owner.post("/api/v1/operators", json={"name": "vic", "role": "viewer"}).json()
         bob = owner.post("/api/v1/operators", json={"name": "bob", "role": "approver"}).json()
@@ -94,7 +95,7 @@ def test_any_owner_or_approver_is_the_human_but_never_a_viewer(server: Server) -
     assert [d["decider"] for d in decided.json()["decisions"]] == ["operator:bob"]
 
 
-def _may_decide_approval(server: Server, token: str, approval_id: int) -> bool:
+def _may_decide_approval(server: ControlPlane, token: str, approval_id: int) -> bool:
     with server.client(token) as person:
         snapshot = person.get("/api/v1/dashboard/snapshot").json()
     [approval] = [a for a in snapshot["approvals"] if a["id"] == approval_id]

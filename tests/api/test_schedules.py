@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, update
 
 from mcos.storage import tables
-from tests.fixtures.server import Server, error_of, mcos_env, run_mcos
+from tests.fixtures.server import Server, error_of, init_here, mcos_env
 
 SETTINGS = {"MCOS_SCHEDULE_TICK_SECONDS": "0.2"}
 MINUTELY = """
@@ -39,7 +39,7 @@ start_within_minutes = 0.05
 def scheduled(tmp_path: Path, database_url: str) -> Iterator[Server]:
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url} | SETTINGS
     fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
+    init_here(fleet_dir, env)
     path = fleet_dir / "fleet.toml"
     path.write_text(path.read_text() + MINUTELY)
     srv = Server(fleet_dir, database_url, env)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.server import Server, mcos_env, run_mcos
+from tests.fixtures.server import Server, init_here, mcos_env
 
 SETTINGS = {"MCOS_LIVENESS_SWEEP_SECONDS": "0.2", "MCOS_SCHEDULE_TICK_SECONDS": "60"}
 
@@ -34,7 +34,7 @@ def shorten(text: str) -> str:
 def fast_fleet(tmp_path: Path, database_url: str) -> Iterator[Server]:
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url} | SETTINGS
     fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
+    init_here(fleet_dir, env)
     path = fleet_dir / "fleet.toml"
     path.write_text(shorten(path.read_text()))
     srv = Server(fleet_dir, database_url, env)

@@ -17,7 +17,7 @@ from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.runtime.tools import offered_tools
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import fake_keys, make_runner, running, task_status
-from tests.fixtures.server import Server, mcos_env, run_mcos
+from tests.fixtures.server import Server, init_here, mcos_env
 from tests.legal.conftest import write_registry
 
 PARTIES = {"client": "velocity-fibre", "contractor": "mokoena-splicing"}
@@ -33,7 +33,7 @@ NAME = "independent-contractor-agreement-velocity-fibre-mokoena-splicing.docx"
 def srv(tmp_path: Path) -> Iterator[Server]:
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": f"sqlite+pysqlite:///{tmp_path / 'mcos.db'}"}
     fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
+    init_here(fleet_dir, env)
     write_registry(fleet_dir)
     server = Server(fleet_dir, env["MCOS_DATABASE_URL"], env)
     server.start()

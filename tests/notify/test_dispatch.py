@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, update
 
 from mcos.storage import tables
-from tests.fixtures.server import Server, error_of, mcos_env, run_mcos
+from tests.fixtures.server import Server, error_of, init_here, mcos_env
 from tests.notify.receivers import HttpReceiver, SmtpServer
 
 SECRET = "hook-secret-for-tests"
@@ -60,7 +60,7 @@ carries = {carries}
 def serving(tmp_path: Path, database_url: str, entries: str) -> Iterator[Server]:
     env = mcos_env(tmp_path) | {"MCOS_DATABASE_URL": database_url} | SETTINGS
     fleet_dir = tmp_path / "fleet"
-    run_mcos("init", str(fleet_dir), env=env)
+    init_here(fleet_dir, env)
     path = fleet_dir / "fleet.toml"
     path.write_text(path.read_text() + entries)
     srv = Server(fleet_dir, database_url, env)

@@ -9,7 +9,6 @@ import re
 import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -54,9 +53,8 @@ from mcos.contract.errors import MEANING, ErrorBody, statuses_of
 from mcos.contract.fleet import Health
 from mcos.contract.mcp import JsonRpcAnswer
 from mcos.dashboard.routes import install_dashboard
-from mcos.fleet.loader import load_fleet
 from mcos.fleet.registry import load_registry
-from mcos.fleet.schema import Fleet
+from mcos.fleet_database import open_database
 from mcos.mcp.http import OPENAPI as MCP_OPENAPI
 from mcos.mcp.http import PATH as MCP_PATH
 from mcos.mcp.http import McpEndpoint
@@ -71,44 +69,11 @@ from mcos.services.store import Store
 from mcos.services.supervision import supervise
 from mcos.services.tokens import TokenCache
 from mcos.settings import Settings
-from mcos.storage.blobs import open_blob_store
-from mcos.storage.database import Database, sqlite_url
 from mcos.storage.writer import Writer, write_once
 from mcos.stream import Broker
 
 log = logging.getLogger(__name__)
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
-
-
-def database_url(settings: Settings, fleet: Fleet, fleet_path: Path) -> str:
-    if settings.database_url:
-        return settings.database_url
-    if fleet.control_plane.database_url:
-        return fleet.control_plane.database_url
-    folder = fleet_path if fleet_path.is_dir() else fleet_path.parent
-    return sqlite_url(folder.resolve() / "mcos.db")
-
-
-def open_database(settings: Settings, *, migrate: bool = True) -> tuple[Fleet, Database]:
-    """Load the fleet file, open its database and (unless told not to: ``mcos backup``,
-    ``restore``, ``db current``) migrate it to the newest schema."""
-    fleet = load_fleet(settings.fleet)
-    db = Database(
-        database_url(settings, fleet, settings.fleet),
-        sqlite_synchronous=settings.sqlite_synchronous,
-    )
-    if migrate:
-        db.migrate()
-    folder = settings.fleet if settings.fleet.is_dir() else settings.fleet.parent
-    beside = Path(db.url.database or ".").parent if db.is_sqlite else folder
-    db.blobs = open_blob_store(
-        settings.artifacts_store,
-        is_sqlite=db.is_sqlite,
-        directory=settings.artifacts_dir,
-        beside=beside.resolve(),
-        max_bytes=settings.artifact_max_bytes,
-    )
-    return fleet, db
 
 
 async def _sweep_liveness(store: Store, every: float) -> None:

@@ -1,42 +1,56 @@
-"""The ``mcos`` command line: grouped by noun; everything but setup talks to the HTTP API."""
+"""The ``mcos`` command line: grouped by noun; everything but setup talks to the HTTP API.
+
+A command's module is imported when that command runs (or when ``--help`` lists them all), so
+``mcos tasks ls`` pays for the HTTP client and not for the control plane, the database layer or
+the demo: tests run the CLI hundreds of times.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import click
 
 from mcos import __version__
-from mcos.cli._context import make_client
-from mcos.cli.agents import agents
-from mcos.cli.approvals import approvals
-from mcos.cli.artifacts import artifacts
-from mcos.cli.backup import backup, restore
-from mcos.cli.brief import brief
-from mcos.cli.committees import committees
-from mcos.cli.db import db
-from mcos.cli.demo import demo
-from mcos.cli.events import events
-from mcos.cli.incidents import incidents
-from mcos.cli.legal import legal
-from mcos.cli.mail import mail
-from mcos.cli.mcp import mcp
-from mcos.cli.memory import memory
-from mcos.cli.messages import messages
-from mcos.cli.notify import notify
-from mcos.cli.openclaw import export, import_
-from mcos.cli.operators import operators
-from mcos.cli.registry import registry
-from mcos.cli.route import route
-from mcos.cli.run import run
-from mcos.cli.schedules import schedules
-from mcos.cli.service import service
-from mcos.cli.services import services
-from mcos.cli.setup import fleet, init, serve
-from mcos.cli.souls import souls
-from mcos.cli.tasks import tasks
-from mcos.cli.tokens import tokens
-from mcos.cli.usage import usage
+
+COMMANDS = {
+    "init": "setup",
+    "serve": "setup",
+    "run": "run",
+    "fleet": "setup",
+    "agents": "agents",
+    "tasks": "tasks",
+    "messages": "messages",
+    "events": "events",
+    "approvals": "approvals",
+    "committees": "committees",
+    "incidents": "incidents",
+    "memory": "memory",
+    "usage": "usage",
+    "brief": "brief",
+    "schedules": "schedules",
+    "route": "route",
+    "tokens": "tokens",
+    "operators": "operators",
+    "mail": "mail",
+    "mcp": "mcp",
+    "notify": "notify",
+    "registry": "registry",
+    "services": "services",
+    "service": "service",
+    "artifacts": "artifacts",
+    "legal": "legal",
+    "demo": "demo",
+    "souls": "souls",
+    "import": "openclaw",
+    "export": "openclaw",
+    "backup": "backup",
+    "restore": "backup",
+    "db": "db",
+}
+"""Each command's name and the module of ``mcos.cli`` that defines it (under that name, or
+``import_`` for ``import``)."""
 
 LOCAL_COMMANDS = {
     "init",
@@ -54,7 +68,22 @@ LOCAL_COMMANDS = {
 """Commands that work on files; every other one talks to the control plane's API."""
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name, on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"mcos.cli.{COMMANDS[cmd_name]}")
+            command = getattr(module, "import_" if cmd_name == "import" else cmd_name)
+            assert isinstance(command, click.Command), cmd_name
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="mcos")
 @click.option("--fleet", "fleet_dir", envvar="MCOS_FLEET", help="Fleet file or its folder.")
 @click.option("--url", envvar="MCOS_URL", help="Control plane URL (default: the fleet's).")
@@ -66,45 +95,9 @@ def cli(ctx: click.Context, fleet_dir: str | None, url: str | None, token: str |
     # 0600 files, whatever the shell's umask.
     os.umask(0o077)
     if ctx.invoked_subcommand not in LOCAL_COMMANDS:
+        from mcos.cli._context import make_client
+
         ctx.obj = make_client(fleet_dir, url, token)
-
-
-for command in (
-    init,
-    serve,
-    run,
-    fleet,
-    agents,
-    tasks,
-    messages,
-    events,
-    approvals,
-    committees,
-    incidents,
-    memory,
-    usage,
-    brief,
-    schedules,
-    route,
-    tokens,
-    operators,
-    mail,
-    mcp,
-    notify,
-    registry,
-    services,
-    service,
-    artifacts,
-    legal,
-    demo,
-    souls,
-    import_,
-    export,
-    backup,
-    restore,
-    db,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

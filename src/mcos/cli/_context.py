@@ -15,7 +15,7 @@ import orjson
 
 from mcos.client.errors import ApiError, Unreachable
 from mcos.errors import McosError
-from mcos.fleet.loader import FLEET_FILENAME, load_fleet
+from mcos.fleet import FLEET_FILENAME
 
 if TYPE_CHECKING:
     from mcos.client.sync import Client as McosClient
@@ -133,6 +133,8 @@ def make_client(fleet: str | None, url: str | None, token: str | None) -> Client
                 "no fleet found: pass --fleet DIR, set MCOS_FLEET, or run `mcos init DIR`; or "
                 "pass --url and --token to reach a control plane (MCOS_URL, MCOS_TOKEN)"
             )
+        from mcos.fleet.loader import load_fleet  # only without --url: it builds the schema
+
         try:
             url = load_fleet(folder / FLEET_FILENAME).control_plane.url
         except McosError as exc:

@@ -23,7 +23,7 @@ fleet_option = click.option(
 
 def fleet_database(fleet_path: str | None) -> Database:
     """The database (and artifact store) ``mcos serve`` would use for this fleet, unmigrated."""
-    from mcos.api.app import open_database
+    from mcos.fleet_database import open_database
 
     folder = find_fleet_dir(fleet_path)
     if folder is None:

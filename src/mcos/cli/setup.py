@@ -120,7 +120,7 @@ def init_fleet(
 ) -> tuple[Fleet, str, Path]:
     """Write ``fleet_text`` as DIRECTORY's fleet file, set up its database and make ``operator``
     its first owner: the fleet, the owner's token and where the token is kept."""
-    from mcos.api.app import open_database
+    from mcos.fleet_database import open_database
     from mcos.services.agents import sync_fleet
     from mcos.services.operators import add_operator
     from mcos.storage.writer import write_once
@@ -213,7 +213,6 @@ def serve(
     url = URL(fleet.control_plane.url)
     host = host or settings.host or url.host
     port = port if port is not None else settings.port if settings.port is not None else url.port
-    from mcos.api.app import create_app
     from mcos.api.server import Server, check_transport, server_config
 
     settings = settings.model_copy(
@@ -228,6 +227,9 @@ def serve(
     )
     try:
         check_transport(settings, host)
+        # Only now the application (two seconds of imports): a refused address exits at once.
+        from mcos.api.app import create_app
+
         app = create_app(settings)
     except McosError as exc:
         fail(exc.message, field=exc.field)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcos.contract.vocab import HUMAN
 from mcos.errors import UserError
+from mcos.fleet import FLEET_FILENAME as FLEET_FILENAME  # where it always was
 from mcos.fleet._guard_checks import guard_problems
 from mcos.fleet._mail_checks import mail_problems
 from mcos.fleet._notify_checks import notify_problems
@@ -24,8 +25,6 @@ from mcos.fleet.costs import cost_problems
 from mcos.fleet.schedules import schedule_problems
 from mcos.fleet.schema import KNOWN_CAPABILITIES, OPERATOR, Fleet
 from mcos.fleet.view import secret_problems
-
-FLEET_FILENAME = "fleet.toml"
 
 
 @dataclass(frozen=True)
