@@ -70,7 +70,11 @@ def what_the_operator_sees(server: Server, task_ids: list[int]) -> dict[str, Any
         "snapshot": snapshot,
         "pages": pages,
         "series": series,
-        "briefing": {k: v for k, v in briefing.items() if k not in {"generated_at", "since"}},
+        "briefing": {
+            k: without_the_clock(v) if k in {"markdown", "data_markdown"} else v
+            for k, v in briefing.items()
+            if k not in {"generated_at", "since"}
+        },
         "histories": histories,
     }
 
@@ -84,6 +88,14 @@ async def first_event_after(server: Server, after: int) -> Event:
 
     # Bounded: a client that kept resuming from before the horizon would resync forever.
     return await asyncio.wait_for(first(), timeout=60)
+
+
+def without_the_clock(markdown: str | None) -> str | None:
+    """The briefing's text without its "to 2026-12-06 19:04 UTC" line: two reads a minute
+    apart say different minutes, archive or not."""
+    if markdown is None:
+        return None
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("The last "))
 
 
 def steady(agent: dict[str, Any]) -> dict[str, Any]:
