@@ -69,12 +69,16 @@ class AnthropicProvider:
                 {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
             )
         try:
+            # As for OpenAI: what is plain JSON already goes through ``extra_body``, sent as
+            # given, rather than through the SDK's walk of its TypedDicts; ``messages=[]`` is
+            # replaced. ``create`` still sets the timeout and headers for the model.
+            body: dict[str, object] = {"messages": to_messages(request.turns)}
+            if system:
+                body["system"] = system
+            if request.tools:
+                body["tools"] = to_tools(request.tools)
             message = await self._client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=system or anthropic.omit,
-                messages=to_messages(request.turns),
-                tools=to_tools(request.tools) or anthropic.omit,
+                model=request.model, max_tokens=request.max_tokens, messages=[], extra_body=body
             )
         except anthropic.APIStatusError as exc:
             raise error_for_status(

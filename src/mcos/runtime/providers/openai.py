@@ -62,12 +62,19 @@ class OpenAIProvider:
     async def complete(self, request: ModelRequest) -> ModelReply:
         limit = request.max_tokens
         try:
+            # The conversation and the tools go through ``extra_body``, which the SDK sends as
+            # given: they are plain JSON already, and ``create`` would otherwise walk every
+            # message and schema against its TypedDicts first (about 1 ms a call with six
+            # tools, measured, more than the rest of the call). ``messages=[]`` is replaced.
+            body: dict[str, object] = {"messages": to_messages(request.system, request.turns)}
+            if request.tools:
+                body["tools"] = to_tools(request.tools)
             completion = await self._client.chat.completions.create(
                 model=request.model,
-                messages=to_messages(request.system, request.turns),
-                tools=to_tools(request.tools) or openai.omit,
+                messages=[],
                 max_tokens=limit if self._compatible_endpoint else openai.omit,
                 max_completion_tokens=openai.omit if self._compatible_endpoint else limit,
+                extra_body=body,
             )
         except openai.APIStatusError as exc:
             raise error_for_status(
