@@ -14,6 +14,8 @@ import pytest
 
 from mcos.client import outbox
 from mcos.fleet.schema import Liveness
+from mcos.runtime.client import AgentLink
+from mcos.runtime.conversation import Saved
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import make_runner, run_until, running, task_status
@@ -89,6 +91,57 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
     assert len(donna_calls) == 2
     assert {r.key for r in fake.requests} == {"key-donna", "key-apex"}
     assert "write_file" in donna_calls[0].tools and "run_shell" not in donna_calls[0].tools
+
+
+def test_state_is_saved_only_once_every_report_the_agent_queued_is_committed(
+    srv: Server, fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model call's usage (and a card's move to in_progress) is queued and shares the commit
+    of what follows; the agent's state, which holds the reply, is never saved before it: a
+    restart never resumes after a call whose usage was not kept."""
+    task = create_task(srv, "Inbox digest", "donna")
+    fake.set_script(
+        Script(
+            [
+                Rule(
+                    key="key-donna",
+                    steps=(
+                        Step.call("write_file", {"path": "digest.md", "content": "3 urgent"}),
+                        Step.reply("Digest written."),
+                    ),
+                )
+            ]
+        )
+    )
+    queued: list[asyncio.Future[Any]] = []
+    seen: list[tuple[int, int]] = []
+    queue, save = AgentLink.queue, Saved.save
+
+    def queue_kept(link: AgentLink, method: str, path: str, body: dict[str, Any]) -> None:
+        queue(link, method, path, body)
+        queued.append(link._queued[-1])
+
+    def save_checked(saved: Saved, workspace: Any) -> None:
+        seen.append((len(queued), sum(f.done() for f in queued)))
+        save(saved, workspace)
+
+    monkeypatch.setattr(AgentLink, "queue", queue_kept)
+    monkeypatch.setattr(Saved, "save", save_checked)
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "review"
+
+    run(srv, ["donna"], done)
+    assert len(queued) == 3, "the move to in_progress and two calls' usage were queued"
+    assert seen and all(total == committed for total, committed in seen), seen
+    with srv.client() as operator:
+        usage = {a["agent"]: a for a in operator.get("/api/v1/usage").json()["agents"]}
+        history = operator.get(f"/api/v1/tasks/{task}").json()["history"]
+    assert usage["donna"]["spent"]["daily_tokens"] > 0
+    assert [h["data"]["to"] for h in history if h["type"] == "task.moved"] == [
+        "in_progress",
+        "review",
+    ]
 
 
 def test_flow_cannot_exec_however_it_asks_and_its_stuck_task_is_escalated(

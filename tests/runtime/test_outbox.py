@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -416,5 +418,56 @@ def test_a_bundle_that_cannot_be_sent_leaves_every_report_to_the_one_by_one_path
         assert await outbox.drain(timeout=10) == 0
         assert [r.seq for r in plane.delivered] == [1, 2, 3]
         outbox.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_put_whose_caller_is_cancelled_is_still_committed_delivered_and_counted_once(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(tmp_path / "outbox.db", plane)
+        hold = threading.Event()
+        outbox._submit(lambda conn: (hold.wait(10), 0))  # the outbox's thread is busy
+        putting = asyncio.create_task(outbox.put("donna", "POST", USAGE, {"n": 1}))
+        await asyncio.sleep(0.01)
+        putting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await putting
+        hold.set()
+        assert await outbox.drain(timeout=10) == 0
+        assert [r.body["n"] for r in plane.delivered] == [1]
+        assert outbox.pending_for("donna") == 0
+        outbox.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_queued_report_that_cannot_be_committed_fails_the_next_wait_and_is_uncounted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+
+    async def scenario() -> None:
+        plane = FakeControlPlane()
+        outbox = fast(path, plane)
+        link = AgentLink("donna", "token", ControlPlane("http://127.0.0.1:9"), outbox)
+        link.queue("POST", USAGE, {"n": 1})
+        await link.committed()
+        # Another writer took the next seq: the outbox's own insert of it fails.
+        with sqlite3.connect(path) as other:
+            other.execute(
+                "INSERT INTO reports VALUES (2, 'x', 'POST', '/x', '{}', 0)",
+            )
+        link.queue("POST", USAGE, {"n": 2})
+        assert outbox.pending_for("donna") == 2
+        with pytest.raises(sqlite3.IntegrityError):
+            await link.committed()
+        assert outbox.pending_for("donna") == 1
+        await link.report("POST", USAGE, {"n": 3})  # nothing left over from the failure
+        assert outbox.pending_for("donna") == 2
+        outbox.close()
+        await link.control_plane.aclose()
 
     asyncio.run(scenario())

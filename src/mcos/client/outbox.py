@@ -199,7 +199,22 @@ class Outbox:
     # -- the caller's side ---------------------------------------------------------------
 
     async def put(self, agent: str, method: str, path: str, body: dict[str, Any]) -> Report:
-        """Queue a report; returns once it is durably committed (it survives a crash)."""
+        """Queue a report; returns once it is durably committed (it survives a crash).
+
+        A caller cancelled meanwhile leaves the report queued: it is committed and delivered.
+        """
+        report: Report = await asyncio.shield(self.queue(agent, method, path, body))
+        return report
+
+    def queue(
+        self, agent: str, method: str, path: str, body: dict[str, Any]
+    ) -> asyncio.Future[Report]:
+        """Queue a report and return at once: the future resolves once it is committed.
+
+        Its place in the order is taken now. A caller that goes on before the commit (a step's
+        usage, committed with the reports that follow it) awaits the future before anything
+        that must not outlive the report in a crash.
+        """
         if self._closed:
             raise OutboxClosed(f"the outbox {self.path} is closed")
         seq = self._last_seq + 1
@@ -217,15 +232,16 @@ class Outbox:
             )
             return report, 1
 
-        committed = self._submit(insert, put_seq=seq)
+        committed: asyncio.Future[Report] = self._submit(insert, put_seq=seq)
         self._wake.set()  # delivery's next fetch is queued after this insert, so it sees it
         self._lanes[agent] += 1
-        try:
-            await committed
-        except BaseException:
-            self._lanes[agent] -= 1
-            raise
-        return report
+
+        def uncount(future: asyncio.Future[Report]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                self._lanes[agent] -= 1
+
+        committed.add_done_callback(uncount)
+        return committed
 
     def pending(self) -> int:
         """Reports not yet delivered (nor set aside as rejected)."""

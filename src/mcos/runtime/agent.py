@@ -149,7 +149,7 @@ class AgentLoop:
                 log.exception("%s: step failed", self.agent.name)
                 self._retry_soon(stopping)
             finally:
-                self.saved.save(self.workspace)
+                await self.save()
 
     def _wake_when_delivered(self, stopping: asyncio.Event) -> None:
         if self._waiting_delivery:
@@ -184,6 +184,12 @@ class AgentLoop:
 
     def today(self) -> Any:
         return datetime.now(ZoneInfo(self.fleet.fleet.timezone)).date()
+
+    async def save(self) -> None:
+        """Save the agent's state once every report it queued is committed: a restart never
+        resumes after a model call whose usage it did not keep."""
+        await self.link.committed()
+        self.saved.save(self.workspace)
 
     # -- one wake -----------------------------------------------------------------------
 
@@ -344,7 +350,8 @@ class AgentLoop:
         if task["status"] == "assigned" and key not in self.saved.conversations:
             # A report, ahead of every later one of this agent (its usage, comment, moves, and
             # what it tells): a card taken from it meanwhile refuses them all, on the record.
-            await self.link.report("POST", paths.move(task["id"]), {"status": "in_progress"})
+            # Committed during the model call, before the conversation is first saved.
+            self.link.queue("POST", paths.move(task["id"]), {"status": "in_progress"})
         conversation = self.saved.conversations.get(key)
         if conversation is None:
             conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
@@ -423,10 +430,12 @@ class AgentLoop:
                 self.system_prompt(), conversation.turns, tools, task_id=task_id
             )
             conversation.record(reply)
-            self.saved.save(self.workspace)
             if not reply.tool_calls:
+                # The call's usage is committed with the finishing reports, then the state.
                 await self.finish(task_id, reply.text)
+                await self.save()
                 return
+            await self.save()
             for call in reply.tool_calls:
                 result = await self.toolbox.run(call, task_id)
                 conversation.turns.append(result.turn)
@@ -439,7 +448,7 @@ class AgentLoop:
                     conversation.note_move(call.arguments)
                 elif (moved := self.toolbox.moves_task_to(call.name)) is not None:
                     conversation.moved_to = moved
-            self.saved.save(self.workspace)
+            await self.save()
             stuck = conversation.repeated_failure(limit=3)
             if stuck:
                 await self.escalate(task_id, f"the same failing call three times: {stuck}")
@@ -458,7 +467,7 @@ class AgentLoop:
             conversation = self.saved.conversations[key]
             conversation.turns.append(turn)
             conversation.note_outcome(ToolCall(*parked["call"]), refused)
-            self.saved.save(self.workspace)
+            await self.save()
 
     async def finish(self, task_id: int, summary: str) -> None:
         """The model answered without a tool call: the work is finished; say so on the card and

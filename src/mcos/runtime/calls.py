@@ -196,7 +196,7 @@ class ModelCaller:
             except PermanentProviderError as exc:
                 raise TaskFailed(f"{self.agent.provider} refused the call: {exc.message}") from None
             latency_ms = round((time.perf_counter() - started) * 1000)
-            await self._record(reply, latency_ms, task_id)
+            self._record(reply, latency_ms, task_id)
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -233,7 +233,7 @@ class ModelCaller:
                 span.set_attribute("gen_ai.response.finish_reasons", [reply.stop_reason])
             return reply
 
-    async def _record(self, reply: ModelReply, latency_ms: int, task_id: int | None) -> None:
+    def _record(self, reply: ModelReply, latency_ms: int, task_id: int | None) -> None:
         usage = reply.usage
         cost = self.price(
             usage.input_tokens,
@@ -252,7 +252,9 @@ class ModelCaller:
         }
         if task_id is not None:
             body["task_id"] = task_id
-        await self.link.report("POST", paths.usage(self.agent.name), body)
+        # Committed with what the step reports next, or before its state is saved: the
+        # agent loop awaits ``link.committed()`` before either (see AgentLoop.save).
+        self.link.queue("POST", paths.usage(self.agent.name), body)
 
     async def _cool_down(self, exc: RateLimited) -> None:
         """Tell the control plane this agent's one credential waits; never try another key."""

@@ -52,6 +52,7 @@ class AgentLink:
     control_plane: ControlPlane
     outbox: Outbox
     client: AsyncClient = field(init=False, repr=False)
+    _queued: list[asyncio.Future[Any]] = field(init=False, repr=False, default_factory=list)
     """The same, as the public client: named methods and typed results over the runner's pool
     and outbox (no retries of its own: the runtime decides what waits)."""
 
@@ -95,8 +96,32 @@ class AgentLink:
         return stored
 
     async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
-        """Durably queue a report; it reaches the control plane in order, exactly once."""
-        await self.outbox.put(self.name, method, path, storable(body))
+        """Durably queue a report; it reaches the control plane in order, exactly once.
+
+        Returns once it, and every report queued before it with :meth:`queue`, is committed.
+        """
+        committed = self.outbox.queue(self.name, method, path, storable(body))
+        await self._commit_all(committed)
+
+    def queue(self, method: str, path: str, body: dict[str, Any]) -> None:
+        """Queue a report in order and go on before it is committed (it usually is within a
+        millisecond): :meth:`committed`, or the next :meth:`report`, waits for the commit.
+
+        For a report that may share the commit of the next one, with nothing in between that
+        must not outlive it in a crash: a model call's usage, before the step's state is saved
+        and before its tools act (their ``acted`` report) or its task is finished.
+        """
+        self._queued.append(self.outbox.queue(self.name, method, path, storable(body)))
+
+    async def committed(self) -> None:
+        """Return once every report queued with :meth:`queue` is committed; raises what failed."""
+        await self._commit_all()
+
+    async def _commit_all(self, *more: asyncio.Future[Any]) -> None:
+        waiting, self._queued = [*self._queued, *more], []
+        if waiting:
+            # Shielded: a caller cancelled meanwhile leaves the reports queued, to be delivered.
+            await asyncio.shield(asyncio.gather(*waiting))
 
     async def tell(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
         """Send now if the control plane is up (its refusal comes back to the caller), else queue;
