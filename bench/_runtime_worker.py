@@ -12,7 +12,8 @@ with every task's latency and the CPU the contender, the fake and the control pl
 
 With ``MCOS_BENCH_PROFILE=DIR`` in its environment, the ``mcos`` contender runs each phase under
 cProfile (the event loop's thread only) and writes ``DIR/mcos-c<concurrency>-<n>.pstats``: read
-them for proportions, as profiling slows call-heavy code about twofold.
+them for proportions, as profiling slows call-heavy code about twofold. ``bench/runtime.py``
+then also runs the control plane under ``_profile_server.py``, its profiles in ``DIR/server``.
 """
 
 from __future__ import annotations

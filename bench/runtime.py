@@ -18,6 +18,7 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -150,12 +151,11 @@ def control_plane(folder: Path, env: dict[str, str], names: list[str], base_url:
         [PYTHON, "-m", "mcos", "init", str(fleet)], env=env, check=True, capture_output=True
     )
     (fleet / "fleet.toml").write_text(fleet_toml(names, base_url))
-    server = Server(
-        "mcos serve",
-        [PYTHON, "-m", "mcos", "serve", "--fleet", str(fleet), "--port", "{port}"],
-        env,
-        folder / "mcos.log",
-    )
+    command = [PYTHON, "-m", "mcos", "serve", "--fleet", str(fleet), "--port", "{port}"]
+    if profile := os.environ.get("MCOS_BENCH_PROFILE"):  # see _runtime_worker.py
+        out = str(Path(profile) / "server")
+        command = [PYTHON, str(HERE / "_profile_server.py"), str(fleet), "{port}", out]
+    server = Server("mcos serve", command, env, folder / "mcos.log")
     try:
         server.start("/api/v1/health")
     except BaseException:
@@ -179,7 +179,8 @@ def main_phases(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> 
         base_url = fake.url + "/v1"
         (folder / "main").mkdir()
         server = control_plane(folder / "main", env, names, base_url)
-        cleanup.callback(server.stop)
+        # Profiled, it writes its profiles on SIGINT (uvicorn re-raises a SIGTERM at the end).
+        cleanup.callback(server.stop, signal.SIGINT)
         return rounds(args, folder, fake, server)
 
 
