@@ -135,3 +135,30 @@ def test_bad_reports_are_refused_by_field_and_the_rest_applied(api: ControlPlane
     with api.client() as operator:
         refused = operator.post("/api/v1/reports", json={"reports": reports[-1:]})
         assert refused.status_code == 403 and error_of(refused)["field"] == "Authorization"
+
+
+def test_a_report_refused_in_its_service_leaves_the_others_applied_once(api: ControlPlane) -> None:
+    """A bundle first runs whole; a report that raises sends it round again, each report alone:
+    what the others wrote (an audit event of a refusal included) is there once, not twice."""
+    mine, gene = _task_for(api, "flow"), _task_for(api, "gene")
+    reports = [
+        {"path": f"/api/v1/tasks/{mine}/comments", "body": {"id": "i-1", "body": "first"}},
+        {"path": "/api/v1/actions", "body": {"id": "i-2", "kind": "shell.exec", "command": "ls",
+         "acted": True}},
+        {"path": f"/api/v1/tasks/{gene}/move", "body": {"id": "i-3", "status": "in_progress"}},
+        {"path": "/api/v1/agents/flow/usage", "body": {"id": "i-4",
+         "model": "claude-sonnet-4-5", "input_tokens": 10, "output_tokens": 2}},
+    ]  # fmt: skip
+    with api.agent("flow") as flow:
+        results = flow.post("/api/v1/reports", json={"reports": reports}).json()["results"]
+    assert [r["status"] for r in results] == [201, 409, 403, 201]
+    assert results[2]["error"]["code"] != "not_attempted"
+    with api.client() as operator:
+        history = operator.get(f"/api/v1/tasks/{mine}").json()["history"]
+        genes = operator.get(f"/api/v1/tasks/{gene}").json()
+    assert [e["type"] for e in history].count("task.commented") == 1
+    assert genes["status"] == "assigned"
+    decided = [e for e in _events(api, "policy.decided") if e["data"]["agent"] == "flow"]
+    assert [e["data"]["outcome"] for e in decided] == ["deny"]
+    used = [e for e in _events(api, "usage.recorded") if e["actor"].endswith("flow")]
+    assert len(used) == 1

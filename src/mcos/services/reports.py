@@ -39,8 +39,24 @@ class Prepared:
     """A refusal that is not the report's fault: the agent's later reports wait behind it."""
 
 
+class _Isolate(Exception):
+    """A report raised in the first pass: the bundle runs again, each report in a savepoint."""
+
+
 def apply_reports(ctx: WriteContext, reports: list[Prepared]) -> dict[str, Any]:
-    """Apply ``reports`` in order; one answer each, as ``{"status", "body"|"error"}``."""
+    """Apply ``reports`` in order; one answer each, as ``{"status", "body"|"error"}``.
+
+    First all in one savepoint (two statements for the bundle rather than two a report); if
+    one of them raises, that savepoint is rolled back and the bundle runs again with each report
+    in a savepoint of its own, so what the others did is kept and the answers are the same.
+    """
+    try:
+        return ctx.attempt(lambda whole: _apply(whole, reports, isolated=False))
+    except _Isolate:
+        return _apply(ctx, reports, isolated=True)
+
+
+def _apply(ctx: WriteContext, reports: list[Prepared], *, isolated: bool) -> dict[str, Any]:
     stopped: set[str] = set()
     results: list[dict[str, Any]] = []
     for report in reports:
@@ -54,13 +70,20 @@ def apply_reports(ctx: WriteContext, reports: list[Prepared]) -> dict[str, Any]:
             results.append(_error(report.error))
             continue
         try:
-            outcome = ctx.attempt(report.apply)
-        except McosError as exc:
-            results.append(_error(exc))
-            continue
+            if isolated:
+                outcome = ctx.attempt(report.apply)
+            else:
+                outcome = report.apply(ctx)
+                ctx.flush()  # its events are seen by the reports after it, as in a savepoint
         except ClientIdsRecorded:
             raise  # the writer runs the whole bundle again, knowing which ids it has
-        except Exception:  # a bug: nothing of it is kept, and the agent's later reports wait
+        except Exception as exc:
+            if not isolated:
+                raise _Isolate from exc  # nothing of the first pass is kept
+            if isinstance(exc, McosError):
+                results.append(_error(exc))
+                continue
+            # A bug: nothing of it is kept, and the agent's later reports wait.
             log.exception("a bundled report failed")
             stopped.add(report.agent)
             results.append(_error(ServiceUnavailable(_FAILED, code=NOT_ATTEMPTED)))
