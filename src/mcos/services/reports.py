@@ -1,7 +1,7 @@
 """Many queued reports in one request and one commit: what a runtime's outbox has waiting.
 
-Each report is applied in order, in a savepoint of its own, by the same service function its
-route calls, and answered as that route would have answered it (status and body, or the one
+Each report is applied in order, as if in a savepoint of its own, by the same service function
+its route calls, and answered as that route would have answered it (status and body, or the one
 error shape). A refusal records what it records on its own (a denied action's audit event). An
 agent's later reports wait behind one that could not be applied for a reason that is not the
 caller's (a bug, or a report that must go on its own): they come back ``not_attempted``, so the
