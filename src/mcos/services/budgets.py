@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from mcos.contract.requests import BudgetChange, BudgetCheck, UsageIn, isoformat
 from mcos.domain import events as ev
@@ -32,9 +32,12 @@ A, U = tables.agents, tables.usage
 LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
 
 
+_AGENT = select(A).where(A.c.name == bindparam("name"))  # built once: every usage report reads it
+
+
 def agent_row(conn: Connection, name: str) -> Any:
     """The agent's row; 404 if it is not an active agent of the fleet."""
-    row = conn.execute(select(A).where(A.c.name == name)).first()
+    row = conn.execute(_AGENT, {"name": name}).first()
     if row is None or not row.active:
         raise NotFound(f"no agent named {name!r} in the fleet")
     return row
