@@ -52,9 +52,10 @@ class AgentLink:
     control_plane: ControlPlane
     outbox: Outbox
     client: AsyncClient = field(init=False, repr=False)
-    _queued: list[asyncio.Future[Any]] = field(init=False, repr=False, default_factory=list)
     """The same, as the public client: named methods and typed results over the runner's pool
     and outbox (no retries of its own: the runtime decides what waits)."""
+    _queued: list[asyncio.Future[Any]] = field(init=False, repr=False, default_factory=list)
+    """Reports queued with :meth:`queue` whose commit nobody has awaited yet."""
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
