@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
@@ -62,6 +63,32 @@ _RECORD = (
         heartbeats=A.c.heartbeats + bindparam("b_count"),
         updated_at=bindparam("b_at"),
     )
+)
+# The same update on PostgreSQL, every agent of the batch in one statement: an executemany of
+# _RECORD is one statement per agent for the server to parse, plan and run (and for psycopg to
+# send), a fifth of the writer's time under heartbeat load. The arrays go in binary (``%b``),
+# in the order of _RECORD_COLUMNS.
+_RECORD_COLUMNS = (
+    "b_name",
+    "b_status",
+    "b_tokens",
+    "b_task",
+    "b_note",
+    "b_liveness",
+    "b_cursor",
+    "b_incidents",
+    "b_count",
+)
+_RECORD_PG = (
+    "UPDATE agents SET reported_status = u.status, last_heartbeat_at = %b, "
+    "context_tokens = u.tokens, current_task_id = u.task, note = u.note, "
+    "liveness = u.liveness, message_cursor = u.message_cursor, "
+    "incident_cursor = u.incident_cursor, heartbeats = agents.heartbeats + u.count, "
+    "updated_at = %b "
+    "FROM unnest(%b::text[], %b::text[], %b::integer[], %b::integer[], %b::text[], "
+    "%b::text[], %b::bigint[], %b::integer[], %b::bigint[]) "
+    "AS u(name, status, tokens, task, note, liveness, message_cursor, incident_cursor, count) "
+    "WHERE agents.name = u.name"
 )
 _LIVE_GRANTS = (
     select(G.c.agent, G.c.capability, G.c.expires_at)
@@ -221,7 +248,7 @@ def record_heartbeats(
             "b_incidents": row["incident_cursor"],
         }
         recorded.append((item, event.seq, gauge, liveness))
-    conn.execute(_RECORD, list(updates.values()))
+    _record(conn, ctx.now, list(updates.values()))
     inbox = _pending_messages(conn, {name: state[name] for name in wanted}) if wanted else {}
     # Only confirmed incidents that reach the agent, and those waiting for its confirmation:
     # an unconfirmed one reaches nobody else's heartbeat.
@@ -264,6 +291,18 @@ def record_heartbeats(
             }
         )
     return answers
+
+
+def _record(conn: Connection, now: datetime, updates: list[dict[str, Any]]) -> None:
+    """Write each agent's row (its last heartbeat of the batch): one statement on PostgreSQL."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(_RECORD, updates)
+        return
+    columns = [[update[key] for update in updates] for key in _RECORD_COLUMNS]
+    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(_RECORD_PG, [now, now, *columns])
+        if cursor.rowcount != len(updates):
+            raise RuntimeError(f"updated {cursor.rowcount} agent rows of {len(updates)}")
 
 
 def _policy_version(fleet: Fleet, name: str) -> str | None:
