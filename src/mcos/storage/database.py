@@ -14,10 +14,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
+from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
@@ -33,6 +35,11 @@ T = TypeVar("T")
 # Any constant; identifies "the event log append lock" among PostgreSQL advisory locks.
 EVENT_LOG_LOCK = 0x6D636F73
 EVENTS_CHANNEL = "mcos_events"
+
+
+class _UTCTimestamptzLoader(TimestamptzLoader):
+    def load(self, data: Any) -> datetime:
+        return super().load(data).astimezone(UTC)
 
 
 def _json_text(value: Any) -> str:
@@ -122,6 +129,10 @@ class Database:
         with self.write_engine.connect() as conn:
             if not self.is_sqlite:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
+                # Rows read past SQLAlchemy (storage.together) come back in UTC as its own do,
+                # whatever the server's TimeZone.
+                raw = conn.connection.dbapi_connection
+                raw.adapters.register_loader("timestamptz", _UTCTimestamptzLoader)  # type: ignore[union-attr]
             yield conn
 
     def begin_batch(self, conn: Connection) -> int:
