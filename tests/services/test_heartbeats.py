@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from mcos.contract.requests import HeartbeatIn, MessageIn, TaskCreate
+from mcos.errors import Conflict
 from mcos.fleet.loader import load_fleet, template_text
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
@@ -100,3 +101,22 @@ def test_a_batch_for_the_whole_fleet_leaves_each_agent_its_own_last_heartbeat(
     assert {a["message_cursor"] for a in answers if a["agent"] == other} == {note["id"]}
     assert mine[0]["directives"][0]["ts"].endswith("+00:00"), "timestamps read back in UTC"
     assert [a["seq"] for a in answers] == sorted(a["seq"] for a in answers), "numbered in order"
+
+
+def test_a_heartbeat_id_already_recorded_refuses_its_batch_and_records_nothing(
+    db: Database, fleet: Fleet
+) -> None:
+    first, second = (agent.name for agent in fleet.agents[:2])
+    write_once(db, lambda ctx: record_heartbeats(ctx, fleet, [heartbeat(first, id="hb-1")]))
+    again = [heartbeat(second, id="hb-2", note="fresh"), heartbeat(first, id="hb-1")]
+    with pytest.raises(Conflict) as refused:
+        write_once(db, lambda ctx: record_heartbeats(ctx, fleet, again))
+    assert (refused.value.code, refused.value.field) == ("duplicate_id", "id")
+    A, E = tables.agents, tables.events
+    with db.reading() as conn:
+        counts = dict(conn.execute(select(A.c.name, A.c.heartbeats)).all())
+        ids = sorted(
+            conn.execute(select(E.c.client_id).where(E.c.client_id.is_not(None))).scalars()
+        )
+    assert (counts[first], counts[second]) == (1, 0), "the refused batch left no row changed"
+    assert ids == ["hb-1"], "and no event of it"

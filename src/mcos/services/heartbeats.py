@@ -264,12 +264,12 @@ def record_heartbeats(
             "b_incidents": row["incident_cursor"],
         }
         recorded.append((item, event.seq, gauge, liveness))
-    # The rows' update and the answer's reads in one round trip on PostgreSQL: the reads see
-    # the cursors just acknowledged.
+    # The events, the rows' update and the answer's reads in one round trip on PostgreSQL:
+    # the reads see the cursors just acknowledged.
     statements = _record(conn, ctx.now, list(updates.values()))
     if wanted:
         statements.extend(_answer_reads(state, wanted, ctx.now))
-    answered = run_together(conn, statements)
+    answered = ctx.flush_with(statements)
     if statements and isinstance(statements[0][0], str):
         written, *answered = answered
         if written.rowcount != len(updates):
