@@ -48,6 +48,13 @@ PROFILE_COMPONENTS: dict[str, list[tuple[str, str, str]]] = {
         ("heartbeat units (one by one)", "services/agents.py", "record_heartbeat"),
         ("event rows INSERT", "storage/writer.py", "flush"),
         (
+            "statements in one round trip (PostgreSQL: storage.together)",
+            "storage/together.py",
+            "run_together",
+        ),
+        ("begin_batch (PostgreSQL: BEGIN, lock, max(seq))", "storage/database.py", "begin_batch"),
+        ("commit_batch (PostgreSQL: NOTIFY and COMMIT)", "storage/database.py", "commit_batch"),
+        (
             "SQLAlchemy compile + execute, all statements",
             "sqlalchemy/engine/base.py",
             "_execute_context",

@@ -20,6 +20,7 @@ from mcos.services.access import Impersonation, Principal, acting_agent
 from mcos.services.approvals import create_approval
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.storage import tables
+from mcos.storage.together import PipelineSelect, run_together
 from mcos.storage.writer import WriteContext
 
 INC, AD = tables.incidents, tables.approval_decisions
@@ -167,29 +168,40 @@ def visible(fleet: Fleet, row: Any, agent: str) -> bool:
 
 # What a heartbeat answer needs, in one query: confirmed incidents after the lowest cursor, and
 # every unconfirmed one (the confirmations asked of the agent).
-_FOR_AGENTS = (
-    select(INC)
-    .where(
-        or_(
-            and_(INC.c.id > bindparam("since"), INC.c.status == "confirmed"),
-            INC.c.status == "unconfirmed",
+# (A PipelineSelect, so that the heartbeat reads it in one round trip with its other reads.)
+FOR_AGENTS = PipelineSelect.build(
+    lambda _among: (
+        select(INC)
+        .where(
+            or_(
+                and_(INC.c.id > bindparam("since"), INC.c.status == "confirmed"),
+                INC.c.status == "unconfirmed",
+            )
         )
+        .order_by(INC.c.id)
     )
-    .order_by(INC.c.id)
 )
 
 
 def for_agents(
-    conn: Connection, fleet: Fleet, cursors: dict[str, int], limit: int = 50
+    conn: Connection,
+    fleet: Fleet,
+    cursors: dict[str, int],
+    limit: int = 50,
+    *,
+    rows: list[Any] | None = None,
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Per agent: confirmed incidents after its cursor that reach it, and those it must confirm.
 
-    Two queries whatever the number of agents (heartbeats come in bulk).
+    Two queries whatever the number of agents (heartbeats come in bulk); one if the caller
+    read ``FOR_AGENTS`` (``since``: the lowest cursor) and gives its ``rows``.
     """
-    since = min(cursors.values(), default=0)
+    if rows is None:
+        since = min(cursors.values(), default=0)
+        rows = run_together(conn, [(FOR_AGENTS, {"since": since})])[0].rows
     confirmed: list[Any] = []
     pending: list[Any] = []
-    for row in conn.execute(_FOR_AGENTS, {"since": since}):
+    for row in rows:
         (confirmed if row.status == "confirmed" else pending).append(row)
     decided: dict[int, set[str]] = {}
     if pending:

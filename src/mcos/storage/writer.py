@@ -26,7 +26,14 @@ from sqlalchemy import Connection
 from mcos.domain.events import Event
 from mcos.errors import Conflict, McosError, ServiceUnavailable
 from mcos.storage.blobs import BlobStore
-from mcos.storage.database import Database, insert_events, recorded_client_ids
+from mcos.storage.database import (
+    Database,
+    events_insert,
+    insert_events,
+    recorded_client_ids,
+    skipped_events,
+)
+from mcos.storage.together import Answer, Statement, run_together
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -119,6 +126,19 @@ class WriteContext:
             already = insert_events(self.conn, rows)
             if already:
                 raise ClientIdsRecorded(already)
+
+    def flush_with(self, statements: list[Statement]) -> list[Answer]:
+        """Insert the events appended so far, then run ``statements`` (``run_together``): on
+        PostgreSQL all in one round trip. Raises ``ClientIdsRecorded`` as ``flush`` does."""
+        if not self._optimistic or not self._rows:
+            self.flush()
+            return run_together(self.conn, statements)
+        rows, self._rows = self._rows, []
+        inserted, *answers = run_together(self.conn, [events_insert(rows), *statements])
+        already = skipped_events(self.conn, rows, inserted.rowcount)
+        if already:
+            raise ClientIdsRecorded(already)
+        return answers
 
     def attempt(self, unit: Unit[T]) -> T:
         """Run ``unit`` in a savepoint of its own inside this one: if it raises, its rows and
