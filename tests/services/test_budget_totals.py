@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from mcos.contract.requests import UsageIn
 from mcos.errors import Conflict
-from mcos.fleet.loader import load_fleet, template_text
 from mcos.fleet.schema import Fleet
 from mcos.services import budgets, usage_totals
 from mcos.services.access import Principal
@@ -43,14 +42,6 @@ ZONES = (
 )
 START = datetime(2026, 10, 28, 21, 0, tzinfo=UTC)
 """Four days before 1 November in Johannesburg (22:00 UTC): the run crosses a month."""
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Fleet:
-    path = tmp_path / "fleet" / "fleet.toml"
-    path.parent.mkdir()
-    path.write_text(template_text(), encoding="utf-8")
-    return load_fleet(path)
 
 
 @pytest.fixture

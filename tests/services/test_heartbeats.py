@@ -8,7 +8,6 @@ pipeline (``storage.together``); on SQLite one row and one query at a time. Both
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy import select
 
 from mcos.contract.requests import HeartbeatIn, MessageIn, TaskCreate
 from mcos.errors import Conflict
-from mcos.fleet.loader import load_fleet, template_text
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
 from mcos.services.agents import sync_fleet
@@ -28,14 +26,6 @@ from mcos.storage.database import Database
 from mcos.storage.writer import write_once
 
 OPERATOR = Principal(kind="operator", name="owner")
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Fleet:
-    path = tmp_path / "fleet" / "fleet.toml"
-    path.parent.mkdir()
-    path.write_text(template_text(), encoding="utf-8")
-    return load_fleet(path)
 
 
 @pytest.fixture
