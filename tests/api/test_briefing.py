@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from mcos.fleet.loader import load_fleet
 from mcos.services.written_briefing import numbers_in
 from tests.fixtures.server import ControlPlane, Server, error_of
 
@@ -45,7 +47,12 @@ def _day(server: Server) -> dict[str, Any]:
             assignee="donna",
         )
         outage = _task(operator, "in_progress", "blocked", title="Velo outage", assignee="elon")
-        due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+        # Due later today in the fleet's time zone (two hours on, or a minute before midnight
+        # there): "now + 2 h" alone is tomorrow in Johannesburg after 22:00 local time.
+        zone = ZoneInfo(load_fleet(server.fleet_dir / "fleet.toml").fleet.timezone)
+        now = datetime.now(zone)
+        midnight = datetime.combine(now.date() + timedelta(days=1), time(), zone)
+        due = min(now + timedelta(hours=2), midnight - timedelta(minutes=1)).isoformat()
         renewal = _task(operator, title="Renew the domain", priority="urgent", due_at=due)
         costs = [
             donna.post(
