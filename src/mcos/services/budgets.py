@@ -282,6 +282,71 @@ def record_usage(
     return recorded | _summary(used, budget) | {"paused": paused}
 
 
+@dataclass(frozen=True)
+class UsageItem:
+    """One usage report for :func:`record_usages`: who sent it, for which agent, and what."""
+
+    principal: Principal
+    agent: str
+    body: UsageIn
+
+
+def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> list[dict[str, Any]]:
+    """Record the usage reports that arrived together, in a handful of statements whatever
+    their number: the writer runs every usage report of a batch through here (``submit_bulk``).
+
+    Each is answered as :func:`record_usage` answers it, its spend and budget read once the
+    batch's calls are recorded. Anything wrong with one (a duplicate id, an unknown agent or
+    model, another agent's report) raises, and the writer then runs each report alone, so each
+    gets its own answer or error.
+    """
+    if len(items) == 1:
+        [item] = items
+        return [record_usage(ctx, fleet, item.principal, item.agent, item.body)]
+    for item in items:
+        require_self(item.principal, item.agent)
+    ids = [(i.principal.actor, i.body.id) for i in items if i.body.id is not None]
+    if len(set(ids)) < len(ids) or ctx.recorded_client_ids(ids):
+        raise Conflict("a usage report id was already recorded", field="id", code="duplicate_id")
+    names = sorted({item.agent for item in items})
+    rows = {r.name: r for r in ctx.conn.execute(_AGENTS, {"names": names})}
+    calls: dict[tuple[str, str], list[tuple[int, Call, Decimal]]] = {}
+    for at, item in enumerate(items):
+        row = rows.get(item.agent)
+        if row is None or not row.active:
+            raise NotFound(f"no agent named {item.agent!r} in the fleet")
+        body = item.body
+        call = Call(
+            model=body.model or row.model,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            cache_read_tokens=body.cache_read_tokens,
+            cache_write_tokens=body.cache_write_tokens,
+            latency_ms=body.latency_ms,
+            task_id=body.task_id,
+            client_id=body.id,
+        )
+        cost = price_of(fleet, row, call)  # an unknown model raises: each then goes alone
+        calls.setdefault((item.principal.actor, item.agent), []).append((at, call, cost))
+    recorded: dict[int, dict[str, Any]] = {}
+    for (actor, agent), mine in calls.items():
+        written = record_calls(ctx, actor, rows[agent], [(call, cost) for _, call, cost in mine])
+        recorded |= {at: data for (at, _, _), data in zip(mine, written, strict=True)}
+    spends = spent_by_agent(ctx.conn, fleet, ctx.now, names)
+    after: dict[str, dict[str, Any]] = {}
+    for name in names:
+        row, used = rows[name], spends[name]
+        budget = budget_of(fleet, row)
+        broken = over_budget(budget, used)
+        if broken and not row.paused:
+            _pause(ctx, row, broken, "system", _summary(used, budget))
+        after[name] = _summary(used, budget) | {"paused": bool(broken or row.paused)}
+    return [recorded[at] | after[item.agent] for at, item in enumerate(items)]
+
+
+_AGENTS = select(A).where(A.c.name.in_(bindparam("names", expanding=True)))
+
+
 def check_budget(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: BudgetCheck
 ) -> dict[str, Any] | Refusal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select
@@ -47,6 +48,37 @@ def check_client_event(body: EventIn, field: str, principal: Principal) -> None:
         raise InvalidInput(
             f"data is larger than {MAX_EVENT_DATA_CHARS} bytes as JSON", field=f"{field}data"
         )
+
+
+@dataclass(frozen=True)
+class EventItem:
+    """One posted event for :func:`post_events`: who posted it, and what."""
+
+    principal: Principal
+    body: EventIn
+
+
+def post_events(ctx: WriteContext, items: list[EventItem]) -> list[dict[str, Any]]:
+    """Append the events posted together (the writer runs every ``POST /events`` of a batch
+    through here, ``submit_bulk``), each answered as :func:`post_event` answers it. Anything
+    wrong with one raises, and the writer then runs each alone, for its own answer or error."""
+    if len(items) == 1:
+        return [post_event(ctx, items[0].principal, items[0].body)]
+    for item in items:
+        check_client_event(item.body, "", item.principal)
+    ids = [(i.principal.actor, i.body.id) for i in items if i.body.id is not None]
+    if len(set(ids)) < len(ids) or ctx.recorded_client_ids(ids):
+        raise Conflict("an event id was already recorded", field="id", code="duplicate_id")
+    return [
+        ctx.append(
+            item.body.type,
+            item.principal.actor,
+            item.body.subject,
+            item.body.data,
+            client_id=item.body.id,
+        ).as_dict()
+        for item in items
+    ]
 
 
 def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[str, Any]:

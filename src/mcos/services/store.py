@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from mcos.fleet.schema import Fleet
+from mcos.services.budgets import UsageItem, record_usages
+from mcos.services.events import EventItem, post_events
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
 from mcos.services.refusals import Refusal
 from mcos.storage.database import Database
@@ -28,9 +30,23 @@ class Store:
 
         self._heartbeats = heartbeats
 
+        def usages(ctx: WriteContext, items: list[UsageItem]) -> list[Any]:
+            return record_usages(ctx, self.fleet, items)
+
+        self._usages = usages
+        self._events = post_events
+
     async def record_heartbeat(self, item: HeartbeatItem) -> Any:
         """Record a heartbeat together with the others that arrive meanwhile."""
         return await self.writer.submit_bulk(self._heartbeats, item)
+
+    async def post_event(self, item: EventItem) -> Any:
+        """Append a posted event together with the others posted meanwhile."""
+        return await self.writer.submit_bulk(self._events, item)
+
+    async def record_usage(self, item: UsageItem) -> Any:
+        """Record a usage report together with the others that arrive meanwhile."""
+        return await self.writer.submit_bulk(self._usages, item)
 
     async def write(self, fn: Callable[..., T | Refusal], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(ctx, *args, **kwargs)`` as one unit of the writer; returns after the commit.

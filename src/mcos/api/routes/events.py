@@ -83,7 +83,9 @@ async def list_events(
     summary="Append an event of the caller's own",
 )
 async def post_event(body: EventIn, store: CurrentStore, principal: CurrentPrincipal) -> JSON:
-    return JSON(await store.write(events.post_event, principal, body), status_code=201)
+    # Together with the other events posted in the writer's batch (events.post_events).
+    posted = await store.post_event(events.EventItem(principal, body))
+    return JSON(posted, status_code=201)
 
 
 @router.post(

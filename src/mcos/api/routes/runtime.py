@@ -119,9 +119,9 @@ async def record_usage(name: AgentName, request: Request, principal: CurrentPrin
     # One per model call: its body is read by hand (api/body.py).
     body = await json_body(request, UsageIn)
     store: Store = request.app.state.store
-    return JSON(
-        await store.write(budgets.record_usage, store.fleet, principal, name, body), status_code=201
-    )
+    # Together with the other usage reports of the writer's batch (budgets.record_usages).
+    recorded = await store.record_usage(budgets.UsageItem(principal, name, body))
+    return JSON(recorded, status_code=201)
 
 
 @router.post(
