@@ -7,7 +7,6 @@ pipeline (``storage.together``); on SQLite one row and one query at a time. Both
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from mcos.contract.requests import HeartbeatIn, MessageIn, TaskCreate
 from mcos.errors import Conflict
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
-from mcos.services.agents import sync_fleet
 from mcos.services.heartbeats import HeartbeatItem, record_heartbeats
 from mcos.services.messages import send_message
 from mcos.services.tasks import create_task
@@ -26,15 +24,6 @@ from mcos.storage.database import Database
 from mcos.storage.writer import write_once
 
 OPERATOR = Principal(kind="operator", name="owner")
-
-
-@pytest.fixture
-def db(database_url: str, fleet: Fleet) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    write_once(database, lambda ctx: sync_fleet(ctx, fleet))
-    yield database
-    database.dispose()
 
 
 def heartbeat(agent: str, **body: Any) -> HeartbeatItem:

@@ -5,7 +5,6 @@ while the others are kept."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,20 +14,10 @@ from mcos.contract.requests import EventIn
 from mcos.errors import Conflict, InvalidInput
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
-from mcos.services.agents import sync_fleet
 from mcos.services.events import EventItem, post_events
 from mcos.storage import tables
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, Writer, write_once
-
-
-@pytest.fixture
-def db(database_url: str, fleet: Fleet) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    write_once(database, lambda ctx: sync_fleet(ctx, fleet))
-    yield database
-    database.dispose()
 
 
 def posted(agent: str, n: int, *, id: str | None = None, type: str = "runtime.note") -> EventItem:

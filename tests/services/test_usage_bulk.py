@@ -5,7 +5,6 @@ report that cannot be recorded answered with its own error while the others are 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,22 +16,12 @@ from mcos.domain import events as ev
 from mcos.errors import Conflict, Forbidden
 from mcos.fleet.schema import Fleet
 from mcos.services.access import Principal
-from mcos.services.agents import sync_fleet
 from mcos.services.budgets import UsageItem, record_usages, spent
 from mcos.storage import tables
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, Writer, write_once
 
 MODEL = "claude-sonnet-4-5"
-
-
-@pytest.fixture
-def db(database_url: str, fleet: Fleet) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
-    write_once(database, lambda ctx: sync_fleet(ctx, fleet))
-    yield database
-    database.dispose()
 
 
 def usage(agent: str, tokens: int, *, id: str | None = None, sender: str = "") -> UsageItem:

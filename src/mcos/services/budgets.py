@@ -255,13 +255,9 @@ def settle_budget(
     return used, budget, bool(broken or row.paused)
 
 
-def record_usage(
-    ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
-) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "usage report")
-    require_self(principal, name)
-    row = agent_row(ctx.conn, name)
-    call = Call(
+def _call_of(body: UsageIn, row: Any) -> Call:
+    """A usage report as the call to record (the agent's own model unless it names one)."""
+    return Call(
         model=body.model or row.model,
         input_tokens=body.input_tokens,
         output_tokens=body.output_tokens,
@@ -271,6 +267,15 @@ def record_usage(
         task_id=body.task_id,
         client_id=body.id,
     )
+
+
+def record_usage(
+    ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
+) -> dict[str, Any]:
+    refuse_duplicate(ctx.conn, principal.actor, body.id, "usage report")
+    require_self(principal, name)
+    row = agent_row(ctx.conn, name)
+    call = _call_of(body, row)
     try:
         cost = price_of(fleet, row, call)
     except UnknownModelPrice as exc:
@@ -315,17 +320,7 @@ def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> li
         row = rows.get(item.agent)
         if row is None or not row.active:
             raise NotFound(f"no agent named {item.agent!r} in the fleet")
-        body = item.body
-        call = Call(
-            model=body.model or row.model,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            cache_read_tokens=body.cache_read_tokens,
-            cache_write_tokens=body.cache_write_tokens,
-            latency_ms=body.latency_ms,
-            task_id=body.task_id,
-            client_id=body.id,
-        )
+        call = _call_of(item.body, row)
         cost = price_of(fleet, row, call)  # an unknown model raises: each then goes alone
         calls.setdefault((item.principal.actor, item.agent), []).append((at, call, cost))
     recorded: dict[int, dict[str, Any]] = {}
