@@ -4,18 +4,24 @@ fake driven through the official Anthropic SDK, the runner and its loops the rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 import pytest
 
 from mcos.client import outbox
 from mcos.fleet.schema import Liveness
+from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink
-from mcos.runtime.conversation import Saved
+from mcos.runtime.tools import TOOLS
+from mcos.runtime.workspace import Workspace
 from mcos.runtime.providers.simulated import Rule, Script, Step
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import make_runner, run_until, running, task_status
@@ -93,12 +99,13 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
     assert "write_file" in donna_calls[0].tools and "run_shell" not in donna_calls[0].tools
 
 
-def test_state_is_saved_only_once_every_report_the_agent_queued_is_committed(
+def test_state_is_written_only_once_every_report_queued_before_it_is_committed(
     srv: Server, fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A model call's usage (and a card's move to in_progress) is queued and shares the commit
-    of what follows; the agent's state, which holds the reply, is never saved before it: a
-    restart never resumes after a call whose usage was not kept."""
+    of what follows; the agent's state, which holds the reply, is queued after it and written
+    only once that commit is on disk: a restart never resumes after a call whose usage was not
+    kept. And a tool acts only once the state holding its call is written."""
     task = create_task(srv, "Inbox digest", "donna")
     fake.set_script(
         Script(
@@ -113,27 +120,50 @@ def test_state_is_saved_only_once_every_report_the_agent_queued_is_committed(
             ]
         )
     )
-    queued: list[asyncio.Future[Any]] = []
-    seen: list[tuple[int, int]] = []
-    queue, save = AgentLink.queue, Saved.save
+    queued_through: list[int] = []  # the last report seq given when each state was queued
+    written: list[tuple[int, int]] = []  # (that seq, the last seq committed when written)
+    state_when_acting: list[bytes] = []
+    save, save_state, queue = AgentLoop.save, Workspace.save_state, AgentLink.queue
+    reports: list[str] = []
 
     def queue_kept(link: AgentLink, method: str, path: str, body: dict[str, Any]) -> None:
+        reports.append(path)
         queue(link, method, path, body)
-        queued.append(link._queued[-1])
 
-    def save_checked(saved: Saved, workspace: Any) -> None:
-        seen.append((len(queued), sum(f.done() for f in queued)))
-        save(saved, workspace)
+    def save_counted(loop: AgentLoop) -> None:
+        box = loop.link.outbox
+        queued_through.append(box._last_seq)
+        save(loop)
+
+    def save_state_checked(workspace: Workspace, state: bytes) -> None:
+        # On the outbox's thread: what its file holds now, through another connection.
+        box = sqlite3.connect(srv.fleet_dir / ".mcos" / "runner" / "test" / "outbox.db")
+        with contextlib.closing(box):
+            row = box.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        written.append((queued_through[len(written)], int(row[0])))
+        save_state(workspace, state)
+
+    write_file = TOOLS["write_file"].run
+
+    async def write_checked(ctx: Any, args: Any) -> str:
+        state_when_acting.append((ctx.workspace.root / ".mcos" / "state.json").read_bytes())
+        return await write_file(ctx, args)
 
     monkeypatch.setattr(AgentLink, "queue", queue_kept)
-    monkeypatch.setattr(Saved, "save", save_checked)
+    monkeypatch.setattr(AgentLoop, "save", save_counted)
+    monkeypatch.setattr(Workspace, "save_state", save_state_checked)
+    monkeypatch.setitem(TOOLS, "write_file", replace(TOOLS["write_file"], run=write_checked))
 
     async def done(api: httpx.AsyncClient) -> bool:
         return await task_status(api, task) == "review"
 
     run(srv, ["donna"], done)
-    assert len(queued) == 3, "the move to in_progress and two calls' usage were queued"
-    assert seen and all(total == committed for total, committed in seen), seen
+    assert len(reports) >= 3, "the move to in_progress and two calls' usage were queued"
+    assert written and all(committed >= queued for queued, committed in written), written
+    assert len(state_when_acting) == 1
+    saved = orjson.loads(state_when_acting[0])
+    last = saved["conversations"][str(task)]["turns"][-1]
+    assert last["role"] == "assistant" and last["tool_calls"][0][1] == "write_file", last
     with srv.client() as operator:
         usage = {a["agent"]: a for a in operator.get("/api/v1/usage").json()["agents"]}
         history = operator.get(f"/api/v1/tasks/{task}").json()["history"]

@@ -213,28 +213,38 @@ def test_the_runtimes_own_notes_and_state_follow_no_link_either(
     state = workspace.root / ".mcos" / "state.json"
     state.symlink_to(outside / "secret.env")
     assert workspace.load_state() == {}
-    workspace.save_state({"parked": {}})
+    workspace.save_state(b'{"parked": {}}')
     assert not state.is_symlink() and json.loads(state.read_text()) == {"parked": {}}
     assert (outside / "secret.env").read_text() == SECRET
     assert files.workspace_path(workspace.root, "a/b.md") == workspace.root / "a" / "b.md"
 
 
 def test_read_file_through_the_toolbox_answers_with_the_reason(
-    workspace: Workspace, outside: Path, fleet: Fleet
+    workspace: Workspace, outside: Path, fleet: Fleet, tmp_path: Path
 ) -> None:
     quill = fleet.agent("quill")
     assert quill is not None
     (workspace.root / "minutes.md").write_text("Decided: sign the lease.")
     (workspace.root / "link.md").symlink_to(outside / "secret.env")
-    toolbox = Toolbox(quill, workspace, None)  # type: ignore[arg-type]  # reading asks nothing
 
-    def read(path: str) -> ToolResult:
-        call = ToolCall("c", "read_file", json.dumps({"path": path}))
-        return asyncio.run(toolbox.run(call, None))
+    async def read_all(paths: list[str]) -> list[ToolResult]:
+        # Reading asks nothing: no control plane listens at this address.
+        control = ControlPlane("http://127.0.0.1:9")
+        outbox = Outbox(tmp_path / "outbox.db", lambda r: deliver(control, {}, r))
+        toolbox = Toolbox(quill, workspace, AgentLink("quill", "", control, outbox))
+        try:
+            return [
+                await toolbox.run(ToolCall("c", "read_file", json.dumps({"path": p})), None)
+                for p in paths
+            ]
+        finally:
+            outbox.close()
+            await control.aclose()
 
-    assert read("minutes.md").turn.text == "Decided: sign the lease."
-    for path in ("link.md", "../outside/secret.env", ".mcos/state.json"):
-        result = read(path)
+    paths = ["minutes.md", "link.md", "../outside/secret.env", ".mcos/state.json"]
+    read, *refused = asyncio.run(read_all(paths))
+    assert read.turn.text == "Decided: sign the lease."
+    for path, result in zip(paths[1:], refused, strict=True):
         assert result.failed and SECRET not in result.turn.text, path
 
 

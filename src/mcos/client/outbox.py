@@ -139,12 +139,19 @@ def backoff_delay(attempt: int, start: float = 0.5, cap: float = 30.0) -> float:
 
 
 class _Job:
-    __slots__ = ("error", "future", "loop", "op", "outcome", "put_seq")
+    __slots__ = ("after", "error", "future", "loop", "op", "outcome", "put_seq")
 
-    def __init__(self, op: _Op, loop: asyncio.AbstractEventLoop, put_seq: int) -> None:
+    def __init__(
+        self,
+        op: _Op,
+        loop: asyncio.AbstractEventLoop,
+        put_seq: int,
+        after: Callable[[], Any] | None = None,
+    ) -> None:
         self.op = op
         self.loop = loop
         self.put_seq = put_seq
+        self.after = after
         self.future: asyncio.Future[Any] = loop.create_future()
         self.outcome: Any = None
         self.error: BaseException | None = None
@@ -185,6 +192,8 @@ class Outbox:
         self._progress = asyncio.Event()  # a delivery was noted
         self.commits = 0
         """Transactions committed so far (many puts share one under load)."""
+        self._synchronous = "FULL"
+        """The connection's ``PRAGMA synchronous`` (the thread's own)."""
         ready: concurrent.futures.Future[tuple[str, int, int, dict[str, int]]] = (
             concurrent.futures.Future()
         )
@@ -242,6 +251,20 @@ class Outbox:
 
         committed.add_done_callback(uncount)
         return committed
+
+    def after_commit(self, work: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run ``work`` on the outbox's thread once every report queued before it is committed;
+        the future resolves with what it returns (or raises what it raised).
+
+        For what must never be ahead of those reports in a crash, and need not be committed
+        with them: an agent's saved state, written after the reports of the step it records.
+        Not run if their commit fails (the future raises that error).
+        """
+
+        def nothing(conn: sqlite3.Connection) -> tuple[None, int]:
+            return None, 0
+
+        return self._submit(nothing, after=work)
 
     def pending(self) -> int:
         """Reports not yet delivered (nor set aside as rejected)."""
@@ -403,10 +426,12 @@ class Outbox:
 
     # -- the thread that owns the SQLite connection --------------------------------------
 
-    def _submit(self, op: _Op, put_seq: int = 0) -> asyncio.Future[Any]:
+    def _submit(
+        self, op: _Op, put_seq: int = 0, after: Callable[[], Any] | None = None
+    ) -> asyncio.Future[Any]:
         if self._closed:
             raise OutboxClosed(f"the outbox {self.path} is closed")
-        job = _Job(op, asyncio.get_running_loop(), put_seq)
+        job = _Job(op, asyncio.get_running_loop(), put_seq, after)
         self._queue.put(job)
         return job.future
 
@@ -425,7 +450,16 @@ class Outbox:
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         delta = 0
+        last = max(job.put_seq for job in jobs)
         try:
+            # Only a batch that puts reports waits for the disk. Noting deliveries does not: in
+            # WAL mode its commit survives the process being killed, and a power cut that loses
+            # it only has those reports delivered again (answered ``duplicate``). The next put's
+            # fsync makes it durable too.
+            level = "FULL" if last else "NORMAL"
+            if level != self._synchronous:
+                conn.execute(f"PRAGMA synchronous={level}")
+                self._synchronous = level
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
                 try:
@@ -433,7 +467,6 @@ class Outbox:
                     delta += change
                 except Exception as exc:
                     job.error = exc
-            last = max(job.put_seq for job in jobs)
             if last:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(last),))
             conn.execute("COMMIT")
@@ -445,6 +478,12 @@ class Outbox:
             for job in jobs:
                 job.error = job.error or exc
             delta = 0
+        for job in jobs:
+            if job.after is not None and job.error is None:
+                try:
+                    job.outcome = job.after()
+                except Exception as exc:
+                    job.error = exc
         self._pending += delta  # before settling: whoever is told of the commit sees it counted
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -149,7 +150,7 @@ class AgentLoop:
                 log.exception("%s: step failed", self.agent.name)
                 self._retry_soon(stopping)
             finally:
-                await self.save()
+                self.save()
 
     def _wake_when_delivered(self, stopping: asyncio.Event) -> None:
         if self._waiting_delivery:
@@ -185,11 +186,11 @@ class AgentLoop:
     def today(self) -> Any:
         return datetime.now(ZoneInfo(self.fleet.fleet.timezone)).date()
 
-    async def save(self) -> None:
-        """Save the agent's state once every report it queued is committed: a restart never
-        resumes after a model call whose usage it did not keep."""
-        await self.link.committed()
-        self.saved.save(self.workspace)
+    def save(self) -> None:
+        """Queue the agent's state as it is now, to be written once every report queued before
+        it is committed, and go on: a restart never resumes after a model call whose usage it
+        did not keep. Nothing waits for the disk but what acts (:meth:`Toolbox.run`)."""
+        self.link.after_commit(functools.partial(self.workspace.save_state, self.saved.to_json()))
 
     # -- one wake -----------------------------------------------------------------------
 
@@ -433,9 +434,9 @@ class AgentLoop:
             if not reply.tool_calls:
                 # The call's usage is committed with the finishing reports, then the state.
                 await self.finish(task_id, reply.text)
-                await self.save()
+                self.save()
                 return
-            await self.save()
+            self.save()
             for call in reply.tool_calls:
                 result = await self.toolbox.run(call, task_id)
                 conversation.turns.append(result.turn)
@@ -448,7 +449,7 @@ class AgentLoop:
                     conversation.note_move(call.arguments)
                 elif (moved := self.toolbox.moves_task_to(call.name)) is not None:
                     conversation.moved_to = moved
-            await self.save()
+            self.save()
             stuck = conversation.repeated_failure(limit=3)
             if stuck:
                 await self.escalate(task_id, f"the same failing call three times: {stuck}")
@@ -467,7 +468,7 @@ class AgentLoop:
             conversation = self.saved.conversations[key]
             conversation.turns.append(turn)
             conversation.note_outcome(ToolCall(*parked["call"]), refused)
-            await self.save()
+            self.save()
 
     async def finish(self, task_id: int, summary: str) -> None:
         """The model answered without a tool call: the work is finished; say so on the card and
@@ -494,8 +495,10 @@ class AgentLoop:
         elif conversation is None or conversation.moved_to in (None, "in_progress"):
             # To review, not done: accepting work is an operator's or a reviewer's move.
             reports.append((paths.move(task_id), {"status": "review"}))
-        # Put together, they share one commit; the outbox numbers them in this order.
-        await asyncio.gather(*(self.link.report("POST", path, body) for path, body in reports))
+        # Queued, not awaited: they share the commit of the state saved next, which no longer
+        # holds the task; the outbox numbers them in this order.
+        for path, body in reports:
+            self.link.queue("POST", path, body)
         self.saved.current_task = None
 
     async def fail(self, task_id: int, reason: str) -> None:

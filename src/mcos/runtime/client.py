@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,8 @@ class AgentLink:
     """The same, as the public client: named methods and typed results over the runner's pool
     and outbox (no retries of its own: the runtime decides what waits)."""
     _queued: list[asyncio.Future[Any]] = field(init=False, repr=False, default_factory=list)
-    """Reports queued with :meth:`queue` whose commit nobody has awaited yet."""
+    """Reports queued with :meth:`queue`, and work with :meth:`after_commit`, that nobody has
+    awaited yet."""
 
     def __post_init__(self) -> None:
         self.client = AsyncClient(
@@ -112,11 +114,23 @@ class AgentLink:
         must not outlive it in a crash: a model call's usage, before the step's state is saved
         and before its tools act (their ``acted`` report) or its task is finished.
         """
-        self._queued.append(self.outbox.queue(self.name, method, path, storable(body)))
+        self._keep(self.outbox.queue(self.name, method, path, storable(body)))
+
+    def after_commit(self, work: Callable[[], Any]) -> None:
+        """Queue ``work`` (writing the agent's saved state) to run once every report queued
+        before it is committed, and go on: :meth:`committed` waits for it too."""
+        self._keep(self.outbox.after_commit(work))
 
     async def committed(self) -> None:
-        """Return once every report queued with :meth:`queue` is committed; raises what failed."""
+        """Return once every report and work queued with :meth:`queue` and
+        :meth:`after_commit` is committed and done; raises what failed."""
         await self._commit_all()
+
+    def _keep(self, future: asyncio.Future[Any]) -> None:
+        # What went through without an error is no longer anyone's to wait for; a failure is
+        # kept for the next caller of committed(), which raises it.
+        self._queued = [f for f in self._queued if not f.done() or _failed(f)]
+        self._queued.append(future)
 
     async def _commit_all(self, *more: asyncio.Future[Any]) -> None:
         waiting, self._queued = [*self._queued, *more], []
@@ -145,6 +159,10 @@ class AgentLink:
         except Unreachable:
             await self.report(method, path, body)
             return None
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return not future.cancelled() and future.exception() is not None
 
 
 async def deliver_many(

@@ -71,7 +71,7 @@ async def flush_and_compact(
     conversation.failures.clear()
     # The notes just written are part of what the agent reads from now on.
     loop.notes = loop.workspace.recent_notes(now.date())
-    await loop.save()
+    loop.save()
     await link.report(
         "POST",
         paths.compactions(agent.name),

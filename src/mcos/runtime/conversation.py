@@ -122,8 +122,10 @@ class Saved:
                 self.last_prompt_tokens = current.prompt_tokens
         return self.last_prompt_tokens
 
-    def save(self, workspace: Workspace) -> None:
-        workspace.save_state(
+    def to_json(self) -> bytes:
+        """The state as it is now, for :meth:`Workspace.save_state` (later changes are not in
+        it)."""
+        return orjson.dumps(
             {
                 "version": 1,
                 "conversations": {k: c.to_dict() for k, c in self.conversations.items()},

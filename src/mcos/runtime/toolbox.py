@@ -192,6 +192,9 @@ class Toolbox:
                     else "a role the escalation table names as a confirmer"
                 )
                 raise ToolError(f"{call.name} needs {needs}, which you do not have")
+            # Nothing acts before what led to it is on disk: the agent's state holding this
+            # call (a restart does not run it again from an older one), its usage, ``acted``.
+            await self.link.committed()
             output = await tool.run(context, args)
         except Parked as parked:
             return self._parked(call, parked, task_id)
@@ -245,6 +248,7 @@ class Toolbox:
             await self.link.ask(
                 "POST", paths.ACTIONS, parked["action"] | {"approval_id": approval_id}
             )
+            await self.link.committed()
             output = await tool.run(context, args)
         except Refused as exc:
             output = refused = f"it was refused: {exc}"

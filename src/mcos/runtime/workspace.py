@@ -147,10 +147,11 @@ class Workspace:
             return {}
         return loaded if isinstance(loaded, dict) else {}
 
-    def save_state(self, state: dict[str, Any]) -> None:
-        """Write atomically: a crash leaves the old state or the new, never half of one.
+    def save_state(self, state: bytes) -> None:
+        """Write the state (JSON) atomically: a crash leaves the old state or the new, never
+        half of one.
 
         Not fsynced: this survives the runner being killed, which is what it is for; after a
         power loss the agent may redo its last step.
         """
-        replace_bytes_at(self.root, STATE_FILE.parts, orjson.dumps(state), over_links=True)
+        replace_bytes_at(self.root, STATE_FILE.parts, state, over_links=True)
