@@ -17,12 +17,11 @@ import orjson
 import pytest
 
 from mcos.client import outbox
+from mcos.client.outbox import Outbox
 from mcos.fleet.schema import Liveness
-from mcos.runtime.agent import AgentLoop
 from mcos.runtime.client import AgentLink
-from mcos.runtime.tools import TOOLS
-from mcos.runtime.workspace import Workspace
 from mcos.runtime.providers.simulated import Rule, Script, Step
+from mcos.runtime.tools import TOOLS
 from mcos.testing.fake_providers import FakeProviderServer
 from tests.fixtures.runtime import make_runner, run_until, running, task_status
 from tests.fixtures.server import Server
@@ -99,13 +98,13 @@ def test_agents_pick_up_their_tasks_run_tools_and_finish_them(
     assert "write_file" in donna_calls[0].tools and "run_shell" not in donna_calls[0].tools
 
 
-def test_state_is_written_only_once_every_report_queued_before_it_is_committed(
+def test_state_is_kept_after_the_reports_queued_before_it_and_before_a_tool_acts(
     srv: Server, fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A model call's usage (and a card's move to in_progress) is queued and shares the commit
-    of what follows; the agent's state, which holds the reply, is queued after it and written
-    only once that commit is on disk: a restart never resumes after a call whose usage was not
-    kept. And a tool acts only once the state holding its call is written."""
+    of what follows; the agent's state, which holds the reply, is queued after it in the same
+    outbox, so it is never on disk before that usage: a restart never resumes after a call
+    whose usage was not kept. A tool acts only once all of it is on disk."""
     task = create_task(srv, "Inbox digest", "donna")
     fake.set_script(
         Script(
@@ -120,38 +119,35 @@ def test_state_is_written_only_once_every_report_queued_before_it_is_committed(
             ]
         )
     )
-    queued_through: list[int] = []  # the last report seq given when each state was queued
-    written: list[tuple[int, int]] = []  # (that seq, the last seq committed when written)
-    state_when_acting: list[bytes] = []
-    save, save_state, queue = AgentLoop.save, Workspace.save_state, AgentLink.queue
+    outbox_file = srv.fleet_dir / ".mcos" / "runner" / "test" / "outbox.db"
+    seen_when_acting: list[tuple[int, int, bytes]] = []
+    queue, keep = AgentLink.queue, Outbox.keep
     reports: list[str] = []
+    queued_through: list[int] = []  # the last report seq given when the state was kept
 
     def queue_kept(link: AgentLink, method: str, path: str, body: dict[str, Any]) -> None:
         reports.append(path)
         queue(link, method, path, body)
 
-    def save_counted(loop: AgentLoop) -> None:
-        box = loop.link.outbox
+    def keep_counted(box: Outbox, key: str, value: bytes) -> asyncio.Future[None]:
         queued_through.append(box._last_seq)
-        save(loop)
+        return keep(box, key, value)
 
-    def save_state_checked(workspace: Workspace, state: bytes) -> None:
-        # On the outbox's thread: what its file holds now, through another connection.
-        box = sqlite3.connect(srv.fleet_dir / ".mcos" / "runner" / "test" / "outbox.db")
-        with contextlib.closing(box):
-            row = box.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-        written.append((queued_through[len(written)], int(row[0])))
-        save_state(workspace, state)
+    def on_disk() -> tuple[int, bytes]:
+        # What the outbox's file holds, read through a connection of its own.
+        with contextlib.closing(sqlite3.connect(outbox_file)) as conn:
+            (last,) = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+            (state,) = conn.execute("SELECT value FROM kept WHERE key = 'state:donna'").fetchone()
+        return int(last), bytes(state)
 
     write_file = TOOLS["write_file"].run
 
     async def write_checked(ctx: Any, args: Any) -> str:
-        state_when_acting.append((ctx.workspace.root / ".mcos" / "state.json").read_bytes())
+        seen_when_acting.append((queued_through[-1], *on_disk()))
         return await write_file(ctx, args)
 
     monkeypatch.setattr(AgentLink, "queue", queue_kept)
-    monkeypatch.setattr(AgentLoop, "save", save_counted)
-    monkeypatch.setattr(Workspace, "save_state", save_state_checked)
+    monkeypatch.setattr(Outbox, "keep", keep_counted)
     monkeypatch.setitem(TOOLS, "write_file", replace(TOOLS["write_file"], run=write_checked))
 
     async def done(api: httpx.AsyncClient) -> bool:
@@ -159,11 +155,11 @@ def test_state_is_written_only_once_every_report_queued_before_it_is_committed(
 
     run(srv, ["donna"], done)
     assert len(reports) >= 3, "the move to in_progress and two calls' usage were queued"
-    assert written and all(committed >= queued for queued, committed in written), written
-    assert len(state_when_acting) == 1
-    saved = orjson.loads(state_when_acting[0])
-    last = saved["conversations"][str(task)]["turns"][-1]
+    [(queued, committed, state)] = seen_when_acting
+    assert committed >= queued > 0, "every report queued before the state is on disk"
+    last = orjson.loads(state)["conversations"][str(task)]["turns"][-1]
     assert last["role"] == "assistant" and last["tool_calls"][0][1] == "write_file", last
+    assert not (srv.fleet_dir / "workspaces" / "donna" / ".mcos" / "state.json").exists()
     with srv.client() as operator:
         usage = {a["agent"]: a for a in operator.get("/api/v1/usage").json()["agents"]}
         history = operator.get(f"/api/v1/tasks/{task}").json()["history"]
@@ -172,6 +168,35 @@ def test_state_is_written_only_once_every_report_queued_before_it_is_committed(
         "in_progress",
         "review",
     ]
+
+
+def test_a_state_an_older_runner_saved_in_the_workspace_is_resumed_then_kept_by_the_runner(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    task = create_task(srv, "Inbox digest", "donna")
+    old = srv.fleet_dir / "workspaces" / "donna" / ".mcos" / "state.json"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    turns = [
+        {"role": "user", "text": f"Task #{task}: Inbox digest"},
+        {"role": "assistant", "text": "", "tool_calls": [["c1", "read_file", '{"path": "a"}']]},
+        {"role": "tool", "text": "3 urgent mails", "tool_call_id": "c1"},
+    ]
+    old.write_bytes(
+        orjson.dumps({"conversations": {str(task): {"turns": turns}}, "current_task": task})
+    )
+    fake.set_script(Script([Rule(key="key-donna", steps=(Step.reply("Digest written."),))]))
+
+    async def done(api: httpx.AsyncClient) -> bool:
+        return await task_status(api, task) == "review"
+
+    run(srv, ["donna"], done)
+    requests = [r for r in fake.requests if r.key == "key-donna"]
+    assert requests[0].tool_results == ("3 urgent mails",), "went on from where it was"
+    assert not old.exists(), "read once, then removed"
+    outbox_file = srv.fleet_dir / ".mcos" / "runner" / "test" / "outbox.db"
+    with contextlib.closing(sqlite3.connect(outbox_file)) as conn:
+        (kept,) = conn.execute("SELECT value FROM kept WHERE key = 'state:donna'").fetchone()
+    assert orjson.loads(kept)["conversations"] == {}, "the finished task is no longer in it"
 
 
 def test_flow_cannot_exec_however_it_asks_and_its_stuck_task_is_escalated(

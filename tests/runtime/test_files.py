@@ -209,12 +209,13 @@ def test_the_runtimes_own_notes_and_state_follow_no_link_either(
         workspace.append_note(day, "07:00 before compaction", "the digest is due")
     assert (outside / "secret.env").read_text() == SECRET
     assert SECRET not in workspace.recent_notes(day)
-    # A link planted where the runtime keeps its state is replaced, not written through.
+    # A link planted where older runners kept their state is not read, and removing it
+    # removes the link, not what it leads to.
     state = workspace.root / ".mcos" / "state.json"
     state.symlink_to(outside / "secret.env")
-    assert workspace.load_state() == {}
-    workspace.save_state(b'{"parked": {}}')
-    assert not state.is_symlink() and json.loads(state.read_text()) == {"parked": {}}
+    assert workspace.old_state() is None
+    workspace.forget_old_state()
+    assert not state.is_symlink() and not state.exists()
     assert (outside / "secret.env").read_text() == SECRET
     assert files.workspace_path(workspace.root, "a/b.md") == workspace.root / "a" / "b.md"
 

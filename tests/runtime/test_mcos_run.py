@@ -3,10 +3,12 @@ a real control plane, and everything visible with ``mcos events tail``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -190,8 +192,10 @@ def test_sigterm_finishes_the_step_and_a_restart_resumes_with_nothing_lost(srv: 
         assert stop(runner) == 0
         workspace = srv.fleet_dir / "workspaces" / "elon"
         assert (workspace / "build.log").read_text() == "built\n"  # the step was finished
-        state = json.loads((workspace / ".mcos" / "state.json").read_text())
-        assert str(task) in state["conversations"]
+        outbox = srv.fleet_dir / ".mcos" / "runner" / "velo" / "outbox.db"
+        with contextlib.closing(sqlite3.connect(outbox)) as conn:
+            (kept,) = conn.execute("SELECT value FROM kept WHERE key = 'state:elon'").fetchone()
+        assert str(task) in json.loads(kept)["conversations"]
         assert api.get(f"/api/v1/tasks/{task}").json()["status"] == "in_progress"
 
         runner = start_runner(srv, "velo", env)

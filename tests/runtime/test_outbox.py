@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import sqlite3
@@ -471,3 +472,37 @@ def test_a_queued_report_that_cannot_be_committed_fails_the_next_wait_and_is_unc
         await link.control_plane.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_kept_value_is_committed_in_order_with_the_reports_and_read_back_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+
+    async def scenario() -> None:
+        outbox = fast(path, FakeControlPlane(down=True))
+        hold = threading.Event()
+        outbox._submit(lambda conn: (hold.wait(10), 0))  # everything below waits behind this
+        link = AgentLink("donna", "token", ControlPlane("http://127.0.0.1:9"), outbox)
+        link.queue("POST", USAGE, {"n": 1})
+        link.keep("state:donna", b'{"step": 1}')
+        link.keep("state:donna", b'{"step": 2}')
+        assert outbox.kept("state:donna") is None, "nothing is on disk before its commit"
+        hold.set()
+        await link.committed()
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            assert other.execute("SELECT count(*) FROM reports").fetchone() == (1,)
+        assert outbox.kept("state:donna") == b'{"step": 2}'
+        assert outbox.kept("state:vega") is None
+        with pytest.raises(TypeError, match="bytes, not str"):
+            outbox.keep("state:donna", '{"step": 3}')  # type: ignore[arg-type]
+        outbox.close()
+        await link.control_plane.aclose()
+
+    asyncio.run(scenario())
+    reopened = fast(path, FakeControlPlane(down=True))
+    try:
+        assert reopened.kept("state:donna") == b'{"step": 2}'
+        assert reopened.pending() == 1
+    finally:
+        reopened.close()

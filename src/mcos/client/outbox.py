@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY, agent TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
     body TEXT NOT NULL, created_at REAL NOT NULL,
     status INTEGER NOT NULL, error TEXT NOT NULL, rejected_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS kept (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 _COLUMNS = "seq, agent, method, path, body, created_at"
 MAX_SERVER_ERRORS = 5
@@ -139,19 +140,12 @@ def backoff_delay(attempt: int, start: float = 0.5, cap: float = 30.0) -> float:
 
 
 class _Job:
-    __slots__ = ("after", "error", "future", "loop", "op", "outcome", "put_seq")
+    __slots__ = ("error", "future", "loop", "op", "outcome", "put_seq")
 
-    def __init__(
-        self,
-        op: _Op,
-        loop: asyncio.AbstractEventLoop,
-        put_seq: int,
-        after: Callable[[], Any] | None = None,
-    ) -> None:
+    def __init__(self, op: _Op, loop: asyncio.AbstractEventLoop, put_seq: int) -> None:
         self.op = op
         self.loop = loop
         self.put_seq = put_seq
-        self.after = after
         self.future: asyncio.Future[Any] = loop.create_future()
         self.outcome: Any = None
         self.error: BaseException | None = None
@@ -252,19 +246,29 @@ class Outbox:
         committed.add_done_callback(uncount)
         return committed
 
-    def after_commit(self, work: Callable[[], Any]) -> asyncio.Future[Any]:
-        """Run ``work`` on the outbox's thread once every report queued before it is committed;
-        the future resolves with what it returns (or raises what it raised).
+    def keep(self, key: str, value: bytes) -> asyncio.Future[None]:
+        """Queue ``value`` to replace what is kept under ``key``, in order with the reports:
+        committed with those queued around it, never before one queued ahead of it. The future
+        resolves once it is committed.
 
-        For what must never be ahead of those reports in a crash, and need not be committed
-        with them: an agent's saved state, written after the reports of the step it records.
-        Not run if their commit fails (the future raises that error).
+        For what must never be ahead of the reports in a crash: an agent's saved state, kept
+        after the reports of the step it records (:meth:`kept` reads it back on a restart).
         """
+        if not isinstance(value, bytes):
+            raise TypeError(f"kept values are bytes, not {type(value).__name__}")
 
-        def nothing(conn: sqlite3.Connection) -> tuple[None, int]:
+        def upsert(conn: sqlite3.Connection) -> tuple[None, int]:
+            conn.execute("INSERT OR REPLACE INTO kept (key, value) VALUES (?, ?)", (key, value))
             return None, 0
 
-        return self._submit(nothing, after=work)
+        return self._submit(upsert)
+
+    def kept(self, key: str) -> bytes | None:
+        """What is committed under ``key`` (``None``: nothing); read from the file, so what is
+        queued and not yet committed is not in it."""
+        with contextlib.closing(sqlite3.connect(self.path)) as conn:
+            row = conn.execute("SELECT value FROM kept WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def pending(self) -> int:
         """Reports not yet delivered (nor set aside as rejected)."""
@@ -426,12 +430,10 @@ class Outbox:
 
     # -- the thread that owns the SQLite connection --------------------------------------
 
-    def _submit(
-        self, op: _Op, put_seq: int = 0, after: Callable[[], Any] | None = None
-    ) -> asyncio.Future[Any]:
+    def _submit(self, op: _Op, put_seq: int = 0) -> asyncio.Future[Any]:
         if self._closed:
             raise OutboxClosed(f"the outbox {self.path} is closed")
-        job = _Job(op, asyncio.get_running_loop(), put_seq, after)
+        job = _Job(op, asyncio.get_running_loop(), put_seq)
         self._queue.put(job)
         return job.future
 
@@ -452,10 +454,10 @@ class Outbox:
         delta = 0
         last = max(job.put_seq for job in jobs)
         try:
-            # Only a batch that puts reports waits for the disk. Noting deliveries does not: in
-            # WAL mode its commit survives the process being killed, and a power cut that loses
-            # it only has those reports delivered again (answered ``duplicate``). The next put's
-            # fsync makes it durable too.
+            # Only a batch that puts reports waits for the disk. The rest does not: in WAL mode
+            # its commit survives the process being killed, and what a power cut can lose costs
+            # nothing: a delivery noted is delivered again (answered ``duplicate``), a kept state
+            # one step older is a step redone. The next put's fsync makes it durable too.
             level = "FULL" if last else "NORMAL"
             if level != self._synchronous:
                 conn.execute(f"PRAGMA synchronous={level}")
@@ -478,12 +480,6 @@ class Outbox:
             for job in jobs:
                 job.error = job.error or exc
             delta = 0
-        for job in jobs:
-            if job.after is not None and job.error is None:
-                try:
-                    job.outcome = job.after()
-                except Exception as exc:
-                    job.error = exc
         self._pending += delta  # before settling: whoever is told of the commit sees it counted
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in jobs:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -74,7 +73,11 @@ class AgentLoop:
         command (an agent loop in a test of other things)."""
         self.fleet, self.agent, self.workspace, self.link = fleet, agent, workspace, link
         self.caller = ModelCaller(fleet, agent, provider, link)
-        self.saved = Saved.load(workspace)
+        kept = link.outbox.kept(self.state_key)
+        old = workspace.old_state() if kept is None else None
+        self.saved = Saved.from_json(kept) if kept is not None else Saved.from_dict(old or {})
+        self._old_state = old is not None
+        """Read from a state file an older runner left in the workspace: kept now, then removed."""
         self.grants: dict[str, datetime] = {}
         """Capabilities an operator restored, until when (from the latest heartbeat)."""
         self.commands = (
@@ -122,6 +125,11 @@ class AgentLoop:
         return seconds * random.uniform(0.9, 1.0)  # spread a fleet's heartbeats out
 
     async def run(self, stopping: asyncio.Event) -> None:
+        if self._old_state:
+            self.save()
+            await self.link.committed()
+            self.workspace.forget_old_state()
+            self._old_state = False
         notes_day = self.today()
         self.notes = self.workspace.recent_notes(notes_day)
         self.wake("start")
@@ -186,11 +194,16 @@ class AgentLoop:
     def today(self) -> Any:
         return datetime.now(ZoneInfo(self.fleet.fleet.timezone)).date()
 
+    @property
+    def state_key(self) -> str:
+        return f"state:{self.agent.name}"
+
     def save(self) -> None:
-        """Queue the agent's state as it is now, to be written once every report queued before
-        it is committed, and go on: a restart never resumes after a model call whose usage it
-        did not keep. Nothing waits for the disk but what acts (:meth:`Toolbox.run`)."""
-        self.link.after_commit(functools.partial(self.workspace.save_state, self.saved.to_json()))
+        """Queue the agent's state as it is now in the runner's outbox, after the reports queued
+        before it (committed with them or later, never before), and go on: a restart never
+        resumes after a model call whose usage it did not keep. Nothing waits for the disk but
+        what acts: :meth:`Toolbox.run` waits for all of it before a tool runs."""
+        self.link.keep(self.state_key, self.saved.to_json())
 
     # -- one wake -----------------------------------------------------------------------
 

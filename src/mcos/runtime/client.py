@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,7 @@ class AgentLink:
     """The same, as the public client: named methods and typed results over the runner's pool
     and outbox (no retries of its own: the runtime decides what waits)."""
     _queued: list[asyncio.Future[Any]] = field(init=False, repr=False, default_factory=list)
-    """Reports queued with :meth:`queue`, and work with :meth:`after_commit`, that nobody has
+    """Reports queued with :meth:`queue`, and values with :meth:`keep`, whose commit nobody has
     awaited yet."""
 
     def __post_init__(self) -> None:
@@ -116,14 +115,14 @@ class AgentLink:
         """
         self._keep(self.outbox.queue(self.name, method, path, storable(body)))
 
-    def after_commit(self, work: Callable[[], Any]) -> None:
-        """Queue ``work`` (writing the agent's saved state) to run once every report queued
-        before it is committed, and go on: :meth:`committed` waits for it too."""
-        self._keep(self.outbox.after_commit(work))
+    def keep(self, key: str, value: bytes) -> None:
+        """Queue ``value`` to be kept under ``key`` (the agent's saved state) in order with its
+        reports, and go on: :meth:`committed` waits for it too."""
+        self._keep(self.outbox.keep(key, value))
 
     async def committed(self) -> None:
-        """Return once every report and work queued with :meth:`queue` and
-        :meth:`after_commit` is committed and done; raises what failed."""
+        """Return once everything queued with :meth:`queue` and :meth:`keep` is committed;
+        raises what failed."""
         await self._commit_all()
 
     def _keep(self, future: asyncio.Future[Any]) -> None:

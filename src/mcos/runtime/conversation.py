@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from mcos.runtime.providers.base import ModelReply, ToolCall, Turn
-from mcos.runtime.workspace import Workspace
 
 
 def turn_to_dict(turn: Turn) -> dict[str, Any]:
@@ -123,8 +122,7 @@ class Saved:
         return self.last_prompt_tokens
 
     def to_json(self) -> bytes:
-        """The state as it is now, for :meth:`Workspace.save_state` (later changes are not in
-        it)."""
+        """The state as it is now (later changes are not in it)."""
         return orjson.dumps(
             {
                 "version": 1,
@@ -139,8 +137,13 @@ class Saved:
         )
 
     @classmethod
-    def load(cls, workspace: Workspace) -> Saved:
-        data = workspace.load_state()
+    def from_json(cls, data: bytes) -> Saved:
+        """The state :meth:`to_json` wrote (empty if it is not an object)."""
+        loaded = orjson.loads(data)
+        return cls.from_dict(loaded if isinstance(loaded, dict) else {})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Saved:
         return cls(
             conversations={
                 k: Conversation.from_dict(v) for k, v in data.get("conversations", {}).items()

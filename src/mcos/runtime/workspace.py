@@ -5,16 +5,18 @@ Layout, under ``<workspaces>/<agent>/``::
     SOUL.md                 who the agent is; written once from its role template, then the
                             operator's (see mcos.fleet.soul_templates)
     memory/YYYY-MM-DD.md    the daily notes: the memory flush writes here before a compaction
-    .mcos/state.json        where the runtime was (conversations, parked approvals), for restarts
+    .mcos/state.json        where the runtime was, as runners before 0.2 saved it: read once and
+                            removed (runners now keep it in their outbox, see AgentLoop.save)
     ...                     whatever the agent writes with its tools
 
 Every file here is opened through :mod:`mcos.runtime.files`: walked down from the workspace's
 folder with no symbolic link followed, so neither a tool's path nor one the runtime writes itself
-(notes, state) can be led out of the workspace by a link an agent planted.
+(notes) can be led out of the workspace by a link an agent planted.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from mcos.runtime.files import (
     UnsafePath,
     append_bytes_at,
     read_bytes_at,
+    remove_at,
     replace_bytes_at,
     workspace_path,
 )
@@ -131,27 +134,24 @@ class Workspace:
 
     # -- saved state --------------------------------------------------------------------
 
-    def load_state(self) -> dict[str, Any]:
+    def old_state(self) -> dict[str, Any] | None:
+        """The state an older runner saved here (``None``: none, or not the runtime's file)."""
         path = self.root / STATE_FILE
         try:
             data = read_bytes_at(self.root, STATE_FILE.parts, limit=MAX_STATE_BYTES)
         except UnsafePath:
-            return {}  # not the runtime's file (a link planted there): start afresh
+            return None  # not the runtime's file (a link planted there): start afresh
         if data is None:
-            return {}
+            return None
         try:
             loaded = orjson.loads(data)
         except orjson.JSONDecodeError:
-            # A torn write cannot happen (see save_state); a hand-edited file can.
+            # A torn write cannot happen (it was replaced atomically); a hand-edited file can.
             path.rename(path.with_suffix(".corrupt"))
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
+            return None
+        return loaded if isinstance(loaded, dict) else None
 
-    def save_state(self, state: bytes) -> None:
-        """Write the state (JSON) atomically: a crash leaves the old state or the new, never
-        half of one.
-
-        Not fsynced: this survives the runner being killed, which is what it is for; after a
-        power loss the agent may redo its last step.
-        """
-        replace_bytes_at(self.root, STATE_FILE.parts, state, over_links=True)
+    def forget_old_state(self) -> None:
+        """Remove what :meth:`old_state` read, once the runner keeps it: never read twice."""
+        with contextlib.suppress(UnsafePath):  # a folder planted there: not ours to remove
+            remove_at(self.root, STATE_FILE.parts)
