@@ -10,6 +10,7 @@ report waits for the control plane to come back, nothing after it is delivered f
 
 One thread owns the SQLite connection and commits whatever was submitted meanwhile in one
 transaction (group commit), so the many ``put`` calls of a busy agent loop share each fsync.
+Values kept with ``keep`` (an agent's saved state) take their place in the same order.
 Use an outbox from one event loop, and open a file with one ``Outbox`` at a time.
 """
 

@@ -366,7 +366,7 @@ class AgentLoop:
             # what it tells): a card taken from it meanwhile refuses them all, on the record.
             # Committed during the model call, before the conversation is first saved.
             self.link.queue("POST", paths.move(task["id"]), {"status": "in_progress"})
-        conversation = self.saved.conversations.get(key)
+        conversation = self.saved.resume(key, self.agent.name)
         if conversation is None:
             conversation = Conversation([Turn("user", await self._task_text(task, inbox))])
             self.saved.conversations[key] = conversation
@@ -550,7 +550,9 @@ class AgentLoop:
 
     async def _answer_inbox(self, inbox: list[str], stopping: asyncio.Event) -> None:
         """Messages with no task to attach them to: one turn to read and act on them."""
-        conversation = self.saved.conversations.setdefault("inbox", Conversation([]))
+        conversation = self.saved.resume("inbox", self.agent.name)
+        if conversation is None:
+            conversation = self.saved.conversations["inbox"] = Conversation([])
         conversation.turns.append(Turn("user", "New messages:\n" + "\n".join(inbox)))
         try:
             await self._drive_inbox(conversation, stopping)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,15 @@ from typing import Any
 import orjson
 
 from mcos.runtime.providers.base import ModelReply, ToolCall, Turn
+
+log = logging.getLogger("mcos.runtime")
+
+INTERRUPTED = (
+    "Interrupted: the runner stopped while this call was running, before its result was kept, "
+    "so whether it took effect is unknown. It was not run again. Check first (read the file, "
+    "list the state) and do it again only if it is still needed."
+)
+"""The result given to a tool call that has none when its conversation is resumed."""
 
 
 def turn_to_dict(turn: Turn) -> dict[str, Any]:
@@ -30,6 +40,10 @@ def turn_from_dict(data: dict[str, Any]) -> Turn:
         tool_call_id=data.get("tool_call_id"),
         is_error=data.get("is_error", False),
     )
+
+
+def _interrupted(calls: list[ToolCall]) -> list[Turn]:
+    return [Turn("tool", INTERRUPTED, tool_call_id=call.id, is_error=True) for call in calls]
 
 
 @dataclass
@@ -71,6 +85,31 @@ class Conversation:
             self.refusals[call.name] = refused
         else:
             self.refusals.pop(call.name, None)
+
+    def answer_interrupted_calls(self) -> list[ToolCall]:
+        """Give every tool call without a result one saying it was interrupted; those calls.
+
+        A runner killed (or a step that failed) while a reply's tool calls ran leaves some of
+        them unanswered, and the providers refuse a conversation with an unanswered call (400).
+        Nothing is run again: the call may have taken effect. Each answer goes right after the
+        results its reply did get, before any later turn, where both APIs want it.
+        """
+        turns: list[Turn] = []
+        interrupted: list[ToolCall] = []
+        owed: list[ToolCall] = []  # the calls of the latest reply not answered yet
+        for turn in self.turns:
+            if turn.role == "tool":
+                owed = [call for call in owed if call.id != turn.tool_call_id]
+            else:  # any other turn ends the results of the reply before it
+                turns += _interrupted(owed)
+                interrupted += owed
+                owed = list(turn.tool_calls)
+            turns.append(turn)
+        turns += _interrupted(owed)
+        interrupted += owed
+        if interrupted:
+            self.turns[:] = turns
+        return interrupted
 
     def repeated_failure(self, limit: int) -> str | None:
         worst = self.failures.most_common(1)
@@ -120,6 +159,29 @@ class Saved:
             if current is not None:
                 self.last_prompt_tokens = current.prompt_tokens
         return self.last_prompt_tokens
+
+    def resume(self, key: str, agent: str) -> Conversation | None:
+        """Conversation ``key``, fit to be sent to the model again; ``None`` if none is saved.
+
+        Its tool calls left without a result are answered as interrupted
+        (:meth:`Conversation.answer_interrupted_calls`), each logged as a warning for the
+        operator: ``agent`` names the agent there. A parked call has its result (the model was
+        told it waits) and is left alone.
+        """
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            return None
+        work = f"task #{key}" if key.isdigit() else f"the {key} conversation"
+        for call in conversation.answer_interrupted_calls():
+            log.warning(
+                "%s: %s: the runner stopped while %s(%s) was running; not run again, the model "
+                "is told to check whether it took effect",
+                agent,
+                work,
+                call.name,
+                call.arguments[:200],
+            )
+        return conversation
 
     def to_json(self) -> bytes:
         """The state as it is now (later changes are not in it)."""
