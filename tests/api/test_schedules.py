@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, update
 
+from mcos.fleet.loader import load_fleet
 from mcos.storage import tables
 from tests.fixtures.server import Server, error_of, init_here, mcos_env
 
@@ -196,6 +198,19 @@ def test_schedules_fire_once_report_missed_runs_and_flag_tasks_never_started(
             {"schedule": "minutely", "count": len(expected)}
         ]
         assert first["task"] in [t["task"] for t in brief["schedule_attention"]["not_started"]]
-        assert any(r["schedule"] == "minutely" for r in brief["scheduled_today"])
         assert "## Schedules needing attention" in brief["markdown"]
-        assert "scheduled " in brief["markdown"] and "minutely (task)" in brief["markdown"]
+        # "Today" ends at the fleet's midnight (Africa/Johannesburg), on the briefing's own
+        # clock: the next 24 minutes, fewer near midnight, none in the day's last minute.
+        now = datetime.fromisoformat(brief["generated_at"])
+        zone = ZoneInfo(load_fleet(server.fleet_dir / "fleet.toml").fleet.timezone)
+        local = now.astimezone(zone)
+        midnight = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
+        this_minute = now.replace(second=0, microsecond=0)
+        minutes = [this_minute + timedelta(minutes=m) for m in range(1, 25)]
+        still_due = [
+            datetime.fromisoformat(r["due_at"])
+            for r in brief["scheduled_today"]
+            if r["schedule"] == "minutely"
+        ]
+        assert still_due == [m for m in minutes if m < midnight], brief["generated_at"]
+        assert ("minutely (task)" in brief["markdown"]) == bool(still_due)

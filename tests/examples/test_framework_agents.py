@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FRAMEWORKS = ["openai_agents_sdk", "langgraph"]
 KEY = "key-nova"  # any key: the shipped script answers the task whoever asks
 PROMPT_TOKENS = 12_345  # the script's last prompt: what the gauge must show
+TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
 ASK_FIRST = '[agents.guard]\nask_first = ["file.write"]\n'
@@ -114,6 +116,17 @@ def give_nova_its_task(srv: Server) -> int:
         return task_id
 
 
+def recorded_since(recorded: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
+    """The ``usage.recorded`` events at or after ``start``: a period's start, as the response
+    that shows the period's spend gives it. "Today" is the fleet's day (Africa/Johannesburg):
+    in a run at 22:00 UTC, Nova's calls may be recorded before its midnight and read after."""
+    return [e for e in recorded if datetime.fromisoformat(e["ts"]) >= datetime.fromisoformat(start)]
+
+
+def cost_since(recorded: list[dict[str, Any]], start: str) -> float:
+    return sum(e["data"]["cost_usd"] for e in recorded_since(recorded, start))
+
+
 def event_data(srv: Server, event_type: str) -> list[dict[str, Any]]:
     with srv.client() as operator:
         response = operator.get("/api/v1/events", params={"types": event_type, "limit": 1000})
@@ -150,23 +163,33 @@ def test_a_framework_agent_joins_works_a_task_and_is_refused_what_it_lacks(
     assert refusal["action"]["command"] == "touch ran-a-command.txt"
 
     with srv.client() as operator:
+        # Its three calls, each priced and dated when the control plane recorded it.
+        recorded = operator.get(
+            "/api/v1/events", params={"types": "usage.recorded", "subject": f"agent:{EXTERNAL}"}
+        ).json()["events"]
+        assert len(recorded) == 3 and all(e["data"]["cost_usd"] > 0 for e in recorded), recorded
         # On the dashboard: Nova's card with its gauge and spend, the demo still marked simulated.
         snapshot = operator.get("/api/v1/dashboard/snapshot").json()
         assert snapshot["fleet"]["simulated"] is True, "Nova runs elsewhere; the demo's 23 do not"
         card = next(a for a in snapshot["agents"] if a["name"] == EXTERNAL)
         assert (card["liveness"], card["gauge"]["tokens"]) == ("idle", PROMPT_TOKENS), card
-        assert card["spend"]["today_usd"] > 0, card["spend"]
+        day, month = snapshot["usage"]["day_starts"], snapshot["usage"]["month_starts"]
+        spent = (cost_since(recorded, day), cost_since(recorded, month))
+        assert (card["spend"]["today_usd"], card["spend"]["month_usd"]) == pytest.approx(spent)
         # And in the API: alive, its gauge the last prompt, its spend.
         agent = operator.get(f"/api/v1/agents/{EXTERNAL}").json()
         assert agent["liveness"] == "idle", agent
         assert agent["gauge"]["tokens"] == PROMPT_TOKENS, agent["gauge"]
         assert agent["gauge"]["window"] == 128_000
         usage = operator.get("/api/v1/usage").json()
+        day = usage["day_starts"]
         mine = next(a for a in usage["agents"] if a["agent"] == EXTERNAL)
-        assert mine["spent"]["daily_usd"] > 0, mine
-        assert mine["spent"]["daily_tokens"] > PROMPT_TOKENS, "every call's tokens, not the last"
-        by_model = {m["model"]: m for m in usage["models_today"]}
-        assert by_model["gpt-4.1-mini"]["calls"] == 3, usage["models_today"]
+        assert mine["spent"]["daily_usd"] == pytest.approx(cost_since(recorded, day)), mine
+        today = recorded_since(recorded, day)
+        tokens = sum(e["data"][k] for e in today for k in TOKENS)
+        assert mine["spent"]["daily_tokens"] == tokens, "every call's tokens, not the last"
+        calls = sum(m["calls"] for m in usage["models_today"] if m["model"] == "gpt-4.1-mini")
+        assert calls == len(today), usage["models_today"]
 
         # The task: worked, reported in a comment, waiting in review; accepting it makes it done.
         task = operator.get(f"/api/v1/tasks/{task_id}").json()
