@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import subprocess
 import sys
 import uuid
@@ -35,6 +36,7 @@ from mcos.runtime.providers.anthropic import to_tools as anthropic_tools
 from mcos.runtime.providers.openai import to_messages as openai_messages
 from mcos.runtime.providers.simulated import Rule, ScriptedToolCall, estimate_prompt_tokens
 from mcos.testing.fake_providers import FakeProviderServer
+from tests.fixtures.web import Route, WebServer
 
 APIS = ["anthropic", "openai"]
 READ_FILE = ToolSpec(
@@ -283,6 +285,57 @@ def test_client_errors_are_permanent_and_carry_the_providers_message(
     assert error.http_status == status
     assert message in str(error)
     assert "Error code" not in str(error)  # the SDK's wrapper text, not the provider's words
+
+
+UNREADABLE = [
+    (b"[]", "the reply: expected an object, got list"),
+    (b"<html>busy</html>", "reply is not JSON"),
+    (b'{"choices": {"0": {}}}', "choices: expected a list"),
+    (b'{"choices": [{"message": "hi"}]}', "choices[0].message: expected an object, got str"),
+    (b'{"choices": [{"message": {"content": ["hi"]}}]}', "choices[0].message.content"),
+    (
+        b'{"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": 3}}]}}]}',
+        "tool_calls[0].function.name: expected a string",
+    ),
+    (
+        b'{"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": -1}}',
+        "usage.prompt_tokens: expected a number of tokens",
+    ),
+]
+
+
+def answered_with(body: bytes) -> ModelReply:
+    """An OpenAI call to a server that answers 200 with ``body``."""
+    with WebServer() as server:
+        json_type = {"Content-Type": "application/json"}
+        server.routes["/v1/chat/completions"] = Route(200, body, json_type)
+        provider = make_provider("openai", api_key="sk-test", base_url=server.url("/v1"))
+
+        async def call() -> ModelReply:
+            try:
+                return await provider.complete(request(work()))
+            finally:
+                await provider.aclose()
+
+        return asyncio.run(call())
+
+
+@pytest.mark.parametrize(("body", "message"), UNREADABLE)
+def test_an_openai_reply_that_is_not_a_chat_completion_fails_naming_the_field(
+    body: bytes, message: str
+) -> None:
+    """A compatible server answering 200 with something else: a permanent error that says
+    what was wrong with it, not a crash deeper in the loop."""
+    with pytest.raises(PermanentProviderError, match=re.escape(message)):
+        answered_with(body)
+
+
+def test_an_openai_reply_with_no_choices_is_transient_and_a_minimal_one_is_read() -> None:
+    with pytest.raises(TransientProviderError, match="no choices"):
+        answered_with(b'{"choices": []}')
+    # What a bare compatible server may send: no usage, no ids, no finish reason.
+    reply = answered_with(b'{"choices": [{"message": {"content": "hi"}}]}')
+    assert (reply.text, reply.tool_calls, reply.usage.input_tokens) == ("hi", (), 0)
 
 
 # --- the fakes at the wire -------------------------------------------------------------------
