@@ -209,12 +209,21 @@ async def framework_phase(
 # --- the process --------------------------------------------------------------------------
 
 
+def tuned_as_mcos_run() -> None:
+    """The garbage collector as `mcos run` sets it once its runner is built; the frameworks'
+    processes keep CPython's defaults."""
+    from mcos.cli._context import tune_garbage_collector
+
+    tune_garbage_collector()
+
+
 async def serve(config: dict[str, Any]) -> None:
     kind = config["contender"]
     pids = {name: int(pid) for name, pid in config.get("pids", {}).items()}
     if kind == "idle":
         from _runtime_ours import idle_runner
 
+        tuned_as_mcos_run()
         print("ready", flush=True)
         print(json.dumps(await idle_runner(config)), flush=True)
         return
@@ -222,6 +231,7 @@ async def serve(config: dict[str, Any]) -> None:
         from _runtime_ours import OurLoop
 
         ours = OurLoop(config)
+        tuned_as_mcos_run()
 
         async def phase(concurrency: int, tasks_each: int) -> dict[str, Any]:
             return await ours.phase(pids, concurrency, tasks_each)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 import click
 
 from mcos import telemetry
-from mcos.cli._context import Client, counted, fail, find_fleet_dir, log_format_option
+from mcos.cli._context import (
+    Client,
+    counted,
+    fail,
+    find_fleet_dir,
+    log_format_option,
+    tune_garbage_collector,
+)
 from mcos.contract import paths
 from mcos.errors import McosError
 from mcos.fleet.loader import FLEET_FILENAME, load_fleet
@@ -156,6 +163,7 @@ def run(
         )
     if telemetry.configure("mcos-run") is not None:
         click.echo("mcos run: exporting GenAI spans over OTLP", err=True)
+    tune_garbage_collector()
     try:
         left = asyncio.run(_run_until_signal(runner))
     except McosError as exc:

@@ -17,6 +17,7 @@ from mcos.cli._context import (
     find_fleet_dir,
     log_format_option,
     remember_fleet,
+    tune_garbage_collector,
 )
 from mcos.contract.vocab import OPERATOR_NAME_PATTERN
 from mcos.errors import McosError
@@ -247,19 +248,6 @@ def serve(
     server.run()
     if not server.started:
         raise SystemExit(3)  # as uvicorn.run: the port was taken, or start-up failed
-
-
-def tune_garbage_collector() -> None:
-    """Collect less often, and never scan what start-up allocated.
-
-    Measured (bench/ingest.py): with Python's default thresholds the collector took a third of
-    the CPU of each heartbeat and paused the server for up to 79 ms; this costs a few MB.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 @click.group()
