@@ -101,6 +101,8 @@ class AgentLoop:
         self.policy_version: str | None = None
         """The control plane's ``policy_version`` for this agent, as its last answer gave it."""
         self.notes = ""
+        self.soul: str | None = None
+        """The identity file as read at this wake (``None``: read at each model call)."""
         self.cooling_until = 0.0
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -147,6 +149,7 @@ class AgentLoop:
             if self.today() != notes_day:  # a new day (the memory rollover): reread the notes
                 notes_day = self.today()
                 self.notes = self.workspace.recent_notes(notes_day)
+            self.soul = self.workspace.soul()  # an operator's edit counts from the next wake
             try:
                 await self.step(stopping)
             except Unreachable as exc:
@@ -341,7 +344,7 @@ class AgentLoop:
     # -- working a task -----------------------------------------------------------------
 
     def system_prompt(self) -> str:
-        parts = [self.workspace.soul().strip()]
+        parts = [(self.soul if self.soul is not None else self.workspace.soul()).strip()]
         if self.notes:
             parts.append("# Your memory notes (yesterday and today)\n\n" + self.notes)
         parts.append(

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from opentelemetry.trace import SpanKind, StatusCode
 
 from mcos import telemetry
@@ -73,7 +74,7 @@ def estimate_tokens(system: str, turns: Sequence[Turn], tools: Sequence[ToolSpec
     chars = len(system) + sum(
         len(t.text) + sum(len(c.arguments) for c in t.tool_calls) for t in turns
     )
-    chars += sum(len(t.description) + len(str(t.parameters)) for t in tools)
+    chars += sum(len(t.description) + len(orjson.dumps(t.parameters)) for t in tools)
     return math.ceil(chars / 4)
 
 
