@@ -113,7 +113,10 @@ def bare_same_request(base_url: str, key: str, fleet_dir: Path) -> TaskFn:
     fleet = load_fleet(fleet_dir)
     agent = fleet.agents[0]
     loop = SimpleNamespace(
-        workspace=Workspace.open(fleet_dir / "workspaces", fleet, agent), notes="", fleet=fleet
+        workspace=Workspace.open(fleet_dir / "workspaces", fleet, agent),
+        notes="",
+        soul=None,
+        fleet=fleet,
     )
     loop.today = lambda: AgentLoop.today(loop)  # type: ignore[arg-type]
     system = AgentLoop.system_prompt(loop)  # type: ignore[arg-type]
