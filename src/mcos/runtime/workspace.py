@@ -5,7 +5,7 @@ Layout, under ``<workspaces>/<agent>/``::
     SOUL.md                 who the agent is; written once from its role template, then the
                             operator's (see mcos.fleet.soul_templates)
     memory/YYYY-MM-DD.md    the daily notes: the memory flush writes here before a compaction
-    .mcos/state.json        where the runtime was, as runners before 0.2 saved it: read once and
+    .mcos/state.json        where the runtime was, as earlier runners saved it: read once and
                             removed (runners now keep it in their outbox, see AgentLoop.save)
     ...                     whatever the agent writes with its tools
 
