@@ -199,12 +199,9 @@ def test_the_inbox_conversation_is_resumed_the_same_way(
     assert not [m for m in sent if m["sender"] == "agent:donna"], "not sent again"
 
 
-def test_a_parked_call_waits_through_a_restart_and_runs_once_approved(
-    srv: Server, fake: FakeProviderServer
-) -> None:
-    """A call waiting for an approval has its result (the model was told it waits): a restart
-    leaves it alone, and the approved command runs once. A second call of the same reply,
-    killed while it ran, is answered as interrupted next to it."""
+def park_a_restart(srv: Server, fake: FakeProviderServer) -> int:
+    """Elon (asking first before any command) works "Restart the crashed service" until its
+    `run_shell` call waits for an approval; the task's id."""
     fleet_file = srv.fleet_dir / "fleet.toml"
     text = fleet_file.read_text()
     marker = text.index("[agents.budget]", text.index('name = "elon"'))
@@ -238,6 +235,16 @@ def test_a_parked_call_waits_through_a_restart_and_runs_once_approved(
     asyncio.run(
         run_until(make_runner(srv, ["elon"]), parked, url=srv.url, token=srv.operator_token)
     )
+    return task
+
+
+def test_a_parked_call_waits_through_a_restart_and_runs_once_approved(
+    srv: Server, fake: FakeProviderServer
+) -> None:
+    """A call waiting for an approval has its result (the model was told it waits): a restart
+    leaves it alone, and the approved command runs once. A second call of the same reply,
+    killed while it ran, is answered as interrupted next to it."""
+    task = park_a_restart(srv, fake)
     # Killed during a second call of the same reply, after the first had parked (its state was
     # saved on the way out, as an interrupted step saves it).
     saved = kept_state(srv, "elon")
@@ -281,3 +288,34 @@ def test_a_parked_call_waits_through_a_restart_and_runs_once_approved(
     assert [r.status for r in fake.requests] == [200]
     assert fake.requests[0].tool_results == (parked_turn.text, INTERRUPTED)
     assert "approved and run_shell ran" in fake.requests[0].last_user_text
+
+
+def test_the_parked_call_of_a_task_given_up_is_dropped_and_never_carried_out(
+    srv: Server, fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task blocked after its call was parked (given up as stuck, or a state an older runner
+    left that way): approving the call later carries nothing out, and the loop goes on."""
+    task = park_a_restart(srv, fake)
+    saved = kept_state(srv, "elon")
+    assert str(task) in saved.parked
+    del saved.conversations[str(task)]  # what giving the task up leaves
+    keep_state(srv, "elon", saved)
+    with srv.client() as operator:
+        [approval] = operator.get("/api/v1/approvals", params={"status": "pending"}).json()[
+            "approvals"
+        ]
+        assert operator.post(f"/api/v1/approvals/{approval['id']}/approve", json={}).is_success
+
+    def dropped() -> bool:
+        return any("is not acted on" in r.getMessage() for r in caplog.records)
+
+    async def after_a_wake(api: httpx.AsyncClient) -> bool:
+        return dropped()
+
+    with caplog.at_level(logging.WARNING, logger="mcos.runtime"):
+        runner = make_runner(srv, ["elon"])
+        asyncio.run(run_until(runner, after_a_wake, url=srv.url, token=srv.operator_token))
+
+    assert not (srv.fleet_dir / "workspaces" / "elon" / "restart.log").exists(), "not run"
+    assert str(task) not in kept_state(srv, "elon").parked
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no step failed"

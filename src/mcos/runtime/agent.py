@@ -476,6 +476,18 @@ class AgentLoop:
         for key, parked in list(self.saved.parked.items()):
             if stopping.is_set():
                 return
+            if key not in self.saved.conversations:
+                # Its task was given up (blocked, escalated) after the call was parked: what
+                # was asked for is not done, whatever the decision.
+                log.warning(
+                    "%s: task #%s was given up; approval #%s is not acted on",
+                    self.agent.name,
+                    key,
+                    parked["approval_id"],
+                )
+                del self.saved.parked[key]
+                self.save()
+                continue
             outcome = await self.toolbox.resume(parked)
             if outcome is None:
                 continue  # still waiting
@@ -519,6 +531,10 @@ class AgentLoop:
 
     async def fail(self, task_id: int, reason: str) -> None:
         self.saved.conversations.pop(str(task_id), None)
+        if self.saved.parked.pop(str(task_id), None) is not None:  # never carried out now
+            log.warning(
+                "%s: task #%s given up with a call waiting for approval", self.agent.name, task_id
+            )
         self.saved.settled.add(task_id)
         await self.link.tell(
             "POST", paths.move(task_id), {"status": "blocked", "reason": reason[:2000]}
