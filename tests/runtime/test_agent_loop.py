@@ -269,9 +269,6 @@ def test_the_gauge_crossing_the_flush_line_flushes_memory_then_compacts(
 
     run(srv, ["atlas"], done)
 
-    today = datetime.now(ZoneInfo("Africa/Johannesburg")).date().isoformat()
-    note = srv.fleet_dir / "workspaces" / "atlas" / "memory" / f"{today}.md"
-    assert "before compaction (task #" in note.read_text()
     with srv.client() as operator:
         log = operator.get(
             "/api/v1/events", params={"types": "memory.*,agent.heartbeat", "limit": 1000}
@@ -279,6 +276,10 @@ def test_the_gauge_crossing_the_flush_line_flushes_memory_then_compacts(
         atlas = [e for e in log if e["subject"] == "agent:atlas"]
         kinds = [e["type"] for e in atlas if e["type"].startswith("memory.")]
         assert kinds == ["memory.flushed", "memory.compacted"]
+        # The note is the day's the flush was made in (the fleet's zone), as recorded.
+        day = next(e for e in atlas if e["type"] == "memory.flushed")["data"]["day"]
+        note = srv.fleet_dir / "workspaces" / "atlas" / "memory" / f"{day}.md"
+        assert "before compaction (task #" in note.read_text()
         compacted = next(e for e in atlas if e["type"] == "memory.compacted")["data"]
         assert compacted["tokens_before"] == 180_000 > compacted["tokens_after"]
         gauges = [e["data"]["gauge"]["tokens"] for e in atlas if e["type"] == "agent.heartbeat"]
