@@ -23,6 +23,7 @@ from mcos.fleet.schema import Fleet
 from mcos.pricing import UnknownModelPrice, price_call
 from mcos.services import usage_totals
 from mcos.services.access import Principal, require_operator, require_self
+from mcos.services.events import refuse_duplicates
 from mcos.services.refusals import Refusal, refuse, refuse_duplicate
 from mcos.services.suspension import is_suspension
 from mcos.storage import tables
@@ -247,7 +248,12 @@ def settle_budget(
 ) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """After recording usage: spent and budget, pausing the agent if it went over; and
     whether it is paused now."""
-    used = spent(ctx.conn, fleet, row.name, ctx.now)
+    return _settle(ctx, fleet, row, spent(ctx.conn, fleet, row.name, ctx.now))
+
+
+def _settle(
+    ctx: WriteContext, fleet: Fleet, row: Any, used: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
     budget = budget_of(fleet, row)
     broken = over_budget(budget, used)
     if broken and not row.paused:
@@ -310,9 +316,11 @@ def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> li
         return [record_usage(ctx, fleet, item.principal, item.agent, item.body)]
     for item in items:
         require_self(item.principal, item.agent)
-    ids = [(i.principal.actor, i.body.id) for i in items if i.body.id is not None]
-    if len(set(ids)) < len(ids) or ctx.recorded_client_ids(ids):
-        raise Conflict("a usage report id was already recorded", field="id", code="duplicate_id")
+    refuse_duplicates(
+        ctx,
+        [(i.principal.actor, i.body.id) for i in items if i.body.id is not None],
+        "usage report",
+    )
     names = sorted({item.agent for item in items})
     rows = {r.name: r for r in ctx.conn.execute(_AGENTS, {"names": names})}
     calls: dict[tuple[str, str], list[tuple[int, Call, Decimal]]] = {}
@@ -330,12 +338,8 @@ def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> li
     spends = spent_by_agent(ctx.conn, fleet, ctx.now, names)
     after: dict[str, dict[str, Any]] = {}
     for name in names:
-        row, used = rows[name], spends[name]
-        budget = budget_of(fleet, row)
-        broken = over_budget(budget, used)
-        if broken and not row.paused:
-            _pause(ctx, row, broken, "system", _summary(used, budget))
-        after[name] = _summary(used, budget) | {"paused": bool(broken or row.paused)}
+        used, budget, paused = _settle(ctx, fleet, rows[name], spends[name])
+        after[name] = _summary(used, budget) | {"paused": paused}
     return [recorded[at] | after[item.agent] for at, item in enumerate(items)]
 
 

@@ -25,6 +25,13 @@ def is_duplicate(conn: Connection, actor: str, client_id: str | None) -> bool:
     return conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
 
 
+def refuse_duplicates(ctx: WriteContext, pairs: list[tuple[str, str]], what: str) -> None:
+    """For a bulk unit: raise 409 ``duplicate_id`` if an (actor, client id) pair repeats in
+    ``pairs`` or is recorded already; the writer then runs each item alone, for its own answer."""
+    if len(set(pairs)) < len(pairs) or ctx.recorded_client_ids(pairs):
+        raise Conflict(f"a {what} id was already recorded", field="id", code="duplicate_id")
+
+
 def seen_client_ids(conn: Connection, actor: str, client_ids: list[str]) -> set[str]:
     seen: set[str] = set()
     for start in range(0, len(client_ids), 500):
@@ -66,9 +73,9 @@ def post_events(ctx: WriteContext, items: list[EventItem]) -> list[dict[str, Any
         return [post_event(ctx, items[0].principal, items[0].body)]
     for item in items:
         check_client_event(item.body, "", item.principal)
-    ids = [(i.principal.actor, i.body.id) for i in items if i.body.id is not None]
-    if len(set(ids)) < len(ids) or ctx.recorded_client_ids(ids):
-        raise Conflict("an event id was already recorded", field="id", code="duplicate_id")
+    refuse_duplicates(
+        ctx, [(i.principal.actor, i.body.id) for i in items if i.body.id is not None], "event"
+    )
     return [
         ctx.append(
             item.body.type,
