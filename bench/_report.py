@@ -52,8 +52,12 @@ PROFILE_COMPONENTS: dict[str, list[tuple[str, str, str]]] = {
             "storage/together.py",
             "run_together",
         ),
-        ("begin_batch (PostgreSQL: BEGIN, lock, max(seq))", "storage/database.py", "begin_batch"),
-        ("commit_batch (PostgreSQL: NOTIFY and COMMIT)", "storage/database.py", "commit_batch"),
+        ("begin_batch (PostgreSQL: BEGIN, max(seq))", "storage/database.py", "begin_batch"),
+        (
+            "commit_batch (PostgreSQL: lock, numbered insert, NOTIFY, COMMIT)",
+            "storage/database.py",
+            "commit_batch",
+        ),
         (
             "SQLAlchemy compile + execute, all statements",
             "sqlalchemy/engine/base.py",

@@ -25,9 +25,9 @@ from mcos.services.access import Principal
 from mcos.services.agents import sync_fleet
 from mcos.services.event_archive import archive_events
 from mcos.storage import backup, tables
-from mcos.storage.database import Database
+from mcos.storage.database import ClientIdsRecorded, Database
 from mcos.storage.migrations import alembic_config
-from mcos.storage.writer import ClientIdsRecorded, WriteContext
+from mcos.storage.writer import WriteContext
 from tests.fixtures.database import own_postgres_database
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ def write_at(db: Database, now: datetime, unit: Callable[[WriteContext], T]) -> 
         ctx = WriteContext(conn, now, db.begin_batch(conn))
         result = unit(ctx)
         ctx.flush()
-        db.commit_batch(conn, ctx.seq if ctx.events else None)
+        db.commit_batch(conn, ctx.rows)
     return result
 
 
@@ -208,8 +208,9 @@ def test_a_duplicate_report_is_counted_once(db: Database, fleet: Fleet) -> None:
     with pytest.raises(Conflict):
         report(db, fleet, at, "flow", body)
     # Two replicas that both pass the check before either commits: the second transaction
-    # fails on the unique id (on PostgreSQL the event insert finds it: ClientIdsRecorded, and
-    # the writer would run the unit again) and takes its increment of the totals with it.
+    # fails on the unique id (on PostgreSQL the commit's event insert finds it:
+    # ClientIdsRecorded, and the writer would run the batch again) and takes its increment of
+    # the totals with it.
     row = write_at(db, at, lambda ctx: budgets.agent_row(ctx.conn, "flow"))
     call = budgets.Call(model=row.model, input_tokens=5_000, output_tokens=500, client_id="call-1")
     with pytest.raises((SAIntegrityError, ClientIdsRecorded)):

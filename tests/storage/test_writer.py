@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from mcos.domain.events import Event
-from mcos.errors import InvalidInput, ServiceUnavailable
+from mcos.errors import Conflict, InvalidInput, ServiceUnavailable
 from mcos.storage import tables
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, Writer
+from tests.fixtures.database import reset_postgres
 
 
 @pytest.fixture
@@ -24,9 +25,9 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _event_unit(n: int) -> Callable[[WriteContext], int]:
-    def unit(ctx: WriteContext) -> int:
-        return ctx.append("test.written", "system", None, {"n": n}).seq
+def _event_unit(n: int) -> Callable[[WriteContext], dict[str, int]]:
+    def unit(ctx: WriteContext) -> dict[str, int]:
+        return ctx.seq_of(ctx.append("test.written", "system", None, {"n": n}).seq, {})
 
     return unit
 
@@ -51,7 +52,7 @@ def test_concurrent_writes_share_commits_and_get_gapless_seqs(db: Database) -> N
     futures = [writer.submit_nowait(_event_unit(n)) for n in range(200)]
     gate.set()
     first.result(10)
-    seqs = [f.result(10) for f in futures]
+    seqs = [f.result(10)["seq"] for f in futures]
     writer.stop()
     assert seqs == list(range(seqs[0], seqs[0] + 200))
     assert writer.batches < 10, f"{writer.batches} commits for 201 writes: not batched"
@@ -82,7 +83,7 @@ def test_a_failing_unit_leaves_no_trace_and_spares_the_others(db: Database) -> N
     hold.result(10)
     with pytest.raises(InvalidInput, match="refused on purpose"):
         bad.result(10)
-    assert good_after.result(10) == good_before.result(10) + 1
+    assert good_after.result(10)["seq"] == good_before.result(10)["seq"] + 1
     writer.stop()
     with db.reading() as conn:
         types = [r.type for r in conn.execute(select(tables.events.c.type))]
@@ -105,7 +106,7 @@ def test_threads_writing_at_once_lose_nothing(db: Database) -> None:
     writer = Writer(db)
     writer.start()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        seqs = list(pool.map(lambda n: writer.run(_event_unit(n)), range(400)))
+        seqs = list(pool.map(lambda n: writer.run(_event_unit(n))["seq"], range(400)))
     writer.stop()
     assert sorted(seqs) == list(range(1, 401))
 
@@ -182,3 +183,89 @@ def test_a_retried_client_id_is_found_and_leaves_no_gap(db: Database) -> None:
     with db.reading() as conn:
         seqs = conn.execute(select(tables.events.c.seq).order_by(tables.events.c.seq)).scalars()
         assert list(seqs) == [first, first + 1, first + 2]
+
+
+@pytest.fixture
+def pg(postgres_database: str) -> Iterator[str]:
+    reset_postgres(postgres_database)
+    Database(postgres_database).migrate()
+    return postgres_database
+
+
+def test_replicas_write_at_once_and_number_their_events_at_the_commit(pg: str) -> None:
+    """Two replicas' batches overlap: the one that began first but commits last has its events
+    numbered after the other's, and what its units answered is corrected to match the log."""
+    one, two = Database(pg), Database(pg)
+    published: list[Event] = []
+    first, second = Writer(one, published.extend), Writer(two)
+    first.start()
+    second.start()
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(ctx: WriteContext) -> dict[str, int]:
+        event = ctx.append("test.slow", "system", None, {})
+        inside.set()
+        release.wait(10)
+        return ctx.seq_of(event.seq, {"n": 1})
+
+    held = first.submit_nowait(slow)
+    assert inside.wait(10)
+    # The first replica's batch holds no lock while its unit runs: the second commits.
+    others = [second.submit_nowait(_event_unit(n)).result(10)["seq"] for n in range(3)]
+    assert others == [1, 2, 3]
+    release.set()
+    assert held.result(10) == {"n": 1, "seq": 4}
+    assert first.run(_event_unit(9))["seq"] == 5
+    first.stop()
+    second.stop()
+    assert [(e.seq, e.type) for e in published] == [(4, "test.slow"), (5, "test.written")]
+    with one.reading() as conn:
+        rows = conn.execute(
+            select(tables.events.c.seq, tables.events.c.type).order_by(tables.events.c.seq)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "test.written"),
+        (2, "test.written"),
+        (3, "test.written"),
+        (4, "test.slow"),
+        (5, "test.written"),
+    ]
+    one.dispose()
+    two.dispose()
+
+
+def test_a_client_id_two_units_of_one_batch_append_waits_for_the_next(pg: str) -> None:
+    """A unit that appends a client id an earlier unit of its batch appended (without asking
+    the log first) runs in the next batch, once the first is committed, and is refused there
+    as a duplicate; on PostgreSQL the batch's ids are checked only by its insert."""
+    db = Database(pg)
+    writer = Writer(db)
+    writer.start()
+    gate, inside = threading.Event(), threading.Event()
+    hold = writer.submit_nowait(lambda ctx: (inside.set(), gate.wait(10)))
+    assert inside.wait(10)
+
+    def blind(ctx: WriteContext) -> int:
+        return ctx.append("test.blind", "agent:donna", None, {}, client_id="x").seq
+
+    futures = [
+        writer.submit_nowait(blind),
+        writer.submit_nowait(_once("y")),
+        writer.submit_nowait(blind),
+    ]
+    gate.set()
+    hold.result(10)
+    assert futures[0].result(10) == 1
+    assert futures[1].result(10) == 2
+    with pytest.raises(Conflict, match="already recorded") as refused:
+        futures[2].result(10)
+    assert refused.value.code == "duplicate_id"
+    # The hold, then "x" and "y" with the second "x" set aside, then that one alone.
+    assert writer.batches == 3
+    writer.stop()
+    with db.reading() as conn:
+        seqs = list(
+            conn.execute(select(tables.events.c.seq).order_by(tables.events.c.seq)).scalars()
+        )
+    assert seqs == [1, 2]
+    db.dispose()

@@ -74,7 +74,7 @@ def check_action(
         )
     agent = fleet.agent(name)
     assert agent is not None  # acting_agent checked it
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "action")
+    refuse_duplicate(ctx, principal.actor, body.id, "action")
     action = action_of(body)
     record = {"agent": name, "action": frozen(action), "reason": body.reason}
     subject = f"agent:{name}"

@@ -254,7 +254,7 @@ def record_set_aside(
     ctx: WriteContext, principal: Principal, name: str, body: SetAsideIn
 ) -> dict[str, Any]:
     """A report the agent's runtime set aside: counted, and the latest kept for its card."""
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "set-aside report")
+    refuse_duplicate(ctx, principal.actor, body.id, "set-aside report")
     require_self(principal, name, field="name")
     row = _active_agent(ctx.conn, name, "name")
     last = body.model_dump(exclude={"id"}) | {"ts": isoformat(ctx.now)}
@@ -273,4 +273,4 @@ def nudge_agent(ctx: WriteContext, name: str, reason: str, actor: str) -> dict[s
     _active_agent(ctx.conn, name, "name")
     data = {"agent": name, "reason": reason}
     event = ctx.append(ev.AGENT_NUDGED, actor, f"agent:{name}", data)
-    return data | {"seq": event.seq}
+    return ctx.seq_of(event.seq, dict(data))

@@ -127,7 +127,7 @@ def request_restore(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: CapabilityRestore
 ) -> dict[str, Any]:
     """Ask for a revoked capability back; only an operator can approve, and it lapses."""
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "approval request")
+    refuse_duplicate(ctx, principal.actor, body.id, "approval request")
     name = acting_agent(fleet, principal, body.agent, what="whose capability to restore")
     agent = fleet.agent(name)
     assert agent is not None  # acting_agent checked it

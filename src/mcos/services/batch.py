@@ -69,7 +69,7 @@ def apply_batch(
             result["heartbeats"].append({"id": heartbeat.id, "status": "duplicate"})
         else:
             seq = next(recorded)["seq"]
-            result["heartbeats"].append({"id": heartbeat.id, "status": "created", "seq": seq})
+            result["heartbeats"].append(ctx.seq_of(seq, {"id": heartbeat.id, "status": "created"}))
     for index, message in enumerate(batch.messages):
         view = send_message(
             ctx, fleet, principal, message, field=f"messages[{index}]", duplicate_ok=True
@@ -77,7 +77,9 @@ def apply_batch(
         status = (
             {"id": message.id, "status": "duplicate"}
             if view is None
-            else {"id": message.id, "status": "created", "message_id": view["id"], "seq": ctx.seq}
+            else ctx.seq_of(
+                ctx.seq, {"id": message.id, "status": "created", "message_id": view["id"]}
+            )
         )
         result["messages"].append(status)
     seen = {
@@ -90,7 +92,7 @@ def apply_batch(
         appended = ctx.append(
             event.type, principal.actor, event.subject, event.data, client_id=event.id
         )
-        result["events"].append({"id": event.id, "status": "created", "seq": appended.seq})
+        result["events"].append(ctx.seq_of(appended.seq, {"id": event.id, "status": "created"}))
     counts = {
         name: {
             "created": sum(1 for r in rows if r["status"] == "created"),

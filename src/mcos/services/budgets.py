@@ -278,7 +278,7 @@ def _call_of(body: UsageIn, row: Any) -> Call:
 def record_usage(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: UsageIn
 ) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "usage report")
+    refuse_duplicate(ctx, principal.actor, body.id, "usage report")
     require_self(principal, name)
     row = agent_row(ctx.conn, name)
     call = _call_of(body, row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, or_, select
 
 from mcos.contract.requests import MAX_EVENT_DATA_CHARS, EventIn
 from mcos.domain.events import Event, client_type_problem
@@ -15,14 +15,6 @@ from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
 E = tables.events
-# Built once: every report with a client id asks it (usage, comments, moves).
-_SEEN = select(E.c.seq).where(E.c.actor == bindparam("actor"), E.c.client_id == bindparam("id"))
-
-
-def is_duplicate(conn: Connection, actor: str, client_id: str | None) -> bool:
-    if client_id is None:
-        return False
-    return conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
 
 
 def refuse_duplicates(ctx: WriteContext, pairs: list[tuple[str, str]], what: str) -> None:
@@ -76,16 +68,17 @@ def post_events(ctx: WriteContext, items: list[EventItem]) -> list[dict[str, Any
     refuse_duplicates(
         ctx, [(i.principal.actor, i.body.id) for i in items if i.body.id is not None], "event"
     )
-    return [
+    appended = [
         ctx.append(
             item.body.type,
             item.principal.actor,
             item.body.subject,
             item.body.data,
             client_id=item.body.id,
-        ).as_dict()
+        )
         for item in items
     ]
+    return [ctx.seq_of(event.seq, event.as_dict()) for event in appended]
 
 
 def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[str, Any]:
@@ -95,7 +88,7 @@ def post_event(ctx: WriteContext, principal: Principal, body: EventIn) -> dict[s
             f"event id {body.id!r} was already recorded", field="id", code="duplicate_id"
         )
     event = ctx.append(body.type, principal.actor, body.subject, body.data, client_id=body.id)
-    return event.as_dict()
+    return ctx.seq_of(event.seq, event.as_dict())
 
 
 def row_event(row: Any) -> Event:

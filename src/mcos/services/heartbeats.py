@@ -264,8 +264,8 @@ def record_heartbeats(
             "b_incidents": row["incident_cursor"],
         }
         recorded.append((item, event.seq, gauge, liveness))
-    # The events, the rows' update and the answer's reads in one round trip on PostgreSQL:
-    # the reads see the cursors just acknowledged.
+    # The rows' update and the answer's reads in one round trip on PostgreSQL (the events go
+    # in at the commit): the reads see the cursors just acknowledged.
     statements = _record(conn, ctx.now, list(updates.values()))
     if wanted:
         statements.extend(_answer_reads(state, wanted, ctx.now))
@@ -292,7 +292,7 @@ def record_heartbeats(
     answers: list[dict[str, Any]] = []
     for item, seq, gauge, liveness in recorded:
         if not item.answer:
-            answers.append({"agent": item.agent, "seq": seq})
+            answers.append(ctx.seq_of(seq, {"agent": item.agent}))
             continue
         pending = inbox[item.agent]
         answers.append(
@@ -315,6 +315,7 @@ def record_heartbeats(
                 "policy_version": _policy_version(fleet, item.agent),
             }
         )
+        ctx.seq_of(seq, answers[-1])
     return answers
 
 

@@ -61,7 +61,7 @@ def audience(fleet: Fleet, reporter: str, reach: str) -> list[str] | None:
 def raise_incident(
     ctx: WriteContext, fleet: Fleet, principal: Principal, body: IncidentIn
 ) -> dict[str, Any] | Refusal:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "incident")
+    refuse_duplicate(ctx, principal.actor, body.id, "incident")
     try:
         reporter = acting_agent(fleet, principal, body.agent, what="that reports it")
     except Impersonation as exc:

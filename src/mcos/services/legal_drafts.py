@@ -67,7 +67,7 @@ def record_refusal(
     ctx: WriteContext, principal: Principal, task_id: int, body: DraftIn, error: DraftRefused
 ) -> Refusal:
     """``legal.draft_refused`` with every disagreement; the caller gets the 422."""
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "draft")
+    refuse_duplicate(ctx, principal.actor, body.id, "draft")
     return refuse(
         ctx,
         error,
@@ -113,7 +113,7 @@ def attach_draft(
     draft: Draft,
 ) -> dict[str, Any]:
     """The checked draft as the next version of its artifact, a comment, and review."""
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "draft")
+    refuse_duplicate(ctx, principal.actor, body.id, "draft")
     task = may_draft(ctx.conn, fleet, principal, task_id, ctx.now)
     artifact = add_artifact(
         ctx,

@@ -40,7 +40,7 @@ def today(fleet: Fleet, now: datetime) -> str:
 def record_flush(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: MemoryFlush
 ) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "memory flush")
+    refuse_duplicate(ctx, principal.actor, body.id, "memory flush")
     require_self(principal, name)
     _agent(ctx.conn, name)
     day = today(fleet, ctx.now)
@@ -75,7 +75,7 @@ def record_compaction(
 
     A refused compaction spends its client id: a retry of it is answered ``duplicate_id``.
     """
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "compaction")
+    refuse_duplicate(ctx, principal.actor, body.id, "compaction")
     require_self(principal, name)
     row = _agent(ctx.conn, name)
     data = {"agent": name, "tokens_before": body.tokens_before, "tokens_after": body.tokens_after}
@@ -120,7 +120,7 @@ def record_cooldown(
     ctx: WriteContext, fleet: Fleet, principal: Principal, name: str, body: Cooldown
 ) -> dict[str, Any]:
     """A 429 puts the agent's one credential in cooldown until its retry-after."""
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "cooldown")
+    refuse_duplicate(ctx, principal.actor, body.id, "cooldown")
     require_self(principal, name)
     row = _agent(ctx.conn, name)
     if body.credential is not None and body.credential != row.credential_env:

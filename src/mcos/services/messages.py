@@ -12,7 +12,6 @@ from mcos.domain import events as ev
 from mcos.errors import Conflict, Forbidden, InvalidInput
 from mcos.fleet.schema import Agent, Fleet
 from mcos.services.access import Principal
-from mcos.services.events import is_duplicate
 from mcos.storage import tables
 from mcos.storage.writer import WriteContext
 
@@ -60,7 +59,7 @@ def send_message(
 ) -> dict[str, Any] | None:
     """Store a message and its event; ``None`` when ``duplicate_ok`` and the id was seen."""
     prefix = f"{field}." if field else ""
-    if is_duplicate(ctx.conn, principal.actor, body.id):
+    if ctx.is_recorded(principal.actor, body.id):
         if duplicate_ok:
             return None
         raise Conflict(

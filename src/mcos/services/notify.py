@@ -82,7 +82,7 @@ def register_channels(ctx: WriteContext, fleet: Fleet) -> None:
     known = set(ctx.conn.execute(select(NC.c.name)).scalars())
     for channel in fleet.notify:
         if channel.name not in known:
-            ctx.conn.execute(insert(NC).values(name=channel.name, cursor_seq=ctx.seq, sent=0))
+            ctx.conn.execute(insert(NC).values(name=channel.name, cursor_seq=ctx.log_end(), sent=0))
 
 
 def _briefing_text(conn: Connection, fleet: Fleet, task_id: int) -> str | None:
@@ -133,7 +133,7 @@ def collect(ctx: WriteContext, fleet: Fleet, link_base: str) -> int:
         for r in ctx.conn.execute(select(NC).where(NC.c.name.in_(list(channels))))
     }
     low = min(cursors.values())
-    high = min(ctx.seq, low + SCAN_WINDOW)
+    high = min(ctx.log_end(), low + SCAN_WINDOW)
     if high <= low:
         return 0
     zone = ZoneInfo(fleet.fleet.timezone)
@@ -245,7 +245,7 @@ def claim(ctx: WriteContext, fleet: Fleet, lease: timedelta) -> list[dict[str, A
 def _channel_row(ctx: WriteContext, name: str) -> Any:
     row = ctx.conn.execute(select(NC).where(NC.c.name == name)).first()
     if row is None:
-        ctx.conn.execute(insert(NC).values(name=name, cursor_seq=ctx.seq, sent=0))
+        ctx.conn.execute(insert(NC).values(name=name, cursor_seq=ctx.log_end(), sent=0))
         row = ctx.conn.execute(select(NC).where(NC.c.name == name)).one()
     return row
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
 from mcos.errors import Conflict, McosError
-from mcos.services.events import is_duplicate
 from mcos.storage.writer import WriteContext
 
 
@@ -44,9 +41,9 @@ def refuse(
     return Refusal(error)
 
 
-def refuse_duplicate(conn: Connection, actor: str, client_id: str | None, what: str) -> None:
+def refuse_duplicate(ctx: WriteContext, actor: str, client_id: str | None, what: str) -> None:
     """Raise 409 ``duplicate_id`` (field ``id``) if ``actor`` already used ``client_id``."""
-    if is_duplicate(conn, actor, client_id):
+    if ctx.is_recorded(actor, client_id):
         raise Conflict(
             f"{what} id {client_id!r} was already recorded", field="id", code="duplicate_id"
         )

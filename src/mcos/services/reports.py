@@ -17,7 +17,7 @@ from typing import Any
 
 from mcos.errors import McosError, ServiceUnavailable
 from mcos.services.refusals import Refusal
-from mcos.storage.writer import ClientIdsRecorded, WriteContext
+from mcos.storage.writer import WriteContext
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,6 @@ def _apply(ctx: WriteContext, reports: list[Prepared], *, isolated: bool) -> dic
             else:
                 outcome = report.apply(ctx)
                 ctx.flush()  # its events are seen by the reports after it, as in a savepoint
-        except ClientIdsRecorded:
-            raise  # the writer runs the whole bundle again, knowing which ids it has
         except Exception as exc:
             if not isolated:
                 raise _Isolate from exc  # nothing of the first pass is kept

@@ -88,4 +88,4 @@ def route_request(
     }
     subject = f"task:{task['id']}" if task else None
     event = ctx.append(ev.ROUTING_DECIDED, principal.actor, subject, data)
-    return data | {"task": task, "seq": event.seq}
+    return ctx.seq_of(event.seq, data | {"task": task})

@@ -73,7 +73,7 @@ def report_state(
 ) -> dict[str, Any]:
     service = service_of(fleet, name)
     owner = require_runner_of(fleet, principal, service)
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "service report")
+    refuse_duplicate(ctx, principal.actor, body.id, "service report")
     conn = ctx.conn
     row = conn.execute(select(ST).where(ST.c.name == name)).first()
     values = {
@@ -242,7 +242,7 @@ def record_remediation(
 ) -> dict[str, Any]:
     service = service_of(fleet, name)
     owner = require_runner_of(fleet, principal, service)
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "remediation report")
+    refuse_duplicate(ctx, principal.actor, body.id, "remediation report")
     outage = _open_outage(ctx.conn, name)
     remediation_id = ctx.conn.execute(
         insert(REM).values(

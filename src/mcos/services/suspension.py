@@ -62,7 +62,7 @@ def suspend_agent(
     data = {"agent": name, "reason": reason, "by": principal.actor}
     event = ctx.append(ev.AGENT_SUSPENDED, principal.actor, f"agent:{name}", data)
     _liveness_changed(ctx, principal.actor, name, row.liveness, Liveness.SUSPENDED.value)
-    return data | {"liveness": Liveness.SUSPENDED.value, "seq": event.seq}
+    return ctx.seq_of(event.seq, data | {"liveness": Liveness.SUSPENDED.value})
 
 
 def resume_agent(
@@ -95,4 +95,4 @@ def resume_agent(
     data = {"agent": name, "reason": reason, "by": principal.actor}
     event = ctx.append(ev.AGENT_RESUMED, principal.actor, f"agent:{name}", data)
     _liveness_changed(ctx, principal.actor, name, row.liveness, liveness)
-    return data | {"liveness": liveness, "seq": event.seq}
+    return ctx.seq_of(event.seq, data | {"liveness": liveness})

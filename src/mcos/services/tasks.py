@@ -123,7 +123,7 @@ def _is_orchestrator(conn: Connection, principal: Principal) -> bool:
 
 def create_task(ctx: WriteContext, principal: Principal, body: TaskCreate) -> dict[str, Any]:
     conn = ctx.conn
-    refuse_duplicate(conn, principal.actor, body.id, "task")
+    refuse_duplicate(ctx, principal.actor, body.id, "task")
     if body.assignee is not None:
         _require_agent(conn, body.assignee, "assignee")
     if (
@@ -170,7 +170,7 @@ def _unfinished_dependencies(conn: Connection, task_id: int) -> list[int]:
 def move_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskMove
 ) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "task move")
+    refuse_duplicate(ctx, principal.actor, body.id, "task move")
     row = _task(ctx.conn, task_id)
     accepting = body.status == TaskStatus.DONE
     if not accepting:
@@ -218,7 +218,7 @@ def move_task(
 def assign_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskAssign
 ) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "task assignment")
+    refuse_duplicate(ctx, principal.actor, body.id, "task assignment")
     row = _task(ctx.conn, task_id)
     if not _is_orchestrator(ctx.conn, principal):  # it reassigns work from stalled agents
         _may_change(principal, row)
@@ -281,7 +281,7 @@ def update_task(
 def comment_task(
     ctx: WriteContext, principal: Principal, task_id: int, body: TaskComment
 ) -> dict[str, Any]:
-    refuse_duplicate(ctx.conn, principal.actor, body.id, "comment")
+    refuse_duplicate(ctx, principal.actor, body.id, "comment")
     if ctx.conn.execute(_TASK_EXISTS, {"id": task_id}).first() is None:
         raise NotFound(f"no task #{task_id}", field="task_id")
     event = ctx.append(
@@ -291,7 +291,8 @@ def comment_task(
         {"task": task_id, "body": body.body},
         client_id=body.id,
     )
-    return {"task": task_id, "seq": event.seq, "body": body.body, "actor": principal.actor}
+    answer = {"task": task_id, "seq": event.seq, "body": body.body, "actor": principal.actor}
+    return ctx.seq_of(event.seq, answer)
 
 
 def get_task(conn: Connection, task_id: int) -> dict[str, Any]:

@@ -1,24 +1,26 @@
 """Engines for SQLite and PostgreSQL, and the few places where the two backends differ.
 
 SQLite: one file, WAL, and one writer connection (owned by :class:`mcos.storage.writer.Writer`)
-that takes the write lock up front with ``BEGIN IMMEDIATE``. PostgreSQL: the same code, with an
-advisory lock around appends to the event log so that sequence numbers commit in order even with
-several control-plane replicas writing at once. A writer batch opens its transaction with
+that takes the write lock up front with ``BEGIN IMMEDIATE``. PostgreSQL: the same code, with
+several control-plane replicas writing at once; a batch's events are numbered and inserted at
+its commit, under an advisory lock taken last, so that sequence numbers commit in order while
+the replicas' batches run side by side. A writer batch opens its transaction with
 :meth:`Database.begin_batch` and ends it with :meth:`Database.commit_batch`: on PostgreSQL one
-round trip each (``BEGIN``, the lock and ``max(seq)``; ``NOTIFY`` and ``COMMIT``).
+round trip each (``BEGIN`` and ``max(seq)``; the lock, the numbered insert, ``NOTIFY`` and
+``COMMIT``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
+import psycopg
 from psycopg.types.datetime import TimestamptzLoader
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
@@ -136,46 +138,66 @@ class Database:
             yield conn
 
     def begin_batch(self, conn: Connection) -> int:
-        """Open the batch's transaction, make the event log ours until it ends, and return
-        its last sequence number.
+        """Open the batch's transaction and return the log's last sequence number as of now.
 
-        SQLite's ``BEGIN IMMEDIATE`` already holds the only write lock. On PostgreSQL the
-        advisory transaction lock (``EVENT_LOG_LOCK``) serialises appends across replicas;
-        ``max(seq)`` is a statement of its own, after the lock, so that in READ COMMITTED its
-        snapshot sees every append committed before the lock was ours. One round trip: three
-        statements in one simple query on a connection from :meth:`batch_connection`.
+        SQLite's ``BEGIN IMMEDIATE`` holds the only write lock: the number is final, and the
+        batch's events are numbered from it and inserted as its units run. On PostgreSQL no lock
+        is taken here: the number is where the batch's events are numbered from *provisionally*;
+        :meth:`commit_batch` numbers them for good. One round trip (``BEGIN`` and ``max(seq)``
+        in one simple query on a connection from :meth:`batch_connection`).
         """
         if self.is_sqlite:
             return self.last_seq(conn)
         with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(
-                f"BEGIN; SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK}); "
-                "SELECT coalesce(max(seq), 0) FROM events"
-            )
-            cursor.nextset()
+            cursor.execute("BEGIN; SELECT coalesce(max(seq), 0) FROM events")
             cursor.nextset()
             row = cursor.fetchone()
         assert row is not None, "max(seq) answers one row"
         return int(row[0])
 
-    def commit_batch(self, conn: Connection, last_seq: int | None) -> None:
-        """Commit the batch begun by :meth:`begin_batch`; if it appended events (``last_seq``),
-        tell every replica, on commit, that the log grew to ``last_seq``.
+    def commit_batch(self, conn: Connection, rows: list[dict[str, Any]]) -> int | None:
+        """Commit the batch begun by :meth:`begin_batch`, appending ``rows`` (event rows in
+        their order, not yet inserted: PostgreSQL's), and answer the sequence number the first
+        of them got (``None`` when there were none).
 
-        On PostgreSQL ``NOTIFY`` and ``COMMIT`` go in one round trip; the notification names
-        this replica and ``last_seq``, so no replica reads back what it already published, and
-        this one leaves its own commits to its writer. On SQLite the caller's ``conn.begin()``
-        block commits.
+        On PostgreSQL, one round trip (psycopg's pipeline mode): the advisory transaction lock
+        (``EVENT_LOG_LOCK``); one statement that numbers the rows from ``max(seq)``, inserts
+        them and sends ``NOTIFY mcos_events, '<replica>:<last seq>'``; ``COMMIT``. The lock is
+        the batch's last and is held only while the server runs those three: it serialises the
+        replicas' appends, not their batches. The insert is its own statement after the lock,
+        so in READ COMMITTED its snapshot sees every append committed before the lock was ours:
+        numbers commit in order, without gaps, and a reader that sees seq N sees every seq
+        below it. A batch that appends nothing commits without the lock.
+
+        An (actor, client id) pair already in the log fails the insert; the transaction is
+        rolled back and :class:`ClientIdsRecorded` names the pairs, for the writer to run the
+        batch again knowing them. On SQLite the caller's ``conn.begin()`` block commits.
         """
         if self.is_sqlite:
-            return
-        notify = (
-            f"NOTIFY {EVENTS_CHANNEL}, '{self.replica}:{int(last_seq)}'; "
-            if last_seq is not None
-            else ""
-        )
-        with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(notify + "COMMIT")
+            assert not rows, "on SQLite the events are inserted as the units run"
+            return None
+        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        if not rows:
+            raw.execute("COMMIT")
+            return None
+        columns = _event_columns(rows)
+        try:
+            with raw.pipeline():
+                raw.execute(f"SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK})")
+                numbered = raw.execute(
+                    _APPEND_PG, [*columns, EVENTS_CHANNEL, f"{self.replica}:", len(rows)]
+                )
+                raw.execute("COMMIT")
+        except psycopg.errors.UniqueViolation:
+            raw.execute("ROLLBACK")
+            pairs = [(r["actor"], r["client_id"]) for r in rows if r["client_id"] is not None]
+            found = recorded_client_ids(conn, pairs) if pairs else set()
+            if not found:
+                raise
+            raise ClientIdsRecorded(found) from None
+        row = numbered.fetchone()
+        assert row is not None, "the append answers its base"
+        return int(row[0]) + 1
 
     def libpq_url(self) -> str:
         """The URL for a plain psycopg connection (no SQLAlchemy driver suffix)."""
@@ -206,76 +228,40 @@ class Database:
         self.write_engine.dispose()
 
 
-_INSERT_EVENTS_PG = (
-    "INSERT INTO events (seq, ts, type, actor, subject, data, client_id) "
-    "SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], "
-    "%b::jsonb[], %b::text[]) ON CONFLICT (actor, client_id) DO NOTHING"
+class ClientIdsRecorded(Exception):
+    """The batch's insert met (actor, client id) pairs the log already holds: it was rolled
+    back, and the writer runs it again, ``WriteContext.recorded_client_ids`` naming them."""
+
+    def __init__(self, pairs: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(pairs)} client ids already recorded")
+        self.pairs = frozenset(pairs)
+
+
+# Numbers the rows from the log's end as this statement sees it (after the lock), in the
+# arrays' order, and tells every replica how far the log now goes. The seven arrays go in
+# binary: psycopg's text format escapes every element with a regular expression (17 µs a row,
+# against 2.4 here).
+_APPEND_PG = (
+    "WITH base AS (SELECT coalesce(max(seq), 0) AS m FROM events), "
+    "appended AS (INSERT INTO events (seq, ts, type, actor, subject, data, client_id) "
+    "SELECT base.m + u.n, u.ts, u.type, u.actor, u.subject, u.data, u.client_id FROM base, "
+    "unnest(%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::text[]) "
+    "WITH ORDINALITY AS u(ts, type, actor, subject, data, client_id, n)) "
+    "SELECT m, pg_notify(%s::text, %s::text || (m + %s::bigint)) FROM base"
 )
-_RECORDED_BEFORE_PG = (
-    "SELECT actor, client_id FROM events WHERE (actor, client_id) IN "
-    "(SELECT * FROM unnest(%b::text[], %b::text[])) AND seq < %s"
-)
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert event rows (the columns of ``tables.events``) in one statement; return the
-    (actor, client id) pairs it skipped because the log already holds them.
-
-    On PostgreSQL, one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` of seven
-    arrays (:func:`events_insert`), the JSON serialised by orjson: the server runs one statement
-    instead of one per row, no per-row bind processing runs in Python, and the idempotency
-    check is the insert. Only if it inserted fewer rows than given is the log asked which ids
-    it already held (:func:`skipped_events`). On SQLite (where ``WriteContext`` checks ids
-    first) a recorded id raises ``IntegrityError``.
-    """
-    if conn.dialect.name != "postgresql":
-        conn.execute(tables.events.insert(), rows)
-        return set()
-    sql, columns = events_insert(rows)
-    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(sql, columns)
-        inserted = cursor.rowcount
-    return skipped_events(conn, rows, inserted)
-
-
-def events_insert(rows: list[dict[str, Any]]) -> tuple[str, list[list[Any]]]:
-    """PostgreSQL's insert of event rows, and its parameters: to run alone or with others.
-
-    The arrays go in binary (``%b``): psycopg's text format escapes every element with a
-    regular expression, which cost 17 µs per row against 2.4 here.
-    """
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
-    seqs, stamps, types, actors, subjects, data, client_ids = columns
+def _event_columns(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[], [], [], [], [], []]
+    stamps, types, actors, subjects, data, client_ids = columns
     for row in rows:
-        seqs.append(row["seq"])
         stamps.append(row["ts"])
         types.append(row["type"])
         actors.append(row["actor"])
         subjects.append(row["subject"])
         data.append(_json_text(row["data"]))
         client_ids.append(row["client_id"])
-    return _INSERT_EVENTS_PG, columns
-
-
-def skipped_events(
-    conn: Connection, rows: list[dict[str, Any]], inserted: int
-) -> set[tuple[str, str]]:
-    """After :func:`events_insert` inserted ``inserted`` of ``rows``: the (actor, client id)
-    pairs it skipped, already in the log (or twice in ``rows``). One query, only if it
-    skipped any."""
-    if inserted == len(rows):
-        return set()
-    pairs = [(r["actor"], r["client_id"]) for r in rows if r["client_id"] is not None]
-    found = {pair for pair, count in Counter(pairs).items() if count > 1}
-    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(
-            _RECORDED_BEFORE_PG,
-            ([actor for actor, _ in pairs], [client_id for _, client_id in pairs], rows[0]["seq"]),
-        )
-        found.update((actor, client_id) for actor, client_id in cursor.fetchall())
-    if not found:
-        raise RuntimeError("the event insert skipped rows, yet no client id was recorded")
-    return found
+    return columns
 
 
 def recorded_client_ids(conn: Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -4,8 +4,9 @@ Every write in the control plane is a *unit*: a function of a :class:`WriteConte
 checks, writes rows and appends events. Units submitted while a batch is being committed are
 gathered into the next batch, so under load one commit carries hundreds of writes (group commit).
 Each unit runs inside its own savepoint: a unit that raises leaves no trace and does not disturb
-the others. Events get their sequence numbers here, are inserted in the same transaction as the
-rows they describe, and are handed to ``on_commit`` only after the commit has succeeded.
+the others. Events get their sequence numbers here (on PostgreSQL at the commit, see
+``Database.commit_batch``), are inserted in the same transaction as the rows they describe, and
+are handed to ``on_commit`` only after the commit has succeeded.
 """
 
 from __future__ import annotations
@@ -17,22 +18,18 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, func, select
 
 from mcos.domain.events import Event
 from mcos.errors import Conflict, McosError, ServiceUnavailable
+from mcos.storage import tables
 from mcos.storage.blobs import BlobStore
-from mcos.storage.database import (
-    Database,
-    events_insert,
-    insert_events,
-    recorded_client_ids,
-    skipped_events,
-)
+from mcos.storage.database import ClientIdsRecorded, Database, recorded_client_ids
 from mcos.storage.together import Answer, Statement, run_together
 
 T = TypeVar("T")
@@ -45,21 +42,28 @@ BatchObserver = Callable[[int, float, list[Event]], None]
 """Told of each committed batch: its number of writes, the seconds it took, its events."""
 
 
+# Built once: every report with a client id asks it (usage, comments, moves).
+_SEEN = select(tables.events.c.seq).where(
+    tables.events.c.actor == bindparam("actor"), tables.events.c.client_id == bindparam("id")
+)
+
 ClientIdPair = tuple[str, str]
 """An idempotency key: (actor, client id), unique in the event log."""
 
 
-class ClientIdsRecorded(Exception):
-    """The insert found these (actor, client id) pairs already in the log: the writer runs
-    the unit again, and ``WriteContext.recorded_client_ids`` names them this time."""
-
-    def __init__(self, pairs: set[ClientIdPair]) -> None:
-        super().__init__(f"{len(pairs)} client ids already recorded")
-        self.pairs = frozenset(pairs)
+class _Defer(Exception):
+    """A unit appended a client id that an earlier unit of its batch appended too: it runs
+    again in the next batch, once that one is in the log, and is answered as a retry."""
 
 
 class WriteContext:
-    """What a unit sees: the connection, the batch's clock, and the event log to append to."""
+    """What a unit sees: the connection, the batch's clock, and the event log to append to.
+
+    On SQLite the events a unit appends are numbered for good and inserted as it runs. On
+    PostgreSQL they are numbered provisionally, kept, and inserted by the batch's commit, which
+    numbers them for good (``Database.commit_batch``): a result that names an event's seq must
+    get it through :meth:`seq_of`, which the writer corrects then.
+    """
 
     def __init__(
         self,
@@ -68,30 +72,54 @@ class WriteContext:
         last_seq: int,
         blobs: BlobStore | None = None,
         recorded: frozenset[ClientIdPair] = frozenset(),
+        pending: frozenset[ClientIdPair] = frozenset(),
     ) -> None:
         self.conn = conn
         self.now = now
         self.seq = last_seq
+        """The last seq appended (provisional on PostgreSQL until the commit)."""
         self.blobs = blobs
         """Where artifact content is stored (the database's store); written before its row."""
         self.events: list[Event] = []
-        self._rows: list[dict[str, Any]] = []
-        self._recorded = recorded
-        self._optimistic = conn.dialect.name == "postgresql"
+        self.rows: list[dict[str, Any]] = []
+        """The appended events' rows not yet inserted (on PostgreSQL, all of them)."""
+        self.seq_fields: list[tuple[dict[str, Any], str]] = []
+        """Where results name a seq (:meth:`seq_of`), to correct once the commit numbers it."""
+        self._recorded = recorded | pending
+        self.late = conn.dialect.name == "postgresql"
+        """Events numbered and inserted at the commit (PostgreSQL)."""
 
     def recorded_client_ids(self, pairs: list[ClientIdPair]) -> set[ClientIdPair]:
-        """Which of ``pairs`` the event log already holds (a retried write's ids).
+        """Which of ``pairs`` the event log already holds (a retried write's ids), this batch's
+        own appends included.
 
-        On PostgreSQL this costs no query: the events go in with ``ON CONFLICT DO NOTHING``,
-        and if that skipped a row the writer rolls the unit back and runs it again, this time
-        answering with the pairs it found (``ClientIdsRecorded``). Retries are rare, so the
-        common write checks its ids in the statement that inserts them. On SQLite, one query.
+        On PostgreSQL this costs no query: the batch's insert at the commit checks its ids;
+        if the log held one, the batch is rolled back and runs again, this time answering
+        with the pairs it found. Retries are rare, so the common write checks its ids in the
+        statement that inserts them. On SQLite, one query.
         """
         if not pairs:
             return set()
-        if self._optimistic:
-            return {pair for pair in pairs if pair in self._recorded}
+        if self.late:
+            own = {(r["actor"], r["client_id"]) for r in self.rows}
+            return {pair for pair in pairs if pair in self._recorded or pair in own}
         return recorded_client_ids(self.conn, pairs)
+
+    def is_recorded(self, actor: str, client_id: str | None) -> bool:
+        """Whether ``actor`` already used ``client_id``: one query, and this batch's appends."""
+        if client_id is None:
+            return False
+        if self.late and self.recorded_client_ids([(actor, client_id)]):
+            return True
+        return self.conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
+
+    def log_end(self) -> int:
+        """The log's last seq as this unit can read it: on SQLite, with the batch's own appends;
+        on PostgreSQL the last committed (the batch's own are numbered after it)."""
+        if not self.late:
+            return self.seq
+        value = self.conn.execute(select(func.max(tables.events.c.seq))).scalar()
+        return int(value or 0)
 
     def append(
         self,
@@ -107,7 +135,7 @@ class WriteContext:
         self.seq += 1
         event = Event(self.seq, ts or self.now, type, actor, subject, data)
         self.events.append(event)
-        self._rows.append(
+        self.rows.append(
             {
                 "seq": event.seq,
                 "ts": event.ts,
@@ -120,25 +148,26 @@ class WriteContext:
         )
         return event
 
+    def seq_of(self, seq: int, into: dict[str, Any], key: str = "seq") -> dict[str, Any]:
+        """Put ``seq``, an event's number as this unit knows it, in ``into[key]`` and answer
+        ``into``; on PostgreSQL the writer corrects it once the commit has numbered the event.
+        Register each dictionary once."""
+        into[key] = seq
+        if self.late:
+            self.seq_fields.append((into, key))
+        return into
+
     def flush(self) -> None:
-        if self._rows:
-            rows, self._rows = self._rows, []
-            already = insert_events(self.conn, rows)
-            if already:
-                raise ClientIdsRecorded(already)
+        """Insert the events appended so far (SQLite; on PostgreSQL the commit does)."""
+        if self.rows and not self.late:
+            rows, self.rows = self.rows, []
+            self.conn.execute(tables.events.insert(), rows)
 
     def flush_with(self, statements: list[Statement]) -> list[Answer]:
         """Insert the events appended so far, then run ``statements`` (``run_together``): on
-        PostgreSQL all in one round trip. Raises ``ClientIdsRecorded`` as ``flush`` does."""
-        if not self._optimistic or not self._rows:
-            self.flush()
-            return run_together(self.conn, statements)
-        rows, self._rows = self._rows, []
-        inserted, *answers = run_together(self.conn, [events_insert(rows), *statements])
-        already = skipped_events(self.conn, rows, inserted.rowcount)
-        if already:
-            raise ClientIdsRecorded(already)
-        return answers
+        PostgreSQL in one round trip."""
+        self.flush()
+        return run_together(self.conn, statements)
 
     def attempt(self, unit: Unit[T]) -> T:
         """Run ``unit`` in a savepoint of its own inside this one: if it raises, its rows and
@@ -146,13 +175,14 @@ class WriteContext:
         self.flush()
         savepoint = self.conn.begin_nested()
         seq, appended = self.seq, len(self.events)
+        rows, fields = len(self.rows), len(self.seq_fields)
         try:
             result = unit(self)
             self.flush()
         except BaseException:
             savepoint.rollback()
-            self.seq, self._rows = seq, []
-            del self.events[appended:]
+            self.seq = seq
+            del self.events[appended:], self.rows[rows:], self.seq_fields[fields:]
             raise
         savepoint.commit()
         return result
@@ -161,7 +191,7 @@ class WriteContext:
 class _Job(Generic[T]):
     """One submitted write, and its outcome once the batch has run."""
 
-    __slots__ = ("bulk", "error", "future", "item", "loop", "outcome", "unit")
+    __slots__ = ("bulk", "deferred", "error", "future", "item", "loop", "outcome", "unit")
 
     def __init__(
         self,
@@ -180,9 +210,73 @@ class _Job(Generic[T]):
         )
         self.outcome: Any = None
         self.error: BaseException | None = None
+        self.deferred = False
+        """Not run in this batch (``_Defer``): it goes into the next one."""
+
+    def reset(self) -> None:
+        self.outcome, self.error, self.deferred = None, None, False
 
 
 _STOP = object()
+
+
+class _Batch:
+    """What a batch's units appended, gathered unit by unit, and what they were told."""
+
+    def __init__(self, db: Database, conn: Connection, recorded: frozenset[ClientIdPair]) -> None:
+        self.db = db
+        self.conn = conn
+        self.now = datetime.now(UTC)
+        self.recorded = recorded
+        self.seq = 0
+        self.events: list[Event] = []
+        self.rows: list[dict[str, Any]] = []
+        self.seq_fields: list[tuple[dict[str, Any], str]] = []
+        self.pairs: set[ClientIdPair] = set()
+
+    def begin(self) -> None:
+        self.seq = self.db.begin_batch(self.conn)
+
+    def context(self) -> WriteContext:
+        return WriteContext(
+            self.conn, self.now, self.seq, self.db.blobs, self.recorded, frozenset(self.pairs)
+        )
+
+    def check(self, ctx: WriteContext) -> None:
+        """Before keeping what a unit did (PostgreSQL): refuse a client id it was told is
+        recorded, and defer one an earlier unit of the batch appended."""
+        if not ctx.late:
+            return
+        pairs = [(r["actor"], r["client_id"]) for r in ctx.rows if r["client_id"] is not None]
+        told = self.recorded.intersection(pairs)
+        if told:
+            actor, client_id = min(told)
+            raise Conflict(
+                f"id {client_id!r} was already recorded for {actor}",
+                field="id",
+                code="duplicate_id",
+            )
+        if len(set(pairs)) < len(pairs):  # the unit's own retry: as SQLite's unique index
+            raise Conflict("the same id was appended twice", field="id", code="duplicate_id")
+        if self.pairs.intersection(pairs):
+            raise _Defer
+
+    def keep(self, ctx: WriteContext) -> None:
+        self.seq = ctx.seq
+        self.events.extend(ctx.events)
+        self.rows.extend(ctx.rows)
+        self.seq_fields.extend(ctx.seq_fields)
+        self.pairs.update((r["actor"], r["client_id"]) for r in ctx.rows if r["client_id"])
+
+    def commit(self) -> list[Event]:
+        """Commit; the events as numbered for good, and the results' seqs corrected."""
+        first = self.db.commit_batch(self.conn, self.rows)
+        if first is None or first == self.events[0].seq:
+            return self.events
+        shift = first - self.events[0].seq
+        for into, key in self.seq_fields:
+            into[key] += shift
+        return [replace(event, seq=event.seq + shift) for event in self.events]
 
 
 def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event]:
@@ -195,21 +289,32 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
 
     A batch that is one piece (one job, or one group: heartbeats under load) first runs without
     a savepoint, two round trips fewer; if it raises, that transaction is rolled back and the
-    batch runs again the guarded way.
+    batch runs again the guarded way. If the commit finds client ids already in the log
+    (PostgreSQL: ``ClientIdsRecorded``), the whole batch runs again, told which.
     """
-    bulks = {job.bulk for job in jobs}
-    if len(jobs) == 1 or (len(bulks) == 1 and None not in bulks):
-        events = _run_unguarded(db, conn, jobs)
-        if events is not None:
-            return events
-    return _run_guarded(db, conn, jobs)
+    recorded: frozenset[ClientIdPair] = frozenset()
+    while True:
+        for job in jobs:
+            job.reset()
+        try:
+            bulks = {job.bulk for job in jobs}
+            if len(jobs) == 1 or (len(bulks) == 1 and None not in bulks):
+                events = _run_unguarded(_Batch(db, conn, recorded), jobs)
+                if events is not None:
+                    return events
+            return _run_guarded(_Batch(db, conn, recorded), jobs)
+        except ClientIdsRecorded as found:
+            if found.pairs <= recorded:
+                raise RuntimeError("the log refused client ids the batch was told of") from None
+            recorded |= found.pairs
 
 
-def _run_unguarded(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event] | None:
+def _run_unguarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event] | None:
     """The batch as one unit without a savepoint; ``None`` (nothing written) if it raised."""
     bulk, unit = jobs[0].bulk, jobs[0].unit
-    with conn.begin() as transaction:
-        ctx = WriteContext(conn, datetime.now(UTC), db.begin_batch(conn), db.blobs)
+    with batch.conn.begin() as transaction:
+        batch.begin()
+        ctx = batch.context()
         try:
             if bulk is not None:
                 results = bulk(ctx, [job.item for job in jobs])
@@ -217,117 +322,80 @@ def _run_unguarded(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> lis
                 assert unit is not None
                 results = [unit(ctx)]
             ctx.flush()
+            batch.check(ctx)
         except BaseException:
             transaction.rollback()
             return None
-        db.commit_batch(conn, ctx.events[-1].seq if ctx.events else None)
+        batch.keep(ctx)
+        events = batch.commit()
     for job, result in zip(jobs, results, strict=True):
         job.outcome = result
-    return ctx.events
+    return events
 
 
-def _run_guarded(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Event]:
-    events: list[Event] = []
-    now = datetime.now(UTC)
+def _run_guarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event]:
     groups: dict[BulkUnit, list[_Job[Any]]] = {}
     for job in jobs:
         if job.bulk is not None:
             groups.setdefault(job.bulk, []).append(job)
-    with conn.begin():
-        seq = db.begin_batch(conn)
+    with batch.conn.begin():
+        batch.begin()
         for job in jobs:
             if job.bulk is None:
-                seq = _run_one(conn, now, seq, job, job.unit, events, db.blobs)
+                _run_one(batch, job, job.unit)
                 continue
             group = groups.pop(job.bulk, None)
             if group is None:
                 continue  # already run with the first job of its group
-            seq = _run_group(conn, now, seq, job.bulk, group, events, db.blobs)
-        db.commit_batch(conn, events[-1].seq if events else None)
-    return events
+            _run_group(batch, job.bulk, group)
+        return batch.commit()
 
 
-def _attempt(
-    conn: Connection, now: datetime, seq: int, blobs: BlobStore, work: Unit[T]
-) -> tuple[WriteContext, T]:
-    """Run ``work`` in a savepoint; again, told the ids found, if its insert met recorded ones.
-
-    Any other exception rolls the savepoint back and propagates.
-    """
-    recorded: frozenset[ClientIdPair] = frozenset()
-    while True:
-        savepoint = conn.begin_nested()
-        ctx = WriteContext(conn, now, seq, blobs, recorded)
-        try:
-            result = work(ctx)
-            ctx.flush()
-        except ClientIdsRecorded as found:
-            savepoint.rollback()
-            if found.pairs <= recorded:  # appended an id it was told is recorded
-                actor, client_id = min(found.pairs)
-                raise Conflict(
-                    f"id {client_id!r} was already recorded for {actor}",
-                    field="id",
-                    code="duplicate_id",
-                ) from None
-            recorded |= found.pairs
-            continue
-        except BaseException:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
-        return ctx, result
+def _attempt(batch: _Batch, work: Unit[T]) -> T:
+    """Run ``work`` in a savepoint and keep what it did; if it raises, undo it and raise."""
+    savepoint = batch.conn.begin_nested()
+    ctx = batch.context()
+    try:
+        result = work(ctx)
+        ctx.flush()
+        batch.check(ctx)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    batch.keep(ctx)
+    return result
 
 
-def _run_group(
-    conn: Connection,
-    now: datetime,
-    seq: int,
-    bulk: BulkUnit,
-    group: list[_Job[Any]],
-    events: list[Event],
-    blobs: BlobStore,
-) -> int:
+def _run_group(batch: _Batch, bulk: BulkUnit, group: list[_Job[Any]]) -> None:
     if len(group) > 1:
         items = [job.item for job in group]
         try:
-            ctx, results = _attempt(conn, now, seq, blobs, lambda ctx: bulk(ctx, items))
+            results = _attempt(batch, lambda ctx: bulk(ctx, items))
         except BaseException:
             pass  # each is retried alone below
         else:
-            events.extend(ctx.events)
             for job, result in zip(group, results, strict=True):
                 job.outcome = result
-            return ctx.seq
+            return
     for job in group:
-        seq = _run_one(conn, now, seq, job, partial(_alone, bulk, job.item), events, blobs)
-    return seq
+        _run_one(batch, job, partial(_alone, bulk, job.item))
 
 
 def _alone(bulk: BulkUnit, item: Any, ctx: WriteContext) -> Any:
     return bulk(ctx, [item])[0]
 
 
-def _run_one(
-    conn: Connection,
-    now: datetime,
-    seq: int,
-    job: _Job[Any],
-    unit: Unit[Any] | None,
-    events: list[Event],
-    blobs: BlobStore,
-) -> int:
+def _run_one(batch: _Batch, job: _Job[Any], unit: Unit[Any] | None) -> None:
     assert unit is not None
     try:
-        ctx, result = _attempt(conn, now, seq, blobs, unit)
+        job.outcome = _attempt(batch, unit)
+    except _Defer:
+        job.deferred = True
     except BaseException as exc:
         if not isinstance(exc, McosError):
             log.exception("write failed")
         job.error = exc
-        return seq
-    events.extend(ctx.events)
-    job.outcome = result
-    return ctx.seq
 
 
 class Writer:
@@ -400,13 +468,15 @@ class Writer:
     def _loop(self) -> None:
         with self.db.batch_connection() as conn:
             stopping = False
-            while not stopping:
-                first = self._queue.get()
-                jobs: list[_Job[Any]] = []
-                if first is _STOP:
-                    stopping = True
-                else:
-                    jobs.append(first)
+            carried: list[_Job[Any]] = []
+            while not stopping or carried:
+                jobs, carried = carried, []
+                if not jobs:
+                    first = self._queue.get()
+                    if first is _STOP:
+                        stopping = True
+                    else:
+                        jobs.append(first)
                 while len(jobs) < self.max_batch:
                     try:
                         item = self._queue.get_nowait()
@@ -417,9 +487,10 @@ class Writer:
                         continue
                     jobs.append(item)
                 if jobs:
-                    self._commit(conn, jobs)
+                    carried = self._commit(conn, jobs)
 
-    def _commit(self, conn: Connection, jobs: list[_Job[Any]]) -> None:
+    def _commit(self, conn: Connection, jobs: list[_Job[Any]]) -> list[_Job[Any]]:
+        """Run and settle a batch; answer the jobs deferred to the next one."""
         started = time.perf_counter()
         try:
             events = run_batch(self.db, conn, jobs)
@@ -438,12 +509,14 @@ class Writer:
                     self.observe(len(jobs), time.perf_counter() - started, events)
                 except Exception:
                     log.exception("observing a batch failed")
-        _settle(jobs)
+        deferred = [job for job in jobs if job.deferred and job.error is None]
+        _settle([job for job in jobs if not job.deferred or job.error is not None])
         if events:
             try:
                 self.on_commit(events)
             except Exception:
                 log.exception("publishing %d committed events failed", len(events))
+        return deferred
 
 
 def _settle(jobs: list[_Job[Any]]) -> None:
@@ -480,6 +553,7 @@ def write_once(db: Database, unit: Unit[T]) -> T:
     job = _Job(unit)
     with db.batch_connection() as conn:
         run_batch(db, conn, [job])
+    assert not job.deferred, "a lone unit is never deferred"
     if job.error is not None:
         raise job.error
     result: T = job.outcome
