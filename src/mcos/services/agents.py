@@ -97,7 +97,9 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
             A.c.reported_status,
             A.c.cooldown_until,
             A.c.paused,
-        ).where(A.c.active.is_(True))
+        )
+        .where(A.c.active.is_(True))
+        .order_by(A.c.name)  # rows change in name order, as a heartbeat batch locks them
     ).all()
     for row in rows:
         now_liveness = current_liveness(
@@ -111,7 +113,19 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
         )
         if now_liveness.value == row.liveness:
             continue
-        ctx.conn.execute(update(A).where(A.c.name == row.name).values(liveness=now_liveness.value))
+        # Only if the row is still as read: a heartbeat another replica commits meanwhile
+        # (heartbeats run beside this batch) wins, and this sweep says nothing of the agent.
+        changed_row = ctx.conn.execute(
+            update(A)
+            .where(
+                A.c.name == row.name,
+                A.c.liveness == row.liveness,
+                A.c.last_heartbeat_at.is_not_distinct_from(row.last_heartbeat_at),
+            )
+            .values(liveness=now_liveness.value)
+        )
+        if changed_row.rowcount != 1:
+            continue
         silent = (
             (ctx.now - row.last_heartbeat_at).total_seconds() if row.last_heartbeat_at else None
         )

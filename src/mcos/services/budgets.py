@@ -33,7 +33,8 @@ A, U = tables.agents, tables.usage
 LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
 
 
-_AGENT = select(A).where(A.c.name == bindparam("name"))  # built once: every usage report reads it
+# Built once: every usage report reads it. Locked until the commit, as _AGENTS below.
+_AGENT = select(A).where(A.c.name == bindparam("name")).with_for_update()
 
 
 def agent_row(conn: Connection, name: str) -> Any:
@@ -343,7 +344,14 @@ def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> li
     return [recorded[at] | after[item.agent] for at, item in enumerate(items)]
 
 
-_AGENTS = select(A).where(A.c.name.in_(bindparam("names", expanding=True)))
+# Locked until the commit, in name order: usage reports run beside other replicas' batches
+# (storage/README.md), and the budget is settled on the row as it is.
+_AGENTS = (
+    select(A)
+    .where(A.c.name.in_(bindparam("names", expanding=True)))
+    .order_by(A.c.name)
+    .with_for_update()
+)
 
 
 def check_budget(

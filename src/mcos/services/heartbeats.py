@@ -40,18 +40,25 @@ MESSAGES_PER_ANSWER = 100
 # Read in one round trip on PostgreSQL (storage.together): the agents' state with the tasks
 # waiting for them, and after the loop the rows' update with the answer's reads.
 _AGENT_STATE = PipelineSelect.build(
-    lambda among: select(
-        A.c.name,
-        A.c.active,
-        A.c.liveness,
-        A.c.message_cursor,
-        A.c.context_window,
-        A.c.flush_line,
-        A.c.channels,
-        A.c.incident_cursor,
-        A.c.cooldown_until,
-        A.c.paused,
-    ).where(among(A.c.name, "names"))
+    lambda among: (
+        select(
+            A.c.name,
+            A.c.active,
+            A.c.liveness,
+            A.c.message_cursor,
+            A.c.context_window,
+            A.c.flush_line,
+            A.c.channels,
+            A.c.incident_cursor,
+            A.c.cooldown_until,
+            A.c.paused,
+        )
+        .where(among(A.c.name, "names"))
+        # Locked until the commit, in name order, so that a replica's batch beside ours changes
+        # them before our read or after our write, never between (storage/README.md).
+        .order_by(A.c.name)
+        .with_for_update()
+    )
 )
 _TASK_IDS = select(T.c.id, T.c.assignee).where(T.c.id.in_(bindparam("ids", expanding=True)))
 _RECORD = (

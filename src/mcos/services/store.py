@@ -25,6 +25,8 @@ class Store:
         self.fleet = fleet
 
         # One function object for every heartbeat, so the writer groups them (submit_bulk).
+        # These three run beside other replicas' batches (parallel): each locks the agents'
+        # rows it reads to change them (FOR UPDATE, by name) and otherwise inserts and appends.
         def heartbeats(ctx: WriteContext, items: list[HeartbeatItem]) -> list[Any]:
             return record_heartbeats(ctx, self.fleet, items)
 
@@ -38,15 +40,15 @@ class Store:
 
     async def record_heartbeat(self, item: HeartbeatItem) -> Any:
         """Record a heartbeat together with the others that arrive meanwhile."""
-        return await self.writer.submit_bulk(self._heartbeats, item)
+        return await self.writer.submit_bulk(self._heartbeats, item, parallel=True)
 
     async def post_event(self, item: EventItem) -> Any:
         """Append a posted event together with the others posted meanwhile."""
-        return await self.writer.submit_bulk(self._events, item)
+        return await self.writer.submit_bulk(self._events, item, parallel=True)
 
     async def record_usage(self, item: UsageItem) -> Any:
         """Record a usage report together with the others that arrive meanwhile."""
-        return await self.writer.submit_bulk(self._usages, item)
+        return await self.writer.submit_bulk(self._usages, item, parallel=True)
 
     async def write(self, fn: Callable[..., T | Refusal], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(ctx, *args, **kwargs)`` as one unit of the writer; returns after the commit.

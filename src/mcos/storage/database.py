@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Any constant; identifies "the event log append lock" among PostgreSQL advisory locks.
+# Any constants; identify "the event log append lock" and "the serial batches' lock" among
+# PostgreSQL advisory locks.
 EVENT_LOG_LOCK = 0x6D636F73
+SERIAL_BATCH_LOCK = 0x6D636F74
 EVENTS_CHANNEL = "mcos_events"
 
 
@@ -137,20 +139,25 @@ class Database:
                 raw.adapters.register_loader("timestamptz", _UTCTimestamptzLoader)  # type: ignore[union-attr]
             yield conn
 
-    def begin_batch(self, conn: Connection) -> int:
+    def begin_batch(self, conn: Connection, *, serial: bool = True) -> int:
         """Open the batch's transaction and return the log's last sequence number as of now.
 
         SQLite's ``BEGIN IMMEDIATE`` holds the only write lock: the number is final, and the
-        batch's events are numbered from it and inserted as its units run. On PostgreSQL no lock
-        is taken here: the number is where the batch's events are numbered from *provisionally*;
-        :meth:`commit_batch` numbers them for good. One round trip (``BEGIN`` and ``max(seq)``
-        in one simple query on a connection from :meth:`batch_connection`).
+        batch's events are numbered from it and inserted as its units run. On PostgreSQL the
+        number is where the batch's events are numbered from *provisionally*;
+        :meth:`commit_batch` numbers them for good. A ``serial`` batch first takes the advisory
+        transaction lock ``SERIAL_BATCH_LOCK``, so serial batches of every replica run one at a
+        time, as if there were one writer; the others (``Writer.submit_bulk(parallel=True)``:
+        heartbeats, usage reports, posted events) take no lock here and run beside them. One
+        round trip (one simple query on a connection from :meth:`batch_connection`).
         """
         if self.is_sqlite:
             return self.last_seq(conn)
+        lock = f"SELECT pg_advisory_xact_lock({SERIAL_BATCH_LOCK}); " if serial else ""
         with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute("BEGIN; SELECT coalesce(max(seq), 0) FROM events")
-            cursor.nextset()
+            cursor.execute(f"BEGIN; {lock}SELECT coalesce(max(seq), 0) FROM events")
+            while cursor.nextset():
+                pass
             row = cursor.fetchone()
         assert row is not None, "max(seq) answers one row"
         return int(row[0])

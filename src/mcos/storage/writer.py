@@ -17,12 +17,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, bindparam, func, select
 
 from mcos.domain.events import Event
@@ -72,7 +73,7 @@ class WriteContext:
         last_seq: int,
         blobs: BlobStore | None = None,
         recorded: frozenset[ClientIdPair] = frozenset(),
-        pending: frozenset[ClientIdPair] = frozenset(),
+        pending: Set[ClientIdPair] = frozenset(),
     ) -> None:
         self.conn = conn
         self.now = now
@@ -85,7 +86,9 @@ class WriteContext:
         """The appended events' rows not yet inserted (on PostgreSQL, all of them)."""
         self.seq_fields: list[tuple[dict[str, Any], str]] = []
         """Where results name a seq (:meth:`seq_of`), to correct once the commit numbers it."""
-        self._recorded = recorded | pending
+        self._recorded = recorded
+        self._pending = pending
+        """The pairs earlier units of the batch appended (read, never changed, here)."""
         self.late = conn.dialect.name == "postgresql"
         """Events numbered and inserted at the commit (PostgreSQL)."""
 
@@ -102,7 +105,8 @@ class WriteContext:
             return set()
         if self.late:
             own = {(r["actor"], r["client_id"]) for r in self.rows}
-            return {pair for pair in pairs if pair in self._recorded or pair in own}
+            known = (self._recorded, self._pending, own)
+            return {pair for pair in pairs if any(pair in some for some in known)}
         return recorded_client_ids(self.conn, pairs)
 
     def is_recorded(self, actor: str, client_id: str | None) -> bool:
@@ -191,7 +195,18 @@ class WriteContext:
 class _Job(Generic[T]):
     """One submitted write, and its outcome once the batch has run."""
 
-    __slots__ = ("bulk", "deferred", "error", "future", "item", "loop", "outcome", "unit")
+    __slots__ = (
+        "bulk",
+        "deferrals",
+        "deferred",
+        "error",
+        "future",
+        "item",
+        "loop",
+        "outcome",
+        "parallel",
+        "unit",
+    )
 
     def __init__(
         self,
@@ -199,11 +214,16 @@ class _Job(Generic[T]):
         bulk: BulkUnit | None = None,
         item: Any = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        parallel: bool = False,
     ) -> None:
         self.unit = unit
         self.bulk = bulk
         self.item = item
         self.loop = loop
+        self.parallel = parallel
+        """Safe beside other replicas' batches (``Writer.submit_bulk``): needs no serial lock."""
+        self.deferrals = 0
         """Set for jobs awaited on an event loop: settled there, a whole batch per hop."""
         self.future: concurrent.futures.Future[T] | asyncio.Future[T] = (
             loop.create_future() if loop is not None else concurrent.futures.Future()
@@ -234,13 +254,12 @@ class _Batch:
         self.seq_fields: list[tuple[dict[str, Any], str]] = []
         self.pairs: set[ClientIdPair] = set()
 
-    def begin(self) -> None:
-        self.seq = self.db.begin_batch(self.conn)
+    def begin(self, jobs: list[_Job[Any]]) -> None:
+        serial = not all(job.parallel for job in jobs)
+        self.seq = self.db.begin_batch(self.conn, serial=serial)
 
     def context(self) -> WriteContext:
-        return WriteContext(
-            self.conn, self.now, self.seq, self.db.blobs, self.recorded, frozenset(self.pairs)
-        )
+        return WriteContext(self.conn, self.now, self.seq, self.db.blobs, self.recorded, self.pairs)
 
     def check(self, ctx: WriteContext) -> None:
         """Before keeping what a unit did (PostgreSQL): refuse a client id it was told is
@@ -313,7 +332,7 @@ def _run_unguarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event] | None:
     """The batch as one unit without a savepoint; ``None`` (nothing written) if it raised."""
     bulk, unit = jobs[0].bulk, jobs[0].unit
     with batch.conn.begin() as transaction:
-        batch.begin()
+        batch.begin(jobs)
         ctx = batch.context()
         try:
             if bulk is not None:
@@ -339,7 +358,7 @@ def _run_guarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event]:
         if job.bulk is not None:
             groups.setdefault(job.bulk, []).append(job)
     with batch.conn.begin():
-        batch.begin()
+        batch.begin(jobs)
         for job in jobs:
             if job.bulk is None:
                 _run_one(batch, job, job.unit)
@@ -390,12 +409,26 @@ def _run_one(batch: _Batch, job: _Job[Any], unit: Unit[Any] | None) -> None:
     assert unit is not None
     try:
         job.outcome = _attempt(batch, unit)
-    except _Defer:
-        job.deferred = True
     except BaseException as exc:
-        if not isinstance(exc, McosError):
+        if isinstance(exc, _Defer) or _met_another_batch(exc):
+            if job.deferrals < MAX_DEFERRALS:
+                job.deferred = True
+                job.deferrals += 1
+                return
+            exc = ServiceUnavailable("the write kept meeting others at once; retry it")
+        elif not isinstance(exc, McosError):
             log.exception("write failed")
         job.error = exc
+
+
+MAX_DEFERRALS = 5
+"""How many batches a write may be set aside into (``_Defer``, a deadlock) before it fails."""
+
+
+def _met_another_batch(exc: BaseException) -> bool:
+    """A deadlock PostgreSQL broke by failing this statement: the unit's savepoint is rolled
+    back, its locks with it, and it runs again in the next batch."""
+    return isinstance(getattr(exc, "orig", exc), psycopg.errors.DeadlockDetected)
 
 
 class Writer:
@@ -435,16 +468,25 @@ class Writer:
         """Run ``unit`` in the next batch; returns its result once that batch has committed."""
         return await self._put_async(_Job(unit, loop=asyncio.get_running_loop()))
 
-    async def submit_bulk(self, bulk: BulkUnit, item: Any) -> Any:
-        """Run ``item`` through ``bulk`` together with the other items of its batch."""
-        return await self._put_async(_Job(None, bulk, item, loop=asyncio.get_running_loop()))
+    async def submit_bulk(self, bulk: BulkUnit, item: Any, *, parallel: bool = False) -> Any:
+        """Run ``item`` through ``bulk`` together with the other items of its batch.
+
+        ``parallel``: ``bulk`` is safe beside other replicas' batches without the serial
+        lock (``Database.begin_batch``): it locks the rows it reads to change them
+        (``FOR UPDATE``, in key order) and otherwise only inserts and appends. A batch made
+        only of such jobs runs beside the others.
+        """
+        job: _Job[Any] = _Job(None, bulk, item, loop=asyncio.get_running_loop(), parallel=parallel)
+        return await self._put_async(job)
 
     def submit_nowait(self, unit: Unit[T]) -> concurrent.futures.Future[T]:
         """From a plain thread: a future to wait on (CLI commands, tests)."""
         return self._put_threaded(_Job(unit))
 
-    def submit_bulk_nowait(self, bulk: BulkUnit, item: Any) -> concurrent.futures.Future[Any]:
-        return self._put_threaded(_Job(None, bulk, item))
+    def submit_bulk_nowait(
+        self, bulk: BulkUnit, item: Any, *, parallel: bool = False
+    ) -> concurrent.futures.Future[Any]:
+        return self._put_threaded(_Job(None, bulk, item, parallel=parallel))
 
     def run(self, unit: Unit[T]) -> T:
         """Submit from a plain thread and wait."""
