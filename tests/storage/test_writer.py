@@ -202,13 +202,14 @@ def test_replicas_write_at_once_and_number_their_events_at_the_commit(pg: str) -
     second.start()
     inside, release = threading.Event(), threading.Event()
 
-    def slow(ctx: WriteContext) -> dict[str, int]:
+    def slow(ctx: WriteContext, items: list[int]) -> list[dict[str, int]]:
         event = ctx.append("test.slow", "system", None, {})
         inside.set()
         release.wait(10)
-        return ctx.seq_of(event.seq, {"n": 1})
+        return [ctx.seq_of(event.seq, {"n": n}) for n in items]
 
-    held = first.submit_nowait(slow)
+    # A batch that takes no serial lock (as heartbeats), so the other replica's runs beside it.
+    held = first.submit_bulk_nowait(slow, 1, parallel=True)
     assert inside.wait(10)
     # The first replica's batch holds no lock while its unit runs: the second commits.
     others = [second.submit_nowait(_event_unit(n)).result(10)["seq"] for n in range(3)]
