@@ -9,8 +9,8 @@ and timed to its response's headers (a live stream's whole life would say nothin
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +22,11 @@ HEADER = b"x-request-id"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Methods counted by name; any other a client makes up counts as ``other`` (no new series)."""
 SANE_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+# Request ids name a request in the logs; nobody needs them unguessable. ``secrets`` would ask
+# the kernel (os.urandom) on every request, and that call hands the GIL over: under load,
+# taking it back from the writer thread cost up to a millisecond a request (bench/scale.py
+# --profile). Seeded from the kernel once.
+_IDS = random.Random()
 
 
 def request_id_of(scope: Scope) -> str:
@@ -31,7 +36,7 @@ def request_id_of(scope: Scope) -> str:
             if SANE_ID.fullmatch(value):
                 return str(value.decode())
             break
-    return secrets.token_hex(8)
+    return f"{_IDS.getrandbits(64):016x}"
 
 
 class RequestObserver:

@@ -205,7 +205,23 @@ def record_calls(
     The budget is not looked at: :func:`settle_budget` once after all of them. The agent's
     running totals (:mod:`usage_totals`) grow in the same transaction, by the same rows.
     """
-    calls = [(call, cost.quantize(usage_totals.MICRO, ROUND_HALF_UP)) for call, cost in calls]
+    [recorded] = record_calls_of(ctx, [(actor, row, calls)])
+    return recorded
+
+
+def record_calls_of(
+    ctx: WriteContext, groups: list[tuple[str, Any, list[tuple[Call, Decimal]]]]
+) -> list[list[dict[str, Any]]]:
+    """:func:`record_calls` for several (actor, agent row, calls) at once: one insert and one
+    update of the running totals for all of them, whatever their number of agents."""
+    priced = [
+        (
+            actor,
+            row,
+            [(call, cost.quantize(usage_totals.MICRO, ROUND_HALF_UP)) for call, cost in calls],
+        )
+        for actor, row, calls in groups
+    ]
     rows = [
         {
             "ts": ctx.now,
@@ -221,26 +237,33 @@ def record_calls(
             "latency_ms": call.latency_ms,
             "task_id": call.task_id,
         }
+        for _, row, calls in priced
         for call, cost in calls
     ]
-    ctx.conn.execute(insert(U), rows)
-    usage_totals.add(ctx.conn, rows)
-    recorded = []
-    for call, cost in calls:
-        data = {
-            "agent": row.name,
-            "model": call.model,
-            "credential": row.credential_env,
-            "input_tokens": call.input_tokens,
-            "output_tokens": call.output_tokens,
-            "cache_read_tokens": call.cache_read_tokens,
-            "cache_write_tokens": call.cache_write_tokens,
-            "cost_usd": float(cost),
-            "latency_ms": call.latency_ms,
-            "task_id": call.task_id,
-        } | call.extra
-        ctx.append(ev.USAGE_RECORDED, actor, f"agent:{row.name}", data, client_id=call.client_id)
-        recorded.append(data)
+    if rows:
+        ctx.conn.execute(insert(U), rows)
+        usage_totals.add(ctx.conn, rows)
+    recorded: list[list[dict[str, Any]]] = []
+    for actor, row, calls in priced:
+        mine = []
+        for call, cost in calls:
+            data = {
+                "agent": row.name,
+                "model": call.model,
+                "credential": row.credential_env,
+                "input_tokens": call.input_tokens,
+                "output_tokens": call.output_tokens,
+                "cache_read_tokens": call.cache_read_tokens,
+                "cache_write_tokens": call.cache_write_tokens,
+                "cost_usd": float(cost),
+                "latency_ms": call.latency_ms,
+                "task_id": call.task_id,
+            } | call.extra
+            ctx.append(
+                ev.USAGE_RECORDED, actor, f"agent:{row.name}", data, client_id=call.client_id
+            )
+            mine.append(data)
+        recorded.append(mine)
     return recorded
 
 
@@ -333,9 +356,16 @@ def record_usages(ctx: WriteContext, fleet: Fleet, items: list[UsageItem]) -> li
         cost = price_of(fleet, row, call)  # an unknown model raises: each then goes alone
         calls.setdefault((item.principal.actor, item.agent), []).append((at, call, cost))
     recorded: dict[int, dict[str, Any]] = {}
-    for (actor, agent), mine in calls.items():
-        written = record_calls(ctx, actor, rows[agent], [(call, cost) for _, call, cost in mine])
-        recorded |= {at: data for (at, _, _), data in zip(mine, written, strict=True)}
+    groups = list(calls.items())
+    written = record_calls_of(
+        ctx,
+        [
+            (actor, rows[agent], [(call, cost) for _, call, cost in mine])
+            for (actor, agent), mine in groups
+        ],
+    )
+    for (_, mine), data in zip(groups, written, strict=True):
+        recorded |= {at: one for (at, _, _), one in zip(mine, data, strict=True)}
     spends = spent_by_agent(ctx.conn, fleet, ctx.now, names)
     after: dict[str, dict[str, Any]] = {}
     for name in names:
