@@ -73,7 +73,8 @@ class PostgresFanout:
                 self.published = events[-1].seq
                 self.broker.publish_threadsafe(events)
                 return
-        self.catch_up()  # another replica's events come first: the log has both
+        # Another replica's events come first: the log has both.
+        self.catch_up(through=events[-1].seq)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -89,18 +90,27 @@ class PostgresFanout:
                         ]
                         # Our own commits are the writer's to publish; a poll or a wake-up
                         # (no notification) reads the log, so nothing waits long.
-                        if not others or max(others) > self.published:
+                        if not others:
                             self.catch_up()
+                        elif max(others) > self.published:
+                            self.catch_up(through=max(others))
             except psycopg.Error:
                 log.exception("event fan-out lost its PostgreSQL connection; reconnecting")
                 self._stop.wait(1.0)
 
-    def catch_up(self) -> None:
-        """Publish every event committed after the last one published, in order."""
+    def catch_up(self, through: int | None = None) -> None:
+        """Publish every event committed after the last one published, in order; ``through``
+        a seq known to be committed (a notification's), to read up to it.
+
+        Bounded so, the read is a range of the primary key, which PostgreSQL reads by the index
+        even before it has statistics of the log: unbounded, a young log's ``seq > N ... LIMIT``
+        was planned as a scan of every event (found by ``bench/scale.py``, in a database less
+        than a minute old). Every seq up to a notified one is committed: appends commit in order.
+        """
         with self._publishing:
             while True:
                 with self.db.reading() as conn:
-                    page = read_events(conn, after=self.published, limit=5_000)
+                    page = read_events(conn, after=self.published, limit=5_000, through=through)
                 if not page:
                     return
                 self.published = page[-1].seq

@@ -102,8 +102,12 @@ def read_events(
     limit: int = 1_000,
     types: list[str] | None = None,
     subject: str | None = None,
+    through: int | None = None,
 ) -> list[Event]:
+    """Events after ``after`` in order, at most ``limit``; up to ``through`` if given."""
     query = select(E).where(E.c.seq > after).order_by(E.c.seq).limit(limit)
+    if through is not None:
+        query = query.where(E.c.seq <= through)
     if subject is not None:
         query = query.where(E.c.subject == subject)
     if types:
