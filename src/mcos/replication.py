@@ -130,3 +130,60 @@ def _seq_of(payload: str, replica: str) -> int:
         return int(seq)
     except ValueError:
         return 1 << 62
+
+
+# Any constant; identifies "the replica that runs the fleet's periodic work" among advisory locks.
+LEADER_LOCK = 0x6D636F75
+
+
+class Leadership:
+    """Which replica runs the fleet-wide periodic work (the liveness sweep, approvals' expiry,
+    supervision, schedules): the one whose own connection holds a PostgreSQL session advisory
+    lock (``LEADER_LOCK``). Every replica would find the same work, and at 10,000 agents each
+    sweep read every agent's row every few seconds on every replica (``bench/scale.py``, the
+    standing cost). If the leader stops, or its connection drops, PostgreSQL frees the lock and
+    the next replica to ask takes it. On SQLite the one server always leads.
+
+    :meth:`leads` blocks on the database: call it from a thread.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._held = False
+        self._lock = threading.Lock()
+
+    def leads(self) -> bool:
+        """Whether this replica leads now: takes the lock if it is free."""
+        if self.db.is_sqlite:
+            return True
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._held = False
+                    self._conn = psycopg.connect(
+                        self.db.libpq_url(), autocommit=True, connect_timeout=5
+                    )
+                if self._held:
+                    self._conn.execute("SELECT 1")  # still connected, so still ours
+                else:
+                    row = self._conn.execute(
+                        "SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)
+                    ).fetchone()
+                    self._held = bool(row and row[0])
+            except psycopg.Error:
+                log.warning("lost the connection that holds the leader lock; asking again")
+                self._drop()
+            return self._held
+
+    def close(self) -> None:
+        """Give the lead up (closing the connection frees the lock)."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        self._held = False
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None

@@ -59,7 +59,7 @@ from mcos.mcp.http import OPENAPI as MCP_OPENAPI
 from mcos.mcp.http import PATH as MCP_PATH
 from mcos.mcp.http import McpEndpoint
 from mcos.notify.dispatcher import NotifyDispatcher
-from mcos.replication import PostgresFanout
+from mcos.replication import Leadership, PostgresFanout
 from mcos.services import agents as agent_service
 from mcos.services import notify as notify_service
 from mcos.services import operators as operator_service
@@ -76,9 +76,11 @@ log = logging.getLogger(__name__)
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
 
-async def _sweep_liveness(store: Store, every: float) -> None:
+async def _sweep_liveness(store: Store, every: float, leadership: Leadership) -> None:
     while True:
         await asyncio.sleep(every)
+        if not await asyncio.to_thread(leadership.leads):
+            continue  # another replica sweeps
         try:
             await store.write(agent_service.sweep_liveness, store.fleet)
             await store.write(expire_approvals)
@@ -87,10 +89,12 @@ async def _sweep_liveness(store: Store, every: float) -> None:
             log.exception("liveness sweep failed")
 
 
-async def _run_schedules(store: Store, every: float) -> None:
+async def _run_schedules(store: Store, every: float, leadership: Leadership) -> None:
     """Fire what fell due, one unit per schedule; then flag scheduled tasks never started."""
     while True:
         await asyncio.sleep(every)
+        if not await asyncio.to_thread(leadership.leads):
+            continue  # another replica runs them
         for schedule in store.fleet.schedules:
             try:
                 await store.write(
@@ -140,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # replicas: the fan-out orders this replica's commits with the others' it reads from the
     # log, woken by NOTIFY (see mcos.replication).
     fanout = None if db.is_sqlite else PostgresFanout(db, broker)
+    leadership = Leadership(db)
     on_commit = broker.publish_threadsafe if fanout is None else fanout.publish_committed
     metrics = Metrics(broker)
     writer = Writer(
@@ -173,8 +178,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.start()
         if fanout is not None:
             fanout.start(broker.last_seq)
-        sweeper = asyncio.create_task(_sweep_liveness(store, settings.liveness_sweep_seconds))
-        scheduler = asyncio.create_task(_run_schedules(store, settings.schedule_tick_seconds))
+        sweeper = asyncio.create_task(
+            _sweep_liveness(store, settings.liveness_sweep_seconds, leadership)
+        )
+        scheduler = asyncio.create_task(
+            _run_schedules(store, settings.schedule_tick_seconds, leadership)
+        )
         notifier.start()
         hup = _reload_on_sighup(store, settings, app.state.token_cache)
         try:
@@ -189,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop_task
             await asyncio.to_thread(writer.stop)
+            await asyncio.to_thread(leadership.close)
             if fanout is not None:
                 await asyncio.to_thread(fanout.stop)
             db.dispose()
