@@ -528,6 +528,12 @@ class Fleet(FleetModel):
     def liveness_for(self, agent: Agent) -> Liveness:
         return agent.liveness or self.liveness
 
+    @functools.cached_property
+    def shortest_silence_seconds(self) -> int:
+        """The shortest silence after which any agent is stalled or offline."""
+        thresholds = [self.liveness, *(a.liveness for a in self.agents if a.liveness)]
+        return min(min(t.stalled_after_seconds, t.offline_after_seconds) for t in thresholds)
+
     def guard_for(self, agent: Agent) -> Guard:
         """The guard that holds for ``agent``: the fleet's ``[guard]`` extended by its own
         (lists joined, the stricter of each limit). The one place the two are merged."""

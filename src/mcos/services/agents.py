@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, insert, or_, select, update
 
 from mcos.contract.requests import SetAsideIn, isoformat
 from mcos.domain import events as ev
@@ -87,8 +87,21 @@ def _active_agent(conn: Connection, name: str, field: str | None = None) -> Any:
 
 
 def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
-    """Notice silence: move agents whose heartbeats stopped to stalled or offline."""
+    """Notice silence: move agents whose heartbeats stopped to stalled or offline.
+
+    Only the agents whose liveness could differ from their row's are read: suspended ones,
+    those silent for the fleet's shortest threshold, those with a cooldown, and those whose row
+    does not say what their last heartbeat said. Every other agent heartbeated recently and its
+    heartbeat set the liveness it still has: at 10,000 agents, reading and deriving every row
+    every few seconds was most of the sweep (``bench/scale.py --profile``).
+    """
     changed = 0
+    quiet_since = ctx.now - timedelta(seconds=fleet.shortest_silence_seconds)
+    said = case(
+        (A.c.reported_status == Liveness.WORKING.value, Liveness.WORKING.value),
+        (A.c.reported_status == Liveness.COMPACTING.value, Liveness.COMPACTING.value),
+        else_=Liveness.IDLE.value,
+    )
     rows = ctx.conn.execute(
         select(
             A.c.name,
@@ -98,7 +111,16 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
             A.c.cooldown_until,
             A.c.paused,
         )
-        .where(A.c.active.is_(True))
+        .where(
+            A.c.active.is_(True),
+            or_(
+                A.c.paused.is_(True),
+                A.c.last_heartbeat_at.is_(None),
+                A.c.last_heartbeat_at <= quiet_since,
+                A.c.cooldown_until.is_not(None),
+                A.c.liveness.is_distinct_from(said),
+            ),
+        )
         .order_by(A.c.name)  # rows change in name order, as a heartbeat batch locks them
     ).all()
     for row in rows:
