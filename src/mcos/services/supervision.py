@@ -9,9 +9,10 @@ its reassignments and messages say so in the log.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from mcos.contract.requests import MessageIn, TaskAssign, isoformat
 from mcos.contract.vocab import MessageKind
@@ -58,47 +59,62 @@ def _open_tasks(conn: Connection) -> dict[str, list[int]]:
     return out
 
 
+# Only the columns the sweep reads: every agent's whole row (its JSON columns decoded) took
+# most of a 10,000-agent sweep, which holds the writer.
+_SWEPT = (
+    select(
+        A.c.name,
+        A.c.role,
+        A.c.last_heartbeat_at,
+        A.c.reported_status,
+        A.c.cooldown_until,
+        A.c.paused,
+    )
+    .where(A.c.active.is_(True))
+    .order_by(A.c.name)
+)
+
+
+def _liveness(fleet: Fleet, row: Any, now: datetime) -> Liveness:
+    return current_liveness(
+        fleet,
+        row.name,
+        row.last_heartbeat_at,
+        row.reported_status,
+        now,
+        row.cooldown_until,
+        row.paused,
+    )
+
+
 def supervise(ctx: WriteContext, fleet: Fleet) -> int:
     """Take the next step of every agent's stall episode; returns how many steps were taken."""
     if not fleet.supervision.enabled:
         return 0
-    # Only the columns the sweep reads: every agent's whole row (its JSON columns decoded) took
-    # most of a 10,000-agent sweep, which holds the writer and the event log's lock.
+    # Only the agents that can take a step: those in an episode, and those silent for the
+    # fleet's shortest threshold (no other agent is stalled or offline). Every agent, with its
+    # liveness derived, is read only if one of them has work to hand over (peers_of). At 10,000
+    # agents, reading and deriving every row every few seconds was most of the sweep.
+    quiet_since = ctx.now - timedelta(seconds=fleet.shortest_silence_seconds)
+    in_episode = select(S.c.agent).where(S.c.ended_at.is_(None))
     rows = ctx.conn.execute(
-        select(
-            A.c.name,
-            A.c.role,
-            A.c.last_heartbeat_at,
-            A.c.reported_status,
-            A.c.cooldown_until,
-            A.c.paused,
-        )
-        .where(A.c.active.is_(True))
-        .order_by(A.c.name)
+        _SWEPT.where(or_(A.c.last_heartbeat_at <= quiet_since, A.c.name.in_(in_episode)))
     ).all()
     episodes = {r.agent: r for r in ctx.conn.execute(select(S).where(S.c.ended_at.is_(None)))}
-    liveness = {
-        r.name: current_liveness(
-            fleet,
-            r.name,
-            r.last_heartbeat_at,
-            r.reported_status,
-            ctx.now,
-            r.cooldown_until,
-            r.paused,
-        )
-        for r in rows
-    }
+    liveness = {r.name: _liveness(fleet, r, ctx.now) for r in rows}
     tasks = _open_tasks(ctx.conn)
-    live_by_role: dict[str, list[str]] = {}
-    for r in rows:
-        if liveness[r.name] in LIVE:
-            live_by_role.setdefault(r.role, []).append(r.name)
+    live_by_role: dict[str, list[str]] | None = None
 
     def peers_of(row: Any) -> dict[str, int]:
         """The live agents of the same role and their open tasks, as the sweep has them now.
         Asked only of an agent that has work to hand over or is escalated: asked of every
         agent, it made the sweep quadratic (10,000 agents: minutes in the writer)."""
+        nonlocal live_by_role
+        if live_by_role is None:
+            live_by_role = {}
+            for r in ctx.conn.execute(_SWEPT).all():
+                if _liveness(fleet, r, ctx.now) in LIVE:
+                    live_by_role.setdefault(r.role, []).append(r.name)
         same_role = live_by_role.get(row.role, ())
         return {name: len(tasks.get(name, [])) for name in same_role if name != row.name}
 
