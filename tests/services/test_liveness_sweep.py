@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from mcos.fleet.schema import Fleet
-from mcos.services.agents import current_liveness, sweep_liveness
+from mcos.services.agents import row_liveness, sweep_liveness
 from mcos.storage import tables
 from mcos.storage.database import Database
 from mcos.storage.writer import WriteContext, write_once
@@ -50,14 +50,6 @@ def test_the_sweep_leaves_every_agent_as_its_row_derives(db: Database, fleet: Fl
         after = conn.execute(select(A).where(A.c.active.is_(True))).all()
     # Derived at the sweep's moment or a little later: the same for these silences.
     for row in after:
-        derived = current_liveness(
-            fleet,
-            row.name,
-            row.last_heartbeat_at,
-            row.reported_status,
-            now,
-            row.cooldown_until,
-            row.paused,
-        )
+        derived = row_liveness(fleet, row, now)
         assert row.liveness == derived.value, row.name
     assert write_once(db, lambda ctx: sweep_liveness(ctx, fleet)) == 0, "nothing left to change"

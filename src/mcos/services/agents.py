@@ -124,15 +124,7 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
         .order_by(A.c.name)  # rows change in name order, as a heartbeat batch locks them
     ).all()
     for row in rows:
-        now_liveness = current_liveness(
-            fleet,
-            row.name,
-            row.last_heartbeat_at,
-            row.reported_status,
-            ctx.now,
-            row.cooldown_until,
-            row.paused,
-        )
+        now_liveness = row_liveness(fleet, row, ctx.now)
         if now_liveness.value == row.liveness:
             continue
         # Only if the row is still as read: a heartbeat another replica commits meanwhile
@@ -169,6 +161,20 @@ def sweep_liveness(ctx: WriteContext, fleet: Fleet) -> int:
     return changed
 
 
+def row_liveness(fleet: Fleet, row: Any, now: datetime) -> Liveness:
+    """:func:`current_liveness` of an ``agents`` row (name, last heartbeat, reported status,
+    cooldown, paused)."""
+    return current_liveness(
+        fleet,
+        row.name,
+        row.last_heartbeat_at,
+        row.reported_status,
+        now,
+        row.cooldown_until,
+        row.paused,
+    )
+
+
 def current_liveness(
     fleet: Fleet,
     name: str,
@@ -194,15 +200,7 @@ def current_liveness(
 def agent_view(
     row: Any, fleet: Fleet, now: datetime, mail_warnings: Sequence[str] = ()
 ) -> dict[str, Any]:
-    liveness = current_liveness(
-        fleet,
-        row.name,
-        row.last_heartbeat_at,
-        row.reported_status,
-        now,
-        row.cooldown_until,
-        row.paused,
-    )
+    liveness = row_liveness(fleet, row, now)
     gauge = (
         ContextGauge(row.context_tokens, row.context_window, row.flush_line).as_dict()
         if row.context_tokens is not None

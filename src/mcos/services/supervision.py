@@ -9,7 +9,7 @@ its reassignments and messages say so in the log.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
@@ -22,7 +22,7 @@ from mcos.domain.liveness import Liveness
 from mcos.domain.supervision import LIVE, Episode, Rules, Step, next_step, pick_peer
 from mcos.fleet.schema import OPERATOR, Agent, Fleet
 from mcos.services.access import SYSTEM, Principal
-from mcos.services.agents import current_liveness, nudge_agent
+from mcos.services.agents import nudge_agent, row_liveness
 from mcos.services.messages import send_message
 from mcos.services.tasks import assign_task
 from mcos.storage import tables
@@ -75,18 +75,6 @@ _SWEPT = (
 )
 
 
-def _liveness(fleet: Fleet, row: Any, now: datetime) -> Liveness:
-    return current_liveness(
-        fleet,
-        row.name,
-        row.last_heartbeat_at,
-        row.reported_status,
-        now,
-        row.cooldown_until,
-        row.paused,
-    )
-
-
 def supervise(ctx: WriteContext, fleet: Fleet) -> int:
     """Take the next step of every agent's stall episode; returns how many steps were taken."""
     if not fleet.supervision.enabled:
@@ -101,7 +89,7 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
         _SWEPT.where(or_(A.c.last_heartbeat_at <= quiet_since, A.c.name.in_(in_episode)))
     ).all()
     episodes = {r.agent: r for r in ctx.conn.execute(select(S).where(S.c.ended_at.is_(None)))}
-    liveness = {r.name: _liveness(fleet, r, ctx.now) for r in rows}
+    liveness = {r.name: row_liveness(fleet, r, ctx.now) for r in rows}
     tasks = _open_tasks(ctx.conn)
     live_by_role: dict[str, list[str]] | None = None
 
@@ -113,7 +101,7 @@ def supervise(ctx: WriteContext, fleet: Fleet) -> int:
         if live_by_role is None:
             live_by_role = {}
             for r in ctx.conn.execute(_SWEPT).all():
-                if _liveness(fleet, r, ctx.now) in LIVE:
+                if row_liveness(fleet, r, ctx.now) in LIVE:
                     live_by_role.setdefault(r.role, []).append(r.name)
         same_role = live_by_role.get(row.role, ())
         return {name: len(tasks.get(name, [])) for name in same_role if name != row.name}
