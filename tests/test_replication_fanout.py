@@ -80,3 +80,40 @@ def _wait_for(fanout: PostgresFanout, seq: int) -> None:
     deadline = time.monotonic() + 10
     while fanout.published < seq and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def test_the_writer_hands_its_batch_over_while_the_listener_publishes(
+    two_replicas: tuple[Database, Database],
+) -> None:
+    """While the listener holds the publishing lock (reading other replicas' events), the
+    writer's commit does not wait for it: its batch is left to the listener, which publishes it
+    once its read is done, in order."""
+    ours, _ = two_replicas
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    broker = Broker()
+    broker.bind(loop)
+    published: list[Event] = []
+    broker.listeners.append(published.extend)
+    fanout = PostgresFanout(ours, broker, poll_seconds=60)
+    fanout.start(0)
+    writer = Writer(ours, fanout.publish_committed)
+    writer.start()
+    try:
+        _wait_for(fanout, writer.run(_append(0)))
+        before = fanout.read_back  # the listener's first read may have taken it from the log
+        with fanout._publishing:  # as the listener does while it reads the log
+            # The writer commits and goes on: were it waiting for the lock, this would time out.
+            seqs = [writer.submit_nowait(_append(n)).result(5) for n in (1, 2)]
+            assert fanout.published == 1, "nothing published while the listener holds the lock"
+        _wait_for(fanout, seqs[-1])  # the batches' own NOTIFY woke the listener
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)  # drain the loop
+    finally:
+        writer.stop()
+        fanout.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
+    assert [e.data["n"] for e in published] == [0, 1, 2]
+    assert fanout.read_back == before, "its own events from memory, none read back"

@@ -81,10 +81,11 @@ class PostgresFanout:
         self._drain(reading=False)
 
     def _drain(self, *, reading: bool) -> None:
-        """Publish the writer's handed-over batches in order, unless another thread publishes
-        (it drains them before it lets go). ``reading``: the listener's thread, which reads
-        the log for what comes before a batch; the writer stops at such a batch instead."""
-        while self._handed and self._publishing.acquire(blocking=False):
+        """Publish the writer's handed-over batches in order. ``reading``: the listener's
+        thread, which waits its turn and reads the log for what comes before a batch; the
+        writer never waits (whoever publishes drains the batches before it lets go) and stops
+        at such a batch, for the listener."""
+        while self._handed and self._publishing.acquire(blocking=reading):
             try:
                 while self._handed:
                     events = self._handed[0]
