@@ -595,7 +595,8 @@ def write_once(db: Database, unit: Unit[T]) -> T:
     job = _Job(unit)
     with db.batch_connection() as conn:
         run_batch(db, conn, [job])
-    assert not job.deferred, "a lone unit is never deferred"
+        while job.deferred:  # a deadlock PostgreSQL broke against another replica's batch
+            run_batch(db, conn, [job])
     if job.error is not None:
         raise job.error
     result: T = job.outcome
