@@ -48,6 +48,7 @@ from mcos.api.routes import (
     tokens,
 )
 from mcos.api.routes import fleet as fleet_route
+from mcos.api.routing import add_routes, index_routes
 from mcos.api.session import allowed_origins
 from mcos.contract.errors import MEANING, ErrorBody, statuses_of
 from mcos.contract.fleet import Health
@@ -258,7 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         otlp_router,
         metrics_router(settings.metrics),
     ):
-        app.include_router(router)
+        add_routes(app, router)
 
     @app.get(
         "/api/v1/health",
@@ -300,6 +301,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: every answer carries its request id and is counted, refusals included.
     app.add_middleware(RequestObserver, metrics=metrics)
     finish_openapi(app, [*HAND_PARSED, ErrorBody, JsonRpcAnswer], MCP_OPENAPI)
+    index_routes(app)
     return app
 
 

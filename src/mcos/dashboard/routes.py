@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from mcos.api.auth import CurrentPrincipal, CurrentStore
 from mcos.api.responses import JSON
+from mcos.api.routing import add_routes
 from mcos.api.session import (
     SESSION_COOKIE,
     check_csrf,
@@ -141,7 +142,7 @@ async def agent_page(name: AgentName, store: CurrentStore, principal: CurrentPri
 
 def install_dashboard(app: FastAPI) -> None:
     """Serve the page at ``/``, its files under ``/static`` and its API."""
-    app.include_router(router)
+    add_routes(app, router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
