@@ -14,6 +14,7 @@ from typing import Any
 import httpx2  # the HTTP library the provider SDKs use; cheaper than httpx per request
 import orjson
 
+from mcos.client.connections import Transport
 from mcos.client.errors import ApiError, Unreachable, error_of
 from mcos.client.outbox import DeliveryResult, Report
 from mcos.contract import paths
@@ -48,8 +49,10 @@ def new_pool(url: str, timeout: float = 10.0) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(
         base_url=url.rstrip("/"),
         timeout=timeout,
-        verify=trust_context(),
-        limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
+        transport=Transport(
+            verify=trust_context(),
+            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50),
+        ),
     )
 
 

@@ -56,9 +56,10 @@ def provider_pool() -> httpx2.AsyncClient:
     timeout long enough for a long reply."""
     import httpx2
 
+    from mcos.client.connections import Transport
     from mcos.tls import trust_context
 
-    return httpx2.AsyncClient(timeout=600, verify=trust_context())
+    return httpx2.AsyncClient(timeout=600, transport=Transport(verify=trust_context()))
 
 
 def make_provider(
