@@ -169,7 +169,19 @@ def main_phases(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> 
     script = write_script(folder / "script.json", names)
     fake = Server(
         "fake provider",
-        [PYTHON, "-m", "mcos.testing.fake_providers", "--port", "{port}", "--script", str(script)],
+        # Connections kept between phases: at uvicorn's 5 s, a contender's idle pool could
+        # reuse one the fake was closing that instant, and a framework without retries failed.
+        [
+            PYTHON,
+            "-m",
+            "mcos.testing.fake_providers",
+            "--port",
+            "{port}",
+            "--script",
+            str(script),
+            "--keep-alive",
+            "600",
+        ],
         env,
         folder / "fake.log",
     )

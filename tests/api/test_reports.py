@@ -162,3 +162,29 @@ def test_a_report_refused_in_its_service_leaves_the_others_applied_once(api: Con
     assert [e["data"]["outcome"] for e in decided] == ["deny"]
     used = [e for e in _events(api, "usage.recorded") if e["actor"].endswith("flow")]
     assert len(used) == 1
+
+
+def test_an_id_repeated_within_one_bundle_counts_once(api: ControlPlane) -> None:
+    task = _task_for(api, "flow")
+    usage = {"id": "u-1", "model": "claude-sonnet-4-5", "input_tokens": 10, "output_tokens": 2}
+    comment = {"id": "c-1", "body": "Once."}
+    event = {"id": "e-1", "type": "runtime.note", "data": {}}
+    reports = [
+        {"agent": "flow", "path": "/api/v1/agents/flow/usage", "body": usage},
+        {"agent": "flow", "path": f"/api/v1/tasks/{task}/comments", "body": comment},
+        {"agent": "flow", "path": "/api/v1/events", "body": event},
+        # A runner that queued the same reports twice (a retried put): each is kept once.
+        {"agent": "flow", "path": "/api/v1/agents/flow/usage", "body": usage},
+        {"agent": "flow", "path": f"/api/v1/tasks/{task}/comments", "body": comment},
+        {"agent": "flow", "path": "/api/v1/events", "body": event},
+    ]
+    with _runner(api, "velo") as runner:
+        results = runner.post("/api/v1/reports", json={"reports": reports}).json()["results"]
+    assert [r["status"] for r in results[:3]] == [201, 201, 201]
+    assert [r["error"]["code"] for r in results[3:]] == ["duplicate_id"] * 3
+    used = [e for e in _events(api, "usage.recorded") if e["data"].get("input_tokens") == 10]
+    assert len(used) == 1
+    with api.client() as operator:
+        history = operator.get(f"/api/v1/tasks/{task}").json()["history"]
+    assert [e["type"] for e in history].count("task.commented") == 1
+    assert len([e for e in _events(api, "runtime.note") if e["actor"].endswith("flow")]) == 1

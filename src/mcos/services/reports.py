@@ -73,8 +73,9 @@ def _apply(ctx: WriteContext, reports: list[Prepared], *, isolated: bool) -> dic
             if isolated:
                 outcome = ctx.attempt(report.apply)
             else:
+                # Its events are inserted with the bundle's, once, at the end of the attempt
+                # (on PostgreSQL at the commit); a later report's client-id check sees them.
                 outcome = report.apply(ctx)
-                ctx.flush()  # its events are seen by the reports after it, as in a savepoint
         except Exception as exc:
             if not isolated:
                 raise _Isolate from exc  # nothing of the first pass is kept

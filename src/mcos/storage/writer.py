@@ -103,11 +103,14 @@ class WriteContext:
         """
         if not pairs:
             return set()
+        own = {(r["actor"], r["client_id"]) for r in self.rows}
         if self.late:
-            own = {(r["actor"], r["client_id"]) for r in self.rows}
             known = (self._recorded, self._pending, own)
             return {pair for pair in pairs if any(pair in some for some in known)}
-        return recorded_client_ids(self.conn, pairs)
+        # On SQLite, the appends not inserted yet (a bundle's earlier reports) and the log.
+        found = {pair for pair in pairs if pair in own}
+        rest = [pair for pair in pairs if pair not in found]
+        return found | recorded_client_ids(self.conn, rest) if rest else found
 
     def is_recorded(self, actor: str, client_id: str | None) -> bool:
         """Whether ``actor`` already used ``client_id``: one query, and this batch's appends."""
@@ -115,6 +118,8 @@ class WriteContext:
             return False
         if self.late and self.recorded_client_ids([(actor, client_id)]):
             return True
+        if any(r["client_id"] == client_id and r["actor"] == actor for r in self.rows):
+            return True  # on SQLite, appended by this unit and not inserted yet
         return self.conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
 
     def log_end(self) -> int:

@@ -204,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a .toml or .json script, or the name of one shipped with mcos "
         f"({', '.join(sorted(p.stem for p in SCRIPTS.glob('*.toml')))}); default: no rules",
     )
+    parser.add_argument(
+        "--keep-alive",
+        type=int,
+        default=5,
+        help="seconds an idle connection is kept open (uvicorn's default, 5); a benchmark whose "
+        "clients idle between phases sets it longer, as the real APIs keep theirs",
+    )
     args = parser.parse_args(argv)
     try:
         script = Script.from_file(script_path(args.script)) if args.script else Script()
@@ -217,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  openai base_url:    http://{host}:{port}/v1", flush=True)
     print(f"  requests: GET http://{host}:{port}/_fake/requests", flush=True)
     app = create_app(FakeState(script))
-    uvicorn.Server(uvicorn.Config(app, log_level="info", ws="none")).run(sockets=[sock])
+    config = uvicorn.Config(
+        app, log_level="info", ws="none", timeout_keep_alive=max(1, args.keep_alive)
+    )
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
