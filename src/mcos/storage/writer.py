@@ -60,10 +60,11 @@ class _Defer(Exception):
 class WriteContext:
     """What a unit sees: the connection, the batch's clock, and the event log to append to.
 
-    On SQLite the events a unit appends are numbered for good and inserted as it runs. On
-    PostgreSQL they are numbered provisionally, kept, and inserted by the batch's commit, which
-    numbers them for good (``Database.commit_batch``): a result that names an event's seq must
-    get it through :meth:`seq_of`, which the writer corrects then.
+    On SQLite the events a unit appends are numbered for good and inserted when it ends (or at
+    :meth:`flush`, which a savepoint does first). On PostgreSQL they are numbered
+    provisionally, kept, and inserted by the batch's commit, which numbers them for good
+    (``Database.commit_batch``): a result that names an event's seq must get it through
+    :meth:`seq_of`, which the writer corrects then.
     """
 
     def __init__(
