@@ -4,28 +4,16 @@ is printed. Figures are checked to be there, never how fast."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "budgets.py"
+from tests.bench.tiny import run_tiny
+
 OPERATIONS = {"check, one agent", "all 23 agents", "record one call"}
 
 
 def test_the_budgets_benchmark_runs_in_its_tiny_mode(tmp_path: Path) -> None:
-    figures = tmp_path / "budgets.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--tiny", "--json-out", str(figures)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=BENCH.parent,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "before/after" in done.stdout and "check, one agent" in done.stdout, done.stdout
-    found = json.loads(figures.read_text())
+    printed, found = run_tiny("budgets.py", tmp_path)
+    assert "before/after" in printed and "check, one agent" in printed, printed
     backends = {"sqlite", "postgresql"} if found["postgres"] else {"sqlite"}
     measured = {(r["backend"], r["usage_rows"], r["operation"]) for r in found["rows"]}
     assert measured == {(b, n, op) for b in backends for n in (200, 2000) for op in OPERATIONS}

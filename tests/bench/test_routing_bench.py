@@ -4,27 +4,14 @@ be there, never how fast."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "routing.py"
+from tests.bench.tiny import run_tiny
 
 
 def test_the_routing_benchmark_runs_in_its_tiny_mode(tmp_path: Path) -> None:
-    figures = tmp_path / "routing.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--tiny", "--json-out", str(figures)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=BENCH.parent,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "GET /api/v1/health" in done.stdout, done.stdout
-    rows = json.loads(figures.read_text())["rows"]
-    assert len(rows) == 5
-    for row in rows:
+    printed, found = run_tiny("routing.py", tmp_path)
+    assert "GET /api/v1/health" in printed, printed
+    assert len(found["rows"]) == 5
+    for row in found["rows"]:
         assert row["index_us"] > 0 and row["fastapi_us"] > 0, row
