@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.server import ControlPlane, error_of
 
@@ -188,3 +189,37 @@ def test_an_id_repeated_within_one_bundle_counts_once(api: ControlPlane) -> None
         history = operator.get(f"/api/v1/tasks/{task}").json()["history"]
     assert [e["type"] for e in history].count("task.commented") == 1
     assert len([e for e in _events(api, "runtime.note") if e["actor"].endswith("flow")]) == 1
+
+
+def test_usage_reports_in_one_bundle_each_see_the_spend_before_them(api: ControlPlane) -> None:
+    """The second report's answer counts the first's tokens, and the one that crosses the
+    budget pauses the agent, as when they arrive one by one."""
+    with api.client() as operator:
+        changed = operator.patch(
+            "/api/v1/agents/flow/budget",
+            json={"daily_tokens": 2_500, "reason": "a small day for the test"},
+        )
+        assert changed.status_code == 200, changed.text
+    sizes = [(1_000, 200), (800, 100), (500, 0)]
+    reports = [
+        {"agent": "flow", "path": "/api/v1/agents/flow/usage", "body": {"id": f"t-{n}",
+         "model": "claude-sonnet-4-5", "input_tokens": i, "output_tokens": o}}
+        for n, (i, o) in enumerate(sizes)
+    ]  # fmt: skip
+    with _runner(api, "velo") as runner:
+        results = runner.post("/api/v1/reports", json={"reports": reports}).json()["results"]
+    assert [r["status"] for r in results] == [201, 201, 201], results
+    spent = [r["body"]["spent"]["daily_tokens"] for r in results]
+    before = spent[0] - 1_200  # what flow spent today before this bundle
+    assert spent == [before + 1_200, before + 2_100, before + 2_600]
+    assert [r["body"]["paused"] for r in results] == [
+        before + 1_200 > 2_500,
+        before + 2_100 > 2_500,
+        True,
+    ]
+    costs = [r["body"]["cost_usd"] for r in results]
+    usd = [r["body"]["spent"]["daily_usd"] for r in results]
+    assert usd[2] - usd[0] == pytest.approx(costs[1] + costs[2])
+    with api.client() as operator:
+        shown = operator.get("/api/v1/agents/flow").json()
+    assert shown["paused"] is True, shown

@@ -7,6 +7,9 @@ time zone's. Nothing retries early: a cooldown refuses the budget check until it
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,6 +34,24 @@ from mcos.storage.writer import WriteContext
 
 A, U = tables.agents, tables.usage
 LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
+
+_REMEMBERED: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
+    "remembered_spend", default=None
+)
+"""Within :func:`spend_remembered`: each agent's spend as read once, grown by what is recorded."""
+
+
+@contextlib.contextmanager
+def spend_remembered() -> Iterator[None]:
+    """Within, :func:`settle_budget` reads an agent's spend once and :func:`record_calls_of`
+    adds each recorded call to it, rather than reading the running totals after every call (a
+    bundle of reports holds two usage reports a task). Only for work that is undone whole if
+    any of it fails: a part rolled back alone would leave its calls counted here."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 # Built once: every usage report reads it. Locked until the commit, as _AGENTS below.
@@ -243,6 +264,13 @@ def record_calls_of(
     if rows:
         ctx.conn.execute(insert(U), rows)
         usage_totals.add(ctx.conn, rows)
+        if remembered := _REMEMBERED.get():
+            for added in rows:  # all at ctx.now: in today and this month
+                if (used := remembered.get(added["agent"])) is not None:
+                    tokens = sum(added[n] for n in usage_totals.COUNTS[1:])
+                    for period in ("daily", "monthly"):
+                        used[f"{period}_usd"] += added["cost_usd"]
+                        used[f"{period}_tokens"] += tokens
     recorded: list[list[dict[str, Any]]] = []
     for actor, row, calls in priced:
         mine = []
@@ -272,7 +300,12 @@ def settle_budget(
 ) -> tuple[dict[str, Any], dict[str, Any], bool]:
     """After recording usage: spent and budget, pausing the agent if it went over; and
     whether it is paused now."""
-    return _settle(ctx, fleet, row, spent(ctx.conn, fleet, row.name, ctx.now))
+    remembered = _REMEMBERED.get()
+    if remembered is None:
+        return _settle(ctx, fleet, row, spent(ctx.conn, fleet, row.name, ctx.now))
+    if row.name not in remembered:
+        remembered[row.name] = spent(ctx.conn, fleet, row.name, ctx.now)
+    return _settle(ctx, fleet, row, dict(remembered[row.name]))
 
 
 def _settle(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcos.errors import McosError, ServiceUnavailable
+from mcos.services import budgets
 from mcos.services.refusals import Refusal
 from mcos.storage.writer import WriteContext
 
@@ -51,7 +52,9 @@ def apply_reports(ctx: WriteContext, reports: list[Prepared]) -> dict[str, Any]:
     in a savepoint of its own, so what the others did is kept and the answers are the same.
     """
     try:
-        return ctx.attempt(lambda whole: _apply(whole, reports, isolated=False))
+        # Undone whole if a report raises, so the agents' spend may be remembered through it.
+        with budgets.spend_remembered():
+            return ctx.attempt(lambda whole: _apply(whole, reports, isolated=False))
     except _Isolate:
         return _apply(ctx, reports, isolated=True)
 
