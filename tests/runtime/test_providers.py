@@ -682,3 +682,17 @@ def _tools_json(req: ModelRequest) -> str:
         for t in req.tools
     ]
     return json.dumps(specs, sort_keys=True) if specs else ""
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"), [("0", "not at least 1 second"), ("soon", "not a whole number")]
+)
+def test_the_fakes_keep_alive_is_whole_seconds(given: str, problem: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcos.testing.fake_providers", "--keep-alive", given],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "--keep-alive" in done.stderr and problem in done.stderr

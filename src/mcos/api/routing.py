@@ -2,10 +2,10 @@
 
 FastAPI tries an application's routes one by one, each through several layers of its included
 routers' bookkeeping; with about 100 routes, a request to one of the last (``/api/v1/health``)
-spent more on finding its route than on answering, and an agent's heartbeat several times its
-own work (``bench/ingest.py --only steps``). Every route's path starts with literal text
-(``/api/v1/agents/`` for ``/api/v1/agents/{name}/heartbeat``), so the first three segments of a
-request's path (``/api/v1/agents``) tell which routes can match it at all.
+spent more on finding its route than on answering (``bench/routing.py``: 122 µs in-process,
+37 µs with this index; about 210 µs with the routers included). Every route's path starts with
+literal text (``/api/v1/agents/`` for ``/api/v1/agents/{name}/heartbeat``), so the first three
+segments of a request's path (``/api/v1/agents``) tell which routes can match it at all.
 
 :class:`RouteIndex` sits where the application's router starts matching. It keeps, per first
 three segments, a router holding those routes and, in their places, the routes whose literal

@@ -6,7 +6,8 @@ for the raw socket, and anyio builds all of a socket's attributes to answer, a `
 system call among them. With twenty agents at work a pool holds twenty connections: under
 cProfile, these checks were 7% of a runner's event-loop time in ``bench/runtime.py`` at
 concurrency 20. Without a profiler, twenty loops of requests through one pool to a local server
-cost 5-7% less CPU a request with :class:`Transport` (2026-12-07, ``docs/benchmarks.md``).
+cost 12% less CPU a request with :class:`Transport` (``bench/pools.py``, 2026-12-07: 537 against
+612 µs).
 
 :class:`Transport` is httpx2's own transport whose connections remember their socket: the same
 readability check (a zero-timeout ``poll``), without the attributes. Everything else (TLS,

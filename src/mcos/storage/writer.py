@@ -104,12 +104,10 @@ class WriteContext:
         """
         if not pairs:
             return set()
-        own = {(r["actor"], r["client_id"]) for r in self.rows}
+        known = self._unlogged()
+        found = {pair for pair in pairs if any(pair in some for some in known)}
         if self.late:
-            known = (self._recorded, self._pending, own)
-            return {pair for pair in pairs if any(pair in some for some in known)}
-        # On SQLite, the appends not inserted yet (a bundle's earlier reports) and the log.
-        found = {pair for pair in pairs if pair in own}
+            return found
         rest = [pair for pair in pairs if pair not in found]
         return found | recorded_client_ids(self.conn, rest) if rest else found
 
@@ -117,11 +115,17 @@ class WriteContext:
         """Whether ``actor`` already used ``client_id``: one query, and this batch's appends."""
         if client_id is None:
             return False
-        if self.late and self.recorded_client_ids([(actor, client_id)]):
+        if any((actor, client_id) in some for some in self._unlogged()):
             return True
-        if any(r["client_id"] == client_id and r["actor"] == actor for r in self.rows):
-            return True  # on SQLite, appended by this unit and not inserted yet
         return self.conn.execute(_SEEN, {"actor": actor, "id": client_id}).first() is not None
+
+    def _unlogged(self) -> tuple[Set[ClientIdPair], ...]:
+        """The pairs this batch holds that the log cannot show yet: the appends not inserted
+        (on SQLite those of this unit since its last flush, a bundle's earlier reports; on
+        PostgreSQL all of them) and, on PostgreSQL, those earlier units appended or the commit
+        found recorded."""
+        own = {(r["actor"], r["client_id"]) for r in self.rows}
+        return (own, self._recorded, self._pending) if self.late else (own,)
 
     def log_end(self) -> int:
         """The log's last seq as this unit can read it: on SQLite, with the batch's own appends;

@@ -191,6 +191,17 @@ def script_path(name_or_path: str) -> Path:
     return shipped if shipped.is_file() else Path(name_or_path)
 
 
+def _seconds(text: str) -> int:
+    """A whole number of seconds, at least 1."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"{seconds} is not at least 1 second")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the fake in the foreground until interrupted."""
     parser = argparse.ArgumentParser(
@@ -206,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--keep-alive",
-        type=int,
+        type=_seconds,
         default=5,
         help="seconds an idle connection is kept open (uvicorn's default, 5); a benchmark whose "
         "clients idle between phases sets it longer, as the real APIs keep theirs",
@@ -224,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  openai base_url:    http://{host}:{port}/v1", flush=True)
     print(f"  requests: GET http://{host}:{port}/_fake/requests", flush=True)
     app = create_app(FakeState(script))
-    config = uvicorn.Config(
-        app, log_level="info", ws="none", timeout_keep_alive=max(1, args.keep_alive)
-    )
+    config = uvicorn.Config(app, log_level="info", ws="none", timeout_keep_alive=args.keep_alive)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
