@@ -52,7 +52,11 @@ PROFILE_COMPONENTS: dict[str, list[tuple[str, str, str]]] = {
             "storage/together.py",
             "run_together",
         ),
-        ("begin_batch (PostgreSQL: BEGIN, max(seq))", "storage/database.py", "begin_batch"),
+        (
+            "begin_batch (PostgreSQL: a connection's first BEGIN, max(seq))",
+            "storage/database.py",
+            "begin_batch",
+        ),
         (
             "commit_batch (PostgreSQL: lock, numbered insert, NOTIFY, COMMIT)",
             "storage/database.py",

@@ -60,14 +60,18 @@ def test_heartbeats_commit_while_another_replica_runs_a_serial_batch(
     one, two = replicas
     agent = fleet.agents[0].name
     inside, release = threading.Event(), threading.Event()
-    held = one.submit_nowait(lambda ctx: (inside.set(), release.wait(10)))
+    # The serial lock goes out with a batch's first statement.
+    held = one.submit_nowait(
+        lambda ctx: (ctx.conn.execute(select(1)), inside.set(), release.wait(10))
+    )
     assert inside.wait(10)
     # The first replica holds the serial lock; the heartbeat does not wait for it.
     answer = two.submit_bulk_nowait(_heartbeats(fleet), _beat(agent), parallel=True).result(10)
     assert answer["agent"] == agent
-    # A serial write of the second replica does wait: it starts only once the first commits.
+    # A serial write of the second replica does wait: its first statement runs only once the
+    # first commits.
     started = threading.Event()
-    serial = two.submit_nowait(lambda ctx: started.set())
+    serial = two.submit_nowait(lambda ctx: (ctx.conn.execute(select(1)), started.set()))
     assert not started.wait(0.5)
     release.set()
     held.result(10)

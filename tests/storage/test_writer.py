@@ -5,14 +5,16 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from mcos.domain.events import Event
 from mcos.errors import Conflict, InvalidInput, ServiceUnavailable
 from mcos.storage import tables
-from mcos.storage.database import Database
+from mcos.storage.database import SERIAL_BATCH_LOCK, Database
 from mcos.storage.writer import WriteContext, Writer
 from tests.fixtures.database import reset_postgres
 
@@ -153,6 +155,54 @@ def test_bulk_jobs_run_together_and_a_bad_item_is_refused_alone(db: Database) ->
     assert items == [f"item-{n}" for n in range(20)] + ["last", "a", "b"]
 
 
+def test_a_batch_runs_without_savepoints_unless_a_unit_fails(db: Database) -> None:
+    """Units that all succeed share the batch's transaction without a savepoint each (two
+    round trips fewer per unit); once one raises, the batch is undone and runs again guarded,
+    and the others' results are as if it had run guarded from the start."""
+    savepoints: list[str] = []
+    event.listen(db.write_engine, "savepoint", lambda conn, name: savepoints.append(name))
+    published: list[Event] = []
+    writer = Writer(db, published.extend)
+    writer.start()
+
+    def held(*submits: Callable[[], concurrent.futures.Future[Any]]) -> list[Any]:
+        """Submitted while the writer is busy, so that they go out as one batch."""
+        gate = threading.Event()
+        hold = writer.submit_nowait(lambda ctx: gate.wait(10))
+        futures = [submit() for submit in submits]
+        gate.set()
+        hold.result(10)
+        return [f.exception(10) or f.result(10) for f in futures]
+
+    def bulk(ctx: WriteContext, items: list[object]) -> list[int]:
+        return [ctx.append("test.bulk", "system", None, {"item": i}).seq for i in items]
+
+    def failing(ctx: WriteContext) -> None:
+        ctx.append("test.doomed", "system", None, {})
+        raise Conflict("refused on purpose", field="x")
+
+    together = held(
+        partial(writer.submit_nowait, _event_unit(1)),
+        partial(writer.submit_bulk_nowait, bulk, "a"),
+        partial(writer.submit_nowait, _event_unit(2)),
+        partial(writer.submit_bulk_nowait, bulk, "b"),
+    )
+    first = together[0]["seq"]
+    # The bulk group runs at the place of its first job, as the guarded way runs it.
+    assert together == [{"seq": first}, first + 1, {"seq": first + 3}, first + 2]
+    assert savepoints == [], "a batch whose units all succeed needs no savepoint"
+
+    mixed = held(
+        *(partial(writer.submit_nowait, u) for u in (_event_unit(3), failing, _event_unit(4)))
+    )
+    assert len(savepoints) >= 3, "after a failure the batch runs again, a savepoint a unit"
+    assert isinstance(mixed[1], Conflict)
+    assert mixed[2]["seq"] == mixed[0]["seq"] + 1 == first + 5
+    writer.stop()
+    assert [e.seq for e in published] == list(range(first, first + 6))
+    assert "test.doomed" not in [e.type for e in published]
+
+
 def _once(client_id: str) -> Callable[[WriteContext], int | None]:
     """A write that records ``client_id`` once and answers ``None`` when it is retried."""
 
@@ -269,4 +319,45 @@ def test_a_client_id_two_units_of_one_batch_append_waits_for_the_next(pg: str) -
             conn.execute(select(tables.events.c.seq).order_by(tables.events.c.seq)).scalars()
         )
     assert seqs == [1, 2]
+    db.dispose()
+
+
+def test_a_batch_opens_its_transaction_with_its_first_statement(pg: str) -> None:
+    """On PostgreSQL ``BEGIN`` and the serial lock cost no round trip of their own: nothing is
+    held while a unit has sent nothing, and both are in place before its first statement
+    runs. A batch that only appends sends them with its commit."""
+    db = Database(pg)
+    writer = Writer(db)
+    writer.start()
+    writer.run(_event_unit(0))  # a connection's first batch reads max(seq) with its BEGIN
+
+    def writer_backend() -> tuple[str, bool]:
+        """The writer's session: its state, and whether it holds the serial batches' lock."""
+        with db.reading() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT a.state, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+                    "AND l.locktype = 'advisory' AND l.objid = :lock AND l.granted) AS held "
+                    "FROM pg_stat_activity a WHERE a.datname = current_database() "
+                    "AND a.pid <> pg_backend_pid() AND a.application_name = '' "
+                    "AND a.backend_type = 'client backend' AND a.query NOT LIKE 'LISTEN%'"
+                ),
+                {"lock": SERIAL_BATCH_LOCK},
+            ).one()
+        return row.state, row.held
+
+    seen: dict[str, tuple[str, bool]] = {}
+
+    def unit(ctx: WriteContext) -> dict[str, int]:
+        seen["before"] = writer_backend()
+        ctx.conn.execute(select(func.count()).select_from(tables.agents))
+        seen["after"] = writer_backend()
+        return _event_unit(1)(ctx)
+
+    assert writer.run(unit) == {"seq": 2}
+    assert seen["before"] == ("idle", False), "nothing sent before the unit's first statement"
+    assert seen["after"] == ("idle in transaction", True)
+    assert writer.run(_event_unit(2)) == {"seq": 3}  # BEGIN, locks, insert, COMMIT at once
+    assert writer_backend() == ("idle", False)
+    writer.stop()
     db.dispose()

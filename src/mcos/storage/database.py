@@ -5,9 +5,10 @@ that takes the write lock up front with ``BEGIN IMMEDIATE``. PostgreSQL: the sam
 several control-plane replicas writing at once; a batch's events are numbered and inserted at
 its commit, under an advisory lock taken last, so that sequence numbers commit in order while
 the replicas' batches run side by side. A writer batch opens its transaction with
-:meth:`Database.begin_batch` and ends it with :meth:`Database.commit_batch`: on PostgreSQL one
-round trip each (``BEGIN`` and ``max(seq)``; the lock, the numbered insert, ``NOTIFY`` and
-``COMMIT``).
+:meth:`Database.begin_batch` and ends it with :meth:`Database.commit_batch`. On PostgreSQL the
+``BEGIN`` costs no round trip of its own: it goes out with the batch's first statement, and a
+batch that only appends sends it with the lock, the numbered insert, ``NOTIFY`` and ``COMMIT``
+in its one round trip.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ T = TypeVar("T")
 EVENT_LOG_LOCK = 0x6D636F73
 SERIAL_BATCH_LOCK = 0x6D636F74
 EVENTS_CHANNEL = "mcos_events"
+
+# Keys of the writer connection's ``info`` (PostgreSQL): the statements that open the batch's
+# transaction, not sent yet, and the last seq this connection appended or read.
+_PENDING_BEGIN = "mcos.pending_begin"
+_LOG_END = "mcos.log_end"
 
 
 class _UTCTimestamptzLoader(TimestamptzLoader):
@@ -133,6 +139,8 @@ class Database:
         with self.write_engine.connect() as conn:
             if not self.is_sqlite:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
+                event.listen(conn, "before_cursor_execute", _begin_first)
+                event.listen(conn, "rollback", _forget_begin)
                 # Rows read past SQLAlchemy (storage.together) come back in UTC as its own do,
                 # whatever the server's TimeZone.
                 raw = conn.connection.dbapi_connection
@@ -140,7 +148,7 @@ class Database:
             yield conn
 
     def begin_batch(self, conn: Connection, *, serial: bool = True) -> int:
-        """Open the batch's transaction and return the log's last sequence number as of now.
+        """Open the batch's transaction and return the log's last sequence number as known now.
 
         SQLite's ``BEGIN IMMEDIATE`` holds the only write lock: the number is final, and the
         batch's events are numbered from it and inserted as its units run. On PostgreSQL the
@@ -148,18 +156,32 @@ class Database:
         :meth:`commit_batch` numbers them for good. A ``serial`` batch first takes the advisory
         transaction lock ``SERIAL_BATCH_LOCK``, so serial batches of every replica run one at a
         time, as if there were one writer; the others (``Writer.submit_bulk(parallel=True)``:
-        heartbeats, usage reports, posted events) take no lock here and run beside them. One
-        round trip (one simple query on a connection from :meth:`batch_connection`).
+        heartbeats, usage reports, posted events) take no lock here and run beside them.
+
+        On PostgreSQL no round trip: ``BEGIN`` (and the lock) wait on the connection and go out
+        with its next statement (one simple query before a statement of SQLAlchemy's, the head
+        of ``run_together``'s or ``commit_batch``'s pipeline). Nothing a unit reads or writes
+        can run before them. The number is the last seq this connection appended or read, so
+        it is behind when other processes appended since; ``commit_batch`` shifts by the
+        difference as for any other replica's append. The connection's first batch reads
+        ``max(seq)`` with its ``BEGIN`` in one round trip.
         """
         if self.is_sqlite:
             return self.last_seq(conn)
-        lock = f"SELECT pg_advisory_xact_lock({SERIAL_BATCH_LOCK}); " if serial else ""
+        begin = ("BEGIN", f"SELECT pg_advisory_xact_lock({SERIAL_BATCH_LOCK})")[
+            : 2 if serial else 1
+        ]
+        known = conn.info.get(_LOG_END)
+        if known is not None:
+            conn.info[_PENDING_BEGIN] = begin
+            return int(known)
         with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(f"BEGIN; {lock}SELECT coalesce(max(seq), 0) FROM events")
+            cursor.execute("; ".join([*begin, "SELECT coalesce(max(seq), 0) FROM events"]))
             while cursor.nextset():
                 pass
             row = cursor.fetchone()
         assert row is not None, "max(seq) answers one row"
+        conn.info[_LOG_END] = int(row[0])
         return int(row[0])
 
     def commit_batch(self, conn: Connection, rows: list[dict[str, Any]]) -> int | None:
@@ -184,12 +206,16 @@ class Database:
             assert not rows, "on SQLite the events are inserted as the units run"
             return None
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        begin = conn.info.pop(_PENDING_BEGIN, ())
         if not rows:
-            raw.execute("COMMIT")
+            if not begin:  # else nothing was sent: there is no transaction to end
+                raw.execute("COMMIT")
             return None
         columns = _event_columns(rows)
         try:
             with raw.pipeline():
+                for statement in begin:
+                    raw.execute(statement)
                 raw.execute(f"SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK})")
                 numbered = raw.execute(
                     _APPEND_PG, [*columns, EVENTS_CHANNEL, f"{self.replica}:", len(rows)]
@@ -204,6 +230,7 @@ class Database:
             raise ClientIdsRecorded(found) from None
         row = numbered.fetchone()
         assert row is not None, "the append answers its base"
+        conn.info[_LOG_END] = int(row[0]) + len(rows)
         return int(row[0]) + 1
 
     def libpq_url(self) -> str:
@@ -233,6 +260,26 @@ class Database:
     def dispose(self) -> None:
         self.read_engine.dispose()
         self.write_engine.dispose()
+
+
+def send_pending_begin(conn: Connection, raw: psycopg.Connection[Any]) -> None:
+    """Inside a psycopg pipeline on the writer's connection: first open the batch's transaction,
+    if :meth:`Database.begin_batch` left that waiting."""
+    for statement in conn.info.pop(_PENDING_BEGIN, ()):
+        raw.execute(statement)
+
+
+def _begin_first(conn: Connection, cursor: Any, *_: Any) -> None:
+    """Before a statement of SQLAlchemy's on the writer's connection: send the waiting
+    ``BEGIN`` (and lock) first, as one simple query."""
+    begin = conn.info.pop(_PENDING_BEGIN, None)
+    if begin:
+        cursor.connection.execute("; ".join(begin))
+
+
+def _forget_begin(conn: Connection) -> None:
+    """A batch rolled back before it sent anything leaves no ``BEGIN`` waiting."""
+    conn.info.pop(_PENDING_BEGIN, None)
 
 
 class ClientIdsRecorded(Exception):

@@ -21,6 +21,8 @@ from sqlalchemy import ColumnElement, Connection, Select, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from mcos.storage.database import send_pending_begin
+
 Among = Callable[[ColumnElement[Any], str], ColumnElement[bool]]
 """``among(column, name)``: the column's value is one of the list bound as ``name``."""
 
@@ -85,6 +87,7 @@ def run_together(conn: Connection, statements: Sequence[Statement]) -> list[Answ
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     cursors = []
     with raw.pipeline():
+        send_pending_begin(conn, raw)
         for statement, params in statements:
             cursor = raw.cursor(row_factory=namedtuple_row)
             if isinstance(statement, PipelineSelect):

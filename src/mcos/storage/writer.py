@@ -3,10 +3,11 @@
 Every write in the control plane is a *unit*: a function of a :class:`WriteContext` that reads,
 checks, writes rows and appends events. Units submitted while a batch is being committed are
 gathered into the next batch, so under load one commit carries hundreds of writes (group commit).
-Each unit runs inside its own savepoint: a unit that raises leaves no trace and does not disturb
-the others. Events get their sequence numbers here (on PostgreSQL at the commit, see
-``Database.commit_batch``), are inserted in the same transaction as the rows they describe, and
-are handed to ``on_commit`` only after the commit has succeeded.
+A unit that raises leaves no trace and does not disturb the others: the batch runs first without
+savepoints and, if a unit raised, again with each unit inside its own savepoint. Events get their
+sequence numbers here (on PostgreSQL at the commit, see ``Database.commit_batch``), are inserted
+in the same transaction as the rows they describe, and are handed to ``on_commit`` only after
+the commit has succeeded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Set
+from collections.abc import Callable, Iterator, Set
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -316,9 +317,9 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
     instead of a handful per job. If the group fails, each of its jobs is retried alone, so
     a bad item is refused on its own and its neighbours still succeed.
 
-    A batch that is one piece (one job, or one group: heartbeats under load) first runs without
-    a savepoint, two round trips fewer; if it raises, that transaction is rolled back and the
-    batch runs again the guarded way. If the commit finds client ids already in the log
+    A batch first runs without savepoints, two round trips fewer per job or group; if any of
+    them raises, that transaction is rolled back and the batch runs again the guarded way, each
+    job or group in its own savepoint. If the commit finds client ids already in the log
     (PostgreSQL: ``ClientIdsRecorded``), the whole batch runs again, told which.
     """
     recorded: frozenset[ClientIdPair] = frozenset()
@@ -326,11 +327,11 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
         for job in jobs:
             job.reset()
         try:
-            bulks = {job.bulk for job in jobs}
-            if len(jobs) == 1 or (len(bulks) == 1 and None not in bulks):
-                events = _run_unguarded(_Batch(db, conn, recorded), jobs)
-                if events is not None:
-                    return events
+            events = _run_unguarded(_Batch(db, conn, recorded), jobs)
+            if events is not None:
+                return events
+            for job in jobs:
+                job.reset()
             return _run_guarded(_Batch(db, conn, recorded), jobs)
         except ClientIdsRecorded as found:
             if found.pairs <= recorded:
@@ -338,61 +339,76 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
             recorded |= found.pairs
 
 
-def _run_unguarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event] | None:
-    """The batch as one unit without a savepoint; ``None`` (nothing written) if it raised."""
-    bulk, unit = jobs[0].bulk, jobs[0].unit
-    with batch.conn.begin() as transaction:
-        batch.begin(jobs)
-        ctx = batch.context()
-        try:
-            if bulk is not None:
-                results = bulk(ctx, [job.item for job in jobs])
-            else:
-                assert unit is not None
-                results = [unit(ctx)]
-            ctx.flush()
-            batch.check(ctx)
-        except BaseException:
-            transaction.rollback()
-            return None
-        batch.keep(ctx)
-        events = batch.commit()
-    for job, result in zip(jobs, results, strict=True):
-        job.outcome = result
-    return events
-
-
-def _run_guarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event]:
+def _pieces(jobs: list[_Job[Any]]) -> Iterator[tuple[BulkUnit | None, list[_Job[Any]]]]:
+    """The batch in the order it runs: each plain job alone, each bulk group (its jobs
+    together) at the place of its first job."""
     groups: dict[BulkUnit, list[_Job[Any]]] = {}
     for job in jobs:
         if job.bulk is not None:
             groups.setdefault(job.bulk, []).append(job)
+    for job in jobs:
+        if job.bulk is None:
+            yield None, [job]
+            continue
+        group = groups.pop(job.bulk, None)
+        if group is not None:  # else already run with the first job of its group
+            yield job.bulk, group
+
+
+def _run_unguarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event] | None:
+    """The whole batch without a savepoint; ``None`` (nothing written) if any piece raised."""
+    outcomes: list[tuple[list[_Job[Any]], list[Any]]] = []
+    with batch.conn.begin() as transaction:
+        batch.begin(jobs)
+        try:
+            for bulk, group in _pieces(jobs):
+                if bulk is not None:
+                    items = [job.item for job in group]
+                    outcomes.append((group, _keep(batch, partial(_together, bulk, items))))
+                else:
+                    unit = group[0].unit
+                    assert unit is not None
+                    outcomes.append((group, [_keep(batch, unit)]))
+        except BaseException:
+            transaction.rollback()
+            return None
+        events = batch.commit()
+    for group, results in outcomes:
+        for job, result in zip(group, results, strict=True):
+            job.outcome = result
+    return events
+
+
+def _run_guarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event]:
     with batch.conn.begin():
         batch.begin(jobs)
-        for job in jobs:
-            if job.bulk is None:
-                _run_one(batch, job, job.unit)
-                continue
-            group = groups.pop(job.bulk, None)
-            if group is None:
-                continue  # already run with the first job of its group
-            _run_group(batch, job.bulk, group)
+        for bulk, group in _pieces(jobs):
+            if bulk is None:
+                _run_one(batch, group[0], group[0].unit)
+            else:
+                _run_group(batch, bulk, group)
         return batch.commit()
+
+
+def _keep(batch: _Batch, work: Unit[T]) -> T:
+    """Run ``work`` in a context of its own and add what it did to the batch's."""
+    ctx = batch.context()
+    result = work(ctx)
+    ctx.flush()
+    batch.check(ctx)
+    batch.keep(ctx)
+    return result
 
 
 def _attempt(batch: _Batch, work: Unit[T]) -> T:
     """Run ``work`` in a savepoint and keep what it did; if it raises, undo it and raise."""
     savepoint = batch.conn.begin_nested()
-    ctx = batch.context()
     try:
-        result = work(ctx)
-        ctx.flush()
-        batch.check(ctx)
+        result = _keep(batch, work)
     except BaseException:
         savepoint.rollback()
         raise
     savepoint.commit()
-    batch.keep(ctx)
     return result
 
 
@@ -400,7 +416,7 @@ def _run_group(batch: _Batch, bulk: BulkUnit, group: list[_Job[Any]]) -> None:
     if len(group) > 1:
         items = [job.item for job in group]
         try:
-            results = _attempt(batch, lambda ctx: bulk(ctx, items))
+            results = _attempt(batch, partial(_together, bulk, items))
         except BaseException:
             pass  # each is retried alone below
         else:
@@ -409,6 +425,10 @@ def _run_group(batch: _Batch, bulk: BulkUnit, group: list[_Job[Any]]) -> None:
             return
     for job in group:
         _run_one(batch, job, partial(_alone, bulk, job.item))
+
+
+def _together(bulk: BulkUnit, items: list[Any], ctx: WriteContext) -> list[Any]:
+    return bulk(ctx, items)
 
 
 def _alone(bulk: BulkUnit, item: Any, ctx: WriteContext) -> Any:
