@@ -12,6 +12,7 @@ An operator token (or session) carries its person's role, checked here once for 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -100,12 +101,9 @@ async def principal_for(
             field="Authorization",
         )
     cache: TokenCache = request.app.state.token_cache
-    record = cache.get(token, now)
+    record = await cache.lookup(token, now, partial(store.read, resolve_token, token, now))
     if record is None:
-        record = await store.read(resolve_token, token, now)
-        if record is None:
-            raise Unauthorized("unknown, expired or revoked token", field="Authorization")
-        cache.put(token, record)
+        raise Unauthorized("unknown, expired or revoked token", field="Authorization")
     principal = principal_of(record, request.headers.get(AGENT_HEADER), store.fleet, allow_runner)
     check_role(request, principal)
     return principal

@@ -16,9 +16,12 @@ A revocation or a rotation is checked on the very next request: the token cache
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -355,12 +358,21 @@ class TokenCache:
     Cleared whenever a token is revoked or rotated, or an agent leaves the fleet (on every
     replica, from the event log), so it never lets a revoked token through; expiry is checked
     on every use.
+
+    When an entry lapses, the requests that present that token at once share one lookup
+    (:meth:`lookup`), and entries lapse at spread times (a quarter of the TTL at random). Every
+    agent's token is cached in the same second when a fleet starts; without both, each of them
+    lapsed at the same moment every TTL, and each request in flight read its token in a worker
+    thread: at 4,000 heartbeats/s on PostgreSQL a pause of 100-150 ms every 30 s, the whole p99.
     """
 
     def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 100_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, TokenRecord]] = {}
+        self._loading: dict[str, asyncio.Future[TokenRecord | None]] = {}
+        self._generation = 0
+        """Counts :meth:`clear`: a lookup begun before one does not cache what it read."""
 
     def get(self, token: str, now: datetime) -> TokenRecord | None:
         entry = self._entries.get(token)
@@ -368,12 +380,44 @@ class TokenCache:
             return None
         return entry[1]
 
+    async def lookup(
+        self,
+        token: str,
+        now: datetime,
+        load: Callable[[], Awaitable[TokenRecord | None]],
+    ) -> TokenRecord | None:
+        """The cached record, or ``load()``'s, shared with every request that asks for the same
+        token while it runs; ``None`` for a token that resolves to nothing."""
+        record = self.get(token, now)
+        if record is not None:
+            return record
+        pending = self._loading.get(token)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(token, load))
+            self._loading[token] = pending
+        # Shielded: a caller that goes away does not cancel the others' lookup.
+        return await asyncio.shield(pending)
+
+    async def _load(
+        self, token: str, load: Callable[[], Awaitable[TokenRecord | None]]
+    ) -> TokenRecord | None:
+        generation = self._generation
+        try:
+            record = await load()
+        finally:
+            del self._loading[token]
+        if record is not None and generation == self._generation:
+            self.put(token, record)
+        return record
+
     def put(self, token: str, record: TokenRecord) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[token] = (time.monotonic() + self.ttl, record)
+        lapses = time.monotonic() + self.ttl * (1 - random.random() / 4)
+        self._entries[token] = (lapses, record)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()
 
     def on_events(self, events: list[ev.Event]) -> None:
