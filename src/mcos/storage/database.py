@@ -45,6 +45,8 @@ EVENTS_CHANNEL = "mcos_events"
 # transaction, not sent yet, and the last seq this connection appended or read.
 _PENDING_BEGIN = "mcos.pending_begin"
 _LOG_END = "mcos.log_end"
+_BEGIN = ("BEGIN",)
+_BEGIN_SERIAL = ("BEGIN", f"SELECT pg_advisory_xact_lock({SERIAL_BATCH_LOCK})")
 
 
 class _UTCTimestamptzLoader(TimestamptzLoader):
@@ -168,9 +170,7 @@ class Database:
         """
         if self.is_sqlite:
             return self.last_seq(conn)
-        begin = ("BEGIN", f"SELECT pg_advisory_xact_lock({SERIAL_BATCH_LOCK})")[
-            : 2 if serial else 1
-        ]
+        begin = _BEGIN_SERIAL if serial else _BEGIN
         known = conn.info.get(_LOG_END)
         if known is not None:
             conn.info[_PENDING_BEGIN] = begin
@@ -196,7 +196,8 @@ class Database:
         replicas' appends, not their batches. The insert is its own statement after the lock,
         so in READ COMMITTED its snapshot sees every append committed before the lock was ours:
         numbers commit in order, without gaps, and a reader that sees seq N sees every seq
-        below it. A batch that appends nothing commits without the lock.
+        below it. A batch that appends nothing commits without the lock. A ``BEGIN`` still
+        waiting (the batch sent nothing before) goes first in the same round trip.
 
         An (actor, client id) pair already in the log fails the insert; the transaction is
         rolled back and :class:`ClientIdsRecorded` names the pairs, for the writer to run the
@@ -206,16 +207,14 @@ class Database:
             assert not rows, "on SQLite the events are inserted as the units run"
             return None
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-        begin = conn.info.pop(_PENDING_BEGIN, ())
         if not rows:
-            if not begin:  # else nothing was sent: there is no transaction to end
+            if conn.info.pop(_PENDING_BEGIN, None) is None:  # else no transaction was opened
                 raw.execute("COMMIT")
             return None
         columns = _event_columns(rows)
         try:
             with raw.pipeline():
-                for statement in begin:
-                    raw.execute(statement)
+                send_pending_begin(conn, raw)
                 raw.execute(f"SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK})")
                 numbered = raw.execute(
                     _APPEND_PG, [*columns, EVENTS_CHANNEL, f"{self.replica}:", len(rows)]

@@ -330,8 +330,6 @@ def run_batch(db: Database, conn: Connection, jobs: list[_Job[Any]]) -> list[Eve
             events = _run_unguarded(_Batch(db, conn, recorded), jobs)
             if events is not None:
                 return events
-            for job in jobs:
-                job.reset()
             return _run_guarded(_Batch(db, conn, recorded), jobs)
         except ClientIdsRecorded as found:
             if found.pairs <= recorded:
@@ -362,13 +360,11 @@ def _run_unguarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event] | None:
         batch.begin(jobs)
         try:
             for bulk, group in _pieces(jobs):
-                if bulk is not None:
+                if bulk is None:
+                    outcomes.append((group, [_keep(batch, _unit_of(group[0]))]))
+                else:
                     items = [job.item for job in group]
                     outcomes.append((group, _keep(batch, partial(_together, bulk, items))))
-                else:
-                    unit = group[0].unit
-                    assert unit is not None
-                    outcomes.append((group, [_keep(batch, unit)]))
         except BaseException:
             transaction.rollback()
             return None
@@ -384,7 +380,7 @@ def _run_guarded(batch: _Batch, jobs: list[_Job[Any]]) -> list[Event]:
         batch.begin(jobs)
         for bulk, group in _pieces(jobs):
             if bulk is None:
-                _run_one(batch, group[0], group[0].unit)
+                _run_one(batch, group[0], _unit_of(group[0]))
             else:
                 _run_group(batch, bulk, group)
         return batch.commit()
@@ -427,6 +423,11 @@ def _run_group(batch: _Batch, bulk: BulkUnit, group: list[_Job[Any]]) -> None:
         _run_one(batch, job, partial(_alone, bulk, job.item))
 
 
+def _unit_of(job: _Job[T]) -> Unit[T]:
+    assert job.unit is not None, "a job without a bulk function has a unit"
+    return job.unit
+
+
 def _together(bulk: BulkUnit, items: list[Any], ctx: WriteContext) -> list[Any]:
     return bulk(ctx, items)
 
@@ -435,8 +436,7 @@ def _alone(bulk: BulkUnit, item: Any, ctx: WriteContext) -> Any:
     return bulk(ctx, [item])[0]
 
 
-def _run_one(batch: _Batch, job: _Job[Any], unit: Unit[Any] | None) -> None:
-    assert unit is not None
+def _run_one(batch: _Batch, job: _Job[Any], unit: Unit[Any]) -> None:
     try:
         job.outcome = _attempt(batch, unit)
     except BaseException as exc:
